@@ -1,0 +1,106 @@
+package dev.configsync;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.internal.Json;
+import java.time.Instant;
+import java.util.Objects;
+
+/**
+ * One complete configuration, as a node runs it. Immutable and safe to share between threads.
+ *
+ * <p>The configuration ({@link #config()}) is the {@code config_table} of the control plane's
+ * {@code reconfigure} message: any JSON object; for a Kong-style gateway, a declarative
+ * configuration with {@code services}, {@code routes}, {@code plugins} and so on. Its {@link
+ * #hash()} is Kong's configuration hash of that object, verified on receipt.
+ */
+public final class ConfigSnapshot {
+  private final String hash;
+  private final ConfigHashes hashes;
+  private final SnapshotSource source;
+  private final Instant timestamp;
+  private final JsonNode config;
+  private final byte[] payload;
+
+  ConfigSnapshot(
+      ConfigHashes hashes,
+      SnapshotSource source,
+      Instant timestamp,
+      JsonNode config,
+      byte[] payload) {
+    this.hashes = Objects.requireNonNull(hashes, "hashes");
+    this.hash = hashes.config();
+    this.source = Objects.requireNonNull(source, "source");
+    this.timestamp = Objects.requireNonNull(timestamp, "timestamp");
+    this.config = Objects.requireNonNull(config, "config");
+    this.payload = Objects.requireNonNull(payload, "payload");
+  }
+
+  /** The configuration hash: 32 lowercase hex characters. */
+  public String hash() {
+    return hash;
+  }
+
+  /** The granular hashes (routes, services, plugins, upstreams, targets, and the whole). */
+  public ConfigHashes hashes() {
+    return hashes;
+  }
+
+  /** Where this configuration came from. */
+  public SnapshotSource source() {
+    return source;
+  }
+
+  /**
+   * When the control plane published this configuration (the message's {@code timestamp}), or, when
+   * the message carries none, when the node first loaded it.
+   */
+  public Instant timestamp() {
+    return timestamp;
+  }
+
+  /**
+   * The configuration as a read-only JSON tree. The tree is shared by every listener and by the
+   * client: it is frozen, and any attempt to modify it throws {@link
+   * UnsupportedOperationException}.
+   */
+  public JsonNode config() {
+    return config;
+  }
+
+  /**
+   * Binds the configuration to a type of the caller's, with Jackson ({@code
+   * FAIL_ON_UNKNOWN_PROPERTIES} off, so a type may name only the parts it uses).
+   *
+   * @throws IllegalArgumentException when the configuration does not fit {@code type}
+   */
+  public <T> T as(Class<T> type) {
+    try {
+      return Json.BINDER.treeToValue(config, type);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(
+          "configuration "
+              + hash
+              + " does not bind to "
+              + type.getName()
+              + ": "
+              + e.getOriginalMessage(),
+          e);
+    }
+  }
+
+  /** The gzip payload as received or stored; shared, never modified. */
+  byte[] payload() {
+    return payload;
+  }
+
+  /** A snapshot identical to this one but for its source. */
+  ConfigSnapshot withSource(SnapshotSource newSource) {
+    return new ConfigSnapshot(hashes, newSource, timestamp, config, payload);
+  }
+
+  @Override
+  public String toString() {
+    return "ConfigSnapshot{hash=" + hash + ", source=" + source + ", timestamp=" + timestamp + "}";
+  }
+}

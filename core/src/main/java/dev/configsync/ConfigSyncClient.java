@@ -1,0 +1,463 @@
+package dev.configsync;
+
+import dev.configsync.internal.ReconnectBackoff;
+import dev.configsync.internal.SystemScheduler;
+import dev.configsync.spi.ConfigValidator;
+import dev.configsync.spi.Scheduler;
+import dev.configsync.spi.SnapshotStore;
+import dev.configsync.spi.Transport;
+import io.github.resilience4j.core.IntervalFunction;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import java.util.random.RandomGenerator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A data plane's link to its control plane: keeps the node's configuration current, cached on disk,
+ * and in force whatever happens to the control plane or the network.
+ *
+ * <pre>{@code
+ * ConfigSyncClient client = ConfigSyncClient.builder()
+ *     .controlPlane(URI.create("wss://cp.example.com:8005"))
+ *     .transport(OkHttpTransport.create(TlsConfig.pki(cert, key, ca)))
+ *     .snapshotStore(FileSnapshotStore.open(Path.of("/var/lib/configsync")))
+ *     .onSnapshot(snapshot -> router.swap(snapshot.config()))
+ *     .build();
+ * client.start();
+ * }</pre>
+ *
+ * <p><b>Threading.</b> All methods are thread-safe. One serial sync loop owns the client's state;
+ * decoding and validation run on one pipeline thread, cache writes on one cache-writer thread.
+ * Listeners ({@link Builder#onSnapshot}, {@link Builder#onEvent}) run on the listener executor, one
+ * callback at a time and in the order things happened; a listener that throws is logged and cannot
+ * disturb syncing. A slow listener delays only later callbacks (and the heartbeat that announces a
+ * newly applied configuration), never the connection.
+ *
+ * <p><b>Ownership.</b> The client owns the transport and the store given to it, and its own
+ * threads; {@link #close()} releases them all. It does not own an executor given to {@link
+ * Builder#listenerExecutor}.
+ */
+public final class ConfigSyncClient implements AutoCloseable {
+  /** The version of this library, sent as {@code node_version} unless overridden. */
+  public static final String VERSION = "0.1.0";
+
+  private final SyncLoop loop;
+  private final AtomicBoolean started = new AtomicBoolean();
+
+  private ConfigSyncClient(SyncLoop loop) {
+    this.loop = loop;
+  }
+
+  /** A builder with the protocol's defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Seeds the node's configuration from its cache (on the calling thread: when this returns, {@link
+   * #current()} holds the cached configuration if there was a valid one), then starts connecting in
+   * the background and returns. Connection attempts go on, with the reconnect delay between them,
+   * until {@link #close()}.
+   *
+   * @throws IllegalStateException when called twice or after close
+   * @throws ConfigSyncException when the node identity can neither be read nor created
+   */
+  public void start() {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("start() may be called once per client");
+    }
+    loop.start();
+  }
+
+  /** The configuration the node runs now, or empty when it runs none. Never blocks. */
+  public Optional<ConfigSnapshot> current() {
+    return loop.current();
+  }
+
+  /** A consistent picture of the client now. Never blocks. */
+  public SyncStatus status() {
+    return loop.status();
+  }
+
+  /**
+   * Waits until the node runs a configuration (from any source), at most {@code timeout}.
+   *
+   * @return the running configuration, or empty when none arrived in time
+   * @throws InterruptedException when interrupted while waiting
+   */
+  public Optional<ConfigSnapshot> awaitFirstSnapshot(Duration timeout) throws InterruptedException {
+    return loop.awaitFirstSnapshot(timeout);
+  }
+
+  /**
+   * Stops syncing: closes the connection, lets a cache write under way finish (the cache is never
+   * left half-written), stops the client's threads, and delivers a last {@link SyncEvent.Stopped}
+   * event. Idempotent. Safe to call from a listener.
+   */
+  @Override
+  public void close() {
+    loop.close();
+  }
+
+  /**
+   * Builds a {@link ConfigSyncClient}. Every setting is checked when set or at {@link #build()},
+   * with a message naming it.
+   */
+  public static final class Builder {
+    private @Nullable URI controlPlane;
+    private @Nullable Transport transport;
+    private @Nullable SnapshotStore store;
+    private @Nullable UUID nodeId;
+    private @Nullable String hostname;
+    private String nodeVersion = VERSION;
+    private final Map<String, String> capabilities = new LinkedHashMap<>();
+    private final Map<String, String> labels = new LinkedHashMap<>();
+    private Duration heartbeatInterval = Duration.ofSeconds(30);
+    private @Nullable Duration deadAfter;
+    private Duration reconnectMin = Duration.ofSeconds(5);
+    private Duration reconnectMax = Duration.ofSeconds(10);
+    private @Nullable IntervalFunction reconnectBackoff;
+    private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private Duration cacheWriteTimeout = Duration.ofSeconds(10);
+    private long maxPayloadBytes = 16L * 1024 * 1024;
+    private long maxInflatedBytes = 256L * 1024 * 1024;
+    private @Nullable ConfigValidator validator;
+    private boolean reportErrors;
+    private final List<Consumer<ConfigSnapshot>> snapshotListeners = new ArrayList<>();
+    private final List<Consumer<SyncEvent>> eventListeners = new ArrayList<>();
+    private @Nullable Executor listenerExecutor;
+    private Clock clock = Clock.systemUTC();
+    private @Nullable Scheduler scheduler;
+    private @Nullable RandomGenerator random;
+
+    private Builder() {}
+
+    /**
+     * The control plane to dial, as {@code wss://host:port}; the path defaults to {@code
+     * /v1/outlet}. Required.
+     */
+    public Builder controlPlane(URI uri) {
+      this.controlPlane = OutletUri.normalize(Objects.requireNonNull(uri, "controlPlane"));
+      return this;
+    }
+
+    /** How to reach the control plane, for example {@code OkHttpTransport}. Required. */
+    public Builder transport(Transport transport) {
+      this.transport = Objects.requireNonNull(transport, "transport");
+      return this;
+    }
+
+    /**
+     * Where the running configuration and the node identity are kept across restarts, for example
+     * {@code FileSnapshotStore.open(dir)}. Without one the node forgets its configuration when it
+     * stops and gets a new identity on every start.
+     */
+    public Builder snapshotStore(SnapshotStore store) {
+      this.store = Objects.requireNonNull(store, "snapshotStore");
+      return this;
+    }
+
+    /** Overrides the node identity that the snapshot store would keep. */
+    public Builder nodeId(UUID nodeId) {
+      this.nodeId = Objects.requireNonNull(nodeId, "nodeId");
+      return this;
+    }
+
+    /** The host name reported to the control plane. Default: this machine's. */
+    public Builder nodeHostname(String hostname) {
+      requireArgument(!hostname.isBlank(), "nodeHostname must not be blank");
+      this.hostname = hostname;
+      return this;
+    }
+
+    /**
+     * The version reported to the control plane, which uses it for compatibility checks (same
+     * major, minor not above its own). Default: {@link #VERSION}.
+     */
+    public Builder nodeVersion(String version) {
+      requireArgument(
+          version.matches("\\d+\\.\\d+(\\.\\d+)?([-.+].*)?"),
+          "nodeVersion must look like MAJOR.MINOR[.PATCH], got: " + version);
+      this.nodeVersion = version;
+      return this;
+    }
+
+    /**
+     * A capability the node supports, with its version; sent in {@code basic_info} (Kong calls them
+     * plugins) so that the control plane withholds configurations the node cannot run.
+     */
+    public Builder capability(String name, String version) {
+      requireArgument(!name.isBlank(), "capability name must not be blank");
+      capabilities.put(name, Objects.requireNonNull(version, "capability version"));
+      return this;
+    }
+
+    /** A free-form label sent to the control plane in {@code basic_info}. */
+    public Builder label(String key, String value) {
+      requireArgument(!key.isBlank(), "label key must not be blank");
+      labels.put(key, Objects.requireNonNull(value, "label value"));
+      return this;
+    }
+
+    /** How often to ping the control plane. Default 30 s. */
+    public Builder heartbeatInterval(Duration interval) {
+      requirePositive(interval, "heartbeatInterval");
+      this.heartbeatInterval = interval;
+      return this;
+    }
+
+    /**
+     * How long the control plane may stay silent (no pong, no message) before the connection is
+     * declared dead and re-dialled. Default 1.5 x the heartbeat interval.
+     */
+    public Builder deadAfter(Duration silence) {
+      requirePositive(silence, "deadAfter");
+      this.deadAfter = silence;
+      return this;
+    }
+
+    /**
+     * The reconnect delay: uniformly random in [{@code min}, {@code max}], drawn anew on every
+     * attempt, so that a fleet spreads its reconnects. Default 5 to 10 s.
+     */
+    public Builder reconnectDelay(Duration min, Duration max) {
+      requireArgument(
+          !min.isNegative() && max.compareTo(min) >= 0 && !max.isZero(),
+          "reconnectDelay needs 0 <= min <= max and max > 0, got min=" + min + " max=" + max);
+      this.reconnectMin = min;
+      this.reconnectMax = max;
+      this.reconnectBackoff = null;
+      return this;
+    }
+
+    /**
+     * Replaces the reconnect delay with any Resilience4j {@link IntervalFunction} (milliseconds for
+     * the given attempt number, counted from 1 since the last connection that delivered data).
+     * Retries never stop, whatever the function.
+     */
+    public Builder reconnectBackoff(IntervalFunction backoff) {
+      this.reconnectBackoff = Objects.requireNonNull(backoff, "reconnectBackoff");
+      return this;
+    }
+
+    /** The longest a connection attempt (TCP, TLS, upgrade) may take. Default 10 s. */
+    public Builder handshakeTimeout(Duration timeout) {
+      requirePositive(timeout, "handshakeTimeout");
+      this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The longest a new configuration waits for its cache write before it is applied anyway (with a
+     * {@link SyncEvent.CacheWriteFailed} event), so that a hung disk cannot stop the node taking
+     * configuration. Default 10 s.
+     */
+    public Builder cacheWriteTimeout(Duration timeout) {
+      requirePositive(timeout, "cacheWriteTimeout");
+      this.cacheWriteTimeout = timeout;
+      return this;
+    }
+
+    /** The largest compressed configuration accepted, in bytes. Default 16 MiB. */
+    public Builder maxPayloadBytes(long bytes) {
+      requireArgument(bytes >= 1024, "maxPayloadBytes must be at least 1024, got: " + bytes);
+      this.maxPayloadBytes = bytes;
+      return this;
+    }
+
+    /** The largest inflated configuration accepted, in bytes. Default 256 MiB. */
+    public Builder maxInflatedBytes(long bytes) {
+      requireArgument(bytes >= 1024, "maxInflatedBytes must be at least 1024, got: " + bytes);
+      this.maxInflatedBytes = bytes;
+      return this;
+    }
+
+    /** Checks each configuration before it is cached and applied; a refusal keeps the last one. */
+    public Builder validator(ConfigValidator validator) {
+      this.validator = Objects.requireNonNull(validator, "validator");
+      return this;
+    }
+
+    /**
+     * Whether to report refused configurations to the control plane ({@code {"type":"error"}},
+     * understood by Kong 3.2+ control planes; older ones close the connection on it). Default off.
+     */
+    public Builder reportErrors(boolean enabled) {
+      this.reportErrors = enabled;
+      return this;
+    }
+
+    /** Called with each configuration the node starts running, from any source. */
+    public Builder onSnapshot(Consumer<ConfigSnapshot> listener) {
+      snapshotListeners.add(Objects.requireNonNull(listener, "onSnapshot listener"));
+      return this;
+    }
+
+    /** Called with every {@link SyncEvent}. */
+    public Builder onEvent(Consumer<SyncEvent> listener) {
+      eventListeners.add(Objects.requireNonNull(listener, "onEvent listener"));
+      return this;
+    }
+
+    /**
+     * Where listeners run. Callbacks still run one at a time and in order, whatever the executor.
+     * Default: one daemon thread owned by the client.
+     */
+    public Builder listenerExecutor(Executor executor) {
+      this.listenerExecutor = Objects.requireNonNull(executor, "listenerExecutor");
+      return this;
+    }
+
+    /** The wall clock for event times and timestamps. Default UTC system clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * The source of timers and monotonic time, for tests that drive time by hand. Default: a daemon
+     * timer thread owned by the client.
+     */
+    public Builder scheduler(Scheduler scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /**
+     * The random source of the reconnect jitter, for tests. Default: a new {@code
+     * SplittableRandom}-quality generator.
+     */
+    public Builder random(RandomGenerator random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
+
+    /**
+     * Builds the client (not started).
+     *
+     * @throws IllegalStateException when a required setting is missing or settings contradict
+     */
+    public ConfigSyncClient build() {
+      if (controlPlane == null) {
+        throw new IllegalStateException(
+            "controlPlane is required: call controlPlane(URI.create(\"wss://host:port\"))");
+      }
+      if (transport == null) {
+        throw new IllegalStateException(
+            "transport is required: add configsync-transport-okhttp and call"
+                + " transport(OkHttpTransport.create(TlsConfig.pki(cert, key, ca)))");
+      }
+      Duration dead =
+          deadAfter != null ? deadAfter : heartbeatInterval.multipliedBy(3).dividedBy(2);
+      if (dead.compareTo(heartbeatInterval) <= 0) {
+        throw new IllegalStateException(
+            "deadAfter ("
+                + dead
+                + ") must be longer than heartbeatInterval ("
+                + heartbeatInterval
+                + "), or every quiet interval would look like a dead control plane");
+      }
+      if (maxInflatedBytes < maxPayloadBytes) {
+        throw new IllegalStateException(
+            "maxInflatedBytes ("
+                + maxInflatedBytes
+                + ") must not be below maxPayloadBytes ("
+                + maxPayloadBytes
+                + ")");
+      }
+      RandomGenerator rng = random != null ? random : RandomGenerator.of("L64X128MixRandom");
+      IntervalFunction backoff =
+          reconnectBackoff != null
+              ? reconnectBackoff
+              : new ReconnectBackoff(reconnectMin, reconnectMax, rng);
+      ExecutorService ownedListeners = null;
+      Executor listeners = listenerExecutor;
+      if (listeners == null) {
+        ThreadPoolExecutor executor =
+            new ThreadPoolExecutor(
+                1,
+                1,
+                30,
+                TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(),
+                r -> {
+                  Thread t = new Thread(r, "configsync-listener");
+                  t.setDaemon(true);
+                  return t;
+                });
+        executor.allowCoreThreadTimeOut(true);
+        ownedListeners = executor;
+        listeners = executor;
+      }
+      Scheduler timer = scheduler;
+      SystemScheduler ownedTimer = null;
+      if (timer == null) {
+        ownedTimer = new SystemScheduler("configsync-timer");
+        timer = ownedTimer;
+      }
+      SyncLoop.Settings settings =
+          new SyncLoop.Settings(
+              controlPlane,
+              transport,
+              store,
+              nodeId,
+              hostname != null ? hostname : localHostname(),
+              nodeVersion,
+              Map.copyOf(capabilities),
+              Map.copyOf(labels),
+              heartbeatInterval,
+              dead,
+              backoff,
+              handshakeTimeout,
+              cacheWriteTimeout,
+              maxPayloadBytes,
+              maxInflatedBytes,
+              validator,
+              reportErrors,
+              List.copyOf(snapshotListeners),
+              List.copyOf(eventListeners),
+              new ListenerDispatcher(listeners),
+              ownedListeners,
+              clock,
+              timer,
+              ownedTimer);
+      return new ConfigSyncClient(new SyncLoop(settings));
+    }
+
+    private static String localHostname() {
+      try {
+        return InetAddress.getLocalHost().getHostName();
+      } catch (UnknownHostException e) {
+        return "unknown";
+      }
+    }
+
+    private static void requirePositive(Duration d, String name) {
+      Objects.requireNonNull(d, name);
+      requireArgument(!d.isNegative() && !d.isZero(), name + " must be positive, got: " + d);
+    }
+
+    private static void requireArgument(boolean ok, String message) {
+      if (!ok) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

@@ -1,0 +1,18 @@
+package dev.configsync;
+
+import org.jspecify.annotations.Nullable;
+
+/** The root of configsync's exceptions. */
+public class ConfigSyncException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  /** Creates an exception with a message that says what went wrong and what to do. */
+  public ConfigSyncException(String message) {
+    super(message);
+  }
+
+  /** Creates an exception with a message and its cause. */
+  public ConfigSyncException(String message, @Nullable Throwable cause) {
+    super(message, cause);
+  }
+}

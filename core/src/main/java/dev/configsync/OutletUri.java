@@ -1,0 +1,52 @@
+package dev.configsync;
+
+import dev.configsync.internal.HybridProtocol;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+
+/** Builds the URI a data plane dials: {@code wss://host:port/v1/outlet?node_id=...}. */
+final class OutletUri {
+  private OutletUri() {}
+
+  /** Checks a control-plane address given to the builder; returns it with the default path. */
+  static URI normalize(URI controlPlane) {
+    String scheme = controlPlane.getScheme();
+    if (scheme == null || !scheme.equalsIgnoreCase("wss")) {
+      throw new IllegalArgumentException(
+          "controlPlane must be a wss:// URI (the connection is always mutual TLS), got: "
+              + controlPlane);
+    }
+    if (controlPlane.getHost() == null) {
+      throw new IllegalArgumentException("controlPlane has no host: " + controlPlane);
+    }
+    if (controlPlane.getRawQuery() != null || controlPlane.getRawFragment() != null) {
+      throw new IllegalArgumentException(
+          "controlPlane must not carry a query or fragment (the client adds node_id and the"
+              + " rest): "
+              + controlPlane);
+    }
+    String path = controlPlane.getRawPath();
+    if (path == null || path.isEmpty() || path.equals("/")) {
+      path = HybridProtocol.OUTLET_PATH;
+    }
+    int port = controlPlane.getPort() == -1 ? 443 : controlPlane.getPort();
+    return URI.create("wss://" + hostForUri(controlPlane.getHost()) + ":" + port + path);
+  }
+
+  private static String hostForUri(String host) {
+    return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+  }
+
+  static URI of(URI endpoint, UUID nodeId, String hostname, String version) {
+    return URI.create(
+        endpoint
+            + "?node_id="
+            + nodeId
+            + "&node_hostname="
+            + URLEncoder.encode(hostname, StandardCharsets.UTF_8)
+            + "&node_version="
+            + URLEncoder.encode(version, StandardCharsets.UTF_8));
+  }
+}

@@ -1,0 +1,68 @@
+package dev.configsync;
+
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Something that happened to a client, delivered in order to the listeners registered with {@link
+ * ConfigSyncClient.Builder#onEvent}. Events are plain data: switch over them.
+ *
+ * <p>Events never carry configuration content, keys or certificates.
+ */
+public sealed interface SyncEvent {
+
+  /** When the event happened, by the client's clock. */
+  Instant time();
+
+  /** A connection attempt started ({@code attempt} counts from 1 since the last success). */
+  record Connecting(Instant time, URI endpoint, int attempt) implements SyncEvent {}
+
+  /** The connection is open and {@code basic_info} was sent. */
+  record Connected(Instant time, URI endpoint) implements SyncEvent {}
+
+  /**
+   * The connection failed or died; the next attempt starts after {@code retryIn}. The node keeps
+   * serving its current configuration.
+   */
+  record Disconnected(Instant time, String reason, Duration retryIn) implements SyncEvent {}
+
+  /**
+   * A configuration is now the one the node runs: listeners have been handed it, and (unless a
+   * {@link CacheWriteFailed} for the same hash says otherwise) it is on disk.
+   */
+  record SnapshotApplied(
+      Instant time, String hash, SnapshotSource source, @Nullable String previousHash)
+      implements SyncEvent {}
+
+  /** A configuration was refused; the node keeps the one it runs. */
+  record SnapshotRejected(
+      Instant time,
+      @Nullable String hash,
+      SnapshotSource source,
+      ConfigRejectedException.Reason reason,
+      String message)
+      implements SyncEvent {}
+
+  /** The configuration with this hash is durably in the cache. */
+  record CacheWritten(Instant time, String hash, long bytes) implements SyncEvent {}
+
+  /**
+   * The configuration with this hash could not be cached (or not within the time limit) and was
+   * applied anyway: a restart now would come back on an older configuration.
+   */
+  record CacheWriteFailed(Instant time, String hash, String reason) implements SyncEvent {}
+
+  /**
+   * The cached configuration found at start-up was damaged and has been moved aside ({@code
+   * movedTo}); start-up goes on with the next source.
+   */
+  record CacheDamaged(Instant time, String reason, String movedTo) implements SyncEvent {}
+
+  /** Start-up found no configuration anywhere: the node serves nothing until one arrives. */
+  record StartedEmpty(Instant time, String reason) implements SyncEvent {}
+
+  /** The client was closed. The last event. */
+  record Stopped(Instant time) implements SyncEvent {}
+}

@@ -1,0 +1,819 @@
+package dev.configsync;
+
+import dev.configsync.ConfigRejectedException.Reason;
+import dev.configsync.internal.HybridProtocol;
+import dev.configsync.internal.SerialContext;
+import dev.configsync.spi.ConfigValidator;
+import dev.configsync.spi.Scheduler;
+import dev.configsync.spi.SnapshotStore;
+import dev.configsync.spi.Transport;
+import io.github.resilience4j.core.IntervalFunction;
+import java.io.IOException;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The serial sync loop: the one owner of a client's state. Every field below the "loop state" line
+ * is read and written only from tasks of {@link #loop}; transports, timers and the worker threads
+ * post tasks to it and never touch the state themselves. See {@code docs/concurrency.md}.
+ */
+final class SyncLoop {
+  private static final Logger log = LoggerFactory.getLogger(SyncLoop.class);
+
+  /** Everything the builder decided. */
+  record Settings(
+      URI endpoint,
+      Transport transport,
+      @Nullable SnapshotStore store,
+      @Nullable UUID nodeId,
+      String hostname,
+      String nodeVersion,
+      Map<String, String> capabilities,
+      Map<String, String> labels,
+      Duration heartbeatInterval,
+      Duration deadAfter,
+      IntervalFunction reconnectBackoff,
+      Duration handshakeTimeout,
+      Duration cacheWriteTimeout,
+      long maxPayloadBytes,
+      long maxInflatedBytes,
+      @Nullable ConfigValidator validator,
+      boolean reportErrors,
+      List<Consumer<ConfigSnapshot>> snapshotListeners,
+      List<Consumer<SyncEvent>> eventListeners,
+      ListenerDispatcher dispatcher,
+      @Nullable ExecutorService ownedListenerExecutor,
+      Clock clock,
+      Scheduler scheduler,
+      @Nullable AutoCloseable ownedScheduler) {}
+
+  private final Settings s;
+  private final SerialContext loop = new SerialContext();
+  private final PayloadDecoder decoder;
+  private final CountDownLatch firstSnapshot = new CountDownLatch(1);
+  private final CountDownLatch closed = new CountDownLatch(1);
+  private final ExecutorService pipeline;
+  private final ExecutorService cacheWriter;
+
+  // Read from any thread, written only by the loop.
+  private volatile @Nullable ConfigSnapshot current;
+  private volatile SyncStatus status;
+
+  // ---- loop state -------------------------------------------------------------------------
+  private SyncState state = SyncState.NEW;
+  private UUID nodeId = new UUID(0, 0);
+  private URI uri;
+  private int epoch;
+  private Transport.@Nullable Connection connection;
+  private Scheduler.@Nullable Cancellable handshakeTimer;
+  private Scheduler.@Nullable Cancellable heartbeatTimer;
+  private Scheduler.@Nullable Cancellable deadTimer;
+  private Scheduler.@Nullable Cancellable retryTimer;
+  private long lastReceivedNanos;
+  private @Nullable Instant lastContact;
+  private @Nullable Instant lastApplied;
+  private int attemptsSinceData;
+  private long connectAttempts;
+  private long appliedCount;
+  private long rejectedCount;
+  private @Nullable String lastError;
+  private byte @Nullable [] pendingPayload;
+  private boolean decoding;
+  private @Nullable PendingApply pendingApply;
+
+  SyncLoop(Settings settings) {
+    this.s = settings;
+    this.uri = settings.endpoint();
+    this.decoder = new PayloadDecoder(settings.maxPayloadBytes(), settings.maxInflatedBytes());
+    this.pipeline = worker("configsync-pipeline");
+    this.cacheWriter = worker("configsync-cache-writer");
+    this.status = buildStatus();
+  }
+
+  private static ExecutorService worker(String name) {
+    ThreadPoolExecutor executor =
+        new ThreadPoolExecutor(
+            1,
+            1,
+            30,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            r -> {
+              Thread t = new Thread(r, name);
+              t.setDaemon(true);
+              return t;
+            });
+    executor.allowCoreThreadTimeOut(true); // idle clients hold no worker threads
+    return executor;
+  }
+
+  // ---- lifecycle (called by ConfigSyncClient) -----------------------------------------------
+
+  /** Seeds from the cache on the calling thread, then starts connecting in the background. */
+  void start() {
+    UUID id;
+    try {
+      id =
+          s.nodeId() != null
+              ? s.nodeId()
+              : (s.store() != null ? s.store().nodeId() : UUID.randomUUID());
+    } catch (IOException e) {
+      throw new ConfigSyncException(
+          "cannot read or create the node identity in " + describeStore() + ": " + e.getMessage(),
+          e);
+    }
+    Optional<ConfigSnapshot> seed = loadCache();
+    runInLoopAndWait(
+        () -> {
+          nodeId = id;
+          uri = OutletUri.of(s.endpoint(), id, s.hostname(), s.nodeVersion());
+          state = SyncState.STARTING;
+          log.info("configsync node {} starting; control plane {}", id, s.endpoint());
+          if (seed.isPresent()) {
+            publish(seed.get());
+          } else {
+            String why =
+                s.store() == null
+                    ? "no snapshot store is configured"
+                    : "no valid cached configuration in " + describeStore();
+            log.warn(
+                "configsync node {} starts EMPTY ({}): it serves nothing until the control plane"
+                    + " sends a configuration",
+                id,
+                why);
+            emit(new SyncEvent.StartedEmpty(now(), why));
+          }
+          connect();
+        });
+  }
+
+  Optional<ConfigSnapshot> current() {
+    return Optional.ofNullable(current);
+  }
+
+  SyncStatus status() {
+    return status;
+  }
+
+  Optional<ConfigSnapshot> awaitFirstSnapshot(Duration timeout) throws InterruptedException {
+    firstSnapshot.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    return current();
+  }
+
+  void close() {
+    if (closed.getCount() == 0) {
+      return;
+    }
+    runInLoopAndWait(this::shutdownInLoop);
+    closed.countDown();
+    pipeline.shutdownNow();
+    cacheWriter.shutdown(); // a write under way finishes: the store's write is atomic anyway
+    boolean fromListener = s.dispatcher().onListenerThread();
+    try {
+      awaitQuietly(pipeline, Duration.ofSeconds(5));
+      awaitQuietly(cacheWriter, s.cacheWriteTimeout());
+      if (s.ownedScheduler() != null) {
+        s.ownedScheduler().close();
+      }
+    } catch (Exception e) {
+      log.debug("error while stopping the timer", e);
+    }
+    try {
+      s.transport().close();
+    } catch (RuntimeException e) {
+      log.warn("configsync transport failed to close cleanly", e);
+    }
+    emit(new SyncEvent.Stopped(now()));
+    ExecutorService listeners = s.ownedListenerExecutor();
+    if (listeners != null) {
+      listeners.shutdown();
+      if (!fromListener) {
+        awaitQuietly(listeners, Duration.ofSeconds(5));
+      }
+    }
+    log.info("configsync node {} stopped", nodeId);
+  }
+
+  private static void awaitQuietly(ExecutorService executor, Duration timeout) {
+    try {
+      if (!executor.awaitTermination(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        log.warn("configsync thread did not stop within {}; leaving it (daemon)", timeout);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void runInLoopAndWait(Runnable task) {
+    CountDownLatch done = new CountDownLatch(1);
+    loop.execute(
+        () -> {
+          try {
+            task.run();
+          } finally {
+            done.countDown();
+          }
+        });
+    try {
+      done.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void shutdownInLoop() {
+    state = SyncState.CLOSED;
+    epoch++;
+    cancelTimers();
+    if (retryTimer != null) {
+      retryTimer.cancel();
+    }
+    Transport.Connection c = connection;
+    connection = null;
+    if (c != null) {
+      c.close(1000, "data plane shutting down");
+    }
+    pendingPayload = null;
+    PendingApply p = pendingApply;
+    pendingApply = null;
+    if (p != null) {
+      p.abandon();
+    }
+    refreshStatus();
+  }
+
+  // ---- start-up from the cache ---------------------------------------------------------------
+
+  private Optional<ConfigSnapshot> loadCache() {
+    SnapshotStore store = s.store();
+    if (store == null) {
+      return Optional.empty();
+    }
+    Optional<byte[]> bytes;
+    try {
+      bytes = store.read();
+    } catch (IOException e) {
+      moveAside(store, "cannot be read: " + e.getMessage());
+      return Optional.empty();
+    }
+    if (bytes.isEmpty()) {
+      return Optional.empty();
+    }
+    ConfigSnapshot snapshot;
+    try {
+      snapshot = decoder.decode(bytes.get(), SnapshotSource.CACHE, s.clock().instant());
+    } catch (ConfigRejectedException e) {
+      moveAside(store, e.getMessage());
+      return Optional.empty();
+    }
+    try {
+      validate(snapshot);
+    } catch (ConfigRejectedException e) {
+      log.warn(
+          "configsync cached configuration {} refused by the validator: {}",
+          e.hash(),
+          e.getMessage());
+      emit(
+          new SyncEvent.SnapshotRejected(
+              now(), e.hash(), SnapshotSource.CACHE, e.reason(), e.getMessage()));
+      return Optional.empty();
+    }
+    log.info(
+        "configsync loaded cached configuration {} from {}", snapshot.hash(), store.describe());
+    return Optional.of(snapshot);
+  }
+
+  private void moveAside(SnapshotStore store, String reason) {
+    String movedTo;
+    try {
+      movedTo = store.moveAside(reason);
+    } catch (IOException e) {
+      movedTo = "(could not be moved: " + e.getMessage() + ")";
+    }
+    log.warn(
+        "configsync cached configuration in {} is damaged ({}); moved to {}; going on without it",
+        store.describe(),
+        reason,
+        movedTo);
+    emit(new SyncEvent.CacheDamaged(now(), reason, movedTo));
+  }
+
+  // ---- connection -----------------------------------------------------------------------------
+
+  private void connect() {
+    if (state == SyncState.CLOSED) {
+      return;
+    }
+    retryTimer = null;
+    state = SyncState.CONNECTING;
+    attemptsSinceData++;
+    connectAttempts++;
+    int myEpoch = ++epoch;
+    emit(new SyncEvent.Connecting(now(), s.endpoint(), attemptsSinceData));
+    log.debug("configsync node {} connecting to {} (attempt {})", nodeId, uri, attemptsSinceData);
+    refreshStatus();
+    connection =
+        s.transport()
+            .connect(
+                new Transport.ConnectRequest(uri, s.maxPayloadBytes(), s.handshakeTimeout()),
+                new ConnectionEvents(myEpoch));
+    // The transport has its own timeouts; this one also covers a peer that accepts TCP and then
+    // says nothing, whatever the transport does.
+    handshakeTimer =
+        s.scheduler()
+            .schedule(
+                () ->
+                    loop.execute(
+                        () -> {
+                          if (myEpoch == epoch && state == SyncState.CONNECTING) {
+                            connectionLost(
+                                "connection not established within " + s.handshakeTimeout());
+                          }
+                        }),
+                s.handshakeTimeout());
+  }
+
+  private final class ConnectionEvents implements Transport.Listener {
+    private final int myEpoch;
+
+    ConnectionEvents(int myEpoch) {
+      this.myEpoch = myEpoch;
+    }
+
+    private void post(Runnable task) {
+      loop.execute(
+          () -> {
+            if (myEpoch == epoch) {
+              task.run();
+            }
+          });
+    }
+
+    @Override
+    public void onOpen() {
+      post(SyncLoop.this::onOpen);
+    }
+
+    @Override
+    public void onBinary(byte[] payload) {
+      post(
+          () -> {
+            touch();
+            onPayload(payload);
+          });
+    }
+
+    @Override
+    public void onPong(byte[] payload) {
+      post(SyncLoop.this::touch);
+    }
+
+    @Override
+    public void onPing(byte[] payload) {
+      post(SyncLoop.this::touch);
+    }
+
+    @Override
+    public void onClosed(int code, String reason) {
+      post(
+          () ->
+              connectionLost(
+                  "control plane closed the connection ("
+                      + code
+                      + (reason.isEmpty() ? "" : " " + reason)
+                      + ")"));
+    }
+
+    @Override
+    public void onFailure(Throwable error) {
+      post(() -> connectionLost(describe(error)));
+    }
+  }
+
+  private static String describe(Throwable error) {
+    String message = error.getMessage();
+    String type = error.getClass().getSimpleName();
+    return message == null || message.isBlank() ? type : type + ": " + message;
+  }
+
+  private void onOpen() {
+    if (state != SyncState.CONNECTING) {
+      return;
+    }
+    Transport.Connection c = connection;
+    if (c == null) {
+      return;
+    }
+    if (handshakeTimer != null) {
+      handshakeTimer.cancel();
+      handshakeTimer = null;
+    }
+    state = SyncState.CONNECTED;
+    lastReceivedNanos = s.scheduler().nanoTime();
+    c.sendBinary(HybridProtocol.basicInfo(s.capabilities(), s.labels()));
+    ConfigSnapshot running = current;
+    c.sendPing(HybridProtocol.pingPayload(running == null ? null : running.hash()));
+    log.info(
+        "configsync node {} connected to {}; running {}",
+        nodeId,
+        s.endpoint(),
+        running == null ? "no configuration" : running.hash());
+    emit(new SyncEvent.Connected(now(), s.endpoint()));
+    int myEpoch = epoch;
+    scheduleHeartbeat(myEpoch);
+    scheduleDeadCheck(myEpoch, s.deadAfter());
+    refreshStatus();
+  }
+
+  private void touch() {
+    lastReceivedNanos = s.scheduler().nanoTime();
+    lastContact = now();
+    attemptsSinceData = 0; // a connection that delivered data resets the backoff
+  }
+
+  private void scheduleHeartbeat(int myEpoch) {
+    heartbeatTimer =
+        s.scheduler()
+            .schedule(
+                () ->
+                    loop.execute(
+                        () -> {
+                          if (myEpoch == epoch && state == SyncState.CONNECTED) {
+                            sendPing();
+                            scheduleHeartbeat(myEpoch);
+                          }
+                        }),
+                s.heartbeatInterval());
+  }
+
+  private void scheduleDeadCheck(int myEpoch, Duration delay) {
+    deadTimer =
+        s.scheduler()
+            .schedule(
+                () ->
+                    loop.execute(
+                        () -> {
+                          if (myEpoch != epoch || state != SyncState.CONNECTED) {
+                            return;
+                          }
+                          long silent = s.scheduler().nanoTime() - lastReceivedNanos;
+                          long limit = s.deadAfter().toNanos();
+                          if (silent >= limit) {
+                            connectionLost(
+                                "no frame from the control plane for "
+                                    + Duration.ofNanos(silent).toMillis()
+                                    + " ms (dead after "
+                                    + s.deadAfter().toMillis()
+                                    + " ms)");
+                          } else {
+                            scheduleDeadCheck(myEpoch, Duration.ofNanos(limit - silent));
+                          }
+                        }),
+                delay);
+  }
+
+  private void sendPing() {
+    Transport.Connection c = connection;
+    ConfigSnapshot running = current;
+    if (c != null && state == SyncState.CONNECTED) {
+      c.sendPing(HybridProtocol.pingPayload(running == null ? null : running.hash()));
+    }
+  }
+
+  private void cancelTimers() {
+    for (Scheduler.Cancellable t :
+        new Scheduler.Cancellable[] {handshakeTimer, heartbeatTimer, deadTimer}) {
+      if (t != null) {
+        t.cancel();
+      }
+    }
+    handshakeTimer = null;
+    heartbeatTimer = null;
+    deadTimer = null;
+  }
+
+  private void connectionLost(String reason) {
+    if (state == SyncState.CLOSED) {
+      return;
+    }
+    cancelTimers();
+    epoch++; // anything still arriving from the old connection is ignored
+    Transport.Connection c = connection;
+    connection = null;
+    if (c != null) {
+      c.cancel();
+    }
+    long delayMillis = Math.max(0, s.reconnectBackoff().apply(Math.max(1, attemptsSinceData)));
+    Duration retryIn = Duration.ofMillis(delayMillis);
+    state = SyncState.WAITING_RETRY;
+    lastError = reason;
+    log.info(
+        "configsync node {} disconnected: {}; keeps serving {}; retrying in {} ms",
+        nodeId,
+        reason,
+        current == null ? "nothing" : current.hash(),
+        delayMillis);
+    emit(new SyncEvent.Disconnected(now(), reason, retryIn));
+    retryTimer = s.scheduler().schedule(() -> loop.execute(this::connect), retryIn);
+    refreshStatus();
+  }
+
+  // ---- apply pipeline -------------------------------------------------------------------------
+
+  private void onPayload(byte[] payload) {
+    if (pendingPayload != null) {
+      log.debug("configsync: a newer configuration replaces one not yet decoded");
+    }
+    pendingPayload = payload; // latest wins
+    maybeDecode();
+  }
+
+  private void maybeDecode() {
+    byte[] payload = pendingPayload;
+    if (decoding || payload == null || state == SyncState.CLOSED) {
+      return;
+    }
+    pendingPayload = null;
+    decoding = true;
+    try {
+      pipeline.execute(
+          () -> {
+            Decoded result = decodeAndValidate(payload);
+            loop.execute(() -> onDecoded(result));
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      decoding = false; // closing
+    }
+  }
+
+  /** The outcome of decoding on the pipeline thread. */
+  private record Decoded(
+      @Nullable ConfigSnapshot snapshot, @Nullable ConfigRejectedException error, boolean same) {}
+
+  /** Runs on the pipeline thread: no loop state here. */
+  private Decoded decodeAndValidate(byte[] payload) {
+    try {
+      ConfigSnapshot snapshot =
+          decoder.decode(payload, SnapshotSource.CONTROL_PLANE, s.clock().instant());
+      ConfigSnapshot running = current;
+      if (running != null && running.hash().equals(snapshot.hash())) {
+        return new Decoded(snapshot, null, true); // no need to validate what already runs
+      }
+      validate(snapshot);
+      return new Decoded(snapshot, null, false);
+    } catch (ConfigRejectedException e) {
+      return new Decoded(null, e, false);
+    }
+  }
+
+  private void validate(ConfigSnapshot snapshot) {
+    ConfigValidator validator = s.validator();
+    if (validator == null) {
+      return;
+    }
+    try {
+      validator.validate(snapshot);
+    } catch (Exception e) {
+      String message = e.getMessage();
+      throw new ConfigRejectedException(
+          Reason.VALIDATOR,
+          snapshot.hash(),
+          "validator refused configuration "
+              + snapshot.hash()
+              + ": "
+              + (message == null ? e.getClass().getName() : message),
+          e);
+    }
+  }
+
+  private void onDecoded(Decoded result) {
+    decoding = false;
+    if (state != SyncState.CLOSED) {
+      if (result.error() != null) {
+        reject(result.error());
+      } else if (result.snapshot() != null) {
+        accept(result.snapshot(), result.same());
+      }
+    }
+    maybeDecode();
+  }
+
+  private void reject(ConfigRejectedException e) {
+    rejectedCount++;
+    lastError = e.getMessage();
+    log.warn(
+        "configsync node {} rejected configuration {} ({}): {}; keeps running {}",
+        nodeId,
+        e.hash() == null ? "(unknown hash)" : e.hash(),
+        e.reason(),
+        e.getMessage(),
+        current == null ? "nothing" : current.hash());
+    emit(
+        new SyncEvent.SnapshotRejected(
+            now(), e.hash(), SnapshotSource.CONTROL_PLANE, e.reason(), e.getMessage()));
+    Transport.Connection c = connection;
+    if (s.reportErrors() && c != null && state == SyncState.CONNECTED) {
+      c.sendBinary(
+          HybridProtocol.errorReport(e.reason().name(), e.getMessage(), e.hash(), "configsync"));
+    }
+    refreshStatus();
+  }
+
+  private void accept(ConfigSnapshot snapshot, boolean sameAsRunning) {
+    ConfigSnapshot running = current;
+    PendingApply p = pendingApply;
+    boolean runningSame = running != null && running.hash().equals(snapshot.hash());
+    if (p == null && (runningSame || sameAsRunning)) {
+      log.debug("configsync: configuration {} is already running; skipped", snapshot.hash());
+      return;
+    }
+    if (p != null && p.snapshot.hash().equals(snapshot.hash())) {
+      log.debug("configsync: configuration {} is already being applied; skipped", snapshot.hash());
+      return;
+    }
+    if (p != null) {
+      log.debug(
+          "configsync: {} supersedes {} before it was applied", snapshot.hash(), p.snapshot.hash());
+      p.abandon();
+      pendingApply = null;
+    }
+    SnapshotStore store = s.store();
+    if (store == null) {
+      publish(snapshot);
+      return;
+    }
+    PendingApply next = new PendingApply(snapshot);
+    pendingApply = next;
+    try {
+      next.write =
+          cacheWriter.submit(
+              () -> {
+                @Nullable Exception failure = null;
+                try {
+                  store.write(snapshot.payload());
+                } catch (IOException | RuntimeException e) {
+                  failure = e;
+                }
+                Exception f = failure;
+                loop.execute(() -> onCacheWriteDone(next, f));
+              });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      pendingApply = null; // closing
+      return;
+    }
+    next.timeout =
+        s.scheduler()
+            .schedule(() -> loop.execute(() -> onCacheWriteTimeout(next)), s.cacheWriteTimeout());
+  }
+
+  private void onCacheWriteDone(PendingApply p, @Nullable Exception failure) {
+    if (p.published) {
+      // The write outlived its time limit; the snapshot was applied without it.
+      if (failure == null && current == p.snapshot) {
+        emit(new SyncEvent.CacheWritten(now(), p.snapshot.hash(), p.snapshot.payload().length));
+      }
+      return;
+    }
+    if (pendingApply != p) {
+      return; // superseded by a newer configuration
+    }
+    pendingApply = null;
+    if (p.timeout != null) {
+      p.timeout.cancel();
+    }
+    if (failure == null) {
+      emit(new SyncEvent.CacheWritten(now(), p.snapshot.hash(), p.snapshot.payload().length));
+    } else {
+      String reason = describe(failure);
+      log.warn(
+          "configsync could not cache configuration {} ({}); applying it anyway: a restart now"
+              + " would come back on an older configuration",
+          p.snapshot.hash(),
+          reason);
+      emit(new SyncEvent.CacheWriteFailed(now(), p.snapshot.hash(), reason));
+    }
+    p.published = true;
+    publish(p.snapshot);
+  }
+
+  private void onCacheWriteTimeout(PendingApply p) {
+    if (pendingApply != p || p.published) {
+      return;
+    }
+    pendingApply = null;
+    String reason = "cache write did not finish within " + s.cacheWriteTimeout();
+    log.warn(
+        "configsync {} for configuration {}; applying it anyway: a restart now would come back on"
+            + " an older configuration",
+        reason,
+        p.snapshot.hash());
+    emit(new SyncEvent.CacheWriteFailed(now(), p.snapshot.hash(), reason));
+    p.published = true;
+    publish(p.snapshot);
+  }
+
+  /** A configuration waiting for its cache write before it is applied. Loop-confined. */
+  private static final class PendingApply {
+    final ConfigSnapshot snapshot;
+    @Nullable Future<?> write;
+    Scheduler.@Nullable Cancellable timeout;
+    boolean published;
+
+    PendingApply(ConfigSnapshot snapshot) {
+      this.snapshot = snapshot;
+    }
+
+    void abandon() {
+      if (write != null) {
+        write.cancel(false); // only if it has not started: a started write completes atomically
+      }
+      if (timeout != null) {
+        timeout.cancel();
+      }
+    }
+  }
+
+  private void publish(ConfigSnapshot snapshot) {
+    ConfigSnapshot previous = current;
+    current = snapshot;
+    appliedCount++;
+    lastApplied = now();
+    refreshStatus();
+    firstSnapshot.countDown();
+    log.info(
+        "configsync node {} applied configuration {} from {} (was {})",
+        nodeId,
+        snapshot.hash(),
+        snapshot.source(),
+        previous == null ? "none" : previous.hash());
+    for (Consumer<ConfigSnapshot> listener : s.snapshotListeners()) {
+      s.dispatcher().dispatch("onSnapshot", () -> listener.accept(snapshot));
+    }
+    emit(
+        new SyncEvent.SnapshotApplied(
+            now(), snapshot.hash(), snapshot.source(), previous == null ? null : previous.hash()));
+    // Tell the control plane only once the listeners have taken the new configuration in.
+    s.dispatcher()
+        .dispatch(
+            "ping after apply",
+            () ->
+                loop.execute(
+                    () -> {
+                      if (current == snapshot) {
+                        sendPing();
+                      }
+                    }));
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private void emit(SyncEvent event) {
+    for (Consumer<SyncEvent> listener : s.eventListeners()) {
+      s.dispatcher().dispatch("onEvent", () -> listener.accept(event));
+    }
+  }
+
+  private Instant now() {
+    return s.clock().instant();
+  }
+
+  private String describeStore() {
+    SnapshotStore store = s.store();
+    return store == null ? "(no store)" : store.describe();
+  }
+
+  private void refreshStatus() {
+    status = buildStatus();
+  }
+
+  private SyncStatus buildStatus() {
+    ConfigSnapshot running = current;
+    return new SyncStatus(
+        state,
+        nodeId,
+        running == null ? null : running.hash(),
+        running == null ? null : running.source(),
+        lastContact,
+        lastApplied,
+        connectAttempts,
+        appliedCount,
+        rejectedCount,
+        lastError);
+  }
+}

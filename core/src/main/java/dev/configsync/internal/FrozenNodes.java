@@ -1,0 +1,351 @@
+package dev.configsync.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.AbstractMap;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * JSON trees that become read-only once built, so that one parsed configuration can be handed to
+ * every listener without copies and without one listener being able to change what another sees.
+ *
+ * <p>Jackson 2 has no immutable tree. The parser builds this factory's nodes as usual; {@link
+ * #freeze} then walks the tree once and flips each container to read-only, after which any mutation
+ * throws {@link UnsupportedOperationException}. {@link JsonNode#deepCopy()} still gives an ordinary
+ * mutable copy.
+ */
+public final class FrozenNodes {
+  /** The node factory whose containers can be frozen. */
+  public static final JsonNodeFactory FACTORY = new Factory();
+
+  private FrozenNodes() {}
+
+  /** Freezes every container under {@code root} built by {@link #FACTORY}; returns {@code root}. */
+  public static JsonNode freeze(JsonNode root) {
+    // Iterative, so that the depth of the tree never matters for the stack.
+    List<JsonNode> todo = new ArrayList<>();
+    todo.add(root);
+    while (!todo.isEmpty()) {
+      JsonNode node = todo.remove(todo.size() - 1);
+      if (!node.isContainerNode()) {
+        continue;
+      }
+      for (JsonNode child : node) {
+        if (child.isContainerNode()) {
+          todo.add(child);
+        }
+      }
+      if (node instanceof FrozenObject o) {
+        o.freezeChildren();
+      } else if (node instanceof FrozenArray a) {
+        a.freezeChildren();
+      }
+    }
+    return root;
+  }
+
+  private static final class Factory extends JsonNodeFactory {
+    private static final long serialVersionUID = 1L;
+
+    Factory() {
+      super(false);
+    }
+
+    @Override
+    public ObjectNode objectNode() {
+      return new FrozenObject(this);
+    }
+
+    @Override
+    public ArrayNode arrayNode() {
+      return new FrozenArray(this, 8);
+    }
+
+    @Override
+    public ArrayNode arrayNode(int capacity) {
+      return new FrozenArray(this, capacity);
+    }
+  }
+
+  @SuppressWarnings("unchecked") // Jackson's own deepCopy() signatures, inherited as they are
+  private static final class FrozenObject extends ObjectNode {
+    private static final long serialVersionUID = 1L;
+    private final FreezableMap map;
+
+    FrozenObject(JsonNodeFactory factory) {
+      this(factory, new FreezableMap());
+    }
+
+    private FrozenObject(JsonNodeFactory factory, FreezableMap map) {
+      super(factory, map);
+      this.map = map;
+    }
+
+    void freezeChildren() {
+      map.frozen = true;
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static final class FrozenArray extends ArrayNode {
+    private static final long serialVersionUID = 1L;
+    private final FreezableList list;
+
+    FrozenArray(JsonNodeFactory factory, int capacity) {
+      this(factory, new FreezableList(capacity));
+    }
+
+    private FrozenArray(JsonNodeFactory factory, FreezableList list) {
+      super(factory, list);
+      this.list = list;
+    }
+
+    void freezeChildren() {
+      list.frozen = true;
+    }
+  }
+
+  private static UnsupportedOperationException readOnly() {
+    return new UnsupportedOperationException(
+        "configuration trees are read-only; use deepCopy() for a mutable copy");
+  }
+
+  @SuppressWarnings("serial")
+  private static final class FreezableMap extends LinkedHashMap<String, JsonNode> {
+    boolean frozen;
+
+    // A view of the unguarded entries, for Collections.unmodifiableMap to wrap read-only.
+    private final Map<String, JsonNode> unguarded =
+        new AbstractMap<>() {
+          @Override
+          public Set<Map.Entry<String, JsonNode>> entrySet() {
+            return FreezableMap.super.entrySet();
+          }
+        };
+
+    private void check() {
+      if (frozen) {
+        throw readOnly();
+      }
+    }
+
+    @Override
+    public @Nullable JsonNode put(String key, JsonNode value) {
+      check();
+      return super.put(key, value);
+    }
+
+    @Override
+    public void putAll(Map<? extends String, ? extends JsonNode> m) {
+      check();
+      super.putAll(m);
+    }
+
+    @Override
+    public @Nullable JsonNode putIfAbsent(String key, JsonNode value) {
+      check();
+      return super.putIfAbsent(key, value);
+    }
+
+    @Override
+    public @Nullable JsonNode remove(Object key) {
+      check();
+      return super.remove(key);
+    }
+
+    @Override
+    public boolean remove(Object key, Object value) {
+      check();
+      return super.remove(key, value);
+    }
+
+    @Override
+    public void clear() {
+      check();
+      super.clear();
+    }
+
+    @Override
+    public @Nullable JsonNode replace(String key, JsonNode value) {
+      check();
+      return super.replace(key, value);
+    }
+
+    @Override
+    public boolean replace(String key, JsonNode oldValue, JsonNode newValue) {
+      check();
+      return super.replace(key, oldValue, newValue);
+    }
+
+    @Override
+    public void replaceAll(BiFunction<? super String, ? super JsonNode, ? extends JsonNode> f) {
+      check();
+      super.replaceAll(f);
+    }
+
+    @Override
+    public @Nullable JsonNode compute(
+        String key,
+        BiFunction<? super String, ? super @Nullable JsonNode, ? extends @Nullable JsonNode> f) {
+      check();
+      return super.compute(key, f);
+    }
+
+    @Override
+    public @Nullable JsonNode computeIfAbsent(
+        String key, Function<? super String, ? extends @Nullable JsonNode> f) {
+      check();
+      return super.computeIfAbsent(key, f);
+    }
+
+    @Override
+    public @Nullable JsonNode computeIfPresent(
+        String key, BiFunction<? super String, ? super JsonNode, ? extends @Nullable JsonNode> f) {
+      check();
+      return super.computeIfPresent(key, f);
+    }
+
+    @Override
+    public @Nullable JsonNode merge(
+        String key,
+        JsonNode value,
+        BiFunction<? super JsonNode, ? super JsonNode, ? extends @Nullable JsonNode> f) {
+      check();
+      return super.merge(key, value, f);
+    }
+
+    @Override
+    public Set<Map.Entry<String, JsonNode>> entrySet() {
+      return frozen ? Collections.unmodifiableMap(unguarded).entrySet() : super.entrySet();
+    }
+
+    @Override
+    public Set<String> keySet() {
+      return frozen ? Collections.unmodifiableSet(super.keySet()) : super.keySet();
+    }
+
+    @Override
+    public Collection<JsonNode> values() {
+      return frozen ? Collections.unmodifiableCollection(super.values()) : super.values();
+    }
+  }
+
+  @SuppressWarnings("serial")
+  private static final class FreezableList extends ArrayList<JsonNode> {
+    boolean frozen;
+
+    FreezableList(int capacity) {
+      super(capacity);
+    }
+
+    private void check() {
+      if (frozen) {
+        throw readOnly();
+      }
+    }
+
+    @Override
+    public boolean add(JsonNode e) {
+      check();
+      return super.add(e);
+    }
+
+    @Override
+    public void add(int index, JsonNode e) {
+      check();
+      super.add(index, e);
+    }
+
+    @Override
+    public boolean addAll(Collection<? extends JsonNode> c) {
+      check();
+      return super.addAll(c);
+    }
+
+    @Override
+    public boolean addAll(int index, Collection<? extends JsonNode> c) {
+      check();
+      return super.addAll(index, c);
+    }
+
+    @Override
+    public JsonNode set(int index, JsonNode e) {
+      check();
+      return super.set(index, e);
+    }
+
+    @Override
+    public JsonNode remove(int index) {
+      check();
+      return super.remove(index);
+    }
+
+    @Override
+    public boolean remove(Object o) {
+      check();
+      return super.remove(o);
+    }
+
+    @Override
+    public boolean removeAll(Collection<?> c) {
+      check();
+      return super.removeAll(c);
+    }
+
+    @Override
+    public boolean retainAll(Collection<?> c) {
+      check();
+      return super.retainAll(c);
+    }
+
+    @Override
+    public boolean removeIf(Predicate<? super JsonNode> filter) {
+      check();
+      return super.removeIf(filter);
+    }
+
+    @Override
+    public void replaceAll(UnaryOperator<JsonNode> operator) {
+      check();
+      super.replaceAll(operator);
+    }
+
+    @Override
+    public void sort(@Nullable Comparator<? super JsonNode> c) {
+      check();
+      super.sort(c);
+    }
+
+    @Override
+    public void clear() {
+      check();
+      super.clear();
+    }
+
+    @Override
+    protected void removeRange(int fromIndex, int toIndex) {
+      check();
+      super.removeRange(fromIndex, toIndex);
+    }
+
+    @Override
+    public Iterator<JsonNode> iterator() {
+      return frozen ? Collections.unmodifiableList(this).iterator() : super.iterator();
+    }
+  }
+}

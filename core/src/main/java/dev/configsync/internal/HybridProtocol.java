@@ -1,0 +1,99 @@
+package dev.configsync.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The messages of Kong's hybrid-mode protocol, version 1, as configsync writes them. Not API. See
+ * {@code docs/protocol.md}.
+ */
+public final class HybridProtocol {
+  /** The path of the configuration WebSocket. */
+  public static final String OUTLET_PATH = "/v1/outlet";
+
+  /** Message type of the first data-plane frame. */
+  public static final String TYPE_BASIC_INFO = "basic_info";
+
+  /** Message type of a configuration push. */
+  public static final String TYPE_RECONFIGURE = "reconfigure";
+
+  /** Message type of a data plane's report of a configuration it could not apply. */
+  public static final String TYPE_ERROR = "error";
+
+  /** Length of a ping payload: one hash in hex. */
+  public static final int PING_PAYLOAD_LENGTH = 32;
+
+  private HybridProtocol() {}
+
+  /**
+   * The {@code basic_info} message: the node's capabilities (Kong's plugins) sorted by name, and
+   * its labels, as plain JSON.
+   */
+  public static byte[] basicInfo(Map<String, String> capabilities, Map<String, String> labels) {
+    ObjectNode root = Json.WRITER.createObjectNode();
+    root.put("type", TYPE_BASIC_INFO);
+    ArrayNode plugins = root.putArray("plugins");
+    new TreeMap<>(capabilities)
+        .forEach((name, version) -> plugins.addObject().put("name", name).put("version", version));
+    ObjectNode labelNode = root.putObject("labels");
+    new TreeMap<>(labels).forEach(labelNode::put);
+    return toBytes(root);
+  }
+
+  /** The payload of a ping: the running configuration's hash, or 32 zeros when there is none. */
+  public static byte[] pingPayload(@Nullable String hash) {
+    return (hash == null ? ConfigHash.NONE : hash).getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /**
+   * The error report a data plane may send about a configuration it could not apply (a Kong 3.2+
+   * extension, off by default).
+   */
+  public static byte[] errorReport(
+      String name, String message, @Nullable String configHash, String source) {
+    ObjectNode root = Json.WRITER.createObjectNode();
+    root.put("type", TYPE_ERROR);
+    ObjectNode error = root.putObject("error");
+    error.put("name", name);
+    error.put("source", source);
+    error.put("message", message);
+    if (configHash != null) {
+      error.put("config_hash", configHash);
+    }
+    return toBytes(root);
+  }
+
+  /**
+   * The gzip payload of a {@code reconfigure} message for {@code configTable}, with its hash
+   * computed here. {@code timestampSeconds} is seconds since the epoch, with a fraction.
+   */
+  public static byte[] reconfigure(JsonNode configTable, double timestampSeconds) {
+    var hashes = ConfigHash.configHashes(configTable);
+    ObjectNode root = Json.WRITER.createObjectNode();
+    root.put("type", TYPE_RECONFIGURE);
+    root.put("timestamp", timestampSeconds);
+    root.set("config_table", configTable);
+    root.put("config_hash", hashes.config());
+    ObjectNode h = root.putObject("hashes");
+    h.put("config", hashes.config());
+    h.put("routes", hashes.routes());
+    h.put("services", hashes.services());
+    h.put("plugins", hashes.plugins());
+    h.put("upstreams", hashes.upstreams());
+    h.put("targets", hashes.targets());
+    return Gzip.compress(toBytes(root));
+  }
+
+  private static byte[] toBytes(JsonNode node) {
+    try {
+      return Json.WRITER.writeValueAsBytes(node);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("a JSON tree could not be written", e);
+    }
+  }
+}
