@@ -1,0 +1,368 @@
+package dev.configsync.cache;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
+import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
+import static java.nio.file.StandardOpenOption.CREATE_NEW;
+import static java.nio.file.StandardOpenOption.READ;
+import static java.nio.file.StandardOpenOption.WRITE;
+
+import dev.configsync.spi.SnapshotStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link SnapshotStore} that keeps the payload in {@code <directory>/config.json.gz} and the node
+ * identity in {@code <directory>/node.id}.
+ *
+ * <p>Durability: {@link #write} and the creation of {@code node.id} write a temporary file named
+ * {@code .<target>.<random hex>.tmp} in the same directory (created new, mode 0600 where the file
+ * system is POSIX), force it to disk, rename it atomically over the target and then force the
+ * directory. When such a call returns, its file survives a crash or power loss; if the process dies
+ * at any instant before that, the target still holds its previous content. Temporary files left by
+ * a crash are deleted by {@link #open}. Payloads are stored verbatim: the store never decompresses
+ * or checks them.
+ *
+ * <p>Threading: instances are thread-safe; calls that change files are serialized on the instance.
+ * One process, and one instance, per directory: nothing stops two processes from sharing a
+ * directory, and if they do they share one node identity.
+ */
+public final class FileSnapshotStore implements SnapshotStore {
+  /** The default read limit of {@link #open(Path)}: 64 MiB, four times the default payload cap. */
+  public static final long DEFAULT_MAX_BYTES = 64L * 1024 * 1024;
+
+  /** How many files {@link #moveAside} keeps; older ones are deleted. */
+  public static final int KEPT_BROKEN_FILES = 5;
+
+  private static final Logger log = LoggerFactory.getLogger(FileSnapshotStore.class);
+  private static final String CONFIG = "config.json.gz";
+  private static final String NODE_ID = "node.id";
+  private static final String BROKEN = CONFIG + ".broken-";
+  private static final String TEMP_GLOB = ".{" + CONFIG + "," + NODE_ID + "}.*.tmp";
+  private static final Pattern BROKEN_NAME =
+      Pattern.compile(Pattern.quote(BROKEN) + "(\\d{8}T\\d{6}\\.\\d{3}Z)(?:-(\\d{1,9}))?");
+  private static final DateTimeFormatter STAMP =
+      DateTimeFormatter.ofPattern("uuuuMMdd'T'HHmmss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
+  private static final Pattern UUID_TEXT =
+      Pattern.compile(
+          "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+  // Windows cannot open a directory as a channel, so it cannot fsync one (Lucene does the same).
+  private static final boolean WINDOWS =
+      System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows");
+
+  /** Test seam, run after a temporary file is durable and before it is renamed over its target. */
+  interface BeforeRename {
+    void run(Path temp) throws IOException;
+  }
+
+  private final Path directory;
+  private final Path file;
+  private final long maxBytes;
+  private final Clock clock;
+  private final BeforeRename beforeRename;
+  private final FileAttribute<?>[] ownerOnly;
+  private final Object lock = new Object();
+  private @Nullable UUID nodeId; // guarded by lock
+
+  private FileSnapshotStore(
+      Path directory, long maxBytes, Clock clock, BeforeRename beforeRename, boolean posix) {
+    this.directory = directory;
+    this.file = directory.resolve(CONFIG);
+    this.maxBytes = maxBytes;
+    this.clock = clock;
+    this.beforeRename = beforeRename;
+    this.ownerOnly = permissions(posix, "rw-------");
+  }
+
+  /** Same as {@link #open(Path, long)} with {@link #DEFAULT_MAX_BYTES}. */
+  public static FileSnapshotStore open(Path directory) throws IOException {
+    return open(directory, DEFAULT_MAX_BYTES);
+  }
+
+  /**
+   * Opens a store in {@code directory}, creating it (mode 0700 where POSIX) if missing, and deletes
+   * temporary files left by an interrupted write.
+   *
+   * @param maxBytes the largest payload {@link #read} loads into memory and {@link #write} accepts
+   * @throws IllegalArgumentException when {@code maxBytes} is not between 1 and 2^31 - 9
+   * @throws IOException when the path is not a writable directory or cannot be created
+   */
+  public static FileSnapshotStore open(Path directory, long maxBytes) throws IOException {
+    return open(directory, maxBytes, Clock.systemUTC(), temp -> {});
+  }
+
+  static FileSnapshotStore open(Path directory, long maxBytes, Clock clock, BeforeRename hook)
+      throws IOException {
+    if (maxBytes < 1 || maxBytes > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          "maxBytes must be between 1 and " + (Integer.MAX_VALUE - 8) + ": " + maxBytes);
+    }
+    Path dir = directory.toAbsolutePath();
+    boolean posix = dir.getFileSystem().supportedFileAttributeViews().contains("posix");
+    if (!Files.isDirectory(dir)) {
+      if (Files.exists(dir)) {
+        throw new IOException(
+            "Cache directory " + dir + " exists but is not a directory; choose another path");
+      }
+      try {
+        Files.createDirectories(dir, permissions(posix, "rwx------"));
+      } catch (IOException e) {
+        throw new IOException("Cannot create cache directory " + dir + ": " + e, e);
+      }
+      Path parent = dir.getParent();
+      if (parent != null) {
+        syncDirectory(parent);
+      }
+    }
+    if (!Files.isWritable(dir)) {
+      throw new IOException(
+          "Cache directory "
+              + dir
+              + " is not writable; fix its permissions or choose another path");
+    }
+    int stale = 0;
+    try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, TEMP_GLOB)) {
+      for (Path temp : temps) {
+        stale += Files.deleteIfExists(temp) ? 1 : 0;
+      }
+    }
+    if (stale > 0) {
+      log.info("Deleted {} temporary file(s) left by an interrupted write in {}", stale, dir);
+    }
+    return new FileSnapshotStore(dir, maxBytes, clock, hook, posix);
+  }
+
+  /** The file that holds the payload: {@code <directory>/config.json.gz}. */
+  public Path file() {
+    return file;
+  }
+
+  /**
+   * Returns the bytes of {@code config.json.gz} exactly as written, or empty when it does not
+   * exist.
+   *
+   * @throws IOException when the file cannot be read or is larger than the limit given to {@link
+   *     #open(Path, long)}
+   */
+  @Override
+  public Optional<byte[]> read() throws IOException {
+    return readBounded(file, maxBytes, "move it aside or raise maxBytes");
+  }
+
+  /**
+   * Replaces {@code config.json.gz} with {@code payload} as described in the class comment. When
+   * this throws, no temporary file remains and the previous file is intact, except when only the
+   * final directory sync failed: the new file is then in place but may not survive a power loss.
+   *
+   * @throws IOException when the payload is larger than the limit or could not be made durable
+   */
+  @Override
+  public void write(byte[] payload) throws IOException {
+    if (payload.length > maxBytes) {
+      throw new IOException(
+          "Refusing to store a " + payload.length + "-byte payload: the limit is " + maxBytes);
+    }
+    synchronized (lock) {
+      writeAtomically(file, payload);
+    }
+  }
+
+  /**
+   * Renames {@code config.json.gz} to {@code config.json.gz.broken-<UTC time>} (for example {@code
+   * config.json.gz.broken-20261126T153012.123Z}, with {@code -1}, {@code -2}... appended when that
+   * name is taken), deletes all but the newest {@value #KEPT_BROKEN_FILES} such files (newest by
+   * the time in the name, so after the clock steps back a newer file may go first), and logs the
+   * reason at WARN, never the content. The rename is durable when this returns.
+   *
+   * @return the new file name, relative to {@link #describe() the directory}
+   * @throws IOException when {@code config.json.gz} does not exist or cannot be renamed
+   */
+  @Override
+  public String moveAside(String reason) throws IOException {
+    synchronized (lock) {
+      String stamp = STAMP.format(clock.instant());
+      // Number after the highest suffix in use, not into the first free name: pruning frees old
+      // names, and reusing one would make the newest file sort as the oldest.
+      int n = 0;
+      for (Matcher m : brokenFiles()) {
+        n = m.group(1).equals(stamp) ? suffix(m) + 1 : n;
+      }
+      for (; ; n++) {
+        String name = BROKEN + stamp + (n == 0 ? "" : "-" + n);
+        try {
+          Files.move(file, directory.resolve(name));
+        } catch (FileAlreadyExistsException taken) {
+          continue;
+        } catch (NoSuchFileException e) {
+          throw new IOException("Cannot move " + file + " aside: it does not exist", e);
+        }
+        log.warn("Moved damaged {} aside to {}: {}", file, name, reason);
+        try {
+          List<Matcher> broken = brokenFiles();
+          for (int i = 0; i < broken.size() - KEPT_BROKEN_FILES; i++) {
+            Files.deleteIfExists(directory.resolve(broken.get(i).group()));
+          }
+        } catch (IOException e) {
+          log.warn("Could not delete old broken cache files in {}", directory, e);
+        }
+        syncDirectory(directory);
+        return name;
+      }
+    }
+  }
+
+  /**
+   * Returns the UUID in {@code node.id}, creating that file durably with a random UUID when it does
+   * not exist. The value is read once and cached.
+   *
+   * @throws IOException when {@code node.id} does not hold a UUID, or cannot be read or created
+   */
+  @Override
+  public UUID nodeId() throws IOException {
+    synchronized (lock) {
+      if (nodeId == null) {
+        Path idFile = directory.resolve(NODE_ID);
+        String remedy = "delete it to mint a new node identity";
+        Optional<byte[]> raw = readBounded(idFile, 1024, remedy);
+        if (raw.isPresent()) {
+          String text = new String(raw.get(), UTF_8).trim();
+          if (!UUID_TEXT.matcher(text).matches()) {
+            String shown = text.substring(0, Math.min(40, text.length()));
+            throw new IOException(
+                idFile
+                    + " does not hold a node identity (a UUID); found \""
+                    + shown.replaceAll("[^\\x20-\\x7E]", "?")
+                    + "\"; "
+                    + remedy);
+          }
+          nodeId = UUID.fromString(text);
+        } else {
+          UUID minted = UUID.randomUUID();
+          writeAtomically(idFile, (minted + "\n").getBytes(UTF_8));
+          log.info("Created node identity {} in {}", minted, idFile);
+          nodeId = minted;
+        }
+      }
+      return nodeId;
+    }
+  }
+
+  /** The absolute path of the store's directory. */
+  @Override
+  public String describe() {
+    return directory.toString();
+  }
+
+  private static Optional<byte[]> readBounded(Path path, long limit, String remedy)
+      throws IOException {
+    FileChannel channel;
+    try {
+      channel = FileChannel.open(path, READ);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    try (channel) {
+      long size = channel.size();
+      if (size > limit) {
+        throw new IOException(
+            path + " is " + size + " bytes, more than the limit of " + limit + "; " + remedy);
+      }
+      ByteBuffer buffer = ByteBuffer.allocate((int) size);
+      while (buffer.hasRemaining()) {
+        if (channel.read(buffer) < 0) {
+          throw new IOException(path + " shrank while being read");
+        }
+      }
+      return Optional.of(buffer.array());
+    }
+  }
+
+  private void writeAtomically(Path target, byte[] bytes) throws IOException {
+    String random = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
+    Path temp = directory.resolve("." + target.getFileName() + "." + random + ".tmp");
+    try {
+      try (FileChannel channel = FileChannel.open(temp, Set.of(CREATE_NEW, WRITE), ownerOnly)) {
+        ByteBuffer buffer = ByteBuffer.wrap(bytes);
+        while (buffer.hasRemaining()) {
+          channel.write(buffer);
+        }
+        channel.force(true);
+      }
+      beforeRename.run(temp);
+      Files.move(temp, target, ATOMIC_MOVE, REPLACE_EXISTING);
+    } catch (IOException | RuntimeException | Error e) {
+      try {
+        Files.deleteIfExists(temp);
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    syncDirectory(directory);
+  }
+
+  /** The files moved aside, oldest first by the timestamp and suffix in their names. */
+  private List<Matcher> brokenFiles() throws IOException {
+    List<Matcher> broken = new ArrayList<>();
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, BROKEN + "*")) {
+      for (Path path : files) {
+        Matcher m = BROKEN_NAME.matcher(path.getFileName().toString());
+        if (m.matches()) {
+          broken.add(m);
+        }
+      }
+    }
+    broken.sort(
+        Comparator.comparing((Matcher m) -> m.group(1))
+            .thenComparingInt(FileSnapshotStore::suffix));
+    return broken;
+  }
+
+  private static int suffix(Matcher brokenName) {
+    String suffix = brokenName.group(2);
+    return suffix == null ? 0 : Integer.parseInt(suffix);
+  }
+
+  /** Permissions set atomically at creation, so a file is never more open even briefly. */
+  private static FileAttribute<?>[] permissions(boolean posix, String perms) {
+    return posix
+        ? new FileAttribute<?>[] {
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(perms))
+        }
+        : new FileAttribute<?>[0];
+  }
+
+  private static void syncDirectory(Path dir) throws IOException {
+    if (WINDOWS) {
+      return;
+    }
+    try (FileChannel channel = FileChannel.open(dir, READ)) {
+      channel.force(true);
+    }
+  }
+}
