@@ -31,7 +31,9 @@ public interface SnapshotStore {
    * normally, a crash at any instant leaves either the new payload or (if this throws) the previous
    * one, never a mixture or a partial file.
    *
-   * @throws IOException when the payload could not be made durable; the previous one is intact
+   * @throws IOException when the payload could not be made durable. The previous payload is then
+   *     intact, except when the failure came after the atomic replace (for example the final
+   *     directory sync): the new payload is then in place but may not survive a power loss
    */
   void write(byte[] payload) throws IOException;
 

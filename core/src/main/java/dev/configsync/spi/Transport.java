@@ -11,8 +11,8 @@ import java.util.Objects;
  * <p>Threading: {@link #connect} returns at once; the connection is established in the background.
  * All callbacks of one connection reach its {@link Listener} from the transport's threads, one at a
  * time and in order. Exactly one terminal callback ({@link Listener#onClosed} or {@link
- * Listener#onFailure}) ends each connection, after which no other callback of that connection
- * arrives. Listeners must return quickly: the client only posts work to its sync loop from them.
+ * Listener#onFailure}) ends each connection that was not {@link Connection#cancel() cancelled},
+ * after which no other callback of that connection arrives. Listeners must return quickly: the client only posts work to its sync loop from them.
  */
 public interface Transport extends AutoCloseable {
 
@@ -59,7 +59,10 @@ public interface Transport extends AutoCloseable {
     /** Starts a graceful close with the given WebSocket close code. Idempotent. */
     void close(int code, String reason);
 
-    /** Drops the connection at once, without a close handshake. Idempotent. */
+    /**
+     * Drops the connection at once, without a close handshake. No callback follows, not even a
+     * terminal one. Idempotent.
+     */
     void cancel();
   }
 
