@@ -1,0 +1,465 @@
+package dev.configsync.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigHashes;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Computes Kong's hybrid-mode configuration hash, bit for bit, so that a node can report the hash a
+ * Kong control plane expects and can tell whether a configuration it received is the one it already
+ * runs.
+ *
+ * <p>A value is hashed as the MD5 of a canonical serialization, written depth first into one byte
+ * buffer:
+ *
+ * <ul>
+ *   <li>JSON {@code null} is {@code /null/}; a string is its UTF-8 bytes, unquoted and unescaped; a
+ *       boolean is {@code true} or {@code false}; a number is C's {@code printf("%.14g")} of the
+ *       number as a double (see {@link #formatNumber}).
+ *   <li>An empty object or array is {@code {}}. An array of one to five elements is the elements
+ *       separated by {@code ;}; an array of six or more is every element followed by {@code ;}.
+ *   <li>An object is, for each key in unsigned UTF-8 byte order: the key, {@code :}, the value,
+ *       {@code ;}.
+ *   <li>Before any value is written, nested ones included, if the buffer holds more than 1,000,000
+ *       bytes its whole content is replaced by the 16 raw bytes of its MD5.
+ * </ul>
+ *
+ * <p>The hash is that buffer's MD5 in lowercase hexadecimal; the hash of an absent value is {@link
+ * #NONE}. The configuration hash of a table ({@link #configHashes}) combines the hashes of its
+ * {@code routes}, {@code services}, {@code plugins}, {@code upstreams} and {@code targets} with the
+ * hash of everything else.
+ *
+ * <p>The buffer is never materialized: bytes stream through a small chunk into an incremental MD5,
+ * and the running length decides when the 1,000,000-byte rule applies. Because MD5 is incremental,
+ * the digest of the streamed bytes equals the digest of the buffer Kong would have built.
+ *
+ * <p>Values that JSON cannot express are handled as follows: a {@link
+ * com.fasterxml.jackson.databind.node.MissingNode} inside an object is treated as an absent key (as
+ * a Lua {@code nil} would be), and inside an array it is rejected, as are binary and POJO nodes.
+ * Strings with unpaired surrogates are encoded with {@code ?} in their place, as {@link
+ * String#getBytes} does (Kong's JSON decoder rejects such input). A {@code float} node is widened
+ * to {@code double}, so it may differ from the double the original JSON text denoted.
+ *
+ * <p>Thread-safe: every call uses its own state.
+ */
+public final class ConfigHash {
+
+  /** The hash of an absent value: 32 {@code 0} characters. Kong uses it for missing entities. */
+  public static final String NONE = "00000000000000000000000000000000";
+
+  /** The buffer length above which the buffer is replaced by its MD5. */
+  private static final int LIMIT = 1_000_000;
+
+  private static final MathContext FOURTEEN_DIGITS = new MathContext(14, RoundingMode.HALF_EVEN);
+
+  private static final byte[] HEX_DIGITS = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+
+  private ConfigHash() {}
+
+  /**
+   * Returns the configuration hash of {@code configTable} together with its granular hashes, as a
+   * Kong data plane reports them.
+   *
+   * <p>When {@code configTable} is an object (or an array: both are Lua tables to Kong), each
+   * granular hash is the {@link #hash} of the member of that name ({@link #NONE} when it is
+   * absent), and {@code config} is the MD5, in lowercase hexadecimal, of the concatenation of the
+   * routes, services, plugins, upstreams and targets hashes and the hash of the table without those
+   * five members. For any other value, {@code config} is the value's {@link #hash} and the granular
+   * hashes are {@link #NONE}.
+   *
+   * @param configTable the decoded declarative configuration; {@code null} or a missing node stand
+   *     for no configuration
+   * @throws IllegalArgumentException when the table contains a node JSON cannot express (binary,
+   *     POJO, or a missing node inside an array)
+   */
+  public static ConfigHashes configHashes(@Nullable JsonNode configTable) {
+    Hasher hasher = new Hasher();
+    if (configTable == null || !configTable.isContainerNode()) {
+      return new ConfigHashes(hasher.hash(configTable, false), NONE, NONE, NONE, NONE, NONE);
+    }
+    String routes = hasher.hash(configTable.get("routes"), false);
+    String services = hasher.hash(configTable.get("services"), false);
+    String plugins = hasher.hash(configTable.get("plugins"), false);
+    String upstreams = hasher.hash(configTable.get("upstreams"), false);
+    String targets = hasher.hash(configTable.get("targets"), false);
+    String rest = hasher.hash(configTable, true);
+    MessageDigest md5 = newMd5();
+    for (String part : new String[] {routes, services, plugins, upstreams, targets, rest}) {
+      md5.update(part.getBytes(StandardCharsets.US_ASCII));
+    }
+    String config = hex(md5.digest());
+    return new ConfigHashes(config, routes, services, plugins, upstreams, targets);
+  }
+
+  /**
+   * Returns the configuration hash of {@code configTable} (Kong's {@code config_hash}), which is
+   * what a data plane reports and compares; same as {@code configHashes(configTable).config()}.
+   *
+   * @param configTable the decoded declarative configuration; {@code null} or a missing node stand
+   *     for no configuration
+   * @throws IllegalArgumentException when the table contains a node JSON cannot express (binary,
+   *     POJO, or a missing node inside an array)
+   */
+  public static String configHash(@Nullable JsonNode configTable) {
+    return configHashes(configTable).config();
+  }
+
+  /**
+   * Returns the hash of one value, the building block of the configuration hash.
+   *
+   * @param value the value; {@code null} or a missing node (absent) hash to {@link #NONE}, while a
+   *     JSON {@code null} hashes as {@code /null/}
+   * @throws IllegalArgumentException when the value contains a node JSON cannot express (binary,
+   *     POJO, or a missing node inside an array)
+   */
+  public static String hash(@Nullable JsonNode value) {
+    return new Hasher().hash(value, false);
+  }
+
+  /**
+   * Tells whether {@code s} has the shape of a hash (exactly 32 lowercase hexadecimal characters),
+   * for validating hashes received from elsewhere.
+   */
+  public static boolean isValidHash(@Nullable String s) {
+    if (s == null || s.length() != 32) {
+      return false;
+    }
+    for (int i = 0; i < 32; i++) {
+      char c = s.charAt(i);
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Formats {@code d} as C's {@code printf("%.14g", d)} does, which is how Kong's Lua runtime turns
+   * numbers into text. Java's {@code String.format("%.14g")} differs (it keeps trailing zeros and
+   * chooses the notation differently), hence this.
+   *
+   * <p>The value is rounded to 14 significant digits, half to even on its exact binary value (as
+   * glibc does). The exponent notation ({@code 1.5e+20}, exponent with a sign and at least two
+   * digits) is used when the decimal exponent after rounding is below -4 or at least 14, the plain
+   * notation otherwise; trailing zeros of the fraction and a trailing {@code .} are dropped. NaN
+   * and infinities, which JSON cannot express, come out as C prints them: {@code nan} (or {@code
+   * -nan} when the sign bit is set), {@code inf}, {@code -inf}.
+   */
+  static String formatNumber(double d) {
+    if (Double.isNaN(d)) {
+      return Double.doubleToRawLongBits(d) < 0 ? "-nan" : "nan";
+    }
+    if (Double.isInfinite(d)) {
+      return d > 0 ? "inf" : "-inf";
+    }
+    if (d == 0) {
+      return Double.doubleToRawLongBits(d) < 0 ? "-0" : "0";
+    }
+    if (isSmallIntegral(d)) {
+      return Long.toString((long) d);
+    }
+    BigDecimal rounded = new BigDecimal(d).round(FOURTEEN_DIGITS).stripTrailingZeros();
+    String digits = rounded.unscaledValue().abs().toString();
+    // The value is 0.<digits> * 10^(exponent + 1), that is d.igits * 10^exponent.
+    int exponent = digits.length() - rounded.scale() - 1;
+    StringBuilder out = new StringBuilder(24);
+    if (rounded.signum() < 0) {
+      out.append('-');
+    }
+    if (exponent < -4 || exponent >= 14) {
+      out.append(digits.charAt(0));
+      if (digits.length() > 1) {
+        out.append('.').append(digits, 1, digits.length());
+      }
+      out.append('e').append(exponent < 0 ? '-' : '+');
+      int magnitude = Math.abs(exponent);
+      if (magnitude < 10) {
+        out.append('0');
+      }
+      out.append(magnitude);
+    } else if (exponent < 0) {
+      out.append("0.");
+      for (int i = -1; i > exponent; i--) {
+        out.append('0');
+      }
+      out.append(digits);
+    } else {
+      int integerDigits = exponent + 1;
+      if (digits.length() <= integerDigits) {
+        out.append(digits);
+        for (int i = digits.length(); i < integerDigits; i++) {
+          out.append('0');
+        }
+      } else {
+        out.append(digits, 0, integerDigits)
+            .append('.')
+            .append(digits, integerDigits, digits.length());
+      }
+    }
+    return out.toString();
+  }
+
+  /**
+   * Whether {@code d} is a whole number of at most 14 digits, which {@code %.14g} prints exactly as
+   * the integer it is.
+   */
+  private static boolean isSmallIntegral(double d) {
+    return Math.abs(d) < 1e14 && d == Math.rint(d);
+  }
+
+  private static boolean isGranularKey(String key) {
+    return switch (key) {
+      case "routes", "services", "plugins", "upstreams", "targets" -> true;
+      default -> false;
+    };
+  }
+
+  private static MessageDigest newMd5() {
+    try {
+      return MessageDigest.getInstance("MD5");
+    } catch (NoSuchAlgorithmException e) {
+      // Every Java platform must provide MD5.
+      throw new IllegalStateException("MD5 is not available", e);
+    }
+  }
+
+  private static String hex(byte[] bytes) {
+    byte[] out = new byte[bytes.length * 2];
+    for (int i = 0; i < bytes.length; i++) {
+      out[2 * i] = HEX_DIGITS[(bytes[i] >> 4) & 0xf];
+      out[2 * i + 1] = HEX_DIGITS[bytes[i] & 0xf];
+    }
+    return new String(out, StandardCharsets.US_ASCII);
+  }
+
+  /** An object member with its key already encoded, for sorting by bytes. */
+  private static final class Member {
+    final byte[] key;
+    final JsonNode value;
+
+    Member(byte[] key, JsonNode value) {
+      this.key = key;
+      this.value = value;
+    }
+  }
+
+  private static final Comparator<Member> BY_KEY_BYTES =
+      (a, b) -> Arrays.compareUnsigned(a.key, b.key);
+
+  /**
+   * Serializes values into an incremental MD5, keeping the running length of the buffer Kong would
+   * have built. One instance serves several hashes in turn, never two at once.
+   */
+  private static final class Hasher {
+    private static final int CHUNK = 8192;
+    private static final int KEY_CACHE_LIMIT = 4096;
+    private static final byte[] NULL_TEXT = ascii("/null/");
+    private static final byte[] TRUE_TEXT = ascii("true");
+    private static final byte[] FALSE_TEXT = ascii("false");
+    private static final byte[] EMPTY_TEXT = ascii("{}");
+
+    private final MessageDigest md5 = newMd5();
+    private final byte[] chunk = new byte[CHUNK];
+    private final byte[] digits = new byte[20];
+    private final Map<String, byte[]> keyCache = new HashMap<>();
+
+    /** Bytes in {@link #chunk} not yet given to {@link #md5}. */
+    private int pending;
+
+    /** Length of the buffer Kong would hold: bytes digested since the last reset plus pending. */
+    private long length;
+
+    String hash(@Nullable JsonNode value, boolean withoutGranularKeys) {
+      if (value == null || value.isMissingNode()) {
+        return NONE;
+      }
+      md5.reset();
+      pending = 0;
+      length = 0;
+      write(value, withoutGranularKeys);
+      flush();
+      return hex(md5.digest());
+    }
+
+    private void write(JsonNode value, boolean withoutGranularKeys) {
+      if (length > LIMIT) {
+        flush();
+        byte[] digest = md5.digest();
+        md5.update(digest);
+        length = digest.length;
+      }
+      switch (value.getNodeType()) {
+        case NULL -> put(NULL_TEXT);
+        case STRING -> putUtf8(value.textValue());
+        case NUMBER -> putNumber(value.doubleValue());
+        case BOOLEAN -> put(value.booleanValue() ? TRUE_TEXT : FALSE_TEXT);
+        case ARRAY -> writeArray(value);
+        case OBJECT -> writeObject(value, withoutGranularKeys);
+        default ->
+            throw new IllegalArgumentException(
+                "cannot hash a " + value.getNodeType() + " node: not a JSON value");
+      }
+    }
+
+    private void writeArray(JsonNode array) {
+      int size = array.size();
+      if (size == 0) {
+        put(EMPTY_TEXT);
+      } else if (size <= 5) {
+        for (int i = 0; i < size; i++) {
+          if (i > 0) {
+            put((byte) ';');
+          }
+          write(array.get(i), false);
+        }
+      } else {
+        for (int i = 0; i < size; i++) {
+          write(array.get(i), false);
+          put((byte) ';');
+        }
+      }
+    }
+
+    private void writeObject(JsonNode object, boolean withoutGranularKeys) {
+      Member[] members = new Member[object.size()];
+      int count = 0;
+      for (Map.Entry<String, JsonNode> e : object.properties()) {
+        JsonNode value = e.getValue();
+        String key = e.getKey();
+        if (value.isMissingNode() || (withoutGranularKeys && isGranularKey(key))) {
+          continue;
+        }
+        members[count++] = new Member(keyBytes(key), value);
+      }
+      if (count == 0) {
+        put(EMPTY_TEXT);
+        return;
+      }
+      if (count > 1) {
+        Arrays.sort(members, 0, count, BY_KEY_BYTES);
+      }
+      for (int i = 0; i < count; i++) {
+        Member m = members[i];
+        put(m.key);
+        put((byte) ':');
+        write(m.value, false);
+        put((byte) ';');
+      }
+    }
+
+    private byte[] keyBytes(String key) {
+      byte[] bytes = keyCache.get(key);
+      if (bytes == null) {
+        bytes = key.getBytes(StandardCharsets.UTF_8);
+        if (keyCache.size() < KEY_CACHE_LIMIT) {
+          keyCache.put(key, bytes);
+        }
+      }
+      return bytes;
+    }
+
+    private void putNumber(double d) {
+      if (d != 0 && isSmallIntegral(d)) {
+        long v = (long) d;
+        if (v < 0) {
+          put((byte) '-');
+          v = -v;
+        }
+        int start = digits.length;
+        do {
+          digits[--start] = (byte) ('0' + (v % 10));
+          v /= 10;
+        } while (v != 0);
+        put(digits, start, digits.length - start);
+      } else {
+        String s = formatNumber(d);
+        for (int i = 0; i < s.length(); i++) {
+          put((byte) s.charAt(i));
+        }
+      }
+    }
+
+    /** Writes {@code s} as UTF-8, with {@code ?} for unpaired surrogates. */
+    private void putUtf8(String s) {
+      int n = s.length();
+      for (int i = 0; i < n; i++) {
+        if (pending > CHUNK - 4) {
+          flush();
+        }
+        char c = s.charAt(i);
+        if (c < 0x80) {
+          chunk[pending++] = (byte) c;
+          length += 1;
+        } else if (c < 0x800) {
+          chunk[pending++] = (byte) (0xc0 | (c >> 6));
+          chunk[pending++] = (byte) (0x80 | (c & 0x3f));
+          length += 2;
+        } else if (!Character.isSurrogate(c)) {
+          chunk[pending++] = (byte) (0xe0 | (c >> 12));
+          chunk[pending++] = (byte) (0x80 | ((c >> 6) & 0x3f));
+          chunk[pending++] = (byte) (0x80 | (c & 0x3f));
+          length += 3;
+        } else if (Character.isHighSurrogate(c)
+            && i + 1 < n
+            && Character.isLowSurrogate(s.charAt(i + 1))) {
+          int cp = Character.toCodePoint(c, s.charAt(++i));
+          chunk[pending++] = (byte) (0xf0 | (cp >> 18));
+          chunk[pending++] = (byte) (0x80 | ((cp >> 12) & 0x3f));
+          chunk[pending++] = (byte) (0x80 | ((cp >> 6) & 0x3f));
+          chunk[pending++] = (byte) (0x80 | (cp & 0x3f));
+          length += 4;
+        } else {
+          chunk[pending++] = (byte) '?';
+          length += 1;
+        }
+      }
+    }
+
+    private void put(byte b) {
+      if (pending == CHUNK) {
+        flush();
+      }
+      chunk[pending++] = b;
+      length++;
+    }
+
+    private void put(byte[] bytes) {
+      put(bytes, 0, bytes.length);
+    }
+
+    private void put(byte[] bytes, int offset, int count) {
+      if (count > CHUNK - pending) {
+        flush();
+        if (count > CHUNK) {
+          md5.update(bytes, offset, count);
+          length += count;
+          return;
+        }
+      }
+      System.arraycopy(bytes, offset, chunk, pending, count);
+      pending += count;
+      length += count;
+    }
+
+    private void flush() {
+      if (pending > 0) {
+        md5.update(chunk, 0, pending);
+        pending = 0;
+      }
+    }
+
+    private static byte[] ascii(String s) {
+      return s.getBytes(StandardCharsets.US_ASCII);
+    }
+  }
+}
