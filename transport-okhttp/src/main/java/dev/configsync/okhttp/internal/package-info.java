@@ -1,4 +1,7 @@
-/** Frame codec and TLS plumbing of the OkHttp transport. Not API: may change in any release; shared with the testkit. */
+/**
+ * Frame codec and TLS plumbing of the OkHttp transport. Not API: may change in any release; shared
+ * with the testkit.
+ */
 @NullMarked
 package dev.configsync.okhttp.internal;
 
