@@ -10,7 +10,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
@@ -168,12 +167,69 @@ public final class ConfigHash {
     if (isSmallIntegral(d)) {
       return Long.toString((long) d);
     }
+    String shortest = formatShortest(d);
+    if (shortest != null) {
+      return shortest;
+    }
     BigDecimal rounded = new BigDecimal(d).round(FOURTEEN_DIGITS).stripTrailingZeros();
     String digits = rounded.unscaledValue().abs().toString();
     // The value is 0.<digits> * 10^(exponent + 1), that is d.igits * 10^exponent.
-    int exponent = digits.length() - rounded.scale() - 1;
+    return render(d < 0, digits, digits.length() - rounded.scale() - 1);
+  }
+
+  /**
+   * Formats {@code d} (finite, not integral) from Java's shortest representation when that has at
+   * most 14 significant digits, and returns {@code null} otherwise.
+   *
+   * <p>Such a representation is then the correct 14-digit rounding of {@code d}: it lies within
+   * half a binary ulp of {@code d} (at most 2^-53 relative for a normal double), far closer than
+   * any other 14-digit decimal can be (those are at least 10^-14 relative apart), so it is the
+   * nearest and no tie is possible. Subnormal values, whose ulp is relatively larger, are left to
+   * the exact path.
+   */
+  private static @Nullable String formatShortest(double d) {
+    double a = Math.abs(d);
+    if (a < Double.MIN_NORMAL) {
+      return null;
+    }
+    // Forms: "123.456", "0.00123", "1.0E-5", "1.2345E14".
+    String s = Double.toString(a);
+    int e = s.indexOf('E');
+    int end = e < 0 ? s.length() : e;
+    int dot = s.indexOf('.');
+    StringBuilder digits = new StringBuilder(20);
+    int leadingZeros = 0;
+    for (int i = 0; i < end; i++) {
+      char c = s.charAt(i);
+      if (c == '.') {
+        continue;
+      }
+      if (c == '0' && digits.length() == 0) {
+        leadingZeros++;
+      } else {
+        digits.append(c);
+      }
+    }
+    int length = digits.length();
+    while (length > 0 && digits.charAt(length - 1) == '0') {
+      length--;
+    }
+    // Double.toString must round-trip; checking it keeps this path safe regardless.
+    if (dot < 0 || length == 0 || length > 14 || Double.parseDouble(s) != a) {
+      return null;
+    }
+    int exponent =
+        dot - 1 - leadingZeros + (e < 0 ? 0 : Integer.parseInt(s, e + 1, s.length(), 10));
+    return render(d < 0, digits.substring(0, length), exponent);
+  }
+
+  /**
+   * Writes {@code d.igits * 10^exponent} (digits without leading or trailing zeros) in {@code
+   * %.14g} layout.
+   */
+  private static String render(boolean negative, String digits, int exponent) {
     StringBuilder out = new StringBuilder(24);
-    if (rounded.signum() < 0) {
+    if (negative) {
       out.append('-');
     }
     if (exponent < -4 || exponent >= 14) {
@@ -242,19 +298,28 @@ public final class ConfigHash {
     return new String(out, StandardCharsets.US_ASCII);
   }
 
-  /** An object member with its key already encoded, for sorting by bytes. */
+  /** An object member; the key's UTF-8 bytes are filled in only when sorting needs them. */
   private static final class Member {
-    final byte[] key;
+    final String key;
     final JsonNode value;
+    byte[] keyBytes = NO_BYTES;
 
-    Member(byte[] key, JsonNode value) {
+    Member(String key, JsonNode value) {
       this.key = key;
       this.value = value;
     }
   }
 
+  private static final byte[] NO_BYTES = new byte[0];
+
+  /**
+   * UTF-16 order, which equals UTF-8 byte order for keys without surrogates (code point order in
+   * both).
+   */
+  private static final Comparator<Member> BY_KEY = (a, b) -> a.key.compareTo(b.key);
+
   private static final Comparator<Member> BY_KEY_BYTES =
-      (a, b) -> Arrays.compareUnsigned(a.key, b.key);
+      (a, b) -> Arrays.compareUnsigned(a.keyBytes, b.keyBytes);
 
   /**
    * Serializes values into an incremental MD5, keeping the running length of the buffer Kong would
@@ -262,7 +327,6 @@ public final class ConfigHash {
    */
   private static final class Hasher {
     private static final int CHUNK = 8192;
-    private static final int KEY_CACHE_LIMIT = 4096;
     private static final byte[] NULL_TEXT = ascii("/null/");
     private static final byte[] TRUE_TEXT = ascii("true");
     private static final byte[] FALSE_TEXT = ascii("false");
@@ -271,13 +335,15 @@ public final class ConfigHash {
     private final MessageDigest md5 = newMd5();
     private final byte[] chunk = new byte[CHUNK];
     private final byte[] digits = new byte[20];
-    private final Map<String, byte[]> keyCache = new HashMap<>();
 
     /** Bytes in {@link #chunk} not yet given to {@link #md5}. */
     private int pending;
 
-    /** Length of the buffer Kong would hold: bytes digested since the last reset plus pending. */
-    private long length;
+    /**
+     * Bytes given to {@link #md5} since its last reset; the buffer Kong would hold is this many
+     * bytes plus {@link #pending}.
+     */
+    private long digested;
 
     String hash(@Nullable JsonNode value, boolean withoutGranularKeys) {
       if (value == null || value.isMissingNode()) {
@@ -285,18 +351,18 @@ public final class ConfigHash {
       }
       md5.reset();
       pending = 0;
-      length = 0;
+      digested = 0;
       write(value, withoutGranularKeys);
       flush();
       return hex(md5.digest());
     }
 
     private void write(JsonNode value, boolean withoutGranularKeys) {
-      if (length > LIMIT) {
+      if (digested + pending > LIMIT) {
         flush();
         byte[] digest = md5.digest();
         md5.update(digest);
-        length = digest.length;
+        digested = digest.length;
       }
       switch (value.getNodeType()) {
         case NULL -> put(NULL_TEXT);
@@ -333,39 +399,50 @@ public final class ConfigHash {
     private void writeObject(JsonNode object, boolean withoutGranularKeys) {
       Member[] members = new Member[object.size()];
       int count = 0;
+      boolean surrogates = false;
       for (Map.Entry<String, JsonNode> e : object.properties()) {
         JsonNode value = e.getValue();
         String key = e.getKey();
         if (value.isMissingNode() || (withoutGranularKeys && isGranularKey(key))) {
           continue;
         }
-        members[count++] = new Member(keyBytes(key), value);
+        members[count++] = new Member(key, value);
+        surrogates = surrogates || hasSurrogate(key);
       }
       if (count == 0) {
         put(EMPTY_TEXT);
         return;
       }
-      if (count > 1) {
+      if (surrogates) {
+        // Supplementary characters (and unpaired surrogates, encoded as '?') break the
+        // equivalence of UTF-16 and UTF-8 order: compare the bytes themselves.
+        for (int i = 0; i < count; i++) {
+          members[i].keyBytes = members[i].key.getBytes(StandardCharsets.UTF_8);
+        }
         Arrays.sort(members, 0, count, BY_KEY_BYTES);
+      } else if (count > 1) {
+        Arrays.sort(members, 0, count, BY_KEY);
       }
       for (int i = 0; i < count; i++) {
         Member m = members[i];
-        put(m.key);
+        if (surrogates) {
+          put(m.keyBytes);
+        } else {
+          putUtf8(m.key);
+        }
         put((byte) ':');
         write(m.value, false);
         put((byte) ';');
       }
     }
 
-    private byte[] keyBytes(String key) {
-      byte[] bytes = keyCache.get(key);
-      if (bytes == null) {
-        bytes = key.getBytes(StandardCharsets.UTF_8);
-        if (keyCache.size() < KEY_CACHE_LIMIT) {
-          keyCache.put(key, bytes);
+    private static boolean hasSurrogate(String s) {
+      for (int i = 0; i < s.length(); i++) {
+        if (Character.isSurrogate(s.charAt(i))) {
+          return true;
         }
       }
-      return bytes;
+      return false;
     }
 
     private void putNumber(double d) {
@@ -392,23 +469,29 @@ public final class ConfigHash {
     /** Writes {@code s} as UTF-8, with {@code ?} for unpaired surrogates. */
     private void putUtf8(String s) {
       int n = s.length();
-      for (int i = 0; i < n; i++) {
+      int i = 0;
+      while (i < n) {
         if (pending > CHUNK - 4) {
           flush();
         }
         char c = s.charAt(i);
         if (c < 0x80) {
-          chunk[pending++] = (byte) c;
-          length += 1;
-        } else if (c < 0x800) {
+          // A run of ASCII characters, as many as the chunk has room for.
+          int runEnd = Math.min(n, i + (CHUNK - pending));
+          do {
+            chunk[pending++] = (byte) c;
+            i++;
+          } while (i < runEnd && (c = s.charAt(i)) < 0x80);
+          continue;
+        }
+        // One non-ASCII character; at least 4 bytes of room are left.
+        if (c < 0x800) {
           chunk[pending++] = (byte) (0xc0 | (c >> 6));
           chunk[pending++] = (byte) (0x80 | (c & 0x3f));
-          length += 2;
         } else if (!Character.isSurrogate(c)) {
           chunk[pending++] = (byte) (0xe0 | (c >> 12));
           chunk[pending++] = (byte) (0x80 | ((c >> 6) & 0x3f));
           chunk[pending++] = (byte) (0x80 | (c & 0x3f));
-          length += 3;
         } else if (Character.isHighSurrogate(c)
             && i + 1 < n
             && Character.isLowSurrogate(s.charAt(i + 1))) {
@@ -417,11 +500,10 @@ public final class ConfigHash {
           chunk[pending++] = (byte) (0x80 | ((cp >> 12) & 0x3f));
           chunk[pending++] = (byte) (0x80 | ((cp >> 6) & 0x3f));
           chunk[pending++] = (byte) (0x80 | (cp & 0x3f));
-          length += 4;
         } else {
           chunk[pending++] = (byte) '?';
-          length += 1;
         }
+        i++;
       }
     }
 
@@ -430,7 +512,6 @@ public final class ConfigHash {
         flush();
       }
       chunk[pending++] = b;
-      length++;
     }
 
     private void put(byte[] bytes) {
@@ -442,18 +523,18 @@ public final class ConfigHash {
         flush();
         if (count > CHUNK) {
           md5.update(bytes, offset, count);
-          length += count;
+          digested += count;
           return;
         }
       }
       System.arraycopy(bytes, offset, chunk, pending, count);
       pending += count;
-      length += count;
     }
 
     private void flush() {
       if (pending > 0) {
         md5.update(chunk, 0, pending);
+        digested += pending;
         pending = 0;
       }
     }
