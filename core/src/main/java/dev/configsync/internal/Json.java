@@ -51,6 +51,8 @@ public final class Json {
             .maxStringLength(MAX_STRING_LENGTH)
             .build());
     factory.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    // The caller owns the stream: the gzip trailer is checked after parsing, by reading on.
+    factory.disable(JsonParser.Feature.AUTO_CLOSE_SOURCE);
     ObjectMapper mapper = new ObjectMapper(factory);
     mapper.enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     mapper.setNodeFactory(FrozenNodes.FACTORY);

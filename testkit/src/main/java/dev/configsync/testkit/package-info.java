@@ -1,4 +1,7 @@
-/** Test support for users of configsync: a scriptable control plane over real mutual TLS and a throwaway PKI. */
+/**
+ * Test support for users of configsync: a scriptable control plane over real mutual TLS and a
+ * throwaway PKI.
+ */
 @NullMarked
 package dev.configsync.testkit;
 

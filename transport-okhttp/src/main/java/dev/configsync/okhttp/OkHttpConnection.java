@@ -1,0 +1,372 @@
+package dev.configsync.okhttp;
+
+import dev.configsync.okhttp.internal.WebSocketFrame;
+import dev.configsync.okhttp.internal.WebSocketFrameReader;
+import dev.configsync.okhttp.internal.WebSocketFrameWriter;
+import dev.configsync.okhttp.internal.WebSocketHandshake;
+import dev.configsync.okhttp.internal.WebSocketProtocolException;
+import dev.configsync.spi.Transport;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.ProtocolException;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.Queue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.net.ssl.SSLException;
+import okhttp3.Call;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okio.BufferedSource;
+import okio.ByteString;
+import okio.Okio;
+import okio.Socket;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One WebSocket connection: handshake and reads on its own thread, writes queued. */
+final class OkHttpConnection implements Transport.Connection {
+  private static final Logger log = LoggerFactory.getLogger(OkHttpConnection.class);
+
+  /** How long to wait for the peer's close frame after sending ours. */
+  private static final long CLOSE_WAIT_MILLIS = 1_000;
+
+  private final OkHttpClient client;
+  private final Transport.ConnectRequest request;
+  private final Transport.Listener listener;
+  private final ExecutorService writers;
+  private final SecureRandom random;
+  private final AtomicBoolean terminated = new AtomicBoolean();
+  private final CountDownLatch readerDone = new CountDownLatch(1);
+  private final Object lock = new Object();
+
+  // Guarded by lock.
+  private @Nullable Call call;
+  private @Nullable Socket socket;
+  private @Nullable WebSocketFrameWriter writer;
+  private final Queue<WebSocketFrame> outbox = new ArrayDeque<>();
+  private boolean writing;
+  private boolean closeQueued;
+  private boolean cancelled;
+
+  private volatile boolean closeSent;
+
+  OkHttpConnection(
+      OkHttpClient client,
+      Transport.ConnectRequest request,
+      Transport.Listener listener,
+      ExecutorService writers,
+      SecureRandom random) {
+    this.client = client;
+    this.request = request;
+    this.listener = listener;
+    this.writers = writers;
+    this.random = random;
+  }
+
+  void start() {
+    Thread reader = new Thread(this::run, "configsync-ws-" + request.uri().getHost());
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  // ---- reader thread ----------------------------------------------------------------------
+
+  private void run() {
+    Socket s;
+    try {
+      s = handshake();
+    } catch (IOException | RuntimeException e) {
+      fail(describeHandshakeFailure(e));
+      return;
+    }
+    if (s == null) {
+      return; // cancelled while connecting
+    }
+    listener.onOpen();
+    BufferedSource source = Okio.buffer(s.getSource());
+    // Liveness is the client's job (it cancels a silent connection), so reads wait for ever.
+    source.timeout().clearTimeout();
+    WebSocketFrameReader frames = new WebSocketFrameReader(source, false, request.maxFrameBytes());
+    try {
+      while (!terminated.get()) {
+        WebSocketFrame frame = frames.readFrame();
+        switch (frame.opcode()) {
+          case WebSocketFrame.OP_BINARY -> listener.onBinary(frame.payload().toByteArray());
+          case WebSocketFrame.OP_PONG -> listener.onPong(frame.payload().toByteArray());
+          case WebSocketFrame.OP_PING -> {
+            enqueue(WebSocketFrame.pong(frame.payload()));
+            listener.onPing(frame.payload().toByteArray());
+          }
+          case WebSocketFrame.OP_CLOSE -> {
+            int code = frame.closeCode();
+            if (!closeSent) {
+              writeCloseNow(code == WebSocketFrame.CLOSE_NO_STATUS ? 1000 : code, "");
+            }
+            terminate();
+            if (terminated.compareAndSet(false, true)) {
+              listener.onClosed(code, frame.closeReason());
+            }
+            return;
+          }
+          case WebSocketFrame.OP_TEXT ->
+              throw new WebSocketProtocolException(
+                  "the control plane sent a text frame; the protocol uses binary frames only",
+                  WebSocketFrame.CLOSE_UNSUPPORTED_DATA);
+          default ->
+              throw new WebSocketProtocolException(
+                  "unexpected frame " + WebSocketFrame.opcodeName(frame.opcode()),
+                  WebSocketFrame.CLOSE_PROTOCOL_ERROR);
+        }
+      }
+    } catch (WebSocketProtocolException e) {
+      writeCloseNow(e.closeCode(), truncate(e.getMessage()));
+      fail(e);
+    } catch (EOFException e) {
+      fail(new EOFException("the control plane closed the connection without a close frame"));
+    } catch (IOException | RuntimeException e) {
+      fail(e);
+    } finally {
+      readerDone.countDown();
+    }
+  }
+
+  /** Writes a close frame from the reader thread, best effort, before the socket is dropped. */
+  private void writeCloseNow(int code, String reason) {
+    WebSocketFrameWriter w;
+    synchronized (lock) {
+      if (closeQueued || cancelled) {
+        return;
+      }
+      closeQueued = true;
+      w = writer;
+    }
+    if (w != null) {
+      try {
+        w.writeClose(code, reason);
+        closeSent = true;
+      } catch (IOException | RuntimeException e) {
+        log.debug("could not send close frame", e);
+      }
+    }
+  }
+
+  private @Nullable Socket handshake() throws IOException {
+    String key = WebSocketHandshake.newKey(random);
+    Request upgrade =
+        new Request.Builder()
+            .url(request.uri().toString())
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header("Sec-WebSocket-Key", key)
+            .build();
+    Call c;
+    synchronized (lock) {
+      if (cancelled) {
+        return null;
+      }
+      c = client.newCall(upgrade);
+      call = c;
+    }
+    Response response = c.execute();
+    if (response.code() != 101) {
+      String body = "";
+      try (response) {
+        body = response.peekBody(200).string().strip();
+      } catch (IOException | RuntimeException ignored) {
+        // the status line says enough
+      }
+      throw new ProtocolException(
+          "control plane answered the WebSocket upgrade with HTTP "
+              + response.code()
+              + (body.isEmpty() ? "" : ": " + body));
+    }
+    Socket s = response.socket();
+    if (s == null) {
+      throw new ProtocolException("101 response without an upgraded socket");
+    }
+    String accept = response.header("Sec-WebSocket-Accept");
+    if (!"websocket".equalsIgnoreCase(response.header("Upgrade"))
+        || !WebSocketHandshake.acceptFor(key).equals(accept)) {
+      s.cancel();
+      throw new ProtocolException(
+          "control plane's upgrade response is not a valid WebSocket accept (Upgrade="
+              + response.header("Upgrade")
+              + ", Sec-WebSocket-Accept="
+              + accept
+              + ")");
+    }
+    synchronized (lock) {
+      if (cancelled) {
+        s.cancel();
+        return null;
+      }
+      socket = s;
+      writer = new WebSocketFrameWriter(Okio.buffer(s.getSink()), true, random);
+    }
+    return s;
+  }
+
+  private Throwable describeHandshakeFailure(Throwable e) {
+    if (e instanceof SSLException) {
+      return new SSLException(
+          "TLS handshake with "
+              + request.uri().getHost()
+              + ":"
+              + request.uri().getPort()
+              + " failed (check the CA, the server name and the client certificate): "
+              + e.getMessage(),
+          e);
+    }
+    return e;
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  @Override
+  public boolean sendBinary(byte[] payload) {
+    return enqueue(WebSocketFrame.binary(ByteString.of(payload)));
+  }
+
+  @Override
+  public boolean sendPing(byte[] payload) {
+    if (payload.length > WebSocketFrame.MAX_CONTROL_PAYLOAD) {
+      throw new IllegalArgumentException("ping payload over 125 bytes: " + payload.length);
+    }
+    return enqueue(WebSocketFrame.ping(ByteString.of(payload)));
+  }
+
+  @Override
+  public void close(int code, String reason) {
+    enqueueClose(code, reason);
+  }
+
+  @Override
+  public void cancel() {
+    terminated.set(true); // the caller asked for it: no callback follows
+    terminate();
+  }
+
+  private void enqueueClose(int code, String reason) {
+    synchronized (lock) {
+      if (closeQueued) {
+        return;
+      }
+      closeQueued = true;
+    }
+    enqueueAlways(WebSocketFrame.close(code, truncate(reason)));
+  }
+
+  private boolean enqueue(WebSocketFrame frame) {
+    synchronized (lock) {
+      if (writer == null || cancelled || closeQueued) {
+        return false;
+      }
+    }
+    return enqueueAlways(frame);
+  }
+
+  private boolean enqueueAlways(WebSocketFrame frame) {
+    synchronized (lock) {
+      if (writer == null || cancelled) {
+        return false;
+      }
+      outbox.add(frame);
+      if (writing) {
+        return true;
+      }
+      writing = true;
+    }
+    try {
+      writers.execute(this::drainOutbox);
+    } catch (RejectedExecutionException e) {
+      synchronized (lock) {
+        writing = false;
+        outbox.clear();
+      }
+      return false;
+    }
+    return true;
+  }
+
+  private void drainOutbox() {
+    while (true) {
+      WebSocketFrame frame;
+      WebSocketFrameWriter w;
+      synchronized (lock) {
+        frame = outbox.poll();
+        w = writer;
+        if (frame == null || w == null || cancelled) {
+          writing = false;
+          outbox.clear();
+          return;
+        }
+      }
+      try {
+        w.write(frame);
+        if (frame.opcode() == WebSocketFrame.OP_CLOSE) {
+          closeSent = true;
+          // Give the peer a moment to answer with its close frame, then drop the socket.
+          try {
+            readerDone.await(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          terminate();
+        }
+      } catch (IOException e) {
+        log.debug("write to control plane failed", e);
+        synchronized (lock) {
+          writing = false;
+          outbox.clear();
+        }
+        fail(e);
+        return;
+      }
+    }
+  }
+
+  // ---- ending -----------------------------------------------------------------------------
+
+  private void fail(Throwable error) {
+    terminate();
+    if (terminated.compareAndSet(false, true)) {
+      listener.onFailure(error);
+    }
+  }
+
+  /** Releases the socket (or the call in flight). Idempotent; no callback. */
+  private void terminate() {
+    Call c;
+    Socket s;
+    synchronized (lock) {
+      if (cancelled) {
+        return;
+      }
+      cancelled = true;
+      c = call;
+      s = socket;
+    }
+    if (s != null) {
+      s.cancel();
+    }
+    if (c != null) {
+      c.cancel();
+    }
+  }
+
+  private static String truncate(@Nullable String reason) {
+    if (reason == null) {
+      return "";
+    }
+    // A close reason must fit a control frame (123 bytes of UTF-8); stay well inside it.
+    return reason.length() > 60 ? reason.substring(0, 60) : reason;
+  }
+}

@@ -1,0 +1,145 @@
+package dev.configsync.okhttp;
+
+import dev.configsync.spi.Transport;
+import java.net.Proxy;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import okhttp3.ConnectionSpec;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.TlsVersion;
+import okhttp3.internal.tls.OkHostnameVerifier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The WebSocket transport on OkHttp 5, over mutual TLS.
+ *
+ * <p>OkHttp does TCP, TLS 1.2+, client certificates, proxies and the HTTP/1.1 upgrade; configsync
+ * reads and writes the WebSocket frames itself, because OkHttp's {@code WebSocket} API can neither
+ * send a ping with a payload nor report pongs, and the protocol needs both (the ping carries the
+ * running configuration's hash; liveness is judged on pongs).
+ *
+ * <p>Threads: each connection has one reader thread (which also performs the handshake), and writes
+ * go through a shared pool so that a send never blocks the caller. {@link #close()} stops the pool;
+ * open connections should be closed first (the client does this).
+ */
+public final class OkHttpTransport implements Transport {
+  private final OkHttpClient client;
+  private final TlsConfig tls;
+  private final ExecutorService writers;
+  private final SecureRandom random = new SecureRandom();
+
+  private OkHttpTransport(Builder builder) {
+    this.tls = builder.tls;
+    OkHttpClient.Builder http =
+        (builder.base != null ? builder.base.newBuilder() : new OkHttpClient.Builder())
+            .protocols(List.of(Protocol.HTTP_1_1)) // an upgrade needs HTTP/1.1, never HTTP/2
+            .connectionSpecs(
+                List.of(
+                    new ConnectionSpec.Builder(ConnectionSpec.MODERN_TLS)
+                        .tlsVersions(TlsVersion.TLS_1_3, TlsVersion.TLS_1_2)
+                        .build()))
+            .sslSocketFactory(tls.sslSocketFactory(), tls.trustManager())
+            .retryOnConnectionFailure(false)
+            .followRedirects(false)
+            .followSslRedirects(false);
+    String serverName = tls.serverName();
+    if (serverName != null) {
+      // Check the control plane's certificate against the configured name, not the dialled host.
+      http.hostnameVerifier(
+          (host, session) -> OkHostnameVerifier.INSTANCE.verify(serverName, session));
+    }
+    if (builder.proxy != null) {
+      http.proxy(builder.proxy);
+    }
+    this.client = http.build();
+    ThreadPoolExecutor pool =
+        new ThreadPoolExecutor(
+            0,
+            Integer.MAX_VALUE,
+            30,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            r -> {
+              Thread t = new Thread(r, "configsync-ws-writer");
+              t.setDaemon(true);
+              return t;
+            });
+    this.writers = pool;
+  }
+
+  /** A transport with mutual TLS from {@code tls} and OkHttp's defaults otherwise. */
+  public static OkHttpTransport create(TlsConfig tls) {
+    return builder(tls).build();
+  }
+
+  /** A builder, for a proxy or a customised OkHttp client. */
+  public static Builder builder(TlsConfig tls) {
+    return new Builder(tls);
+  }
+
+  @Override
+  public Connection connect(ConnectRequest request, Listener listener) {
+    Duration timeout = request.handshakeTimeout();
+    OkHttpClient perCall =
+        client
+            .newBuilder()
+            .connectTimeout(timeout)
+            .readTimeout(timeout)
+            .writeTimeout(timeout)
+            .build();
+    OkHttpConnection connection = new OkHttpConnection(perCall, request, listener, writers, random);
+    connection.start();
+    return connection;
+  }
+
+  /** The TLS material this transport uses. */
+  public TlsConfig tls() {
+    return tls;
+  }
+
+  @Override
+  public void close() {
+    writers.shutdown();
+    client.dispatcher().executorService().shutdown();
+    client.connectionPool().evictAll();
+  }
+
+  /** Builds an {@link OkHttpTransport}. */
+  public static final class Builder {
+    private final TlsConfig tls;
+    private @Nullable Proxy proxy;
+    private @Nullable OkHttpClient base;
+
+    private Builder(TlsConfig tls) {
+      this.tls = Objects.requireNonNull(tls, "tls");
+    }
+
+    /** An HTTP proxy to tunnel through (CONNECT). Default: none, or the base client's. */
+    public Builder proxy(Proxy proxy) {
+      this.proxy = Objects.requireNonNull(proxy, "proxy");
+      return this;
+    }
+
+    /**
+     * A client whose settings (DNS, socket factory, event listener, proxy authenticator) to start
+     * from. Its TLS, protocol and redirect settings are replaced: the transport needs mutual TLS
+     * and HTTP/1.1.
+     */
+    public Builder baseClient(OkHttpClient client) {
+      this.base = Objects.requireNonNull(client, "baseClient");
+      return this;
+    }
+
+    /** Builds the transport. */
+    public OkHttpTransport build() {
+      return new OkHttpTransport(this);
+    }
+  }
+}
