@@ -20,9 +20,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -43,6 +47,7 @@ class EndToEndTest {
   private final List<ConfigSyncClient> clients = new ArrayList<>();
   private final List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
   private final List<SyncEvent> events = new CopyOnWriteArrayList<>();
+  private final BlockingQueue<ConfigSnapshot> arrivals = new LinkedBlockingQueue<>();
 
   @BeforeEach
   void startControlPlane() {
@@ -68,6 +73,7 @@ class EndToEndTest {
             .capability("rate-limiting", "3.9.0")
             .label("region", "test")
             .onSnapshot(snapshots::add)
+            .onSnapshot(arrivals::add)
             .onEvent(events::add)
             .build();
     clients.add(client);
@@ -127,21 +133,36 @@ class EndToEndTest {
     String nodeId = client.status().nodeId().toString();
     await().until(() -> cp.lastReportedHash(nodeId).equals(Optional.of(ConfigHash.NONE)));
 
-    long start = System.nanoTime();
-    String hash = cp.publish(config(2));
-    await()
-        .until(
-            () -> !snapshots.isEmpty() && snapshots.get(snapshots.size() - 1).hash().equals(hash));
-    long publishToListenerMicros = (System.nanoTime() - start) / 1_000;
-    System.out.println("publish -> listener on loopback: " + publishToListenerMicros + " us");
+    // Context for the closing note, not an assertion: timing belongs to the benchmarks.
+    long[] micros = new long[21];
+    String hash = null;
+    for (int i = 0; i < micros.length; i++) {
+      arrivals.clear();
+      long start = System.nanoTime();
+      String published = cp.publish(config(100 + i));
+      ConfigSnapshot arrived = arrivals.poll(10, TimeUnit.SECONDS);
+      micros[i] = (System.nanoTime() - start) / 1_000;
+      assertThat(arrived).isNotNull();
+      assertThat(arrived.hash()).isEqualTo(published);
+      hash = published;
+    }
+    long first = micros[0];
+    Arrays.sort(micros, 1, micros.length);
+    System.out.println(
+        "publish -> listener on loopback: first "
+            + first
+            + " us, median of the next 20: "
+            + micros[11]
+            + " us");
+    String last = hash;
 
     // The ping right after the apply, and every heartbeat after it, carry the new hash.
-    await().until(() -> cp.lastReportedHash(nodeId).equals(Optional.of(hash)));
+    await().until(() -> cp.lastReportedHash(nodeId).equals(Optional.of(last)));
     int pingsSoFar = cp.reportedHashes(nodeId).size();
     await().until(() -> cp.reportedHashes(nodeId).size() >= pingsSoFar + 2);
     List<String> all = cp.reportedHashes(nodeId);
-    assertThat(all.subList(all.indexOf(hash), all.size())).containsOnly(hash);
-    assertThat(client.status().hash()).isEqualTo(hash);
+    assertThat(all.subList(all.indexOf(last), all.size())).containsOnly(last);
+    assertThat(client.status().hash()).isEqualTo(last);
   }
 
   @Test
