@@ -12,6 +12,7 @@ import dev.configsync.okhttp.internal.WebSocketProtocolException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -25,6 +26,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ServerSocketFactory;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -258,6 +260,7 @@ public final class TestControlPlane implements AutoCloseable {
     s.useHttps(pki.controlPlaneHandshake().sslSocketFactory());
     s.requireClientAuth();
     s.setProtocols(List.of(Protocol.HTTP_1_1));
+    s.setServerSocketFactory(new ReusableAddressServerSockets());
     s.setDispatcher(
         new Dispatcher() {
           @Override
@@ -272,6 +275,38 @@ public final class TestControlPlane implements AutoCloseable {
     }
     server = s;
     port = s.getPort();
+  }
+
+  /**
+   * MockWebServer turns SO_REUSEADDR off when it binds port 0, which makes {@link #restart()} on
+   * the same port fail while the old connections sit in TIME_WAIT. These sockets keep it on.
+   */
+  private static final class ReusableAddressServerSockets extends ServerSocketFactory {
+    @Override
+    public ServerSocket createServerSocket() throws IOException {
+      return new ServerSocket() {
+        @Override
+        public void setReuseAddress(boolean ignored) throws java.net.SocketException {
+          super.setReuseAddress(true);
+        }
+      };
+    }
+
+    @Override
+    public ServerSocket createServerSocket(int port) throws IOException {
+      throw new UnsupportedOperationException("MockWebServer binds unbound sockets");
+    }
+
+    @Override
+    public ServerSocket createServerSocket(int port, int backlog) throws IOException {
+      throw new UnsupportedOperationException("MockWebServer binds unbound sockets");
+    }
+
+    @Override
+    public ServerSocket createServerSocket(int port, int backlog, InetAddress address)
+        throws IOException {
+      throw new UnsupportedOperationException("MockWebServer binds unbound sockets");
+    }
   }
 
   private MockResponse upgrade(RecordedRequest request) {
