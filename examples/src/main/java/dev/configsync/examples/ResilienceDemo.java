@@ -211,12 +211,6 @@ public final class ResilienceDemo {
     TestPki pki = TestPki.create();
     TestControlPlane controlPlane = TestControlPlane.start(pki);
     cp = controlPlane;
-    // TestControlPlane first listens on port 0, where MockWebServer turns SO_REUSEADDR off; the
-    // connections it then accepts leave TIME_WAIT sockets that stop restart() from binding the
-    // same port again for up to a minute. Listening once more on the now-known port turns
-    // SO_REUSEADDR on, so that step 7 can bring the control plane back on this port at once.
-    controlPlane.stop();
-    controlPlane.restart();
     say(
         "Control plane listening on "
             + controlPlane.uri()
