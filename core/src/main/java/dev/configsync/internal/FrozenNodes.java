@@ -345,7 +345,23 @@ public final class FrozenNodes {
 
     @Override
     public Iterator<JsonNode> iterator() {
-      return frozen ? Collections.unmodifiableList(this).iterator() : super.iterator();
+      // Not Collections.unmodifiableList(this).iterator(): that calls back into this method, for
+      // ever. ArrayList's own iterators remove through remove(int), which is guarded anyway.
+      Iterator<JsonNode> it = super.iterator();
+      if (!frozen) {
+        return it;
+      }
+      return new Iterator<>() {
+        @Override
+        public boolean hasNext() {
+          return it.hasNext();
+        }
+
+        @Override
+        public JsonNode next() {
+          return it.next();
+        }
+      };
     }
   }
 }
