@@ -12,7 +12,8 @@ import java.util.Objects;
  * All callbacks of one connection reach its {@link Listener} from the transport's threads, one at a
  * time and in order. Exactly one terminal callback ({@link Listener#onClosed} or {@link
  * Listener#onFailure}) ends each connection that was not {@link Connection#cancel() cancelled},
- * after which no other callback of that connection arrives. Listeners must return quickly: the client only posts work to its sync loop from them.
+ * after which no other callback of that connection arrives. Listeners must return quickly: the
+ * client only posts work to its sync loop from them.
  */
 public interface Transport extends AutoCloseable {
 
