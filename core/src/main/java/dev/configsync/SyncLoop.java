@@ -180,14 +180,34 @@ final class SyncLoop {
     if (closed.getCount() == 0) {
       return;
     }
+    if (loop.inContext()) {
+      // Called from a listener on a direct executor: it runs inside the loop, perhaps on a worker
+      // thread, and the loop cannot wait for itself nor a worker for its own end. Stop now, and
+      // finish after the task under way, so that its events still come before Stopped.
+      shutdownInLoop();
+      closed.countDown();
+      loop.execute(() -> finishClose(false));
+      return;
+    }
     runInLoopAndWait(this::shutdownInLoop);
     closed.countDown();
-    pipeline.shutdownNow();
+    finishClose(true);
+  }
+
+  /** Stops the threads (waiting for them to end if {@code wait}), the transport; emits Stopped. */
+  private void finishClose(boolean wait) {
+    if (wait) {
+      pipeline.shutdownNow();
+    } else {
+      pipeline.shutdown(); // this may be the pipeline thread: do not interrupt it
+    }
     cacheWriter.shutdown(); // a write under way finishes: the store's write is atomic anyway
-    boolean fromListener = s.dispatcher().onListenerThread();
+    boolean fromListener = !wait || s.dispatcher().onListenerThread();
     try {
-      awaitQuietly(pipeline, Duration.ofSeconds(5));
-      awaitQuietly(cacheWriter, s.cacheWriteTimeout());
+      if (wait) {
+        awaitQuietly(pipeline, Duration.ofSeconds(5));
+        awaitQuietly(cacheWriter, s.cacheWriteTimeout());
+      }
       if (s.ownedScheduler() != null) {
         s.ownedScheduler().close();
       }

@@ -3,6 +3,7 @@ package dev.configsync;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -670,6 +671,40 @@ class SyncLoopTest {
     assertThat(client.status().state()).isEqualTo(SyncState.CLOSED);
     eventually().until(() -> liveClientThreads().isEmpty());
     assertThatThrownBy(client::start).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void closeFromAListenerOnADirectExecutorDoesNotDeadlock() {
+    AtomicReference<ConfigSyncClient> self = new AtomicReference<>();
+    List<ConfigSnapshot> heardByLater = new CopyOnWriteArrayList<>();
+    // Listeners on a direct executor run inside the sync loop, on whichever thread runs it. Not
+    // tracked for @AfterEach: if close() deadlocks, closing again would hang the test run.
+    ConfigSyncClient client =
+        builder().onSnapshot(s -> self.get().close()).onSnapshot(heardByLater::add).build();
+    self.set(client);
+    client.start();
+    FakeConnection c = transport.last();
+    c.open();
+    ObjectNode a = table("a");
+
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(10),
+        () -> {
+          c.deliver(payload(a));
+          eventually().until(() -> !events(SyncEvent.Stopped.class).isEmpty());
+        });
+
+    assertThat(client.status().state()).isEqualTo(SyncState.CLOSED);
+    assertThat(c.closeCode()).isEqualTo(1000);
+    assertThat(transport.closeCount()).isOne();
+    assertThat(heardByLater)
+        .extracting(ConfigSnapshot::hash)
+        .containsExactly(ConfigHash.configHash(a));
+    assertThat(events)
+        .last()
+        .isInstanceOf(SyncEvent.Stopped.class); // after the SnapshotApplied under way
+    assertThat(events(SyncEvent.SnapshotApplied.class)).hasSize(1);
+    eventually().until(() -> liveClientThreads().isEmpty());
   }
 
   @Test
