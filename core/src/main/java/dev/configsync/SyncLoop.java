@@ -157,6 +157,7 @@ final class SyncLoop {
                     + " sends a configuration",
                 id,
                 why);
+            refreshStatus();
             emit(new SyncEvent.StartedEmpty(now(), why));
           }
           connect();
@@ -345,9 +346,9 @@ final class SyncLoop {
     attemptsSinceData++;
     connectAttempts++;
     int myEpoch = ++epoch;
+    refreshStatus();
     emit(new SyncEvent.Connecting(now(), s.endpoint(), attemptsSinceData));
     log.debug("configsync node {} connecting to {} (attempt {})", nodeId, uri, attemptsSinceData);
-    refreshStatus();
     connection =
         s.transport()
             .connect(
@@ -454,11 +455,11 @@ final class SyncLoop {
         nodeId,
         s.endpoint(),
         running == null ? "no configuration" : running.hash());
+    refreshStatus();
     emit(new SyncEvent.Connected(now(), s.endpoint()));
     int myEpoch = epoch;
     scheduleHeartbeat(myEpoch);
     scheduleDeadCheck(myEpoch, s.deadAfter());
-    refreshStatus();
   }
 
   private void touch() {
@@ -549,9 +550,9 @@ final class SyncLoop {
         reason,
         current == null ? "nothing" : current.hash(),
         delayMillis);
+    refreshStatus();
     emit(new SyncEvent.Disconnected(now(), reason, retryIn));
     retryTimer = s.scheduler().schedule(() -> loop.execute(this::connect), retryIn);
-    refreshStatus();
   }
 
   // ---- apply pipeline -------------------------------------------------------------------------
@@ -644,6 +645,7 @@ final class SyncLoop {
         e.reason(),
         e.getMessage(),
         current == null ? "nothing" : current.hash());
+    refreshStatus();
     emit(
         new SyncEvent.SnapshotRejected(
             now(), e.hash(), SnapshotSource.CONTROL_PLANE, e.reason(), e.getMessage()));
@@ -652,7 +654,6 @@ final class SyncLoop {
       c.sendBinary(
           HybridProtocol.errorReport(e.reason().name(), e.getMessage(), e.hash(), "configsync"));
     }
-    refreshStatus();
   }
 
   private void accept(ConfigSnapshot snapshot, boolean sameAsRunning) {

@@ -594,6 +594,47 @@ class SyncLoopTest {
         .isEqualTo("IOException: connection reset");
   }
 
+  @Test
+  void statusIsCurrentWhenListenersHearOfAnEvent() {
+    AtomicReference<ConfigSyncClient> self = new AtomicReference<>();
+    List<SyncStatus> statusAtEvent = new CopyOnWriteArrayList<>();
+    ConfigSyncClient client =
+        track(builder().onEvent(e -> statusAtEvent.add(self.get().status())).build());
+    self.set(client);
+    client.start();
+    FakeConnection c = transport.last();
+    c.open();
+    c.deliver(gzipJson("{\"type\":\"basic_info\"}"));
+    eventually().until(() -> !events(SyncEvent.SnapshotRejected.class).isEmpty());
+    ObjectNode a = table("a");
+    c.deliver(payload(a));
+    awaitApplied(a);
+    c.fail(new IOException("connection reset"));
+    eventually().until(() -> !events(SyncEvent.Disconnected.class).isEmpty());
+
+    assertThat(events)
+        .hasExactlyElementsOfTypes(
+            SyncEvent.StartedEmpty.class,
+            SyncEvent.Connecting.class,
+            SyncEvent.Connected.class,
+            SyncEvent.SnapshotRejected.class,
+            SyncEvent.CacheWritten.class,
+            SyncEvent.SnapshotApplied.class,
+            SyncEvent.Disconnected.class);
+    assertThat(statusAtEvent).hasSameSizeAs(events);
+    assertThat(statusAtEvent.get(0).state()).isEqualTo(SyncState.STARTING);
+    assertThat(statusAtEvent.get(0).nodeId()).isEqualTo(NODE_ID);
+    assertThat(statusAtEvent.get(1).state()).isEqualTo(SyncState.CONNECTING);
+    assertThat(statusAtEvent.get(1).connectAttempts()).isOne();
+    assertThat(statusAtEvent.get(2).state()).isEqualTo(SyncState.CONNECTED);
+    assertThat(statusAtEvent.get(3).rejected()).isOne();
+    assertThat(statusAtEvent.get(3).lastError())
+        .isEqualTo(((SyncEvent.SnapshotRejected) events.get(3)).message());
+    assertThat(statusAtEvent.get(5).hash()).isEqualTo(ConfigHash.configHash(a));
+    assertThat(statusAtEvent.get(6).state()).isEqualTo(SyncState.WAITING_RETRY);
+    assertThat(statusAtEvent.get(6).lastError()).isEqualTo("IOException: connection reset");
+  }
+
   // ---- start-up ----------------------------------------------------------------------------
 
   @Test
@@ -872,7 +913,7 @@ class SyncLoopTest {
     assertThat(c.isCancelled()).isFalse();
     assertThat(c.closeCode()).isEqualTo(-1);
     assertThat(client.status().state()).isEqualTo(SyncState.CONNECTED);
-    eventually().until(() -> client.status().rejected() == 1);
+    assertThat(client.status().rejected()).isOne(); // refreshed before the event went out
     assertThat(client.status().lastError()).isEqualTo(rejected.message());
 
     ObjectNode next = table("next");
