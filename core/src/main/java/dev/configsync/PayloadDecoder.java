@@ -7,6 +7,7 @@ import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Instant;
@@ -49,6 +50,9 @@ final class PayloadDecoder {
     } catch (JsonProcessingException e) {
       throw reject(
           Reason.BAD_JSON, null, "payload is not valid JSON: " + e.getOriginalMessage(), e);
+    } catch (EOFException e) {
+      // GZIPInputStream's EOFException often has no message; say what it means.
+      throw reject(Reason.BAD_GZIP, null, "payload is not valid gzip: it is truncated", e);
     } catch (IOException e) {
       throw reject(Reason.BAD_GZIP, null, "payload is not valid gzip: " + e.getMessage(), e);
     }

@@ -157,6 +157,7 @@ final class SyncLoop {
                     + " sends a configuration",
                 id,
                 why);
+            refreshStatus();
             emit(new SyncEvent.StartedEmpty(now(), why));
           }
           connect();
@@ -180,14 +181,34 @@ final class SyncLoop {
     if (closed.getCount() == 0) {
       return;
     }
+    if (loop.inContext()) {
+      // Called from a listener on a direct executor: it runs inside the loop, perhaps on a worker
+      // thread, and the loop cannot wait for itself nor a worker for its own end. Stop now, and
+      // finish after the task under way, so that its events still come before Stopped.
+      shutdownInLoop();
+      closed.countDown();
+      loop.execute(() -> finishClose(false));
+      return;
+    }
     runInLoopAndWait(this::shutdownInLoop);
     closed.countDown();
-    pipeline.shutdownNow();
+    finishClose(true);
+  }
+
+  /** Stops the threads (waiting for them to end if {@code wait}), the transport; emits Stopped. */
+  private void finishClose(boolean wait) {
+    if (wait) {
+      pipeline.shutdownNow();
+    } else {
+      pipeline.shutdown(); // this may be the pipeline thread: do not interrupt it
+    }
     cacheWriter.shutdown(); // a write under way finishes: the store's write is atomic anyway
-    boolean fromListener = s.dispatcher().onListenerThread();
+    boolean fromListener = !wait || s.dispatcher().onListenerThread();
     try {
-      awaitQuietly(pipeline, Duration.ofSeconds(5));
-      awaitQuietly(cacheWriter, s.cacheWriteTimeout());
+      if (wait) {
+        awaitQuietly(pipeline, Duration.ofSeconds(5));
+        awaitQuietly(cacheWriter, s.cacheWriteTimeout());
+      }
       if (s.ownedScheduler() != null) {
         s.ownedScheduler().close();
       }
@@ -325,9 +346,9 @@ final class SyncLoop {
     attemptsSinceData++;
     connectAttempts++;
     int myEpoch = ++epoch;
+    refreshStatus();
     emit(new SyncEvent.Connecting(now(), s.endpoint(), attemptsSinceData));
     log.debug("configsync node {} connecting to {} (attempt {})", nodeId, uri, attemptsSinceData);
-    refreshStatus();
     connection =
         s.transport()
             .connect(
@@ -434,11 +455,11 @@ final class SyncLoop {
         nodeId,
         s.endpoint(),
         running == null ? "no configuration" : running.hash());
+    refreshStatus();
     emit(new SyncEvent.Connected(now(), s.endpoint()));
     int myEpoch = epoch;
     scheduleHeartbeat(myEpoch);
     scheduleDeadCheck(myEpoch, s.deadAfter());
-    refreshStatus();
   }
 
   private void touch() {
@@ -529,9 +550,9 @@ final class SyncLoop {
         reason,
         current == null ? "nothing" : current.hash(),
         delayMillis);
+    refreshStatus();
     emit(new SyncEvent.Disconnected(now(), reason, retryIn));
     retryTimer = s.scheduler().schedule(() -> loop.execute(this::connect), retryIn);
-    refreshStatus();
   }
 
   // ---- apply pipeline -------------------------------------------------------------------------
@@ -624,6 +645,7 @@ final class SyncLoop {
         e.reason(),
         e.getMessage(),
         current == null ? "nothing" : current.hash());
+    refreshStatus();
     emit(
         new SyncEvent.SnapshotRejected(
             now(), e.hash(), SnapshotSource.CONTROL_PLANE, e.reason(), e.getMessage()));
@@ -632,7 +654,6 @@ final class SyncLoop {
       c.sendBinary(
           HybridProtocol.errorReport(e.reason().name(), e.getMessage(), e.hash(), "configsync"));
     }
-    refreshStatus();
   }
 
   private void accept(ConfigSnapshot snapshot, boolean sameAsRunning) {

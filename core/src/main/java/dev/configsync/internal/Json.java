@@ -41,7 +41,7 @@ public final class Json {
 
   /**
    * A mapper over {@code factory} with configsync's parsing limits and frozen trees; used for JSON
-   * here and for YAML by the cache module.
+   * here and for YAML by the cache module. It never closes a stream it reads from.
    */
   public static ObjectMapper strictMapper(JsonFactory factory) {
     factory.setStreamReadConstraints(
@@ -51,7 +51,7 @@ public final class Json {
             .maxStringLength(MAX_STRING_LENGTH)
             .build());
     factory.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-    // The caller owns the stream: the gzip trailer is checked after parsing, by reading on.
+    // Callers own their streams: the payload decoder reads on after the JSON, to the gzip trailer.
     factory.disable(JsonParser.Feature.AUTO_CLOSE_SOURCE);
     ObjectMapper mapper = new ObjectMapper(factory);
     mapper.enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
