@@ -67,7 +67,8 @@ final class SyncLoop {
   private final SerialContext loop = new SerialContext();
   private final PayloadDecoder decoder;
   private final CountDownLatch firstSnapshot = new CountDownLatch(1);
-  private final CountDownLatch closed = new CountDownLatch(1);
+  private final java.util.concurrent.atomic.AtomicBoolean closing =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final ExecutorService pipeline;
   private final ExecutorService cacheWriter;
 
@@ -178,20 +179,18 @@ final class SyncLoop {
   }
 
   void close() {
-    if (closed.getCount() == 0) {
-      return;
+    if (!closing.compareAndSet(false, true)) {
+      return; // closed, or being closed by another thread: Stopped is emitted once
     }
     if (loop.inContext()) {
       // Called from a listener on a direct executor: it runs inside the loop, perhaps on a worker
       // thread, and the loop cannot wait for itself nor a worker for its own end. Stop now, and
       // finish after the task under way, so that its events still come before Stopped.
       shutdownInLoop();
-      closed.countDown();
       loop.execute(() -> finishClose(false));
       return;
     }
     runInLoopAndWait(this::shutdownInLoop);
-    closed.countDown();
     finishClose(true);
   }
 
@@ -704,6 +703,9 @@ final class SyncLoop {
   }
 
   private void onCacheWriteDone(PendingApply p, @Nullable Exception failure) {
+    if (state == SyncState.CLOSED) {
+      return; // nothing is reported after Stopped
+    }
     if (p.published) {
       // The write outlived its time limit; the snapshot was applied without it.
       if (failure == null && current == p.snapshot) {
@@ -772,6 +774,15 @@ final class SyncLoop {
 
   private void publish(ConfigSnapshot snapshot) {
     ConfigSnapshot previous = current;
+    if (previous != null && previous.hash().equals(snapshot.hash())) {
+      // The running configuration came back while a newer one waited for its cache write (the
+      // control plane reverted). It was written again, so the cache matches what runs; the
+      // gateway already has it, so listeners hear nothing new.
+      current = snapshot;
+      refreshStatus();
+      log.debug("configsync: configuration {} is running again; cache rewritten", snapshot.hash());
+      return;
+    }
     current = snapshot;
     appliedCount++;
     lastApplied = now();

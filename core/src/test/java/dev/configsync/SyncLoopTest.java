@@ -464,6 +464,34 @@ class SyncLoopTest {
   }
 
   @Test
+  void revertToTheRunningConfigurationWhileANewerOneIsPendingRewritesTheCacheButNotifiesNobody() {
+    ConfigSyncClient client = start(builder().cacheWriteTimeout(CACHE_TIMEOUT));
+    FakeConnection c = transport.last();
+    c.open();
+    ObjectNode a = table("a");
+    ObjectNode b = table("b");
+    byte[] payloadA = payload(a);
+    c.deliver(payloadA);
+    awaitApplied(a);
+    store.blockWrites();
+
+    c.deliver(payload(b)); // b's write hangs
+    eventually().until(() -> store.writesStarted() == 2);
+    c.deliver(payloadA); // the control plane goes back to a
+    eventually().until(() -> scheduler.scheduledCount(CACHE_TIMEOUT) == 3);
+    store.releaseWrites();
+
+    // The cache ends on a (what runs), and nobody is told about b or about a a second time.
+    eventually().until(() -> store.writes() == 3);
+    eventually().until(() -> java.util.Arrays.equals(store.bytes(), payloadA));
+    assertThat(client.current().orElseThrow().hash()).isEqualTo(ConfigHash.configHash(a));
+    assertThat(snapshots)
+        .extracting(ConfigSnapshot::hash)
+        .containsExactly(ConfigHash.configHash(a));
+    assertThat(events(SyncEvent.SnapshotApplied.class)).hasSize(1);
+  }
+
+  @Test
   void cacheWriteFailureAppliesAnywayWithEvent() {
     ConfigSyncClient client = start(builder());
     FakeConnection c = transport.last();
