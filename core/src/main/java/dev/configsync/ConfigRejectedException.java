@@ -23,6 +23,13 @@ public final class ConfigRejectedException extends ConfigSyncException {
     BAD_MESSAGE,
     /** The {@code config_hash} in the message does not match the configuration's content. */
     HASH_MISMATCH,
+    /**
+     * Licensing is enabled and the configuration's license is missing, malformed or not signed by
+     * the configured key.
+     */
+    LICENSE,
+    /** A configuration file given by hand (fallback or manual load) could not be used. */
+    BAD_FILE,
     /** The embedding application's {@link dev.configsync.spi.ConfigValidator} refused it. */
     VALIDATOR
   }

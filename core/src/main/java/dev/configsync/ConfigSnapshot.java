@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.internal.Json;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One complete configuration, as a node runs it. Immutable and safe to share between threads.
@@ -21,6 +23,7 @@ public final class ConfigSnapshot {
   private final Instant timestamp;
   private final JsonNode config;
   private final byte[] payload;
+  private final @Nullable License license;
 
   ConfigSnapshot(
       ConfigHashes hashes,
@@ -28,6 +31,17 @@ public final class ConfigSnapshot {
       Instant timestamp,
       JsonNode config,
       byte[] payload) {
+    this(hashes, source, timestamp, config, payload, null);
+  }
+
+  private ConfigSnapshot(
+      ConfigHashes hashes,
+      SnapshotSource source,
+      Instant timestamp,
+      JsonNode config,
+      byte[] payload,
+      @Nullable License license) {
+    this.license = license;
     this.hashes = Objects.requireNonNull(hashes, "hashes");
     this.hash = hashes.config();
     this.source = Objects.requireNonNull(source, "source");
@@ -94,9 +108,22 @@ public final class ConfigSnapshot {
     return payload;
   }
 
+  /**
+   * The verified license this configuration carries, when the client checks licenses ({@link
+   * ConfigSyncClient.Builder#licenseKey}); empty otherwise.
+   */
+  public Optional<License> license() {
+    return Optional.ofNullable(license);
+  }
+
   /** A snapshot identical to this one but for its source. */
   ConfigSnapshot withSource(SnapshotSource newSource) {
-    return new ConfigSnapshot(hashes, newSource, timestamp, config, payload);
+    return new ConfigSnapshot(hashes, newSource, timestamp, config, payload, license);
+  }
+
+  /** A snapshot identical to this one, carrying {@code verified}. */
+  ConfigSnapshot withLicense(License verified) {
+    return new ConfigSnapshot(hashes, source, timestamp, config, payload, verified);
   }
 
   @Override

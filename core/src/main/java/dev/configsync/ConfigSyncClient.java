@@ -1,5 +1,6 @@
 package dev.configsync;
 
+import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.ReconnectBackoff;
 import dev.configsync.internal.SystemScheduler;
 import dev.configsync.spi.ConfigValidator;
@@ -10,6 +11,8 @@ import io.github.resilience4j.core.IntervalFunction;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.security.PublicKey;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -107,6 +110,44 @@ public final class ConfigSyncClient implements AutoCloseable {
   }
 
   /**
+   * Whether the node should serve traffic: true unless the client is closed or the running
+   * configuration's license has expired (see {@link Builder#licenseKey}). Never blocks.
+   */
+  public boolean isServing() {
+    return loop.status().serving();
+  }
+
+  /**
+   * Loads a configuration by hand, for an operator while the control plane is unreachable: a {@code
+   * config.json.gz} copied from another node (verified by its hash), a JSON file (a configuration,
+   * or a {@code reconfigure} message), or YAML (with {@code configsync-cache} on the class path).
+   * It is checked like any configuration (license, validator), cached, and then runs with source
+   * {@link SnapshotSource#MANUAL}; the control plane's configuration replaces it on the next
+   * connection ({@link SyncEvent.ManualConfigReplaced}).
+   *
+   * <p>Refused while connected, because the control plane would replace it at once; use {@link
+   * #loadManual(Path, boolean)} to force it. Blocks until the configuration runs (at most about the
+   * cache-write timeout). Must not be called from a listener on a direct executor.
+   *
+   * @return the configuration now running
+   * @throws ConfigFileException when the file cannot be read or is invalid (file, line, column)
+   * @throws ConfigRejectedException when the configuration fails its checks
+   * @throws IllegalStateException when connected, not started, or closed
+   * @throws InterruptedException when interrupted while waiting
+   */
+  public ConfigSnapshot loadManual(Path file) throws InterruptedException {
+    return loop.loadManual(Objects.requireNonNull(file, "file"), false);
+  }
+
+  /**
+   * As {@link #loadManual(Path)}; with {@code force}, also while connected (the control plane's
+   * next push replaces it).
+   */
+  public ConfigSnapshot loadManual(Path file, boolean force) throws InterruptedException {
+    return loop.loadManual(Objects.requireNonNull(file, "file"), force);
+  }
+
+  /**
    * Stops syncing: closes the connection, lets a cache write under way finish (the cache is never
    * left half-written), stops the client's threads, and delivers a last {@link SyncEvent.Stopped}
    * event. Idempotent. Safe to call from a listener.
@@ -146,6 +187,9 @@ public final class ConfigSyncClient implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private @Nullable Scheduler scheduler;
     private @Nullable RandomGenerator random;
+    private @Nullable Path fallbackConfig;
+    private @Nullable LicenseVerifier licenseVerifier;
+    private Duration licenseWarning = Duration.ofDays(30);
 
     private Builder() {}
 
@@ -286,6 +330,44 @@ public final class ConfigSyncClient implements AutoCloseable {
     public Builder maxInflatedBytes(long bytes) {
       requireArgument(bytes >= 1024, "maxInflatedBytes must be at least 1024, got: " + bytes);
       this.maxInflatedBytes = bytes;
+      return this;
+    }
+
+    /**
+     * A declarative configuration file (JSON, YAML with {@code configsync-cache}, or a {@code
+     * config.json.gz} payload) to run when start-up finds no valid cache, like Kong's {@code
+     * declarative_config}. It is not written to the cache; the control plane's configuration
+     * replaces it as soon as it arrives.
+     */
+    public Builder fallbackConfig(Path file) {
+      this.fallbackConfig = Objects.requireNonNull(file, "fallbackConfig");
+      return this;
+    }
+
+    /**
+     * Enables licensing: every configuration must carry a license ({@code licenses} in the
+     * configuration) signed with the Ed25519 private key matching {@code publicKey}, or it is
+     * refused. When the running license expires the node stops serving ({@link #isServing()} turns
+     * false) until a renewed one arrives. See {@code dev.configsync.license.LicenseSigner}.
+     *
+     * @throws IllegalArgumentException when the key is not an Ed25519 key
+     */
+    public Builder licenseKey(PublicKey publicKey) {
+      this.licenseVerifier = new LicenseVerifier(Objects.requireNonNull(publicKey, "licenseKey"));
+      return this;
+    }
+
+    /** As {@link #licenseKey(PublicKey)}, from a {@code BEGIN PUBLIC KEY} PEM text. */
+    public Builder licenseKeyPem(String publicKeyPem) {
+      this.licenseVerifier = LicenseVerifier.fromPem(publicKeyPem);
+      return this;
+    }
+
+    /** How long before expiry {@link SyncEvent.LicenseExpiring} is emitted. Default 30 days. */
+    public Builder licenseWarning(Duration beforeExpiry) {
+      Objects.requireNonNull(beforeExpiry, "licenseWarning");
+      requireArgument(!beforeExpiry.isNegative(), "licenseWarning must not be negative");
+      this.licenseWarning = beforeExpiry;
       return this;
     }
 
@@ -437,7 +519,10 @@ public final class ConfigSyncClient implements AutoCloseable {
               ownedListeners,
               clock,
               timer,
-              ownedTimer);
+              ownedTimer,
+              fallbackConfig,
+              licenseVerifier,
+              licenseWarning);
       return new ConfigSyncClient(new SyncLoop(settings));
     }
 

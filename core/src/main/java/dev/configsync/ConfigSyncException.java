@@ -15,4 +15,11 @@ public class ConfigSyncException extends RuntimeException {
   public ConfigSyncException(String message, @Nullable Throwable cause) {
     super(message, cause);
   }
+
+  /** What went wrong. Never null. */
+  @Override
+  public String getMessage() {
+    String message = super.getMessage();
+    return message == null ? getClass().getSimpleName() : message;
+  }
 }

@@ -63,6 +63,27 @@ public sealed interface SyncEvent {
   /** Start-up found no configuration anywhere: the node serves nothing until one arrives. */
   record StartedEmpty(Instant time, String reason) implements SyncEvent {}
 
+  /**
+   * A configuration loaded by hand ({@link ConfigSyncClient#loadManual}) was replaced by the
+   * control plane's, as designed: the control plane is the source of truth once it is reachable.
+   */
+  record ManualConfigReplaced(Instant time, String manualHash, String hash) implements SyncEvent {}
+
+  /**
+   * The license expires soon ({@code expiresAt}); the node keeps serving until then. Emitted once
+   * per license, when it enters the warning window.
+   */
+  record LicenseExpiring(Instant time, Instant expiresAt) implements SyncEvent {}
+
+  /**
+   * The license has expired: the node stops serving ({@link ConfigSyncClient#isServing()} is false)
+   * until a configuration with a renewed license arrives.
+   */
+  record LicenseExpired(Instant time, Instant expiresAt) implements SyncEvent {}
+
+  /** A valid license replaced an expired one: the node serves again. */
+  record LicenseRenewed(Instant time, Instant expiresAt) implements SyncEvent {}
+
   /** The client was closed. The last event. */
   record Stopped(Instant time) implements SyncEvent {}
 }

@@ -2,6 +2,7 @@ package dev.configsync;
 
 import dev.configsync.ConfigRejectedException.Reason;
 import dev.configsync.internal.HybridProtocol;
+import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.SerialContext;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
@@ -10,14 +11,18 @@ import dev.configsync.spi.Transport;
 import io.github.resilience4j.core.IntervalFunction;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -61,11 +66,15 @@ final class SyncLoop {
       @Nullable ExecutorService ownedListenerExecutor,
       Clock clock,
       Scheduler scheduler,
-      @Nullable AutoCloseable ownedScheduler) {}
+      @Nullable AutoCloseable ownedScheduler,
+      @Nullable Path fallbackConfig,
+      @Nullable LicenseVerifier licenseVerifier,
+      Duration licenseWarning) {}
 
   private final Settings s;
   private final SerialContext loop = new SerialContext();
   private final PayloadDecoder decoder;
+  private final ConfigFiles files;
   private final CountDownLatch firstSnapshot = new CountDownLatch(1);
   private final java.util.concurrent.atomic.AtomicBoolean closing =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -97,11 +106,15 @@ final class SyncLoop {
   private byte @Nullable [] pendingPayload;
   private boolean decoding;
   private @Nullable PendingApply pendingApply;
+  private LicenseState licenseState = LicenseState.NONE;
+  private @Nullable License license;
+  private Scheduler.@Nullable Cancellable licenseTimer;
 
   SyncLoop(Settings settings) {
     this.s = settings;
     this.uri = settings.endpoint();
     this.decoder = new PayloadDecoder(settings.maxPayloadBytes(), settings.maxInflatedBytes());
+    this.files = new ConfigFiles(decoder, settings.maxPayloadBytes(), settings.maxInflatedBytes());
     this.pipeline = worker("configsync-pipeline");
     this.cacheWriter = worker("configsync-cache-writer");
     this.status = buildStatus();
@@ -139,7 +152,10 @@ final class SyncLoop {
           "cannot read or create the node identity in " + describeStore() + ": " + e.getMessage(),
           e);
     }
-    Optional<ConfigSnapshot> seed = loadCache();
+    Optional<ConfigSnapshot> cached = loadCache();
+    Path fallback = s.fallbackConfig();
+    Optional<ConfigSnapshot> seed =
+        cached.isEmpty() && fallback != null ? loadFallback(fallback) : cached;
     runInLoopAndWait(
         () -> {
           nodeId = id;
@@ -150,9 +166,10 @@ final class SyncLoop {
             publish(seed.get());
           } else {
             String why =
-                s.store() == null
-                    ? "no snapshot store is configured"
-                    : "no valid cached configuration in " + describeStore();
+                (s.store() == null
+                        ? "no snapshot store is configured"
+                        : "no valid cached configuration in " + describeStore())
+                    + (s.fallbackConfig() == null ? "" : ", and no usable fallback configuration");
             log.warn(
                 "configsync node {} starts EMPTY ({}): it serves nothing until the control plane"
                     + " sends a configuration",
@@ -260,6 +277,9 @@ final class SyncLoop {
   private void shutdownInLoop() {
     state = SyncState.CLOSED;
     epoch++;
+    if (licenseTimer != null) {
+      licenseTimer.cancel();
+    }
     cancelTimers();
     if (retryTimer != null) {
       retryTimer.cancel();
@@ -273,7 +293,7 @@ final class SyncLoop {
     PendingApply p = pendingApply;
     pendingApply = null;
     if (p != null) {
-      p.abandon();
+      p.abandon("the client was closed before configuration " + p.snapshot.hash() + " applied");
     }
     refreshStatus();
   }
@@ -303,7 +323,7 @@ final class SyncLoop {
       return Optional.empty();
     }
     try {
-      validate(snapshot);
+      snapshot = check(snapshot);
     } catch (ConfigRejectedException e) {
       log.warn(
           "configsync cached configuration {} refused by the validator: {}",
@@ -317,6 +337,67 @@ final class SyncLoop {
     log.info(
         "configsync loaded cached configuration {} from {}", snapshot.hash(), store.describe());
     return Optional.of(snapshot);
+  }
+
+  private Optional<ConfigSnapshot> loadFallback(Path file) {
+    try {
+      ConfigSnapshot snapshot = check(files.read(file, SnapshotSource.FALLBACK, now()));
+      log.info("configsync loaded fallback configuration {} from {}", snapshot.hash(), file);
+      return Optional.of(snapshot);
+    } catch (ConfigFileException e) {
+      log.error("configsync fallback configuration unusable: {}", e.getMessage());
+      emit(
+          new SyncEvent.SnapshotRejected(
+              now(), null, SnapshotSource.FALLBACK, Reason.BAD_FILE, e.getMessage()));
+    } catch (ConfigRejectedException e) {
+      log.error("configsync fallback configuration {} refused: {}", file, e.getMessage());
+      emit(
+          new SyncEvent.SnapshotRejected(
+              now(), e.hash(), SnapshotSource.FALLBACK, e.reason(), e.getMessage()));
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Reads, checks and applies a configuration given by hand, and waits until it runs (cache written
+   * first, as for any configuration). Called from a user thread.
+   */
+  ConfigSnapshot loadManual(Path file, boolean force) throws InterruptedException {
+    if (loop.inContext()) {
+      throw new IllegalStateException(
+          "loadManual cannot be called from a listener running on a direct executor");
+    }
+    ConfigSnapshot snapshot = check(files.read(file, SnapshotSource.MANUAL, now()));
+    CompletableFuture<ConfigSnapshot> done = new CompletableFuture<>();
+    loop.execute(
+        () -> {
+          if (state == SyncState.NEW || state == SyncState.CLOSED) {
+            done.completeExceptionally(
+                new IllegalStateException("the client is " + state + "; start() it first"));
+          } else if (state == SyncState.CONNECTED && !force) {
+            done.completeExceptionally(
+                new IllegalStateException(
+                    "connected to the control plane, which is the source of truth and would"
+                        + " replace a manual configuration at once; load by hand while"
+                        + " disconnected, or call loadManual(file, true) to force it"));
+          } else {
+            log.info(
+                "configsync node {} loading configuration {} by hand from {}",
+                nodeId,
+                snapshot.hash(),
+                file);
+            accept(snapshot, false, done);
+          }
+        });
+    try {
+      return done.get();
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new ConfigSyncException("manual load failed: " + cause, cause);
+    }
   }
 
   private void moveAside(SnapshotStore store, String reason) {
@@ -595,17 +676,29 @@ final class SyncLoop {
       if (running != null && running.hash().equals(snapshot.hash())) {
         return new Decoded(snapshot, null, true); // no need to validate what already runs
       }
-      validate(snapshot);
-      return new Decoded(snapshot, null, false);
+      return new Decoded(check(snapshot), null, false);
     } catch (ConfigRejectedException e) {
       return new Decoded(null, e, false);
     }
   }
 
-  private void validate(ConfigSnapshot snapshot) {
+  /** License (when enabled), then the user's validator. Returns the snapshot with its license. */
+  private ConfigSnapshot check(ConfigSnapshot snapshot) {
+    LicenseVerifier verifier = s.licenseVerifier();
+    if (verifier != null) {
+      try {
+        snapshot = snapshot.withLicense(verifier.verify(snapshot.config()));
+      } catch (LicenseException e) {
+        throw new ConfigRejectedException(
+            Reason.LICENSE,
+            snapshot.hash(),
+            "license of configuration " + snapshot.hash() + " refused: " + e.getMessage(),
+            e);
+      }
+    }
     ConfigValidator validator = s.validator();
     if (validator == null) {
-      return;
+      return snapshot;
     }
     try {
       validator.validate(snapshot);
@@ -620,6 +713,7 @@ final class SyncLoop {
               + (message == null ? e.getClass().getName() : message),
           e);
     }
+    return snapshot;
   }
 
   private void onDecoded(Decoded result) {
@@ -628,7 +722,7 @@ final class SyncLoop {
       if (result.error() != null) {
         reject(result.error());
       } else if (result.snapshot() != null) {
-        accept(result.snapshot(), result.same());
+        accept(result.snapshot(), result.same(), null);
       }
     }
     maybeDecode();
@@ -655,30 +749,53 @@ final class SyncLoop {
     }
   }
 
-  private void accept(ConfigSnapshot snapshot, boolean sameAsRunning) {
+  /**
+   * Starts applying {@code snapshot}: cache write, then publish. {@code done}, when given, learns
+   * the outcome (the snapshot that runs, or why it never will).
+   */
+  private void accept(
+      ConfigSnapshot snapshot,
+      boolean sameAsRunning,
+      @Nullable CompletableFuture<ConfigSnapshot> done) {
     ConfigSnapshot running = current;
     PendingApply p = pendingApply;
     boolean runningSame = running != null && running.hash().equals(snapshot.hash());
     if (p == null && (runningSame || sameAsRunning)) {
       log.debug("configsync: configuration {} is already running; skipped", snapshot.hash());
+      if (done != null && running != null) {
+        done.complete(running);
+      }
       return;
     }
     if (p != null && p.snapshot.hash().equals(snapshot.hash())) {
       log.debug("configsync: configuration {} is already being applied; skipped", snapshot.hash());
+      if (done != null) {
+        p.done.whenComplete(
+            (applied, error) -> {
+              if (error != null) {
+                done.completeExceptionally(error);
+              } else {
+                done.complete(applied);
+              }
+            });
+      }
       return;
     }
     if (p != null) {
       log.debug(
           "configsync: {} supersedes {} before it was applied", snapshot.hash(), p.snapshot.hash());
-      p.abandon();
+      p.abandon("superseded by configuration " + snapshot.hash() + " before it was applied");
       pendingApply = null;
     }
     SnapshotStore store = s.store();
     if (store == null) {
       publish(snapshot);
+      if (done != null) {
+        done.complete(snapshot);
+      }
       return;
     }
-    PendingApply next = new PendingApply(snapshot);
+    PendingApply next = new PendingApply(snapshot, done == null ? new CompletableFuture<>() : done);
     pendingApply = next;
     try {
       next.write =
@@ -695,6 +812,7 @@ final class SyncLoop {
               });
     } catch (java.util.concurrent.RejectedExecutionException e) {
       pendingApply = null; // closing
+      next.done.completeExceptionally(new IllegalStateException("the client is closing"));
       return;
     }
     next.timeout =
@@ -733,6 +851,7 @@ final class SyncLoop {
     }
     p.published = true;
     publish(p.snapshot);
+    p.done.complete(p.snapshot);
   }
 
   private void onCacheWriteTimeout(PendingApply p) {
@@ -749,20 +868,24 @@ final class SyncLoop {
     emit(new SyncEvent.CacheWriteFailed(now(), p.snapshot.hash(), reason));
     p.published = true;
     publish(p.snapshot);
+    p.done.complete(p.snapshot);
   }
 
   /** A configuration waiting for its cache write before it is applied. Loop-confined. */
   private static final class PendingApply {
     final ConfigSnapshot snapshot;
+    final CompletableFuture<ConfigSnapshot> done;
     @Nullable Future<?> write;
     Scheduler.@Nullable Cancellable timeout;
     boolean published;
 
-    PendingApply(ConfigSnapshot snapshot) {
+    PendingApply(ConfigSnapshot snapshot, CompletableFuture<ConfigSnapshot> done) {
       this.snapshot = snapshot;
+      this.done = done;
     }
 
-    void abandon() {
+    void abandon(String why) {
+      done.completeExceptionally(new IllegalStateException(why));
       if (write != null) {
         write.cancel(false); // only if it has not started: a started write completes atomically
       }
@@ -774,6 +897,18 @@ final class SyncLoop {
 
   private void publish(ConfigSnapshot snapshot) {
     ConfigSnapshot previous = current;
+    if (previous != null
+        && previous.source() == SnapshotSource.MANUAL
+        && snapshot.source() == SnapshotSource.CONTROL_PLANE
+        && !previous.hash().equals(snapshot.hash())) {
+      log.info(
+          "configsync node {}: the control plane's configuration {} replaces the one loaded by"
+              + " hand ({})",
+          nodeId,
+          snapshot.hash(),
+          previous.hash());
+      emit(new SyncEvent.ManualConfigReplaced(now(), previous.hash(), snapshot.hash()));
+    }
     if (previous != null && previous.hash().equals(snapshot.hash())) {
       // The running configuration came back while a newer one waited for its cache write (the
       // control plane reverted). It was written again, so the cache matches what runs; the
@@ -786,6 +921,7 @@ final class SyncLoop {
     current = snapshot;
     appliedCount++;
     lastApplied = now();
+    List<SyncEvent> licenseEvents = updateLicense(snapshot.license().orElse(null));
     refreshStatus();
     firstSnapshot.countDown();
     log.info(
@@ -800,6 +936,7 @@ final class SyncLoop {
     emit(
         new SyncEvent.SnapshotApplied(
             now(), snapshot.hash(), snapshot.source(), previous == null ? null : previous.hash()));
+    licenseEvents.forEach(this::emit);
     // Tell the control plane only once the listeners have taken the new configuration in.
     s.dispatcher()
         .dispatch(
@@ -811,6 +948,91 @@ final class SyncLoop {
                         sendPing();
                       }
                     }));
+  }
+
+  // ---- license ------------------------------------------------------------------------------
+
+  /** The longest a license timer sleeps, so that a wall-clock jump is noticed within it. */
+  private static final Duration LICENSE_RECHECK = Duration.ofHours(1);
+
+  private @Nullable Instant warnedFor;
+
+  /** Takes {@code next} as the running license; returns the events the change calls for. */
+  private List<SyncEvent> updateLicense(@Nullable License next) {
+    if (s.licenseVerifier() == null) {
+      return List.of();
+    }
+    license = next;
+    LicenseState before = licenseState;
+    Instant now = now();
+    licenseState = LicenseVerifier.stateAt(next, now, s.licenseWarning());
+    scheduleLicenseCheck(now);
+    List<SyncEvent> events = new ArrayList<>();
+    if (next == null) {
+      return events;
+    }
+    Instant expiresAt = next.expiresAt();
+    if (licenseState == LicenseState.EXPIRED) {
+      if (before != LicenseState.EXPIRED) {
+        log.error(
+            "configsync node {}: the license expired at {}; the node STOPS SERVING until a"
+                + " configuration with a renewed license arrives",
+            nodeId,
+            expiresAt);
+        events.add(new SyncEvent.LicenseExpired(now, expiresAt));
+      }
+      return events;
+    }
+    if (before == LicenseState.EXPIRED) {
+      log.info("configsync node {}: license renewed until {}; serving again", nodeId, expiresAt);
+      events.add(new SyncEvent.LicenseRenewed(now, expiresAt));
+    }
+    if (licenseState == LicenseState.EXPIRING && !expiresAt.equals(warnedFor)) {
+      warnedFor = expiresAt;
+      log.warn(
+          "configsync node {}: the license expires at {}; renew it before then or the node stops"
+              + " serving",
+          nodeId,
+          expiresAt);
+      events.add(new SyncEvent.LicenseExpiring(now, expiresAt));
+    }
+    return events;
+  }
+
+  private void scheduleLicenseCheck(Instant now) {
+    if (licenseTimer != null) {
+      licenseTimer.cancel();
+      licenseTimer = null;
+    }
+    License running = license;
+    if (running == null || licenseState == LicenseState.EXPIRED || state == SyncState.CLOSED) {
+      return;
+    }
+    Instant boundary =
+        licenseState == LicenseState.VALID
+            ? running.expiresAt().minus(s.licenseWarning())
+            : running.expiresAt();
+    Duration delay = Duration.between(now, boundary);
+    if (delay.compareTo(LICENSE_RECHECK) > 0) {
+      delay = LICENSE_RECHECK;
+    }
+    if (delay.isNegative() || delay.isZero()) {
+      delay = Duration.ofMillis(1);
+    }
+    licenseTimer =
+        s.scheduler()
+            .schedule(
+                () ->
+                    loop.execute(
+                        () -> {
+                          if (state == SyncState.CLOSED || license != running) {
+                            return;
+                          }
+                          List<SyncEvent> events = updateLicense(running);
+                          refreshStatus();
+                          events.forEach(this::emit);
+                        }),
+                delay);
   }
 
   // ---- helpers --------------------------------------------------------------------------------
@@ -846,6 +1068,9 @@ final class SyncLoop {
         connectAttempts,
         appliedCount,
         rejectedCount,
-        lastError);
+        lastError,
+        licenseState,
+        license == null ? null : license.expiresAt(),
+        state != SyncState.CLOSED && licenseState != LicenseState.EXPIRED);
   }
 }

@@ -17,6 +17,11 @@ import org.jspecify.annotations.Nullable;
  * @param applied configurations applied since start (from any source)
  * @param rejected configurations refused since start
  * @param lastError the last connection or configuration error, or null
+ * @param licenseState the state of the running configuration's license ({@code NONE} when licensing
+ *     is off)
+ * @param licenseExpiresAt when that license expires, or null
+ * @param serving whether the node should serve traffic: false once closed, or when the license has
+ *     expired
  */
 public record SyncStatus(
     SyncState state,
@@ -28,7 +33,10 @@ public record SyncStatus(
     long connectAttempts,
     long applied,
     long rejected,
-    @Nullable String lastError) {
+    @Nullable String lastError,
+    LicenseState licenseState,
+    @Nullable Instant licenseExpiresAt,
+    boolean serving) {
 
   /** Whether the node runs a configuration (from any source). */
   public boolean hasConfiguration() {
