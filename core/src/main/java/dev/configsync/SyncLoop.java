@@ -770,14 +770,15 @@ final class SyncLoop {
     if (p != null && p.snapshot.hash().equals(snapshot.hash())) {
       log.debug("configsync: configuration {} is already being applied; skipped", snapshot.hash());
       if (done != null) {
-        p.done.whenComplete(
-            (applied, error) -> {
-              if (error != null) {
-                done.completeExceptionally(error);
-              } else {
-                done.complete(applied);
-              }
-            });
+        CompletableFuture<?> unused =
+            p.done.whenComplete(
+                (applied, error) -> {
+                  if (error != null) {
+                    done.completeExceptionally(error);
+                  } else {
+                    done.complete(applied);
+                  }
+                });
       }
       return;
     }
@@ -1025,7 +1026,7 @@ final class SyncLoop {
                 () ->
                     loop.execute(
                         () -> {
-                          if (state == SyncState.CLOSED || license != running) {
+                          if (state == SyncState.CLOSED || !running.equals(license)) {
                             return;
                           }
                           List<SyncEvent> events = updateLicense(running);
