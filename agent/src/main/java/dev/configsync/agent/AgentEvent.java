@@ -1,0 +1,29 @@
+package dev.configsync.agent;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * Events of the agent itself, printed on stdout next to the client's {@link
+ * dev.configsync.SyncEvent}s and formatted by the same rules ({@link EventJson}).
+ */
+sealed interface AgentEvent {
+
+  /** When it happened. */
+  Instant time();
+
+  /** The configuration with this hash is now in the {@code --output} file. */
+  record OutputWritten(Instant time, String hash, Path path) implements AgentEvent {}
+
+  /** The configuration with this hash could not be written to the {@code --output} file. */
+  record OutputFailed(Instant time, String hash, Path path, String reason) implements AgentEvent {}
+
+  /** The {@code --on-change} command ran for this hash and exited with {@code exitCode}. */
+  record OnChangeFinished(Instant time, String hash, int exitCode, Duration duration)
+      implements AgentEvent {}
+
+  /** The {@code --on-change} command could not be started, or was killed after its time limit. */
+  record OnChangeFailed(Instant time, String hash, String reason, Duration duration)
+      implements AgentEvent {}
+}

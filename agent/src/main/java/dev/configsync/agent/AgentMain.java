@@ -1,0 +1,146 @@
+package dev.configsync.agent;
+
+import dev.configsync.ConfigSyncClient;
+import java.io.OutputStreamWriter;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.Charset;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code configsync-agent} command line: a sidecar that keeps a configuration file current for
+ * a proxy not written in Java, and reports what happens as JSON lines on stdout.
+ *
+ * <pre>
+ * configsync-agent run --control-plane wss://HOST:PORT --cert FILE --key FILE --ca FILE
+ *     --cache-dir DIR [--output FILE] [--on-change CMD] ...
+ * configsync-agent hash FILE
+ * configsync-agent --help | --version
+ * </pre>
+ *
+ * <p>The command line, the event lines and the exit statuses are a stable contract (see {@code
+ * docs/agent.md}); other tools rely on them. Logs go to stderr only.
+ */
+public final class AgentMain {
+  /** The command's name, as shown in help and messages. */
+  public static final String NAME = "configsync-agent";
+
+  /** Exit status: the agent stopped cleanly (SIGTERM or SIGINT), or a command succeeded. */
+  public static final int EXIT_OK = 0;
+
+  /** Exit status: an unexpected failure, such as a node identity that cannot be written. */
+  public static final int EXIT_FAILURE = 1;
+
+  /**
+   * Exit status: bad arguments (unknown or missing flag, unreadable certificate, key or CA file, a
+   * control plane URL that is not {@code wss://}, a bad duration or label, a flag not supported
+   * yet); the message on stderr names the problem. Restarting with the same arguments does not
+   * help.
+   */
+  public static final int EXIT_USAGE = 2;
+
+  /**
+   * Exit status: the node's license has expired. Reserved: licensing comes in a later version, and
+   * nothing returns this status yet.
+   */
+  public static final int EXIT_LICENSE_EXPIRED = 3;
+
+  private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
+
+  private AgentMain() {}
+
+  /** Runs the command line and exits the JVM with its status. */
+  public static void main(String[] args) {
+    System.exit(execute(args, System.out, System.err, new StopSignal(), true));
+  }
+
+  /**
+   * Runs the command line with the given streams and returns its exit status, without exiting the
+   * JVM. Event lines and command output go to {@code out}; messages to {@code err}. A {@code run}
+   * command started this way handles no signals: it runs until the calling thread is interrupted,
+   * then stops cleanly and returns {@link #EXIT_OK}.
+   *
+   * @return the exit status: {@link #EXIT_OK}, {@link #EXIT_FAILURE}, {@link #EXIT_USAGE} or {@link
+   *     #EXIT_LICENSE_EXPIRED}
+   */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    return execute(args, out, err, new StopSignal(), false);
+  }
+
+  /** Same as {@link #run(String[], PrintStream, PrintStream)}, stoppable through {@code stop}. */
+  static int run(String[] args, PrintStream out, PrintStream err, StopSignal stop) {
+    return execute(args, out, err, stop, false);
+  }
+
+  private static int execute(
+      String[] args, PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
+    PrintWriter outWriter = writer(out);
+    PrintWriter errWriter = writer(err);
+    CommandLine cli =
+        new CommandLine(new TopCommand())
+            .addSubcommand("run", new RunCommand(out, err, stop, installSignals))
+            .addSubcommand("hash", new HashCommand(out, err))
+            .setOut(outWriter)
+            .setErr(errWriter)
+            .setParameterExceptionHandler(AgentMain::badArguments)
+            .setExecutionExceptionHandler(
+                (e, command, parseResult) -> {
+                  log.error("{} failed unexpectedly", command.getCommandSpec().qualifiedName(), e);
+                  command.getErr().println(NAME + ": unexpected failure: " + e);
+                  command.getErr().flush();
+                  return EXIT_FAILURE;
+                });
+    try {
+      return cli.execute(args);
+    } finally {
+      stop.markFinished(); // in case no run command did
+      outWriter.flush();
+      errWriter.flush();
+    }
+  }
+
+  private static int badArguments(ParameterException e, String[] args) {
+    CommandLine command = e.getCommandLine();
+    PrintWriter err = command.getErr();
+    err.println(NAME + ": " + e.getMessage());
+    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+    err.println(
+        "Try '" + command.getCommandSpec().qualifiedName() + " --help' for more information.");
+    err.flush();
+    return EXIT_USAGE;
+  }
+
+  private static PrintWriter writer(PrintStream stream) {
+    return new PrintWriter(new OutputStreamWriter(stream, Charset.defaultCharset()), true);
+  }
+
+  /** The top-level command: only dispatches to its subcommands. */
+  @Command(
+      name = NAME,
+      mixinStandardHelpOptions = true,
+      version = ConfigSyncClient.VERSION,
+      usageHelpAutoWidth = true,
+      description = {
+        "Keeps this node's gateway configuration current from a control plane (Kong hybrid mode"
+            + " protocol v1, mutual TLS).",
+        "Exit status: 0 clean stop, 1 unexpected failure, 2 bad arguments, 3 license expired."
+      })
+  static final class TopCommand implements Callable<Integer> {
+    @Spec @Nullable CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      CommandSpec s = Objects.requireNonNull(spec, "spec");
+      throw new ParameterException(s.commandLine(), "a command is required: run or hash");
+    }
+  }
+}

@@ -1,0 +1,435 @@
+package dev.configsync.agent;
+
+import dev.configsync.ConfigSyncClient;
+import dev.configsync.cache.FileSnapshotStore;
+import dev.configsync.okhttp.OkHttpTransport;
+import dev.configsync.okhttp.TlsConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code configsync-agent run}: keeps the configuration current until SIGTERM or SIGINT. */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    version = ConfigSyncClient.VERSION,
+    sortOptions = false,
+    sortSynopsis = false,
+    usageHelpAutoWidth = true,
+    description = {
+      "Connects to the control plane over mutual TLS and keeps this node's configuration current"
+          + " until SIGTERM or SIGINT.",
+      "Prints one JSON object per line on stdout for each event; logs go to stderr.",
+      "Exit status: 0 clean stop, 1 unexpected failure, 2 bad arguments, 3 license expired."
+    })
+final class RunCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
+
+  /** How long a stopping agent lets an on-change run under way finish before killing it. */
+  static final Duration ON_CHANGE_STOP_GRACE = Duration.ofSeconds(10);
+
+  /** How long a shutdown hook waits for the agent to stop, when signals cannot be handled. */
+  private static final Duration HOOK_WAIT = Duration.ofSeconds(30);
+
+  @Option(
+      names = "--control-plane",
+      required = true,
+      paramLabel = "wss://HOST:PORT",
+      description = "The control plane to connect to (path defaults to /v1/outlet, port to 443).")
+  @Nullable String controlPlane;
+
+  @Option(
+      names = "--cert",
+      required = true,
+      paramLabel = "FILE",
+      description = "This node's certificate chain, PEM, leaf first.")
+  @Nullable Path cert;
+
+  @Option(
+      names = "--key",
+      required = true,
+      paramLabel = "FILE",
+      description =
+          "The private key of the certificate, PEM (PKCS#8, PKCS#1 or SEC1), unencrypted.")
+  @Nullable Path key;
+
+  @Option(
+      names = "--ca",
+      required = true,
+      paramLabel = "FILE",
+      description = "The CA certificate(s), PEM, trusted for the control plane's certificate.")
+  @Nullable Path ca;
+
+  @Option(
+      names = "--server-name",
+      paramLabel = "NAME",
+      description = "Check the control plane's certificate against NAME instead of the URL's host.")
+  @Nullable String serverName;
+
+  @Option(
+      names = "--cluster-mode",
+      paramLabel = "pki|shared",
+      defaultValue = "pki",
+      description = "How nodes authenticate: pki (default). shared is not supported yet.")
+  String clusterMode = "pki";
+
+  @Option(
+      names = "--cache-dir",
+      required = true,
+      paramLabel = "DIR",
+      description = "Where the running configuration and the node id are kept across restarts.")
+  @Nullable Path cacheDir;
+
+  @Option(
+      names = "--fallback-config",
+      paramLabel = "FILE",
+      description =
+          "A declarative configuration to start from without a cache (not supported yet).")
+  @Nullable Path fallbackConfig;
+
+  @Option(
+      names = "--output",
+      paramLabel = "FILE",
+      description = "Write each configuration here, as pretty JSON, replaced atomically.")
+  @Nullable Path output;
+
+  @Option(
+      names = "--on-change",
+      paramLabel = "CMD",
+      description =
+          "Run 'sh -c CMD' after each new configuration (after the --output write), with"
+              + " CONFIGSYNC_HASH and CONFIGSYNC_OUTPUT set; time limit 60s.")
+  @Nullable String onChange;
+
+  @Option(
+      names = "--heartbeat",
+      paramLabel = "DURATION",
+      defaultValue = "30s",
+      converter = Durations.Converter.class,
+      description =
+          "Ping interval (default ${DEFAULT-VALUE}); the link is declared dead after 1.5x"
+              + " without an answer.")
+  Duration heartbeat = Duration.ofSeconds(30);
+
+  @Option(
+      names = "--reconnect-min",
+      paramLabel = "DURATION",
+      defaultValue = "5s",
+      converter = Durations.Converter.class,
+      description = "Shortest delay before reconnecting (default ${DEFAULT-VALUE}).")
+  Duration reconnectMin = Duration.ofSeconds(5);
+
+  @Option(
+      names = "--reconnect-max",
+      paramLabel = "DURATION",
+      defaultValue = "10s",
+      converter = Durations.Converter.class,
+      description = "Longest delay before reconnecting (default ${DEFAULT-VALUE}).")
+  Duration reconnectMax = Duration.ofSeconds(10);
+
+  @Option(
+      names = "--label",
+      paramLabel = "KEY=VALUE",
+      converter = Label.Converter.class,
+      description = "A label reported to the control plane; repeatable.")
+  List<Label> labels = new ArrayList<>();
+
+  private final PrintStream out;
+  private final PrintStream err;
+  private final StopSignal stop;
+  private final boolean installSignals;
+  private final Clock clock = Clock.systemUTC();
+
+  RunCommand(PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
+    this.out = out;
+    this.err = err;
+    this.stop = stop;
+    this.installSignals = installSignals;
+  }
+
+  @Override
+  public Integer call() {
+    try {
+      return runAgent();
+    } finally {
+      stop.markFinished();
+    }
+  }
+
+  private int runAgent() {
+    Setup setup;
+    try {
+      setup = setUp();
+    } catch (BadArgumentException e) {
+      err.println(AgentMain.NAME + ": " + e.getMessage());
+      err.flush();
+      return AgentMain.EXIT_USAGE;
+    }
+    EventLines lines = new EventLines(out);
+    OutputFile outputFile = setup.output();
+    if (outputFile != null) {
+      outputFile.deleteStaleTemporaryFiles();
+    }
+    String command = onChange;
+    OnChangeRunner runner =
+        command == null
+            ? null
+            : new OnChangeRunner(
+                command,
+                outputFile == null ? null : outputFile.path(),
+                OnChangeRunner.DEFAULT_TIMEOUT,
+                lines,
+                err,
+                clock);
+    AgentListener listener = new AgentListener(lines, outputFile, runner, clock);
+
+    OkHttpTransport transport = OkHttpTransport.create(setup.tls());
+    ConfigSyncClient client;
+    try {
+      ConfigSyncClient.Builder builder =
+          ConfigSyncClient.builder()
+              .controlPlane(setup.controlPlane())
+              .transport(transport)
+              .snapshotStore(setup.store())
+              .heartbeatInterval(heartbeat)
+              .reconnectDelay(reconnectMin, reconnectMax)
+              .clock(clock)
+              .onSnapshot(listener::onSnapshot)
+              .onEvent(listener::onEvent);
+      for (Label label : labels) {
+        builder.label(label.key(), label.value());
+      }
+      client = builder.build();
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      transport.close();
+      if (runner != null) {
+        runner.close(Duration.ZERO);
+      }
+      err.println(AgentMain.NAME + ": " + e.getMessage());
+      err.flush();
+      return AgentMain.EXIT_USAGE;
+    }
+
+    if (installSignals) {
+      installSignalHandling();
+    }
+    try {
+      client.start();
+    } catch (RuntimeException e) {
+      log.error("the agent cannot start", e);
+      err.println(AgentMain.NAME + ": cannot start: " + e.getMessage());
+      err.flush();
+      client.close();
+      if (runner != null) {
+        runner.close(Duration.ZERO);
+      }
+      return AgentMain.EXIT_FAILURE;
+    }
+    log.info(
+        "configsync-agent {} running against {}; stop with SIGTERM or SIGINT",
+        ConfigSyncClient.VERSION,
+        setup.controlPlane());
+
+    boolean interrupted = false;
+    try {
+      stop.awaitStopRequest();
+    } catch (InterruptedException e) {
+      interrupted = true; // stop all the same, and cleanly: the flag is restored afterwards
+    }
+
+    log.info("configsync-agent stopping");
+    try {
+      client.close();
+      if (runner != null) {
+        runner.close(ON_CHANGE_STOP_GRACE);
+      }
+      lines.print(listener.stoppedEvent());
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    return AgentMain.EXIT_OK;
+  }
+
+  private void installSignalHandling() {
+    if (!Signals.install(stop::requestStop)) {
+      log.info("SIGTERM/SIGINT cannot be handled directly; a shutdown hook stops the agent");
+    }
+    // Also a safety net for any other way the JVM may be shut down.
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  stop.requestStop();
+                  try {
+                    if (!stop.awaitFinished(HOOK_WAIT)) {
+                      log.warn("the agent did not stop within {}", HOOK_WAIT);
+                    }
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                },
+                "configsync-agent-shutdown"));
+  }
+
+  /** Everything the flags describe, checked; or a message naming the flag at fault. */
+  private Setup setUp() throws BadArgumentException {
+    String mode = clusterMode.toLowerCase(Locale.ROOT);
+    if (mode.equals("shared")) {
+      throw new BadArgumentException("--cluster-mode shared is not supported yet; use pki");
+    }
+    if (!mode.equals("pki")) {
+      throw new BadArgumentException("--cluster-mode must be pki or shared, got: " + clusterMode);
+    }
+    if (fallbackConfig != null) {
+      throw new BadArgumentException("--fallback-config is not supported yet");
+    }
+    checkDurations();
+    String command = onChange;
+    if (command != null && command.isBlank()) {
+      throw new BadArgumentException("--on-change must not be empty");
+    }
+    URI uri = controlPlaneUri(Objects.requireNonNull(controlPlane, "--control-plane"));
+    TlsConfig tls = tls();
+    FileSnapshotStore store;
+    Path dir = Objects.requireNonNull(cacheDir, "--cache-dir");
+    try {
+      store = FileSnapshotStore.open(dir);
+    } catch (IOException | RuntimeException e) {
+      throw new BadArgumentException(
+          "--cache-dir " + dir + " cannot be used: " + e.getMessage(), e);
+    }
+    OutputFile file;
+    try {
+      file = output == null ? null : new OutputFile(output);
+    } catch (IllegalArgumentException e) {
+      throw new BadArgumentException(e.getMessage(), e);
+    }
+    return new Setup(uri, tls, store, file);
+  }
+
+  private void checkDurations() throws BadArgumentException {
+    if (heartbeat.isZero() || heartbeat.isNegative()) {
+      throw new BadArgumentException(
+          "--heartbeat must be positive, got: " + Durations.format(heartbeat));
+    }
+    if (reconnectMin.isNegative()) {
+      throw new BadArgumentException("--reconnect-min must not be negative, got: " + reconnectMin);
+    }
+    if (reconnectMax.isZero() || reconnectMax.isNegative()) {
+      throw new BadArgumentException(
+          "--reconnect-max must be positive, got: " + Durations.format(reconnectMax));
+    }
+    if (reconnectMax.compareTo(reconnectMin) < 0) {
+      throw new BadArgumentException(
+          "--reconnect-max ("
+              + Durations.format(reconnectMax)
+              + ") must not be below --reconnect-min ("
+              + Durations.format(reconnectMin)
+              + ")");
+    }
+  }
+
+  private static URI controlPlaneUri(String text) throws BadArgumentException {
+    URI uri;
+    try {
+      uri = new URI(text.trim());
+    } catch (URISyntaxException e) {
+      throw new BadArgumentException("--control-plane is not a URL: " + e.getMessage(), e);
+    }
+    String scheme = uri.getScheme();
+    if (scheme == null || !scheme.equalsIgnoreCase("wss")) {
+      throw new BadArgumentException(
+          "--control-plane must be a wss:// URL (the connection is always mutual TLS), got: "
+              + text);
+    }
+    if (uri.getHost() == null) {
+      throw new BadArgumentException("--control-plane has no host: " + text);
+    }
+    try {
+      // The client's own check (no query, no fragment); the URI is normalized again by the builder.
+      ConfigSyncClient.builder().controlPlane(uri);
+    } catch (IllegalArgumentException e) {
+      throw new BadArgumentException("--control-plane: " + e.getMessage(), e);
+    }
+    return uri;
+  }
+
+  private TlsConfig tls() throws BadArgumentException {
+    Path certFile = Objects.requireNonNull(cert, "--cert");
+    Path keyFile = Objects.requireNonNull(key, "--key");
+    Path caFile = Objects.requireNonNull(ca, "--ca");
+    TlsConfig tls;
+    try {
+      tls = TlsConfig.pki(certFile, keyFile, caFile);
+    } catch (IllegalArgumentException e) {
+      String message = String.valueOf(e.getMessage());
+      // TlsConfig's message names the file; name the flag too.
+      String flag =
+          message.startsWith(keyFile.toString())
+              ? "--key"
+              : message.startsWith(caFile.toString())
+                  ? "--ca"
+                  : message.startsWith(certFile.toString()) ? "--cert" : "--cert/--key/--ca";
+      throw new BadArgumentException(flag + ": " + message, e);
+    }
+    String name = serverName;
+    if (name != null) {
+      try {
+        tls = tls.withServerName(name);
+      } catch (IllegalArgumentException e) {
+        throw new BadArgumentException("--server-name: " + e.getMessage(), e);
+      }
+    }
+    return tls;
+  }
+
+  /** What {@link #setUp()} checked and built. */
+  private record Setup(
+      URI controlPlane, TlsConfig tls, FileSnapshotStore store, @Nullable OutputFile output) {}
+
+  /** A flag is wrong; the message says which and why. */
+  private static final class BadArgumentException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    BadArgumentException(String message) {
+      super(message);
+    }
+
+    BadArgumentException(@Nullable String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** A {@code --label KEY=VALUE}. */
+  record Label(String key, String value) {
+    /** Parses {@code KEY=VALUE}; picocli names the option in its message. */
+    static final class Converter implements CommandLine.ITypeConverter<Label> {
+      @Override
+      public Label convert(String text) {
+        int eq = text.indexOf('=');
+        if (eq <= 0 || text.substring(0, eq).isBlank()) {
+          throw new CommandLine.TypeConversionException(
+              "'" + text + "' is not KEY=VALUE with a non-empty KEY");
+        }
+        return new Label(text.substring(0, eq), text.substring(eq + 1));
+      }
+    }
+  }
+}

@@ -1,0 +1,335 @@
+package dev.configsync.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.configsync.testkit.TestControlPlane;
+import dev.configsync.testkit.TestPki;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The agent against a real control plane: mutual TLS on 127.0.0.1, files on disk. */
+class AgentRunTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir Path dir;
+
+  private final TestPki pki = TestPki.create();
+  private TestControlPlane cp;
+  private final List<RunningAgent> agents = new ArrayList<>();
+
+  @BeforeEach
+  void startControlPlane() {
+    cp = TestControlPlane.start(pki);
+  }
+
+  @AfterEach
+  void stopEverything() throws Exception {
+    for (RunningAgent agent : agents) {
+      agent.stopIfRunning();
+    }
+    cp.close();
+  }
+
+  static String config(int version) {
+    return "{\"_format_version\":\"3.0\",\"services\":[{\"name\":\"s"
+        + version
+        + "\",\"url\":\"http://backend:8080\"}],\"routes\":[{\"name\":\"r"
+        + version
+        + "\",\"paths\":[\"/v"
+        + version
+        + "\"]}]}";
+  }
+
+  private List<String> baseArgs() {
+    Path certs = pki.writeDataPlaneFiles(dir.resolve("pki"));
+    return new ArrayList<>(
+        List.of(
+            "run",
+            "--control-plane",
+            "wss://127.0.0.1:" + cp.port(),
+            "--cert",
+            certs.resolve("dp.crt").toString(),
+            "--key",
+            certs.resolve("dp.key").toString(),
+            "--ca",
+            certs.resolve("ca.crt").toString(),
+            "--cache-dir",
+            dir.resolve("cache").toString(),
+            "--heartbeat",
+            "200ms",
+            "--reconnect-min",
+            "100ms",
+            "--reconnect-max",
+            "200ms",
+            "--label",
+            "region=test"));
+  }
+
+  private RunningAgent start(List<String> args) {
+    RunningAgent agent = new RunningAgent(args);
+    agents.add(agent);
+    return agent;
+  }
+
+  private static JsonNode readJson(Path file) throws Exception {
+    return JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void runPrintsJsonLinesAndWritesOutput() throws Exception {
+    Path output = dir.resolve("gateway/config.json");
+    Files.createDirectories(output.getParent());
+    String first = cp.publish(config(1));
+    List<String> args = baseArgs();
+    args.addAll(List.of("--output", output.toString()));
+    RunningAgent agent = start(args);
+
+    await()
+        .until(() -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(first)));
+    JsonNode applied =
+        agent.event("snapshot_applied", e -> e.path("hash").asText().equals(first)).orElseThrow();
+    assertThat(applied.path("source").asText()).isEqualTo("control_plane");
+    assertThat(applied.path("time").asText()).matches("\\d{4}-\\d\\d-\\d\\dT.*Z");
+    assertThat(applied.has("previous_hash")).isFalse(); // null fields are left out
+    assertThat(readJson(output)).isEqualTo(JSON.readTree(config(1)));
+    JsonNode written =
+        agent.event("output_written", e -> e.path("hash").asText().equals(first)).orElseThrow();
+    assertThat(written.path("path").asText()).isEqualTo(output.toAbsolutePath().toString());
+    List<String> names = agent.events().stream().map(e -> e.path("event").asText()).toList();
+    assertThat(names).contains("connecting", "connected");
+    assertThat(names.indexOf("snapshot_applied")).isLessThan(names.indexOf("output_written"));
+
+    String second = cp.publish(config(2));
+    await()
+        .until(() -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(second)));
+    assertThat(readJson(output)).isEqualTo(JSON.readTree(config(2)));
+    assertThat(
+            agent
+                .event("snapshot_applied", e -> e.path("hash").asText().equals(second))
+                .orElseThrow()
+                .path("previous_hash")
+                .asText())
+        .isEqualTo(first);
+    try (var files = Files.list(output.getParent())) {
+      assertThat(files).containsExactly(output); // no temporary file left behind
+    }
+
+    assertThat(agent.stop()).isEqualTo(AgentMain.EXIT_OK);
+    List<JsonNode> events = agent.events();
+    assertThat(events.get(events.size() - 1).path("event").asText()).isEqualTo("stopped");
+    assertThat(events).allSatisfy(e -> assertThat(e.path("time").asText()).endsWith("Z"));
+    // Logs went to stderr, not stdout (every stdout line parsed as JSON above).
+    assertThat(agent.err()).doesNotContain("\"event\"");
+  }
+
+  @Test
+  void onChangeRunsCommandWithHashEnv() throws Exception {
+    Path output = dir.resolve("config.json");
+    Path hashFile = dir.resolve("hash.txt");
+    Path outputEnvFile = dir.resolve("output-env.txt");
+    String hash = cp.publish(config(3));
+    List<String> args = baseArgs();
+    args.addAll(
+        List.of(
+            "--output",
+            output.toString(),
+            "--on-change",
+            "printf %s \"$CONFIGSYNC_HASH\" > '"
+                + hashFile
+                + "'; printf %s \"$CONFIGSYNC_OUTPUT\" > '"
+                + outputEnvFile
+                + "'; echo said-on-stdout; echo said-on-stderr >&2; exit 3"));
+    RunningAgent agent = start(args);
+
+    await()
+        .until(
+            () -> agent.hasEvent("on_change_finished", e -> e.path("hash").asText().equals(hash)));
+    JsonNode finished =
+        agent.event("on_change_finished", e -> e.path("hash").asText().equals(hash)).orElseThrow();
+    assertThat(finished.path("exit_code").asInt()).isEqualTo(3);
+    assertThat(finished.path("duration_ms").isIntegralNumber()).isTrue();
+    assertThat(finished.path("duration").asText()).startsWith("PT");
+    assertThat(Files.readString(hashFile)).isEqualTo(hash);
+    assertThat(Files.readString(outputEnvFile)).isEqualTo(output.toAbsolutePath().toString());
+    // The command's output went to the agent's stderr, never to its stdout.
+    await().until(() -> agent.err().contains("on-change: said-on-stdout"));
+    assertThat(agent.err()).contains("on-change: said-on-stderr");
+    assertThat(agent.outLines()).noneMatch(l -> l.contains("said-on"));
+    List<String> names = agent.events().stream().map(e -> e.path("event").asText()).toList();
+    assertThat(names.indexOf("output_written")).isLessThan(names.indexOf("on_change_finished"));
+
+    assertThat(agent.stop()).isEqualTo(AgentMain.EXIT_OK);
+  }
+
+  @Test
+  void onChangeWithoutOutputRunsAfterEachSnapshotWithoutOutputVariable() throws Exception {
+    Path log = dir.resolve("runs.txt");
+    String first = cp.publish(config(4));
+    List<String> args = baseArgs();
+    args.addAll(
+        List.of(
+            "--on-change",
+            "echo \"$CONFIGSYNC_HASH ${CONFIGSYNC_OUTPUT-unset}\" >> '" + log + "'"));
+    RunningAgent agent = start(args);
+    await()
+        .until(
+            () -> agent.hasEvent("on_change_finished", e -> e.path("hash").asText().equals(first)));
+
+    String second = cp.publish(config(5));
+    await()
+        .until(
+            () ->
+                agent.hasEvent("on_change_finished", e -> e.path("hash").asText().equals(second)));
+
+    assertThat(Files.readAllLines(log)).endsWith(second + " unset");
+    assertThat(Files.readAllLines(log)).contains(first + " unset");
+    assertThat(agent.events()).noneMatch(e -> e.path("event").asText().startsWith("output_"));
+    assertThat(agent.stop()).isEqualTo(AgentMain.EXIT_OK);
+  }
+
+  @Test
+  void outputFailureIsReportedAndTheAgentKeepsRunning() throws Exception {
+    Path output = dir.resolve("missing-directory/config.json");
+    String first = cp.publish(config(6));
+    List<String> args = baseArgs();
+    args.addAll(List.of("--output", output.toString(), "--on-change", "true"));
+    RunningAgent agent = start(args);
+
+    await()
+        .until(() -> agent.hasEvent("output_failed", e -> e.path("hash").asText().equals(first)));
+    JsonNode failed =
+        agent.event("output_failed", e -> e.path("hash").asText().equals(first)).orElseThrow();
+    assertThat(failed.path("reason").asText()).contains("NoSuchFileException");
+    assertThat(failed.path("path").asText()).isEqualTo(output.toAbsolutePath().toString());
+    // The file did not change, so the command did not run.
+    assertThat(agent.events()).noneMatch(e -> e.path("event").asText().startsWith("on_change"));
+
+    // Once the directory exists, the next configuration is written.
+    Files.createDirectories(output.getParent());
+    String second = cp.publish(config(7));
+    await()
+        .until(() -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(second)));
+    assertThat(readJson(output)).isEqualTo(JSON.readTree(config(7)));
+    assertThat(agent.isDone()).isFalse();
+    assertThat(agent.stop()).isEqualTo(AgentMain.EXIT_OK);
+  }
+
+  @Test
+  void restartServesCachedConfigurationAndRewritesOutput() throws Exception {
+    Path output = dir.resolve("config.json");
+    String hash = cp.publish(config(8));
+    List<String> args = baseArgs();
+    args.addAll(List.of("--output", output.toString()));
+    RunningAgent first = start(args);
+    await().until(() -> first.hasEvent("cache_written", e -> e.path("hash").asText().equals(hash)));
+    assertThat(first.stop()).isEqualTo(AgentMain.EXIT_OK);
+    Files.delete(output);
+    cp.stop();
+
+    RunningAgent second = start(args);
+
+    await()
+        .until(
+            () ->
+                second.hasEvent(
+                    "snapshot_applied",
+                    e ->
+                        e.path("hash").asText().equals(hash)
+                            && e.path("source").asText().equals("cache")));
+    await().until(() -> second.hasEvent("output_written", e -> true));
+    assertThat(readJson(output)).isEqualTo(JSON.readTree(config(8)));
+    await().until(() -> second.hasEvent("disconnected", e -> e.has("retry_in_ms")));
+    assertThat(second.stop()).isEqualTo(AgentMain.EXIT_OK);
+  }
+
+  @Test
+  void publicRunStopsCleanlyWhenItsThreadIsInterrupted() throws Exception {
+    String hash = cp.publish(config(10));
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PrintStream printOut = new PrintStream(out, true, StandardCharsets.UTF_8);
+    PrintStream printErr =
+        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+    CompletableFuture<Integer> exit = new CompletableFuture<>();
+    Thread thread =
+        new Thread(
+            () ->
+                exit.complete(
+                    AgentMain.run(baseArgs().toArray(new String[0]), printOut, printErr)));
+    thread.start();
+    await().until(() -> out.toString(StandardCharsets.UTF_8).contains(hash));
+
+    thread.interrupt();
+
+    assertThat(exit.get(30, TimeUnit.SECONDS)).isEqualTo(AgentMain.EXIT_OK);
+    List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+    assertThat(lines.get(lines.size() - 1)).startsWith("{\"event\":\"stopped\"");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"TERM", "INT"})
+  void signalStopsTheAgentCleanlyWithExitStatus0(String signal) throws Exception {
+    String hash = cp.publish(config(9));
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(AgentMain.class.getName());
+    command.addAll(baseArgs());
+    Path stderr = dir.resolve("agent.err");
+    Process process = new ProcessBuilder(command).redirectError(stderr.toFile()).start();
+    List<String> lines = new CopyOnWriteArrayList<>();
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader in =
+                  new BufferedReader(
+                      new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                in.lines().forEach(lines::add);
+              } catch (IOException e) {
+                lines.add("READ FAILED " + e);
+              }
+            });
+    reader.start();
+    try {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () ->
+                  lines.stream().anyMatch(l -> l.contains("snapshot_applied") && l.contains(hash)));
+
+      new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid()))
+          .inheritIO()
+          .start()
+          .waitFor();
+
+      assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      reader.join(10_000);
+      assertThat(process.exitValue()).as(Files.readString(stderr)).isEqualTo(AgentMain.EXIT_OK);
+      assertThat(lines.get(lines.size() - 1)).startsWith("{\"event\":\"stopped\"");
+      assertThat(Files.readString(stderr)).contains("SIG" + signal + " received");
+    } finally {
+      process.destroyForcibly();
+    }
+  }
+}

@@ -1,0 +1,214 @@
+package dev.configsync.agent;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.configsync.testkit.TestPki;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Each bad command line exits with 2, names the problem on stderr and prints nothing on stdout. */
+class BadArgumentsTest {
+  @TempDir Path dir;
+  private Path certs;
+
+  @BeforeEach
+  void writeCertificates() {
+    certs = TestPki.create().writeDataPlaneFiles(dir.resolve("pki"));
+  }
+
+  /** A command line that would start an agent (nothing listens on port 9: it would retry). */
+  private List<String> valid() {
+    return new ArrayList<>(
+        List.of(
+            "run",
+            "--control-plane",
+            "wss://127.0.0.1:9",
+            "--cert",
+            certs.resolve("dp.crt").toString(),
+            "--key",
+            certs.resolve("dp.key").toString(),
+            "--ca",
+            certs.resolve("ca.crt").toString(),
+            "--cache-dir",
+            dir.resolve("cache").toString()));
+  }
+
+  private static UnaryOperator<List<String>> replace(String flag, String value) {
+    return args -> {
+      args.set(args.indexOf(flag) + 1, value);
+      return args;
+    };
+  }
+
+  private static UnaryOperator<List<String>> add(String... more) {
+    return args -> {
+      args.addAll(List.of(more));
+      return args;
+    };
+  }
+
+  private static UnaryOperator<List<String>> remove(String flag) {
+    return args -> {
+      int i = args.indexOf(flag);
+      args.remove(i + 1);
+      args.remove(i);
+      return args;
+    };
+  }
+
+  private static Arguments bad(
+      String name, UnaryOperator<List<String>> change, String... expectedInMessage) {
+    return Arguments.of(name, change, List.of(expectedInMessage));
+  }
+
+  static Stream<Arguments> badCommandLines() {
+    return Stream.of(
+        bad("missing --cert", remove("--cert"), "Missing required option", "--cert"),
+        bad("missing --cache-dir", remove("--cache-dir"), "Missing required option", "--cache-dir"),
+        bad("non-wss URL", replace("--control-plane", "https://127.0.0.1:9"), "wss://"),
+        bad("ws URL", replace("--control-plane", "ws://127.0.0.1:9"), "wss://"),
+        bad("URL without host", replace("--control-plane", "wss:///v1/outlet"), "host"),
+        bad(
+            "URL with a query",
+            replace("--control-plane", "wss://127.0.0.1:9/?node_id=1"),
+            "--control-plane",
+            "query"),
+        bad("bad duration", add("--heartbeat", "5 parsecs"), "--heartbeat", "5 parsecs"),
+        bad("zero heartbeat", add("--heartbeat", "0s"), "--heartbeat", "positive"),
+        bad(
+            "max below min",
+            add("--reconnect-min", "2s", "--reconnect-max", "1s"),
+            "--reconnect-max",
+            "--reconnect-min"),
+        bad("bad label", add("--label", "novalue"), "--label", "KEY=VALUE"),
+        bad("label without key", add("--label", "=v"), "--label"),
+        bad(
+            "shared cluster mode",
+            add("--cluster-mode", "shared"),
+            "--cluster-mode shared is not supported yet; use pki"),
+        bad("unknown cluster mode", add("--cluster-mode", "psk"), "--cluster-mode"),
+        bad(
+            "fallback config",
+            add("--fallback-config", "kong.yml"),
+            "--fallback-config is not supported yet"),
+        bad("unknown flag", add("--colour", "blue"), "--colour"),
+        bad("empty on-change", add("--on-change", " "), "--on-change"),
+        bad("bad server name", add("--server-name", "a b"), "--server-name"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badCommandLines")
+  void badArgumentsExitWith2(
+      String name, UnaryOperator<List<String>> change, List<String> expectedInMessage) {
+    Result result = run(change.apply(valid()));
+
+    assertThat(result.exit()).as(result.err()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains(expectedInMessage);
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
+  void unreadableKeyFileExitsWith2NamingTheFile() {
+    Path missing = dir.resolve("nope.key");
+    Result result = run(replace("--key", missing.toString()).apply(valid()));
+
+    assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains("--key", missing.toString(), "cannot read");
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
+  void keyFileWithoutKeyExitsWith2() throws Exception {
+    Path garbage = Files.writeString(dir.resolve("garbage.key"), "not a key\n");
+    Result result = run(replace("--key", garbage.toString()).apply(valid()));
+
+    assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains("--key", garbage.toString());
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
+  void keyOfAnotherCertificateExitsWith2() {
+    Path other = TestPki.create("other").writeDataPlaneFiles(dir.resolve("other"));
+    Result result = run(replace("--key", other.resolve("dp.key").toString()).apply(valid()));
+
+    assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains("dp.key");
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
+  void cacheDirThatIsAFileExitsWith2() throws Exception {
+    Path file = Files.writeString(dir.resolve("a-file"), "x");
+    Result result = run(replace("--cache-dir", file.toString()).apply(valid()));
+
+    assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains("--cache-dir");
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
+  void noCommandExitsWith2() {
+    Result result = run(List.of());
+
+    assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains("run or hash");
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
+  void helpAndVersionGoToStdoutWithExit0() {
+    Result help = run(List.of("--help"));
+    assertThat(help.exit()).isZero();
+    assertThat(help.out()).contains("Usage: configsync-agent", "run", "hash");
+
+    Result runHelp = run(List.of("run", "--help"));
+    assertThat(runHelp.exit()).isZero();
+    assertThat(runHelp.out())
+        .contains(
+            "--control-plane",
+            "--cert",
+            "--key",
+            "--ca",
+            "--server-name",
+            "--cluster-mode",
+            "--cache-dir",
+            "--fallback-config",
+            "--output",
+            "--on-change",
+            "--heartbeat",
+            "--reconnect-min",
+            "--reconnect-max",
+            "--label");
+
+    Result version = run(List.of("--version"));
+    assertThat(version.exit()).isZero();
+    assertThat(version.out().trim()).isEqualTo(dev.configsync.ConfigSyncClient.VERSION);
+  }
+
+  record Result(int exit, String out, String err) {}
+
+  static Result run(List<String> args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int exit =
+        AgentMain.run(
+            args.toArray(new String[0]),
+            new PrintStream(out, true, UTF_8),
+            new PrintStream(err, true, UTF_8));
+    return new Result(exit, out.toString(UTF_8), err.toString(UTF_8));
+  }
+}
