@@ -49,8 +49,10 @@ public final class AgentMain {
   public static final int EXIT_USAGE = 2;
 
   /**
-   * Exit status: the node's license has expired. Reserved: licensing comes in a later version, and
-   * nothing returns this status yet.
+   * Exit status: licensing is on ({@code --license-key}) and the running configuration's license
+   * has expired, now or already in the cache at start-up. The agent stops so that the proxy it
+   * feeds is not kept running on an expired license; a restart exits 3 again until the control
+   * plane sends a renewed license.
    */
   public static final int EXIT_LICENSE_EXPIRED = 3;
 

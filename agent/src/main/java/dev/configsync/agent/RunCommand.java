@@ -1,13 +1,16 @@
 package dev.configsync.agent;
 
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.SyncEvent;
 import dev.configsync.cache.FileSnapshotStore;
+import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.TlsConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -99,8 +102,17 @@ final class RunCommand implements Callable<Integer> {
       names = "--fallback-config",
       paramLabel = "FILE",
       description =
-          "A declarative configuration to start from without a cache (not supported yet).")
+          "A declarative configuration (JSON or YAML) to run when the cache holds no valid one;"
+              + " the control plane's replaces it.")
   @Nullable Path fallbackConfig;
+
+  @Option(
+      names = "--license-key",
+      paramLabel = "FILE",
+      description =
+          "Ed25519 public key (PEM) that must have signed the configuration's license; enables"
+              + " licensing. On expiry the agent exits with status 3.")
+  @Nullable Path licenseKey;
 
   @Option(
       names = "--output",
@@ -154,6 +166,8 @@ final class RunCommand implements Callable<Integer> {
   private final StopSignal stop;
   private final boolean installSignals;
   private final Clock clock = Clock.systemUTC();
+  private @Nullable String licenseKeyPem;
+  private volatile boolean licenseExpired;
 
   RunCommand(PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
     this.out = out;
@@ -210,7 +224,20 @@ final class RunCommand implements Callable<Integer> {
               .reconnectDelay(reconnectMin, reconnectMax)
               .clock(clock)
               .onSnapshot(listener::onSnapshot)
-              .onEvent(listener::onEvent);
+              .onEvent(listener::onEvent)
+              .onEvent(
+                  event -> {
+                    if (event instanceof SyncEvent.LicenseExpired) {
+                      licenseExpired = true; // the node must stop serving: the agent exits 3
+                      stop.requestStop();
+                    }
+                  });
+      if (fallbackConfig != null) {
+        builder.fallbackConfig(fallbackConfig);
+      }
+      if (licenseKeyPem != null) {
+        builder.licenseKeyPem(licenseKeyPem);
+      }
       for (Label label : labels) {
         builder.label(label.key(), label.value());
       }
@@ -264,6 +291,11 @@ final class RunCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }
+    if (licenseExpired) {
+      err.println(AgentMain.NAME + ": the license has expired; the node must not serve");
+      err.flush();
+      return AgentMain.EXIT_LICENSE_EXPIRED;
+    }
     return AgentMain.EXIT_OK;
   }
 
@@ -297,8 +329,20 @@ final class RunCommand implements Callable<Integer> {
     if (!mode.equals("pki")) {
       throw new BadArgumentException("--cluster-mode must be pki or shared, got: " + clusterMode);
     }
-    if (fallbackConfig != null) {
-      throw new BadArgumentException("--fallback-config is not supported yet");
+    Path fallback = fallbackConfig;
+    if (fallback != null && !Files.isReadable(fallback)) {
+      throw new BadArgumentException("--fallback-config " + fallback + " cannot be read");
+    }
+    Path keyFile = licenseKey;
+    if (keyFile != null) {
+      try {
+        licenseKeyPem = Files.readString(keyFile);
+        LicenseVerifier.fromPem(licenseKeyPem);
+      } catch (IOException | RuntimeException e) {
+        throw new BadArgumentException(
+            "--license-key " + keyFile + " is not a readable Ed25519 public key: " + e.getMessage(),
+            e);
+      }
     }
     checkDurations();
     String command = onChange;

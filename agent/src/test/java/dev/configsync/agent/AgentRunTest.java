@@ -144,6 +144,48 @@ class AgentRunTest {
   }
 
   @Test
+  void exitsWithStatus3WhenTheLicenseExpires() throws Exception {
+    java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
+    Path keyFile = dir.resolve("license.pub");
+    Files.writeString(
+        keyFile, dev.configsync.license.LicenseSigner.publicKeyPem(vendor.getPublic()));
+    // A license whose last day was yesterday (UTC): signed, but expired.
+    java.time.LocalDate yesterday = java.time.LocalDate.now(java.time.ZoneOffset.UTC).minusDays(1);
+    JsonNode license =
+        new dev.configsync.license.LicenseSigner(vendor.getPrivate())
+            .sign(
+                new dev.configsync.license.LicenseTerms(
+                    "Example Co",
+                    "KEY-1234-5678",
+                    "Enterprise",
+                    1,
+                    yesterday.minusDays(30),
+                    yesterday));
+    String hash =
+        cp.publish(
+            dev.configsync.license.LicenseSigner.withLicense(JSON.readTree(config(9)), license));
+    List<String> args = baseArgs();
+    args.addAll(List.of("--license-key", keyFile.toString()));
+
+    RunningAgent agent = start(args);
+
+    await().until(agent::isDone);
+    assertThat(agent.exitCode()).isEqualTo(AgentMain.EXIT_LICENSE_EXPIRED);
+    assertThat(agent.hasEvent("snapshot_applied", e -> e.path("hash").asText().equals(hash)))
+        .isTrue();
+    assertThat(agent.hasEvent("license_expired", e -> true)).isTrue();
+    assertThat(agent.err()).contains("license has expired");
+
+    // The decision holds across a restart, from the cache, with the control plane gone.
+    cp.stop();
+    RunningAgent again = start(args);
+    await().until(again::isDone);
+    assertThat(again.exitCode()).isEqualTo(AgentMain.EXIT_LICENSE_EXPIRED);
+    assertThat(again.hasEvent("snapshot_applied", e -> e.path("source").asText().equals("cache")))
+        .isTrue();
+  }
+
+  @Test
   void onChangeRunsCommandWithHashEnv() throws Exception {
     Path output = dir.resolve("config.json");
     Path hashFile = dir.resolve("hash.txt");

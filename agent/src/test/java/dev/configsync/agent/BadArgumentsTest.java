@@ -102,8 +102,12 @@ class BadArgumentsTest {
         bad("unknown cluster mode", add("--cluster-mode", "psk"), "--cluster-mode"),
         bad(
             "fallback config",
-            add("--fallback-config", "kong.yml"),
-            "--fallback-config is not supported yet"),
+            add("--fallback-config", "no-such-kong.yml"),
+            "--fallback-config no-such-kong.yml cannot be read"),
+        bad(
+            "license key that is not a key",
+            add("--license-key", "no-such-key.pem"),
+            "--license-key no-such-key.pem is not a readable Ed25519 public key"),
         bad("unknown flag", add("--colour", "blue"), "--colour"),
         bad("empty on-change", add("--on-change", " "), "--on-change"),
         bad("bad server name", add("--server-name", "a b"), "--server-name"));
