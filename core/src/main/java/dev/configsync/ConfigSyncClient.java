@@ -3,6 +3,7 @@ package dev.configsync;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.ReconnectBackoff;
 import dev.configsync.internal.SystemScheduler;
+import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SnapshotStore;
@@ -190,6 +191,9 @@ public final class ConfigSyncClient implements AutoCloseable {
     private @Nullable Path fallbackConfig;
     private @Nullable LicenseVerifier licenseVerifier;
     private Duration licenseWarning = Duration.ofDays(30);
+    private @Nullable BackupStore backupExport;
+    private @Nullable BackupStore backupImport;
+    private Duration backupExportDelay = Duration.ofSeconds(60);
 
     private Builder() {}
 
@@ -363,6 +367,33 @@ public final class ConfigSyncClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Copies the running configuration (only one received from the control plane, verified) to
+     * {@code store}, at most once per {@link #backupExportDelay}, so that new nodes can start
+     * during an outage. See {@link BackupStore}.
+     */
+    public Builder backupExport(BackupStore store) {
+      this.backupExport = Objects.requireNonNull(store, "backupExport");
+      return this;
+    }
+
+    /**
+     * Seeds the node from {@code store} when it starts with no valid configuration (no cache, no
+     * usable fallback) and its first connection attempt fails. The copy is verified by its hash;
+     * the control plane's configuration replaces it as soon as it arrives.
+     */
+    public Builder backupImport(BackupStore store) {
+      this.backupImport = Objects.requireNonNull(store, "backupImport");
+      return this;
+    }
+
+    /** The least time between two backup exports (latest wins). Default 60 s. */
+    public Builder backupExportDelay(Duration delay) {
+      requirePositive(delay, "backupExportDelay");
+      this.backupExportDelay = delay;
+      return this;
+    }
+
     /** How long before expiry {@link SyncEvent.LicenseExpiring} is emitted. Default 30 days. */
     public Builder licenseWarning(Duration beforeExpiry) {
       Objects.requireNonNull(beforeExpiry, "licenseWarning");
@@ -522,7 +553,10 @@ public final class ConfigSyncClient implements AutoCloseable {
               ownedTimer,
               fallbackConfig,
               licenseVerifier,
-              licenseWarning);
+              licenseWarning,
+              backupExport,
+              backupImport,
+              backupExportDelay);
       return new ConfigSyncClient(new SyncLoop(settings));
     }
 

@@ -84,6 +84,16 @@ public sealed interface SyncEvent {
   /** A valid license replaced an expired one: the node serves again. */
   record LicenseRenewed(Instant time, Instant expiresAt) implements SyncEvent {}
 
+  /** The running configuration was copied to the backup store ({@code location}). */
+  record BackupExported(Instant time, String hash, String location) implements SyncEvent {}
+
+  /**
+   * A backup export or import failed ({@code operation} is {@code export} or {@code import}); the
+   * node goes on without it.
+   */
+  record BackupFailed(Instant time, String operation, @Nullable String hash, String reason)
+      implements SyncEvent {}
+
   /** The client was closed. The last event. */
   record Stopped(Instant time) implements SyncEvent {}
 }

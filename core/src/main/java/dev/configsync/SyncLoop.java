@@ -4,6 +4,7 @@ import dev.configsync.ConfigRejectedException.Reason;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.SerialContext;
+import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SnapshotStore;
@@ -69,7 +70,17 @@ final class SyncLoop {
       @Nullable AutoCloseable ownedScheduler,
       @Nullable Path fallbackConfig,
       @Nullable LicenseVerifier licenseVerifier,
-      Duration licenseWarning) {}
+      Duration licenseWarning,
+      @Nullable BackupStore backupExport,
+      @Nullable BackupStore backupImport,
+      Duration backupExportDelay) {
+
+    /** The key part that keeps backups of one node version apart from another's. */
+    String backupVersion() {
+      String[] parts = nodeVersion.split("[.]", 3);
+      return parts.length >= 2 ? parts[0] + "." + parts[1] : nodeVersion;
+    }
+  }
 
   private final Settings s;
   private final SerialContext loop = new SerialContext();
@@ -80,6 +91,7 @@ final class SyncLoop {
       new java.util.concurrent.atomic.AtomicBoolean();
   private final ExecutorService pipeline;
   private final ExecutorService cacheWriter;
+  private final ExecutorService backupWorker;
 
   // Read from any thread, written only by the loop.
   private volatile @Nullable ConfigSnapshot current;
@@ -109,6 +121,10 @@ final class SyncLoop {
   private LicenseState licenseState = LicenseState.NONE;
   private @Nullable License license;
   private Scheduler.@Nullable Cancellable licenseTimer;
+  private boolean importOnFirstFailure;
+  private boolean everExported;
+  private long lastExportNanos;
+  private Scheduler.@Nullable Cancellable exportTimer;
 
   SyncLoop(Settings settings) {
     this.s = settings;
@@ -117,6 +133,7 @@ final class SyncLoop {
     this.files = new ConfigFiles(decoder, settings.maxPayloadBytes(), settings.maxInflatedBytes());
     this.pipeline = worker("configsync-pipeline");
     this.cacheWriter = worker("configsync-cache-writer");
+    this.backupWorker = worker("configsync-backup");
     this.status = buildStatus();
   }
 
@@ -165,6 +182,7 @@ final class SyncLoop {
           if (seed.isPresent()) {
             publish(seed.get());
           } else {
+            importOnFirstFailure = s.backupImport() != null;
             String why =
                 (s.store() == null
                         ? "no snapshot store is configured"
@@ -218,6 +236,7 @@ final class SyncLoop {
     } else {
       pipeline.shutdown(); // this may be the pipeline thread: do not interrupt it
     }
+    backupWorker.shutdownNow(); // a backup is best effort; a node never waits for it to stop
     cacheWriter.shutdown(); // a write under way finishes: the store's write is atomic anyway
     boolean fromListener = !wait || s.dispatcher().onListenerThread();
     try {
@@ -279,6 +298,9 @@ final class SyncLoop {
     epoch++;
     if (licenseTimer != null) {
       licenseTimer.cancel();
+    }
+    if (exportTimer != null) {
+      exportTimer.cancel();
     }
     cancelTimers();
     if (retryTimer != null) {
@@ -526,6 +548,7 @@ final class SyncLoop {
       handshakeTimer = null;
     }
     state = SyncState.CONNECTED;
+    importOnFirstFailure = false; // the control plane answered: it, not a backup, seeds the node
     lastReceivedNanos = s.scheduler().nanoTime();
     c.sendBinary(HybridProtocol.basicInfo(s.capabilities(), s.labels()));
     ConfigSnapshot running = current;
@@ -612,6 +635,12 @@ final class SyncLoop {
   private void connectionLost(String reason) {
     if (state == SyncState.CLOSED) {
       return;
+    }
+    if (importOnFirstFailure) {
+      importOnFirstFailure = false;
+      if (current == null && pendingApply == null) {
+        startImport();
+      }
     }
     cancelTimers();
     epoch++; // anything still arriving from the old connection is ignored
@@ -938,6 +967,9 @@ final class SyncLoop {
         new SyncEvent.SnapshotApplied(
             now(), snapshot.hash(), snapshot.source(), previous == null ? null : previous.hash()));
     licenseEvents.forEach(this::emit);
+    if (s.backupExport() != null && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
+      scheduleExport();
+    }
     // Tell the control plane only once the listeners have taken the new configuration in.
     s.dispatcher()
         .dispatch(
@@ -949,6 +981,116 @@ final class SyncLoop {
                         sendPing();
                       }
                     }));
+  }
+
+  // ---- backups ------------------------------------------------------------------------------
+
+  /** Exports the running configuration now, or when the export delay allows (latest wins). */
+  private void scheduleExport() {
+    if (exportTimer != null) {
+      return; // the pending export will take whatever runs when it fires
+    }
+    long now = s.scheduler().nanoTime();
+    long wait = everExported ? lastExportNanos + s.backupExportDelay().toNanos() - now : 0;
+    if (wait <= 0) {
+      exportNow();
+      return;
+    }
+    exportTimer =
+        s.scheduler()
+            .schedule(
+                () ->
+                    loop.execute(
+                        () -> {
+                          exportTimer = null;
+                          if (state != SyncState.CLOSED) {
+                            exportNow();
+                          }
+                        }),
+                Duration.ofNanos(wait));
+  }
+
+  private void exportNow() {
+    BackupStore store = s.backupExport();
+    ConfigSnapshot running = current;
+    if (store == null || running == null || running.source() != SnapshotSource.CONTROL_PLANE) {
+      return;
+    }
+    everExported = true;
+    lastExportNanos = s.scheduler().nanoTime();
+    String version = s.backupVersion();
+    try {
+      backupWorker.execute(
+          () -> {
+            try {
+              store.put(version, running.payload());
+              loop.execute(
+                  () -> {
+                    log.info(
+                        "configsync node {} exported configuration {} to {}",
+                        nodeId,
+                        running.hash(),
+                        store.describe());
+                    emit(new SyncEvent.BackupExported(now(), running.hash(), store.describe()));
+                  });
+            } catch (IOException | RuntimeException e) {
+              loop.execute(() -> backupFailed("export", running.hash(), describe(e)));
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("backup export skipped: closing");
+    }
+  }
+
+  /** Seeds a node that has nothing, after its first connection attempt failed. */
+  private void startImport() {
+    BackupStore store = s.backupImport();
+    if (store == null) {
+      return;
+    }
+    String version = s.backupVersion();
+    log.info(
+        "configsync node {} has no configuration and cannot reach the control plane; importing"
+            + " the backup for version {} from {}",
+        nodeId,
+        version,
+        store.describe());
+    try {
+      backupWorker.execute(
+          () -> {
+            try {
+              Optional<byte[]> copy = store.get(version);
+              if (copy.isEmpty()) {
+                loop.execute(
+                    () ->
+                        backupFailed(
+                            "import",
+                            null,
+                            "no backup for version " + version + " in " + store.describe()));
+                return;
+              }
+              ConfigSnapshot snapshot =
+                  check(decoder.decode(copy.get(), SnapshotSource.BACKUP, s.clock().instant()));
+              loop.execute(
+                  () -> {
+                    if (state != SyncState.CLOSED && current == null && pendingApply == null) {
+                      accept(snapshot, false, null);
+                    }
+                  });
+            } catch (ConfigRejectedException e) {
+              loop.execute(() -> backupFailed("import", e.hash(), e.getMessage()));
+            } catch (IOException | RuntimeException e) {
+              loop.execute(() -> backupFailed("import", null, describe(e)));
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("backup import skipped: closing");
+    }
+  }
+
+  private void backupFailed(String operation, @Nullable String hash, String reason) {
+    log.warn("configsync node {}: backup {} failed: {}", nodeId, operation, reason);
+    emit(new SyncEvent.BackupFailed(now(), operation, hash, reason));
   }
 
   // ---- license ------------------------------------------------------------------------------
