@@ -770,14 +770,15 @@ final class SyncLoop {
     if (p != null && p.snapshot.hash().equals(snapshot.hash())) {
       log.debug("configsync: configuration {} is already being applied; skipped", snapshot.hash());
       if (done != null) {
-        p.done.whenComplete(
-            (applied, error) -> {
-              if (error != null) {
-                done.completeExceptionally(error);
-              } else {
-                done.complete(applied);
-              }
-            });
+        var unused =
+            p.done.whenComplete(
+                (applied, error) -> {
+                  if (error != null) {
+                    done.completeExceptionally(error);
+                  } else {
+                    done.complete(applied);
+                  }
+                });
       }
       return;
     }
@@ -1025,7 +1026,7 @@ final class SyncLoop {
                 () ->
                     loop.execute(
                         () -> {
-                          if (state == SyncState.CLOSED || license != running) {
+                          if (state == SyncState.CLOSED || !isSameLicense(license, running)) {
                             return;
                           }
                           List<SyncEvent> events = updateLicense(running);
@@ -1036,6 +1037,12 @@ final class SyncLoop {
   }
 
   // ---- helpers --------------------------------------------------------------------------------
+
+  /** Identity, on purpose: a license timer belongs to the license object it was scheduled for. */
+  @SuppressWarnings("ReferenceEquality")
+  private static boolean isSameLicense(@Nullable License a, License b) {
+    return a == b;
+  }
 
   private void emit(SyncEvent event) {
     for (Consumer<SyncEvent> listener : s.eventListeners()) {
