@@ -71,6 +71,8 @@ public final class YamlConfigFormat implements ConfigFormat {
           at == null ? 0 : at.getColumnNr(),
           e.getOriginalMessage(),
           e);
+    } catch (ConfigFileException e) {
+      throw e; // already names the file and the position
     } catch (RuntimeException e) {
       // SnakeYAML reports some limits (aliases, code points) as its own runtime exceptions.
       throw new ConfigFileException(file, 0, 0, "invalid YAML: " + e.getMessage(), e);
