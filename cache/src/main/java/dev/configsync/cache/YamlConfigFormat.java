@@ -14,7 +14,10 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * Reads declarative configurations in YAML ({@code .yml}, {@code .yaml}), such as Kong's {@code
@@ -65,17 +68,38 @@ public final class YamlConfigFormat implements ConfigFormat {
       return FrozenNodes.freeze(node);
     } catch (JsonProcessingException e) {
       JsonLocation at = e.getLocation();
+      Mark mark = problemMark(e);
       throw new ConfigFileException(
           file,
-          at == null ? 0 : at.getLineNr(),
-          at == null ? 0 : at.getColumnNr(),
+          mark != null ? mark.getLine() + 1 : at == null ? 0 : at.getLineNr(),
+          mark != null ? mark.getColumn() + 1 : at == null ? 0 : at.getColumnNr(),
           e.getOriginalMessage(),
           e);
     } catch (ConfigFileException e) {
       throw e; // already names the file and the position
     } catch (RuntimeException e) {
       // SnakeYAML reports some limits (aliases, code points) as its own runtime exceptions.
-      throw new ConfigFileException(file, 0, 0, "invalid YAML: " + e.getMessage(), e);
+      Mark mark = problemMark(e);
+      throw new ConfigFileException(
+          file,
+          mark == null ? 0 : mark.getLine() + 1,
+          mark == null ? 0 : mark.getColumn() + 1,
+          "invalid YAML: " + e.getMessage(),
+          e);
     }
+  }
+
+  /**
+   * Where SnakeYAML found the problem (0-based), if it said. Jackson's own location for a SnakeYAML
+   * error is where its last token was, which can be lines earlier (a tab that starts line 3 is
+   * reported at the end of line 2).
+   */
+  private static @Nullable Mark problemMark(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof MarkedYAMLException marked && marked.getProblemMark() != null) {
+        return marked.getProblemMark();
+      }
+    }
+    return null;
   }
 }
