@@ -1,10 +1,14 @@
 package dev.configsync.cache;
 
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.util.JsonParserDelegate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import dev.configsync.ConfigFileException;
 import dev.configsync.internal.FrozenNodes;
 import dev.configsync.internal.Json;
@@ -24,8 +28,13 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
  * kong.yml}. Found by core through {@link java.util.ServiceLoader}.
  *
  * <p>Hostile files are refused with a {@link ConfigFileException} naming file, line and column:
- * alias bombs (more than 50 aliases for collections), duplicate keys, nesting deeper than 100, and
- * files larger than the given limit (checked before reading, and again by the parser).
+ * aliases ({@code *name}, so alias bombs too), duplicate keys, nesting deeper than 100, and files
+ * larger than the given limit (checked before reading, and again by the parser).
+ *
+ * <p>Aliases are refused because Jackson's YAML parser does not resolve them: it reads {@code
+ * *name} as the string {@code "name"}, so a file using them (merge keys {@code <<: *base} included)
+ * would silently run as a different configuration. SnakeYAML's own alias and nesting limits apply
+ * only when it composes documents, which Jackson does not use: both are checked here.
  */
 public final class YamlConfigFormat implements ConfigFormat {
   /** Most aliases a file may use for collections: a "billion laughs" file needs many. */
@@ -55,9 +64,11 @@ public final class YamlConfigFormat implements ConfigFormat {
     options.setAllowDuplicateKeys(false);
     options.setNestingDepthLimit(MAX_NESTING);
     options.setCodePointLimit((int) Math.min(Integer.MAX_VALUE, Math.max(maxBytes, 1)));
-    ObjectMapper mapper = Json.strictMapper(YAMLFactory.builder().loaderOptions(options).build());
-    try (InputStream in = Files.newInputStream(file)) {
-      JsonNode node = mapper.readTree(in);
+    YAMLFactory factory = YAMLFactory.builder().loaderOptions(options).build();
+    ObjectMapper mapper = Json.strictMapper(factory);
+    try (InputStream in = Files.newInputStream(file);
+        JsonParser parser = new CheckingParser(file, factory.createParser(in))) {
+      JsonNode node = mapper.readTree(parser);
       if (node == null || node.isMissingNode() || node.isNull()) {
         throw new ConfigFileException(file, 0, 0, "the file holds no configuration", null);
       }
@@ -86,6 +97,47 @@ public final class YamlConfigFormat implements ConfigFormat {
           mark == null ? 0 : mark.getColumn() + 1,
           "invalid YAML: " + e.getMessage(),
           e);
+    }
+  }
+
+  /** Refuses, where they are, what Jackson's YAML parser lets through: aliases, deep nesting. */
+  private static final class CheckingParser extends JsonParserDelegate {
+    private final Path file;
+    private final YAMLParser yaml;
+
+    CheckingParser(Path file, YAMLParser yaml) {
+      super(yaml);
+      this.file = file;
+      this.yaml = yaml;
+    }
+
+    @Override
+    public @Nullable JsonToken nextToken() throws IOException {
+      JsonToken token = super.nextToken();
+      if (token == null) {
+        return null;
+      }
+      if (yaml.isCurrentAlias()) {
+        throw refuse(
+            "YAML aliases (*"
+                + yaml.getText()
+                + ") are not supported: write the value out instead of referring to an anchor");
+      }
+      if (token.isStructStart() && yaml.getParsingContext().getNestingDepth() > MAX_NESTING) {
+        throw refuse("nesting deeper than " + MAX_NESTING + " levels");
+      }
+      return token;
+    }
+
+    @Override
+    public @Nullable JsonToken nextValue() throws IOException {
+      JsonToken token = nextToken(); // not the delegate's, which would skip the checks
+      return token == JsonToken.FIELD_NAME ? nextToken() : token;
+    }
+
+    private ConfigFileException refuse(String problem) {
+      JsonLocation at = yaml.currentTokenLocation();
+      return new ConfigFileException(file, at.getLineNr(), at.getColumnNr(), problem, null);
     }
   }
 
