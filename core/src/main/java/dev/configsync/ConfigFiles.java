@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a configuration given by hand: a gzip {@code reconfigure} payload (a {@code config.json.gz}
@@ -52,7 +53,7 @@ final class ConfigFiles {
           throw tooLarge(file, size, maxPayloadBytes);
         }
         try {
-          return decoder.decode(Files.readAllBytes(file), source, now);
+          return marked(decoder.decode(Files.readAllBytes(file), source, now));
         } catch (ConfigRejectedException e) {
           throw new ConfigFileException(file, 0, 0, e.getMessage(), e);
         }
@@ -93,8 +94,9 @@ final class ConfigFiles {
           && json.has("config_table")) {
         // A zcat'ed config.json.gz: check it like a pushed message.
         try {
-          return decoder.decode(
-              dev.configsync.internal.Gzip.compress(Files.readAllBytes(file)), source, now);
+          return marked(
+              decoder.decode(
+                  dev.configsync.internal.Gzip.compress(Files.readAllBytes(file)), source, now));
         } catch (ConfigRejectedException e) {
           throw new ConfigFileException(file, 0, 0, e.getMessage(), e);
         }
@@ -111,8 +113,25 @@ final class ConfigFiles {
       throw new ConfigFileException(
           file, 1, 1, "a configuration must be an object, found " + table.getNodeType(), null);
     }
-    byte[] payload = HybridProtocol.reconfigure(table, now.toEpochMilli() / 1000.0);
+    byte[] payload = HybridProtocol.reconfigure(table, now.toEpochMilli() / 1000.0, origin(source));
     return new ConfigSnapshot(ConfigHash.configHashes(table), source, now, table, payload);
+  }
+
+  private static @Nullable String origin(SnapshotSource source) {
+    return source == SnapshotSource.MANUAL ? "manual" : null;
+  }
+
+  /** A manual load is re-encoded with its origin, so a restart still knows it as manual. */
+  private static ConfigSnapshot marked(ConfigSnapshot snapshot) {
+    String origin = origin(snapshot.source());
+    if (origin == null) {
+      return snapshot;
+    }
+    byte[] payload =
+        HybridProtocol.reconfigure(
+            snapshot.config(), snapshot.timestamp().toEpochMilli() / 1000.0, origin);
+    return new ConfigSnapshot(
+        snapshot.hashes(), snapshot.source(), snapshot.timestamp(), snapshot.config(), payload);
   }
 
   private static boolean isGzip(Path file) throws IOException {

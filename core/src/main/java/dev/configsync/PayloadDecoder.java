@@ -100,8 +100,15 @@ final class PayloadDecoder {
           "config_hash " + claimedHash + " does not match the content (" + hashes.config() + ")",
           null);
     }
+    // A configuration loaded by hand stays MANUAL across restarts, until the control plane's
+    // replaces it.
+    SnapshotSource effective =
+        source == SnapshotSource.CACHE
+                && "manual".equals(message.path(HybridProtocol.ORIGIN_FIELD).asText(null))
+            ? SnapshotSource.MANUAL
+            : source;
     return new ConfigSnapshot(
-        hashes, source, timestamp(message.path("timestamp"), now), table, payload);
+        hashes, effective, timestamp(message.path("timestamp"), now), table, payload);
   }
 
   private static Instant timestamp(JsonNode node, Instant fallback) {

@@ -73,6 +73,19 @@ public final class HybridProtocol {
    * computed here. {@code timestampSeconds} is seconds since the epoch, with a fraction.
    */
   public static byte[] reconfigure(JsonNode configTable, double timestampSeconds) {
+    return reconfigure(configTable, timestampSeconds, null);
+  }
+
+  /**
+   * Field a node adds to the {@code reconfigure} messages it builds itself (configsync extension,
+   * outside {@code config_table}, so the hash is unaffected): {@code "manual"} for a configuration
+   * loaded by hand, so that it is still known as such after a restart.
+   */
+  public static final String ORIGIN_FIELD = "configsync_origin";
+
+  /** As {@link #reconfigure(JsonNode, double)}, marking the message's origin when not null. */
+  public static byte[] reconfigure(
+      JsonNode configTable, double timestampSeconds, @Nullable String origin) {
     var hashes = ConfigHash.configHashes(configTable);
     ObjectNode root = Json.WRITER.createObjectNode();
     root.put("type", TYPE_RECONFIGURE);
@@ -86,6 +99,9 @@ public final class HybridProtocol {
     h.put("plugins", hashes.plugins());
     h.put("upstreams", hashes.upstreams());
     h.put("targets", hashes.targets());
+    if (origin != null) {
+      root.put(ORIGIN_FIELD, origin);
+    }
     return Gzip.compress(toBytes(root));
   }
 

@@ -448,19 +448,20 @@ class OfflineResilienceTest {
     assertThat(node.client().current()).containsSame(loaded);
     assertThat(node.client().status().source()).isEqualTo(SnapshotSource.MANUAL);
     assertThat(cachedHash(cacheDir)).isEqualTo(manualHash);
-    if (kind == ManualFile.CACHE_FILE_FROM_ANOTHER_NODE) {
-      // Kept verbatim: the copy is checked by its hash, not re-encoded.
-      assertThat(Files.readAllBytes(cacheDir.resolve(CACHE_FILE)))
-          .isEqualTo(Files.readAllBytes(file));
-    }
+    // Re-encoded with its origin (outside config_table, so the hash stays), to survive restarts.
+    assertThat(
+            new String(
+                Gzip.decompress(Files.readAllBytes(cacheDir.resolve(CACHE_FILE)), 1 << 24),
+                java.nio.charset.StandardCharsets.UTF_8))
+        .contains("\"configsync_origin\":\"manual\"");
     node.awaitEvent(SyncEvent.CacheWritten.class);
 
-    // A restart while the control plane is still down comes back on it, from the cache. (Only
-    // reads the directory, and is closed before anything could be written.)
+    // A restart while the control plane is still down comes back on it, from the cache, still
+    // known as manual. (Only reads the directory, and is closed before anything is written.)
     Node restarted = started(cacheDir);
     assertThat(restarted.client().current()).isPresent();
     assertThat(restarted.client().current().get().hash()).isEqualTo(manualHash);
-    assertThat(restarted.client().current().get().source()).isEqualTo(SnapshotSource.CACHE);
+    assertThat(restarted.client().current().get().source()).isEqualTo(SnapshotSource.MANUAL);
     restarted.client().close();
 
     cp.restart();
