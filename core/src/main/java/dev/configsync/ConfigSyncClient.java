@@ -25,9 +25,6 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.random.RandomGenerator;
@@ -503,19 +500,7 @@ public final class ConfigSyncClient implements AutoCloseable {
       ExecutorService ownedListeners = null;
       Executor listeners = listenerExecutor;
       if (listeners == null) {
-        ThreadPoolExecutor executor =
-            new ThreadPoolExecutor(
-                1,
-                1,
-                30,
-                TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(),
-                r -> {
-                  Thread t = new Thread(r, "configsync-listener");
-                  t.setDaemon(true);
-                  return t;
-                });
-        executor.allowCoreThreadTimeOut(true);
+        ExecutorService executor = SyncLoop.worker("configsync-listener");
         ownedListeners = executor;
         listeners = executor;
       }

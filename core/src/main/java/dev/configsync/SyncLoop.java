@@ -137,7 +137,8 @@ final class SyncLoop {
     this.status = buildStatus();
   }
 
-  private static ExecutorService worker(String name) {
+  /** One daemon thread, started on demand and ended after 30 s idle. */
+  static ExecutorService worker(String name) {
     ThreadPoolExecutor executor =
         new ThreadPoolExecutor(
             1,
