@@ -71,6 +71,7 @@ public final class TestControlPlane implements AutoCloseable {
   private final List<NodeSession> sessions = new CopyOnWriteArrayList<>();
   private final Map<String, List<String>> reportedHashes = new ConcurrentHashMap<>();
   private final List<String> violations = new CopyOnWriteArrayList<>();
+  private final List<JsonNode> errorReports = new CopyOnWriteArrayList<>();
   private final AtomicInteger connections = new AtomicInteger();
   private volatile boolean answerPings = true;
   private volatile byte @Nullable [] latest;
@@ -179,6 +180,14 @@ public final class TestControlPlane implements AutoCloseable {
   /** How many WebSocket connections have been accepted since start. */
   public int connectionCount() {
     return connections.get();
+  }
+
+  /**
+   * The error reports ({@code {"type":"error",...}}) data planes sent about configurations they
+   * refused, oldest first.
+   */
+  public List<JsonNode> errorReports() {
+    return List.copyOf(errorReports);
   }
 
   /** The protocol violations seen, one line each, oldest first. */
@@ -400,6 +409,7 @@ public final class TestControlPlane implements AutoCloseable {
                 violation("data frame after basic_info that is not an error report", 1002);
                 return;
               }
+              errorReports.add(message);
             }
             case WebSocketFrame.OP_CLOSE -> {
               send(WebSocketFrame.close(1000, ""));

@@ -257,6 +257,44 @@ class EndToEndTest {
   }
 
   @Test
+  void refusedConfigurationIsReportedToTheControlPlaneOnlyWhenEnabled() throws Exception {
+    String good = cp.publish(config(1));
+    ConfigSyncClient silent = startedClient();
+    ConfigSyncClient reporting =
+        ConfigSyncClient.builder()
+            .controlPlane(cp.uri())
+            .transport(OkHttpTransport.create(pki.dataPlaneTls()))
+            .heartbeatInterval(HEARTBEAT)
+            .reconnectDelay(RETRY_MIN, RETRY_MAX)
+            .reportErrors(true)
+            .build();
+    clients.add(reporting);
+    reporting.start();
+    await()
+        .until(() -> good.equals(silent.status().hash()) && good.equals(reporting.status().hash()));
+
+    String forged =
+        "{\"type\":\"reconfigure\",\"config_table\":"
+            + config(66)
+            + ",\"config_hash\":\""
+            + good
+            + "\"}";
+    cp.sendRaw(Gzip.compress(forged.getBytes(StandardCharsets.UTF_8)));
+
+    await().until(() -> cp.errorReports().size() == 1);
+    var report = cp.errorReports().get(0).path("error");
+    assertThat(report.path("name").asText()).isEqualTo("HASH_MISMATCH");
+    assertThat(report.path("config_hash").asText()).isEqualTo(good);
+    assertThat(report.path("message").asText()).contains("does not match");
+    // Both nodes refused it; only the one with reporting on told the control plane, and the
+    // report broke no connection.
+    await().until(() -> silent.status().rejected() == 1);
+    assertThat(cp.errorReports()).hasSize(1);
+    assertThat(cp.violations()).isEmpty();
+    assertThat(reporting.status().state()).isEqualTo(SyncState.CONNECTED);
+  }
+
+  @Test
   void brokenGzipIsRejectedAndLastGoodStays() throws Exception {
     String good = cp.publish(config(1));
     ConfigSyncClient client = startedClient();
