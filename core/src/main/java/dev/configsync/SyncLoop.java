@@ -1078,7 +1078,9 @@ final class SyncLoop {
                     }
                   });
             } catch (ConfigRejectedException e) {
-              loop.execute(() -> backupFailed("import", e.hash(), e.getMessage()));
+              // The reason code (HASH_MISMATCH, LICENSE...) tells a tampered copy from a refusal.
+              loop.execute(
+                  () -> backupFailed("import", e.hash(), e.reason() + ": " + e.getMessage()));
             } catch (IOException | RuntimeException e) {
               loop.execute(() -> backupFailed("import", null, describe(e)));
             }

@@ -326,7 +326,7 @@ class BackupTest {
     SyncEvent.BackupFailed failed = awaitBackupFailed();
     assertThat(failed.operation()).isEqualTo("import");
     assertThat(failed.hash()).isEqualTo(claimed);
-    assertThat(failed.reason()).contains(hash("tampered"));
+    assertThat(failed.reason()).contains("HASH_MISMATCH").contains(hash("tampered"));
     assertThat(client.current()).isEmpty();
     assertThat(snapshots).isEmpty();
     assertThat(events(SyncEvent.SnapshotApplied.class)).isEmpty();
