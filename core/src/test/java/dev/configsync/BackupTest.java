@@ -368,7 +368,16 @@ class BackupTest {
   // ---- key -----------------------------------------------------------------------------------
 
   @ParameterizedTest
-  @CsvSource({"3.9.1, 3.9", "3.9, 3.9", "10.24.0, 10.24", "0.1.0, 0.1"})
+  @CsvSource({
+    "3.9.1, 3.9",
+    "3.9, 3.9",
+    "10.24.0, 10.24",
+    "0.1.0, 0.1",
+    "3.10-rc.1, 3.10",
+    "3.9-beta, 3.9",
+    "3.9+ent.2, 3.9",
+    "3.9.1-beta.2, 3.9"
+  })
   void theKeyVersionIsTheMajorMinorOfTheNodeVersion(String nodeVersion, String expected) {
     FakeConnection c = startConnected(builder().nodeVersion(nodeVersion).backupExport(backups));
 
