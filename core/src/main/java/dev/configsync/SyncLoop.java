@@ -1033,6 +1033,9 @@ final class SyncLoop {
               store.put(version, running.payload());
               loop.execute(
                   () -> {
+                    if (state == SyncState.CLOSED) {
+                      return; // nothing is reported after Stopped
+                    }
                     log.info(
                         "configsync node {} exported configuration {} to {}",
                         nodeId,
@@ -1098,6 +1101,9 @@ final class SyncLoop {
   }
 
   private void backupFailed(String operation, @Nullable String hash, String reason) {
+    if (state == SyncState.CLOSED) {
+      return; // nothing is reported after Stopped
+    }
     log.warn("configsync node {}: backup {} failed: {}", nodeId, operation, reason);
     emit(new SyncEvent.BackupFailed(now(), operation, hash, reason));
   }

@@ -61,7 +61,7 @@ class BackupTest {
 
   @AfterEach
   void closeClients() {
-    backups.releasePuts();
+    backups.release();
     store.releaseWrites();
     clients.forEach(ConfigSyncClient::close);
   }
@@ -363,6 +363,44 @@ class BackupTest {
     // The node goes on trying the control plane.
     reconnect().deliver(payload(table("pushed")));
     awaitApplied(table("pushed"));
+  }
+
+  // ---- close -------------------------------------------------------------------------------
+
+  @Test
+  void anExportThatEndsAfterCloseReportsNothingAfterStopped() {
+    backups.block();
+    ConfigSyncClient client = start(builder().backupExport(backups));
+    FakeConnection c = transport.last();
+    c.open();
+    c.deliver(payload(table("a")));
+    eventually().until(() -> backups.putsStarted() == 1);
+    Thread worker = backups.lastCaller();
+
+    client.close(); // does not wait for the backup thread
+    assertThat(events.get(events.size() - 1)).isInstanceOf(SyncEvent.Stopped.class);
+    backups.release();
+
+    eventually().until(() -> !worker.isAlive());
+    assertThat(backups.puts()).hasSize(1); // the put itself went through
+    assertThat(events.get(events.size() - 1)).isInstanceOf(SyncEvent.Stopped.class);
+    assertThat(events(SyncEvent.BackupExported.class)).isEmpty();
+  }
+
+  @Test
+  void anImportThatEndsAfterCloseReportsNothingAfterStopped() {
+    backups.block();
+    ConfigSyncClient client = start(builder().backupImport(backups)); // no copy in the store
+    transport.last().fail(new IOException("connection refused"));
+    eventually().until(() -> backups.gets().size() == 1);
+    Thread worker = backups.lastCaller();
+
+    client.close();
+    backups.release();
+
+    eventually().until(() -> !worker.isAlive());
+    assertThat(events.get(events.size() - 1)).isInstanceOf(SyncEvent.Stopped.class);
+    assertThat(events(SyncEvent.BackupFailed.class)).isEmpty();
   }
 
   // ---- key -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A {@link BackupStore} in memory, with knobs: fail the next put or get, hold puts on a latch
+ * A {@link BackupStore} in memory, with knobs: fail the next put or get, hold calls on a latch
  * (interrupts ignored, like a network call that does not notice them), preload a copy; and a record
  * of every call, in order.
  */
@@ -44,7 +44,8 @@ final class InMemoryBackupStore implements BackupStore {
   private final AtomicInteger putsFinished = new AtomicInteger();
   private final AtomicBoolean failNextPut = new AtomicBoolean();
   private final AtomicBoolean failNextGet = new AtomicBoolean();
-  private volatile @Nullable CountDownLatch putGate;
+  private volatile @Nullable CountDownLatch gate;
+  private volatile @Nullable Thread lastCaller;
 
   // ---- knobs ---------------------------------------------------------------------------------
 
@@ -63,15 +64,15 @@ final class InMemoryBackupStore implements BackupStore {
     failNextGet.set(true);
   }
 
-  /** Puts from now on wait, ignoring interrupts, until {@link #releasePuts()}. */
-  void blockPuts() {
-    putGate = new CountDownLatch(1);
+  /** Puts and gets from now on wait, ignoring interrupts, until {@link #release()}. */
+  void block() {
+    gate = new CountDownLatch(1);
   }
 
-  /** Lets blocked puts (and later ones) through. */
-  void releasePuts() {
-    CountDownLatch gate = putGate;
-    putGate = null;
+  /** Lets blocked calls (and later ones) through. */
+  void release() {
+    CountDownLatch gate = this.gate;
+    this.gate = null;
     if (gate != null) {
       gate.countDown();
     }
@@ -94,6 +95,11 @@ final class InMemoryBackupStore implements BackupStore {
     return putsStarted.get();
   }
 
+  /** The thread of the last put or get, or null. */
+  @Nullable Thread lastCaller() {
+    return lastCaller;
+  }
+
   /** Puts that returned or threw. */
   int putsFinished() {
     return putsFinished.get();
@@ -103,12 +109,10 @@ final class InMemoryBackupStore implements BackupStore {
 
   @Override
   public void put(String version, byte[] payload) throws IOException {
+    lastCaller = Thread.currentThread();
     putsStarted.incrementAndGet();
     try {
-      CountDownLatch gate = putGate;
-      if (gate != null) {
-        awaitUninterruptibly(gate);
-      }
+      awaitGate();
       if (failNextPut.getAndSet(false)) {
         throw new IOException("bucket unreachable (simulated)");
       }
@@ -121,7 +125,9 @@ final class InMemoryBackupStore implements BackupStore {
 
   @Override
   public Optional<byte[]> get(String version) throws IOException {
+    lastCaller = Thread.currentThread();
     gets.add(version);
+    awaitGate();
     if (failNextGet.getAndSet(false)) {
       throw new IOException("access denied (simulated)");
     }
@@ -132,6 +138,13 @@ final class InMemoryBackupStore implements BackupStore {
   @Override
   public String describe() {
     return "memory-backup";
+  }
+
+  private void awaitGate() {
+    CountDownLatch latch = gate;
+    if (latch != null) {
+      awaitUninterruptibly(latch);
+    }
   }
 
   private static void awaitUninterruptibly(CountDownLatch latch) {
