@@ -144,10 +144,10 @@ final class S3rver implements AutoCloseable {
     Path base = installDirectory();
     Path packageDir = base.resolve("node_modules").resolve("s3rver");
     Path script = packageDir.resolve("bin").resolve("s3rver.js");
+    requireTool("node");
     if (Files.isRegularFile(script) && installedVersionMatches(packageDir)) {
       return script;
     }
-    requireTool("node");
     requireTool("npm");
     Files.createDirectories(base);
     Path log = base.resolve("npm-install.log");
