@@ -30,6 +30,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,10 +77,15 @@ final class SyncLoop {
       @Nullable BackupStore backupImport,
       Duration backupExportDelay) {
 
-    /** The key part that keeps backups of one node version apart from another's. */
+    private static final Pattern MAJOR_MINOR = Pattern.compile("(\\d+)\\.(\\d+)");
+
+    /**
+     * The key part that keeps backups of one node version apart from another's: major.minor only,
+     * without a pre-release or build suffix ({@code 3.10-rc.1} gives {@code 3.10}).
+     */
     String backupVersion() {
-      String[] parts = nodeVersion.split("[.]", 3);
-      return parts.length >= 2 ? parts[0] + "." + parts[1] : nodeVersion;
+      Matcher m = MAJOR_MINOR.matcher(nodeVersion);
+      return m.lookingAt() ? m.group(1) + "." + m.group(2) : nodeVersion;
     }
   }
 
@@ -1027,6 +1034,9 @@ final class SyncLoop {
               store.put(version, running.payload());
               loop.execute(
                   () -> {
+                    if (state == SyncState.CLOSED) {
+                      return; // nothing is reported after Stopped
+                    }
                     log.info(
                         "configsync node {} exported configuration {} to {}",
                         nodeId,
@@ -1079,7 +1089,9 @@ final class SyncLoop {
                     }
                   });
             } catch (ConfigRejectedException e) {
-              loop.execute(() -> backupFailed("import", e.hash(), e.getMessage()));
+              // The reason code (HASH_MISMATCH, LICENSE...) tells a tampered copy from a refusal.
+              loop.execute(
+                  () -> backupFailed("import", e.hash(), e.reason() + ": " + e.getMessage()));
             } catch (IOException | RuntimeException e) {
               loop.execute(() -> backupFailed("import", null, describe(e)));
             }
@@ -1090,6 +1102,9 @@ final class SyncLoop {
   }
 
   private void backupFailed(String operation, @Nullable String hash, String reason) {
+    if (state == SyncState.CLOSED) {
+      return; // nothing is reported after Stopped
+    }
     log.warn("configsync node {}: backup {} failed: {}", nodeId, operation, reason);
     emit(new SyncEvent.BackupFailed(now(), operation, hash, reason));
   }

@@ -204,6 +204,8 @@ class LicenseLifecycleTest {
     JsonNode renewed = licensed("a", signer, LAST_DAY.plusYears(1));
     c.deliver(HybridProtocol.reconfigure(renewed, 2.0));
     awaitHash(client, renewed);
+    // Status is refreshed just before the events go out: wait for the event, not only the hash.
+    eventually().until(() -> !events(SyncEvent.LicenseRenewed.class).isEmpty());
 
     assertThat(client.isServing()).isTrue();
     assertThat(client.status().licenseState()).isEqualTo(LicenseState.VALID);

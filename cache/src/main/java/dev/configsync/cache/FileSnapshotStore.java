@@ -1,35 +1,24 @@
 package dev.configsync.cache;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
-import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
-import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
-import static java.nio.file.StandardOpenOption.CREATE_NEW;
-import static java.nio.file.StandardOpenOption.READ;
-import static java.nio.file.StandardOpenOption.WRITE;
 
 import dev.configsync.spi.SnapshotStore;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -71,9 +60,6 @@ public final class FileSnapshotStore implements SnapshotStore {
   private static final Pattern UUID_TEXT =
       Pattern.compile(
           "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
-  // Windows cannot open a directory as a channel, so it cannot fsync one (Lucene does the same).
-  private static final boolean WINDOWS =
-      System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows");
 
   /** Test seam, run after a temporary file is durable and before it is renamed over its target. */
   interface BeforeRename {
@@ -96,7 +82,7 @@ public final class FileSnapshotStore implements SnapshotStore {
     this.maxBytes = maxBytes;
     this.clock = clock;
     this.beforeRename = beforeRename;
-    this.ownerOnly = permissions(posix, "rw-------");
+    this.ownerOnly = AtomicFiles.permissions(posix, "rw-------");
   }
 
   /** Same as {@link #open(Path, long)} with {@link #DEFAULT_MAX_BYTES}. */
@@ -130,13 +116,13 @@ public final class FileSnapshotStore implements SnapshotStore {
             "Cache directory " + dir + " exists but is not a directory; choose another path");
       }
       try {
-        Files.createDirectories(dir, permissions(posix, "rwx------"));
+        Files.createDirectories(dir, AtomicFiles.permissions(posix, "rwx------"));
       } catch (IOException e) {
         throw new IOException("Cannot create cache directory " + dir + ": " + e, e);
       }
       Path parent = dir.getParent();
       if (parent != null) {
-        syncDirectory(parent);
+        AtomicFiles.syncDirectory(parent);
       }
     }
     if (!Files.isWritable(dir)) {
@@ -171,7 +157,7 @@ public final class FileSnapshotStore implements SnapshotStore {
    */
   @Override
   public Optional<byte[]> read() throws IOException {
-    return readBounded(file, maxBytes, "move it aside or raise maxBytes");
+    return AtomicFiles.readBounded(file, maxBytes, "move it aside or raise maxBytes");
   }
 
   /**
@@ -188,7 +174,7 @@ public final class FileSnapshotStore implements SnapshotStore {
           "Refusing to store a " + payload.length + "-byte payload: the limit is " + maxBytes);
     }
     synchronized (lock) {
-      writeAtomically(file, payload);
+      AtomicFiles.write(file, payload, ownerOnly, beforeRename::run);
     }
   }
 
@@ -230,7 +216,7 @@ public final class FileSnapshotStore implements SnapshotStore {
         } catch (IOException e) {
           log.warn("Could not delete old broken cache files in {}", directory, e);
         }
-        syncDirectory(directory);
+        AtomicFiles.syncDirectory(directory);
         return name;
       }
     }
@@ -248,7 +234,7 @@ public final class FileSnapshotStore implements SnapshotStore {
       if (nodeId == null) {
         Path idFile = directory.resolve(NODE_ID);
         String remedy = "delete it to mint a new node identity";
-        Optional<byte[]> raw = readBounded(idFile, 1024, remedy);
+        Optional<byte[]> raw = AtomicFiles.readBounded(idFile, 1024, remedy);
         if (raw.isPresent()) {
           String text = new String(raw.get(), UTF_8).trim();
           if (!UUID_TEXT.matcher(text).matches()) {
@@ -263,7 +249,7 @@ public final class FileSnapshotStore implements SnapshotStore {
           nodeId = UUID.fromString(text);
         } else {
           UUID minted = UUID.randomUUID();
-          writeAtomically(idFile, (minted + "\n").getBytes(UTF_8));
+          AtomicFiles.write(idFile, (minted + "\n").getBytes(UTF_8), ownerOnly, beforeRename::run);
           log.info("Created node identity {} in {}", minted, idFile);
           nodeId = minted;
         }
@@ -276,54 +262,6 @@ public final class FileSnapshotStore implements SnapshotStore {
   @Override
   public String describe() {
     return directory.toString();
-  }
-
-  private static Optional<byte[]> readBounded(Path path, long limit, String remedy)
-      throws IOException {
-    FileChannel channel;
-    try {
-      channel = FileChannel.open(path, READ);
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
-    }
-    try (channel) {
-      long size = channel.size();
-      if (size > limit) {
-        throw new IOException(
-            path + " is " + size + " bytes, more than the limit of " + limit + "; " + remedy);
-      }
-      ByteBuffer buffer = ByteBuffer.allocate((int) size);
-      while (buffer.hasRemaining()) {
-        if (channel.read(buffer) < 0) {
-          throw new IOException(path + " shrank while being read");
-        }
-      }
-      return Optional.of(buffer.array());
-    }
-  }
-
-  private void writeAtomically(Path target, byte[] bytes) throws IOException {
-    String random = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
-    Path temp = directory.resolve("." + target.getFileName() + "." + random + ".tmp");
-    try {
-      try (FileChannel channel = FileChannel.open(temp, Set.of(CREATE_NEW, WRITE), ownerOnly)) {
-        ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        while (buffer.hasRemaining()) {
-          channel.write(buffer);
-        }
-        channel.force(true);
-      }
-      beforeRename.run(temp);
-      Files.move(temp, target, ATOMIC_MOVE, REPLACE_EXISTING);
-    } catch (IOException | RuntimeException | Error e) {
-      try {
-        Files.deleteIfExists(temp);
-      } catch (IOException suppressed) {
-        e.addSuppressed(suppressed);
-      }
-      throw e;
-    }
-    syncDirectory(directory);
   }
 
   /** The files moved aside, oldest first by the timestamp and suffix in their names. */
@@ -346,23 +284,5 @@ public final class FileSnapshotStore implements SnapshotStore {
   private static int suffix(Matcher brokenName) {
     String suffix = brokenName.group(2);
     return suffix == null ? 0 : Integer.parseInt(suffix);
-  }
-
-  /** Permissions set atomically at creation, so a file is never more open even briefly. */
-  private static FileAttribute<?>[] permissions(boolean posix, String perms) {
-    return posix
-        ? new FileAttribute<?>[] {
-          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(perms))
-        }
-        : new FileAttribute<?>[0];
-  }
-
-  private static void syncDirectory(Path dir) throws IOException {
-    if (WINDOWS) {
-      return;
-    }
-    try (FileChannel channel = FileChannel.open(dir, READ)) {
-      channel.force(true);
-    }
   }
 }
