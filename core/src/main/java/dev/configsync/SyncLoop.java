@@ -799,6 +799,17 @@ final class SyncLoop {
     boolean runningSame = running != null && running.hash().equals(snapshot.hash());
     if (p == null && (runningSame || sameAsRunning)) {
       log.debug("configsync: configuration {} is already running; skipped", snapshot.hash());
+      if (running != null
+          && snapshot.source() == SnapshotSource.CONTROL_PLANE
+          && running.source() != SnapshotSource.CONTROL_PLANE) {
+        // The control plane confirms what the node started with: from now on it is the control
+        // plane's (and so eligible for backup export). Listeners already have it.
+        current = running.withSource(SnapshotSource.CONTROL_PLANE);
+        refreshStatus();
+        if (s.backupExport() != null) {
+          scheduleExport();
+        }
+      }
       if (done != null && running != null) {
         done.complete(running);
       }

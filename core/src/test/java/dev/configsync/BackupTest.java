@@ -165,6 +165,21 @@ class BackupTest {
   }
 
   @Test
+  void aCachedConfigurationConfirmedByTheControlPlaneIsExportedWithoutReapplying() {
+    store.preload(payload(table("cached")));
+    ConfigSyncClient client = start(builder().backupExport(backups));
+    FakeConnection c = transport.last();
+    c.open();
+
+    c.deliver(payload(table("cached"))); // the control plane still has the same configuration
+
+    awaitExports(1);
+    assertThat(exportedHashes()).containsExactly(hash("cached"));
+    assertThat(client.status().source()).isEqualTo(SnapshotSource.CONTROL_PLANE);
+    assertThat(snapshots).hasSize(1); // the listener heard of it once, at start-up
+  }
+
+  @Test
   void aFallbackConfigurationIsNeverExported() throws IOException {
     Path fallback = Files.writeString(dir.resolve("fallback.json"), table("fallback").toString());
     ConfigSyncClient client = start(builder().backupExport(backups).fallbackConfig(fallback));
