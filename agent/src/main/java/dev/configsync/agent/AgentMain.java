@@ -25,6 +25,9 @@ import picocli.CommandLine.Spec;
  *     --cache-dir DIR [--output FILE] [--on-change CMD] ...
  * configsync-agent load FILE --cache-dir DIR [--force] [--timeout DURATION]
  * configsync-agent hash FILE
+ * configsync-agent license keygen --out DIR
+ * configsync-agent license issue --signing-key FILE --customer NAME --license-key KEY
+ *     --expires YYYY-MM-DD [--config FILE --out FILE] ...
  * configsync-agent --help | --version
  * </pre>
  *
@@ -96,6 +99,11 @@ public final class AgentMain {
             .addSubcommand("run", new RunCommand(out, err, stop, installSignals))
             .addSubcommand("load", new LoadCommand(out, err))
             .addSubcommand("hash", new HashCommand(out, err))
+            .addSubcommand(
+                "license",
+                new CommandLine(new LicenseCommand())
+                    .addSubcommand("keygen", new LicenseCommand.Keygen(out, err))
+                    .addSubcommand("issue", new LicenseCommand.Issue(out, err)))
             .setOut(outWriter)
             .setErr(errWriter)
             .setParameterExceptionHandler(AgentMain::badArguments)
@@ -148,7 +156,8 @@ public final class AgentMain {
     @Override
     public Integer call() {
       CommandSpec s = Objects.requireNonNull(spec, "spec");
-      throw new ParameterException(s.commandLine(), "a command is required: run, load or hash");
+      throw new ParameterException(
+          s.commandLine(), "a command is required: run, load, hash or license");
     }
   }
 }
