@@ -20,8 +20,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -125,6 +127,12 @@ class AgentLoadTest {
     }
   }
 
+  /** The first event {@code name} matching {@code condition}, once the agent has printed it. */
+  private static JsonNode awaitEvent(
+      RunningAgent agent, String name, Predicate<JsonNode> condition) {
+    return await().until(() -> agent.event(name, condition), Optional::isPresent).orElseThrow();
+  }
+
   private static JsonNode readJson(Path file) throws Exception {
     return JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
   }
@@ -162,21 +170,19 @@ class AgentLoadTest {
     assertThat(answer.path("ok").asBoolean()).isTrue();
     assertThat(answer.path("hash").asText()).isEqualTo(manual);
     assertThat(answer.path("applied").asText()).isEqualTo("agent");
+    // The answer is written before the event line: wait for it.
     JsonNode finished =
-        agent
-            .event("manual_load_finished", e -> e.path("hash").asText().equals(manual))
-            .orElseThrow();
+        awaitEvent(agent, "manual_load_finished", e -> e.path("hash").asText().equals(manual));
     assertThat(finished.path("ok").asBoolean()).isTrue();
     assertThat(finished.has("error")).isFalse();
     assertThat(finished.path("force").asBoolean()).isFalse();
-    assertThat(
-            agent.hasEvent(
-                "snapshot_applied",
-                e ->
-                    e.path("hash").asText().equals(manual)
-                        && e.path("source").asText().equals("manual")
-                        && e.path("previous_hash").asText().equals(first)))
-        .isTrue();
+    awaitEvent(
+        agent,
+        "snapshot_applied",
+        e ->
+            e.path("hash").asText().equals(manual)
+                && e.path("source").asText().equals("manual")
+                && e.path("previous_hash").asText().equals(first));
     await()
         .until(() -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(manual)));
     assertThat(readJson(output)).isEqualTo(JSON.readTree(AgentRunTest.config(2)));
@@ -189,7 +195,7 @@ class AgentLoadTest {
     assertThat(refused.exit()).as(refused.err()).isEqualTo(AgentMain.EXIT_FAILURE);
     assertThat(refused.err()).contains(forged.toString(), "does not match");
     assertThat(answer(refused).path("ok").asBoolean()).isFalse();
-    assertThat(agent.hasEvent("manual_load_finished", e -> !e.path("ok").asBoolean())).isTrue();
+    awaitEvent(agent, "manual_load_finished", e -> !e.path("ok").asBoolean());
     assertThat(readJson(output)).isEqualTo(JSON.readTree(AgentRunTest.config(2)));
     assertThat(agent.isDone()).isFalse();
 
@@ -231,11 +237,10 @@ class AgentLoadTest {
     JsonNode answer = answer(refused);
     assertThat(answer.path("ok").asBoolean()).isFalse();
     assertThat(answer.path("error").asText()).contains("connected");
-    assertThat(
-            agent.hasEvent(
-                "manual_load_finished",
-                e -> !e.path("ok").asBoolean() && e.path("error").asText().contains("--force")))
-        .isTrue();
+    awaitEvent(
+        agent,
+        "manual_load_finished",
+        e -> !e.path("ok").asBoolean() && e.path("error").asText().contains("--force"));
     assertThat(agent.hasEvent("snapshot_applied", e -> e.path("hash").asText().equals(manual)))
         .isFalse();
 
@@ -243,11 +248,10 @@ class AgentLoadTest {
 
     assertThat(forced.exit()).as(forced.err()).isEqualTo(AgentMain.EXIT_OK);
     assertThat(answer(forced).path("hash").asText()).isEqualTo(manual);
-    assertThat(
-            agent.hasEvent(
-                "manual_load_finished",
-                e -> e.path("ok").asBoolean() && e.path("force").asBoolean()))
-        .isTrue();
+    awaitEvent(
+        agent,
+        "manual_load_finished",
+        e -> e.path("ok").asBoolean() && e.path("force").asBoolean());
     await()
         .until(
             () ->
@@ -366,9 +370,15 @@ class AgentLoadTest {
                               l.contains("\"manual_load_finished\"")
                                   && l.contains(manual)
                                   && l.contains("\"ok\":true")));
-      assertThat(lines)
-          .anyMatch(
-              l -> l.contains("snapshot_applied") && l.contains(manual) && l.contains("manual"));
+      await()
+          .until(
+              () ->
+                  lines.stream()
+                      .anyMatch(
+                          l ->
+                              l.contains("snapshot_applied")
+                                  && l.contains(manual)
+                                  && l.contains("\"source\":\"manual\"")));
 
       process.destroy(); // SIGTERM
       assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
