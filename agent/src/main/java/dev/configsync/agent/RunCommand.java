@@ -101,7 +101,9 @@ final class RunCommand implements Callable<Integer> {
       names = "--cache-dir",
       required = true,
       paramLabel = "DIR",
-      description = "Where the running configuration and the node id are kept across restarts.")
+      description =
+          "Where the running configuration and the node id are kept across restarts; locked"
+              + " (agent.lock) while the agent runs, and watched for 'load' requests (incoming/).")
   @Nullable Path cacheDir;
 
   @Option(
