@@ -3,6 +3,8 @@ package dev.configsync.agent;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Events of the agent itself, printed on stdout next to the client's {@link
@@ -25,5 +27,19 @@ sealed interface AgentEvent {
 
   /** The {@code --on-change} command could not be started, or was killed after its time limit. */
   record OnChangeFailed(Instant time, String hash, String reason, Duration duration)
+      implements AgentEvent {}
+
+  /**
+   * A configuration handed over by {@code configsync-agent load} (request {@code id}) was loaded
+   * ({@code ok}, and {@code hash} runs now) or refused ({@code error} says why; {@code hash} is the
+   * one the file claimed, when it got that far).
+   */
+  record ManualLoadFinished(
+      Instant time,
+      @Nullable String hash,
+      boolean ok,
+      @Nullable String error,
+      UUID id,
+      boolean force)
       implements AgentEvent {}
 }

@@ -23,7 +23,11 @@ import picocli.CommandLine.Spec;
  * <pre>
  * configsync-agent run --control-plane wss://HOST:PORT --cert FILE --key FILE --ca FILE
  *     --cache-dir DIR [--output FILE] [--on-change CMD] ...
+ * configsync-agent load FILE --cache-dir DIR [--force] [--timeout DURATION]
  * configsync-agent hash FILE
+ * configsync-agent license keygen --out DIR
+ * configsync-agent license issue --signing-key FILE --customer NAME --license-key KEY
+ *     --expires YYYY-MM-DD [--config FILE --out FILE] ...
  * configsync-agent --help | --version
  * </pre>
  *
@@ -37,7 +41,10 @@ public final class AgentMain {
   /** Exit status: the agent stopped cleanly (SIGTERM or SIGINT), or a command succeeded. */
   public static final int EXIT_OK = 0;
 
-  /** Exit status: an unexpected failure, such as a node identity that cannot be written. */
+  /**
+   * Exit status: an unexpected failure, such as a node identity that cannot be written; for {@code
+   * load}, a configuration that was refused or not answered in time.
+   */
   public static final int EXIT_FAILURE = 1;
 
   /**
@@ -90,7 +97,13 @@ public final class AgentMain {
     CommandLine cli =
         new CommandLine(new TopCommand())
             .addSubcommand("run", new RunCommand(out, err, stop, installSignals))
+            .addSubcommand("load", new LoadCommand(out, err))
             .addSubcommand("hash", new HashCommand(out, err))
+            .addSubcommand(
+                "license",
+                new CommandLine(new LicenseCommand())
+                    .addSubcommand("keygen", new LicenseCommand.Keygen(out, err))
+                    .addSubcommand("issue", new LicenseCommand.Issue(out, err)))
             .setOut(outWriter)
             .setErr(errWriter)
             .setParameterExceptionHandler(AgentMain::badArguments)
@@ -134,7 +147,8 @@ public final class AgentMain {
       description = {
         "Keeps this node's gateway configuration current from a control plane (Kong hybrid mode"
             + " protocol v1, mutual TLS).",
-        "Exit status: 0 clean stop, 1 unexpected failure, 2 bad arguments, 3 license expired."
+        "Exit status: 0 clean stop or success, 1 unexpected failure (load: refused), 2 bad"
+            + " arguments, 3 license expired."
       })
   static final class TopCommand implements Callable<Integer> {
     @Spec @Nullable CommandSpec spec;
@@ -142,7 +156,8 @@ public final class AgentMain {
     @Override
     public Integer call() {
       CommandSpec s = Objects.requireNonNull(spec, "spec");
-      throw new ParameterException(s.commandLine(), "a command is required: run or hash");
+      throw new ParameterException(
+          s.commandLine(), "a command is required: run, load, hash or license");
     }
   }
 }

@@ -46,6 +46,12 @@ final class RunCommand implements Callable<Integer> {
   /** How long a stopping agent lets an on-change run under way finish before killing it. */
   static final Duration ON_CHANGE_STOP_GRACE = Duration.ofSeconds(10);
 
+  /**
+   * How long {@code run} waits for the lock of its cache directory while another process holds it
+   * (a {@code load} writing the cache holds it for a moment; another agent holds it for good).
+   */
+  static final Duration LOCK_WAIT = Duration.ofSeconds(5);
+
   /** How long a shutdown hook waits for the agent to stop, when signals cannot be handled. */
   private static final Duration HOOK_WAIT = Duration.ofSeconds(30);
 
@@ -95,7 +101,9 @@ final class RunCommand implements Callable<Integer> {
       names = "--cache-dir",
       required = true,
       paramLabel = "DIR",
-      description = "Where the running configuration and the node id are kept across restarts.")
+      description =
+          "Where the running configuration and the node id are kept across restarts; locked"
+              + " (agent.lock) while the agent runs, and watched for 'load' requests (incoming/).")
   @Nullable Path cacheDir;
 
   @Option(
@@ -194,6 +202,14 @@ final class RunCommand implements Callable<Integer> {
       err.flush();
       return AgentMain.EXIT_USAGE;
     }
+    try {
+      return runAgent(setup);
+    } finally {
+      setup.lock().close(); // only now may another agent, or a load, use the cache directory
+    }
+  }
+
+  private int runAgent(Setup setup) {
     EventLines lines = new EventLines(out);
     OutputFile outputFile = setup.output();
     if (outputFile != null) {
@@ -267,6 +283,10 @@ final class RunCommand implements Callable<Integer> {
       }
       return AgentMain.EXIT_FAILURE;
     }
+    IncomingWatcher incoming =
+        new IncomingWatcher(
+            setup.incoming(), client, lines, clock, IncomingWatcher.configuredPollInterval());
+    incoming.start();
     log.info(
         "configsync-agent {} running against {}; stop with SIGTERM or SIGINT",
         ConfigSyncClient.VERSION,
@@ -281,6 +301,7 @@ final class RunCommand implements Callable<Integer> {
 
     log.info("configsync-agent stopping");
     try {
+      incoming.close(); // a manual load under way finishes first
       client.close();
       if (runner != null) {
         runner.close(ON_CHANGE_STOP_GRACE);
@@ -351,21 +372,49 @@ final class RunCommand implements Callable<Integer> {
     }
     URI uri = controlPlaneUri(Objects.requireNonNull(controlPlane, "--control-plane"));
     TlsConfig tls = tls();
-    FileSnapshotStore store;
-    Path dir = Objects.requireNonNull(cacheDir, "--cache-dir");
-    try {
-      store = FileSnapshotStore.open(dir);
-    } catch (IOException | RuntimeException e) {
-      throw new BadArgumentException(
-          "--cache-dir " + dir + " cannot be used: " + e.getMessage(), e);
-    }
     OutputFile file;
     try {
       file = output == null ? null : new OutputFile(output);
     } catch (IllegalArgumentException e) {
       throw new BadArgumentException(e.getMessage(), e);
     }
-    return new Setup(uri, tls, store, file);
+    Path dir = Objects.requireNonNull(cacheDir, "--cache-dir");
+    AgentLock lock = lockCacheDir(dir);
+    try {
+      // Only with the lock held: opening the store deletes temporary files that a load writing the
+      // cache could be using.
+      FileSnapshotStore store = FileSnapshotStore.open(dir);
+      Path incoming = Incoming.createDirectory(dir);
+      return new Setup(uri, tls, store, file, lock, incoming);
+    } catch (IOException | RuntimeException e) {
+      lock.close();
+      throw new BadArgumentException(
+          "--cache-dir " + dir + " cannot be used: " + e.getMessage(), e);
+    }
+  }
+
+  /** Takes the lock that makes this the one agent running on {@code dir}. */
+  private static AgentLock lockCacheDir(Path dir) throws BadArgumentException {
+    AgentLock lock;
+    try {
+      AgentLock.createDirectory(dir);
+      lock = AgentLock.acquire(dir, LOCK_WAIT);
+    } catch (IOException e) {
+      throw new BadArgumentException(
+          "--cache-dir " + dir + " cannot be used: " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BadArgumentException("interrupted while locking --cache-dir " + dir, e);
+    }
+    if (lock == null) {
+      throw new BadArgumentException(
+          "--cache-dir "
+              + dir
+              + " is in use by another configsync-agent (it holds "
+              + dir.resolve(AgentLock.FILE_NAME)
+              + "); run one agent per cache directory");
+    }
+    return lock;
   }
 
   private void checkDurations() throws BadArgumentException {
@@ -446,7 +495,12 @@ final class RunCommand implements Callable<Integer> {
 
   /** What {@link #setUp()} checked and built. */
   private record Setup(
-      URI controlPlane, TlsConfig tls, FileSnapshotStore store, @Nullable OutputFile output) {}
+      URI controlPlane,
+      TlsConfig tls,
+      FileSnapshotStore store,
+      @Nullable OutputFile output,
+      AgentLock lock,
+      Path incoming) {}
 
   /** A flag is wrong; the message says which and why. */
   private static final class BadArgumentException extends Exception {

@@ -169,7 +169,7 @@ class BadArgumentsTest {
     Result result = run(List.of());
 
     assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
-    assertThat(result.err()).contains("run or hash");
+    assertThat(result.err()).contains("run, load, hash or license");
     assertThat(result.out()).isEmpty();
   }
 
@@ -177,7 +177,7 @@ class BadArgumentsTest {
   void helpAndVersionGoToStdoutWithExit0() {
     Result help = run(List.of("--help"));
     assertThat(help.exit()).isZero();
-    assertThat(help.out()).contains("Usage: configsync-agent", "run", "hash");
+    assertThat(help.out()).contains("Usage: configsync-agent", "run", "load", "hash", "license");
 
     Result runHelp = run(List.of("run", "--help"));
     assertThat(runHelp.exit()).isZero();

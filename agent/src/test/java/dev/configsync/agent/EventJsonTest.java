@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 
@@ -156,6 +157,26 @@ class EventJsonTest {
                 + "\"duration_ms\":60000,"
                 + TIME
                 + "}");
+    UUID id = UUID.fromString("3f2b8c1e-0000-4000-8000-000000000001");
+    assertThat(EventJson.line(new AgentEvent.ManualLoadFinished(T, H1, true, null, id, false)))
+        .isEqualTo(
+            "{\"event\":\"manual_load_finished\",\"hash\":\""
+                + H1
+                + "\",\"ok\":true,\"id\":\""
+                + id
+                + "\",\"force\":false,"
+                + TIME
+                + "}");
+    assertThat(
+            EventJson.line(
+                new AgentEvent.ManualLoadFinished(T, null, false, "connected", id, false)))
+        .isEqualTo(
+            "{\"event\":\"manual_load_finished\",\"ok\":false,\"error\":\"connected\","
+                + "\"id\":\""
+                + id
+                + "\",\"force\":false,"
+                + TIME
+                + "}");
   }
 
   /** Any event record, today's or a future one, formats by the rules without agent changes. */
@@ -280,6 +301,9 @@ class EventJsonTest {
     }
     if (type == boolean.class || type == Boolean.class) {
       return true;
+    }
+    if (type == UUID.class) {
+      return UUID.fromString("3f2b8c1e-0000-4000-8000-000000000001");
     }
     if (type.isEnum()) {
       return type.getEnumConstants()[0];
