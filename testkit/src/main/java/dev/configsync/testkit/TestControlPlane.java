@@ -37,6 +37,7 @@ import okio.ByteString;
 import okio.Okio;
 import okio.Socket;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
 
 /**
  * A control plane for tests: speaks configsync's protocol (Kong hybrid mode v1) over real mutual
@@ -240,7 +241,16 @@ public final class TestControlPlane implements AutoCloseable {
     server = null;
     dropConnections();
     if (s != null) {
-      s.close();
+      try {
+        s.close();
+      } catch (AssertionError e) {
+        // MockWebServer closes its listening socket and every connection first, then waits up to
+        // 5 s for its threads to go idle, and throws AssertionError if they have not (seen on a
+        // loaded machine).
+        // The port and the connections are released by then; waiting is all that failed.
+        LoggerFactory.getLogger(TestControlPlane.class)
+            .warn("test control plane threads slow to stop: {}", e.getMessage());
+      }
     }
   }
 
