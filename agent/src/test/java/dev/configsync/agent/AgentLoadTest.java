@@ -302,7 +302,7 @@ class AgentLoadTest {
                     "snapshot_applied",
                     e ->
                         e.path("hash").asText().equals(manual)
-                            && e.path("source").asText().equals("cache")));
+                            && e.path("source").asText().equals("manual")));
     await()
         .until(() -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(manual)));
     assertThat(readJson(output)).isEqualTo(JSON.readTree(AgentRunTest.config(6)));
