@@ -557,4 +557,59 @@ class OfflineResilienceTest {
     assertThat(b.hash()).contains(hashA);
     assertThat(b.events(SyncEvent.CacheDamaged.class)).isEmpty();
   }
+
+  @Test
+  void aNewNodeStartedDuringAnOutageRunsTheBackupOfAHealthyNode() throws Exception {
+    Path shared = Files.createDirectories(dir.resolve("shared-backups"));
+    var store = dev.configsync.cache.DirectoryBackupStore.open(shared);
+    String published = cp.publish(config("fleet"));
+    Node healthy = started(dir.resolve("healthy"), b -> b.backupExport(store));
+    healthy.awaitRunning(published);
+    healthy.awaitEvent(SyncEvent.BackupExported.class);
+    cp.stop();
+
+    Node fresh = started(dir.resolve("fresh"), b -> b.backupImport(store));
+
+    fresh.awaitRunning(published);
+    assertThat(fresh.client().current().get().source()).isEqualTo(SnapshotSource.BACKUP);
+    assertThat(cachedHash(dir.resolve("fresh"))).isEqualTo(published);
+    // The control plane's configuration takes over when it is back.
+    String next = cp.publish(config("after-outage"));
+    cp.restart();
+    fresh.awaitRunning(next);
+  }
+
+  @Test
+  void forgedLicenseOverRealConnectionIsRefusedAndTheLastGoodStays() throws Exception {
+    java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
+    java.security.KeyPair forger = dev.configsync.license.LicenseSigner.generateKeyPair();
+    var terms =
+        new dev.configsync.license.LicenseTerms(
+            "Example Co",
+            "KEY-0000-1111",
+            "Enterprise",
+            3,
+            java.time.LocalDate.now(java.time.ZoneOffset.UTC),
+            java.time.LocalDate.now(java.time.ZoneOffset.UTC).plusYears(1));
+    var good =
+        dev.configsync.license.LicenseSigner.withLicense(
+            Json.readFrozen(config("licensed").getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+            new dev.configsync.license.LicenseSigner(vendor.getPrivate()).sign(terms));
+    var forged =
+        dev.configsync.license.LicenseSigner.withLicense(
+            Json.readFrozen(config("forged").getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+            new dev.configsync.license.LicenseSigner(forger.getPrivate()).sign(terms));
+    String goodHash = cp.publish(good);
+    Node node = started(dir.resolve("licensed"), b -> b.licenseKey(vendor.getPublic()));
+    node.awaitRunning(goodHash);
+    assertThat(node.client().status().licenseState()).isEqualTo(dev.configsync.LicenseState.VALID);
+
+    cp.publish(forged);
+
+    SyncEvent.SnapshotRejected rejected = node.awaitEvent(SyncEvent.SnapshotRejected.class);
+    assertThat(rejected.reason()).isEqualTo(dev.configsync.ConfigRejectedException.Reason.LICENSE);
+    assertThat(node.client().status().hash()).isEqualTo(goodHash);
+    assertThat(cachedHash(dir.resolve("licensed"))).isEqualTo(goodHash);
+    assertThat(node.client().isServing()).isTrue();
+  }
 }
