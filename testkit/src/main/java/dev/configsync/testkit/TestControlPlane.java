@@ -298,7 +298,8 @@ public final class TestControlPlane implements AutoCloseable {
 
   /**
    * MockWebServer turns SO_REUSEADDR off when it binds port 0, which makes {@link #restart()} on
-   * the same port fail while the old connections sit in TIME_WAIT. These sockets keep it on.
+   * the same port fail while the old connections sit in TIME_WAIT. These sockets keep it on, and
+   * accept connections with TCP_NODELAY, as a real control plane does.
    */
   private static final class ReusableAddressServerSockets extends ServerSocketFactory {
     @Override
@@ -307,6 +308,15 @@ public final class TestControlPlane implements AutoCloseable {
         @Override
         public void setReuseAddress(boolean ignored) throws java.net.SocketException {
           super.setReuseAddress(true);
+        }
+
+        @Override
+        public java.net.Socket accept() throws IOException {
+          java.net.Socket socket = super.accept();
+          // Without it, a configuration written right after a pong waits for the data plane's
+          // delayed ACK (Nagle), up to 40 ms on Linux.
+          socket.setTcpNoDelay(true);
+          return socket;
         }
       };
     }

@@ -1,7 +1,10 @@
 package dev.configsync.okhttp;
 
 import dev.configsync.spi.Transport;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.Proxy;
+import java.net.Socket;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
@@ -10,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import javax.net.SocketFactory;
 import okhttp3.ConnectionSpec;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
@@ -46,6 +50,8 @@ public final class OkHttpTransport implements Transport {
                         .tlsVersions(TlsVersion.TLS_1_3, TlsVersion.TLS_1_2)
                         .build()))
             .sslSocketFactory(tls.sslSocketFactory(), tls.trustManager())
+            // Small frames (pings, error reports) must not wait for the peer's delayed ACK.
+            .socketFactory(new NoDelaySocketFactory(SocketFactory.getDefault()))
             .retryOnConnectionFailure(false)
             .followRedirects(false)
             .followSslRedirects(false);
@@ -109,6 +115,47 @@ public final class OkHttpTransport implements Transport {
     writers.shutdown();
     client.dispatcher().executorService().shutdown();
     client.connectionPool().evictAll();
+  }
+
+  /** Plain sockets with Nagle's algorithm off. */
+  private static final class NoDelaySocketFactory extends SocketFactory {
+    private final SocketFactory delegate;
+
+    NoDelaySocketFactory(SocketFactory delegate) {
+      this.delegate = delegate;
+    }
+
+    private static Socket noDelay(Socket socket) throws IOException {
+      socket.setTcpNoDelay(true);
+      return socket;
+    }
+
+    @Override
+    public Socket createSocket() throws IOException {
+      return noDelay(delegate.createSocket());
+    }
+
+    @Override
+    public Socket createSocket(String host, int port) throws IOException {
+      return noDelay(delegate.createSocket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(String host, int port, InetAddress local, int localPort)
+        throws IOException {
+      return noDelay(delegate.createSocket(host, port, local, localPort));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress host, int port) throws IOException {
+      return noDelay(delegate.createSocket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress address, int port, InetAddress local, int localPort)
+        throws IOException {
+      return noDelay(delegate.createSocket(address, port, local, localPort));
+    }
   }
 
   /** Builds an {@link OkHttpTransport}. */
