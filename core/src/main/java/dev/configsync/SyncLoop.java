@@ -166,6 +166,9 @@ final class SyncLoop {
 
   /** Seeds from the cache on the calling thread, then starts connecting in the background. */
   void start() {
+    if (closing.get()) {
+      throw new IllegalStateException("the client is closed; build a new one");
+    }
     UUID id;
     try {
       id =
@@ -183,6 +186,9 @@ final class SyncLoop {
         cached.isEmpty() && fallback != null ? loadFallback(fallback) : cached;
     runInLoopAndWait(
         () -> {
+          if (state == SyncState.CLOSED) {
+            return; // closed while starting
+          }
           nodeId = id;
           uri = OutletUri.of(s.endpoint(), id, s.hostname(), s.nodeVersion());
           state = SyncState.STARTING;
@@ -314,14 +320,19 @@ final class SyncLoop {
     if (retryTimer != null) {
       retryTimer.cancel();
     }
-    Transport.Connection c = connection;
-    connection = null;
-    if (c != null) {
-      c.close(1000, "data plane shutting down");
-    }
     pendingPayload = null;
     PendingApply p = pendingApply;
     pendingApply = null;
+    Transport.Connection c = connection;
+    connection = null;
+    if (c != null) {
+      try {
+        c.close(1000, "data plane shutting down");
+      } catch (RuntimeException e) {
+        log.warn("configsync transport failed to close a connection", e);
+        c.cancel();
+      }
+    }
     if (p != null) {
       p.abandon("the client was closed before configuration " + p.snapshot.hash() + " applied");
     }
@@ -692,8 +703,24 @@ final class SyncLoop {
     try {
       pipeline.execute(
           () -> {
-            Decoded result = decodeAndValidate(payload);
-            loop.execute(() -> onDecoded(result));
+            Decoded result;
+            try {
+              result = decodeAndValidate(payload);
+            } catch (RuntimeException | Error e) {
+              // Out of memory, a validator's AssertionError...: refuse this payload, and never
+              // leave the pipeline marked busy, or every later configuration would be ignored.
+              result =
+                  new Decoded(
+                      null,
+                      new ConfigRejectedException(
+                          Reason.BAD_MESSAGE,
+                          null,
+                          "configuration could not be processed: " + describe(e),
+                          e),
+                      false);
+            }
+            Decoded outcome = result;
+            loop.execute(() -> onDecoded(outcome));
           });
     } catch (java.util.concurrent.RejectedExecutionException e) {
       decoding = false; // closing
@@ -759,7 +786,18 @@ final class SyncLoop {
       if (result.error() != null) {
         reject(result.error());
       } else if (result.snapshot() != null) {
-        accept(result.snapshot(), result.same(), null);
+        ConfigSnapshot running = current;
+        boolean stillSame = running != null && running.hash().equals(result.snapshot().hash());
+        if (result.same() && !stillSame) {
+          // It matched what ran when it was decoded, so it skipped the checks; what runs has
+          // changed since (a pending configuration applied). Decode it again, checks included,
+          // unless something newer is already waiting.
+          if (pendingPayload == null) {
+            pendingPayload = result.snapshot().payload();
+          }
+        } else {
+          accept(result.snapshot(), result.same(), null);
+        }
       }
     }
     maybeDecode();
@@ -797,11 +835,22 @@ final class SyncLoop {
     ConfigSnapshot running = current;
     PendingApply p = pendingApply;
     boolean runningSame = running != null && running.hash().equals(snapshot.hash());
+    boolean ownBytes =
+        running != null
+            && (running.source() == SnapshotSource.FALLBACK
+                || running.source() == SnapshotSource.MANUAL);
+    if (ownBytes && runningSame && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
+      // The control plane confirms a configuration the node built itself (fallback or manual):
+      // cache the control plane's own bytes, so that the cache and the source agree.
+      sameAsRunning = false;
+      runningSame = false;
+    }
     if (p == null && (runningSame || sameAsRunning)) {
       log.debug("configsync: configuration {} is already running; skipped", snapshot.hash());
       if (running != null
           && snapshot.source() == SnapshotSource.CONTROL_PLANE
-          && running.source() != SnapshotSource.CONTROL_PLANE) {
+          && (running.source() == SnapshotSource.CACHE
+              || running.source() == SnapshotSource.BACKUP)) {
         // The control plane confirms what the node started with: from now on it is the control
         // plane's (and so eligible for backup export). Listeners already have it.
         current = running.withSource(SnapshotSource.CONTROL_PLANE);
@@ -960,10 +1009,14 @@ final class SyncLoop {
     }
     if (previous != null && previous.hash().equals(snapshot.hash())) {
       // The running configuration came back while a newer one waited for its cache write (the
-      // control plane reverted). It was written again, so the cache matches what runs; the
-      // gateway already has it, so listeners hear nothing new.
+      // control plane reverted), or the control plane confirmed a configuration the node had
+      // built itself. It was written again, so the cache matches what runs; the gateway already
+      // has it, so listeners hear nothing new.
       current = snapshot;
       refreshStatus();
+      if (s.backupExport() != null && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
+        scheduleExport();
+      }
       log.debug("configsync: configuration {} is running again; cache rewritten", snapshot.hash());
       return;
     }

@@ -132,4 +132,44 @@ class TransportFaultsTest {
     assertThat(cp.violations()).isEmpty();
     assertThat(client.status().state()).isEqualTo(SyncState.CONNECTED);
   }
+
+  @Test
+  void closingWhileTheHandshakeHangsAbandonsTheAttempt() throws Exception {
+    // A "control plane" that accepts TCP and then says nothing, not even TLS.
+    try (java.net.ServerSocket silent =
+        new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      ConfigSyncClient client =
+          start(
+              URI.create("wss://127.0.0.1:" + silent.getLocalPort()), pki.dataPlaneTls(), 1 << 20);
+      java.net.Socket accepted = silent.accept();
+      assertThat(client.status().state()).isEqualTo(SyncState.CONNECTING);
+
+      client.close();
+
+      // The client drops the half-open attempt at once: the peer sees the connection end well
+      // before the 10 s handshake timeout would have ended it anyway.
+      accepted.setSoTimeout(5_000);
+      int last;
+      do {
+        last = accepted.getInputStream().read(new byte[4096]); // the ClientHello, then the end
+      } while (last > 0);
+      assertThat(last).isEqualTo(-1);
+      accepted.close();
+    }
+  }
+
+  @Test
+  void startAfterCloseIsRefused() {
+    ConfigSyncClient client =
+        ConfigSyncClient.builder()
+            .controlPlane(cp.uri())
+            .transport(OkHttpTransport.create(pki.dataPlaneTls()))
+            .build();
+    client.close();
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(client::start)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
+    assertThat(cp.connectionCount()).isZero();
+  }
 }

@@ -255,13 +255,20 @@ final class OkHttpConnection implements Transport.Connection {
   }
 
   private void enqueueClose(int code, String reason) {
+    WebSocketFrame frame = WebSocketFrame.close(code, truncate(reason)); // checks the code first
+    boolean open;
     synchronized (lock) {
       if (closeQueued) {
         return;
       }
       closeQueued = true;
+      open = writer != null;
     }
-    enqueueAlways(WebSocketFrame.close(code, truncate(reason)));
+    if (!open) {
+      terminate(); // still connecting: nothing to say goodbye on, so abandon the attempt
+      return;
+    }
+    enqueueAlways(frame);
   }
 
   private boolean enqueue(WebSocketFrame frame) {
@@ -366,7 +373,13 @@ final class OkHttpConnection implements Transport.Connection {
     if (reason == null) {
       return "";
     }
-    // A close reason must fit a control frame (123 bytes of UTF-8); stay well inside it.
-    return reason.length() > 60 ? reason.substring(0, 60) : reason;
+    // A close reason must fit a control frame (123 bytes of UTF-8); stay well inside it, and never
+    // cut a character in two.
+    String cut = reason;
+    while (cut.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 60) {
+      int end = cut.offsetByCodePoints(0, cut.codePointCount(0, cut.length()) - 1);
+      cut = cut.substring(0, end);
+    }
+    return cut;
   }
 }
