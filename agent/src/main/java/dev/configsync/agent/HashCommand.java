@@ -3,9 +3,9 @@ package dev.configsync.agent;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.configsync.ConfigFileException;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.cache.YamlConfigFormat;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.Json;
@@ -18,7 +18,6 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
-import org.yaml.snakeyaml.LoaderOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -39,8 +38,6 @@ import picocli.CommandLine.Parameters;
 final class HashCommand implements Callable<Integer> {
   /** The largest inflated .gz content read: the client's default inflated-size cap. */
   private static final long MAX_INFLATED_BYTES = 256L * 1024 * 1024;
-
-  private static final ObjectMapper YAML = Json.strictMapper(yamlFactory());
 
   @Parameters(index = "0", paramLabel = "FILE", description = "The file to hash.")
   @Nullable Path file;
@@ -88,7 +85,10 @@ final class HashCommand implements Callable<Integer> {
       }
     }
     boolean yaml = name.endsWith(".yml") || name.endsWith(".yaml");
-    JsonNode document = parse(path, bytes, yaml);
+    if (yaml && gzip) {
+      throw new InvalidFileException(path + ": gzip YAML is not supported; unzip it first");
+    }
+    JsonNode document = yaml ? parseYaml(path) : parse(path, bytes, false);
     JsonNode configTable = document.get("config_table");
     boolean message =
         document.isObject()
@@ -116,7 +116,7 @@ final class HashCommand implements Callable<Integer> {
     String format = yaml ? "YAML" : "JSON";
     JsonNode document;
     try {
-      document = yaml ? YAML.readTree(bytes) : Json.readFrozen(bytes);
+      document = Json.readFrozen(bytes);
     } catch (JsonProcessingException e) {
       JsonLocation where = e.getLocation();
       throw new InvalidFileException(
@@ -137,11 +137,15 @@ final class HashCommand implements Callable<Integer> {
     return document;
   }
 
-  private static YAMLFactory yamlFactory() {
-    // SnakeYAML stops at 3 MB by default; declarative configurations can be larger.
-    LoaderOptions options = new LoaderOptions();
-    options.setCodePointLimit(Json.MAX_STRING_LENGTH);
-    return YAMLFactory.builder().loaderOptions(options).build();
+  /** YAML exactly as the client reads it (fallback, manual loads): same limits, same refusals. */
+  private static JsonNode parseYaml(Path path) throws InvalidFileException {
+    try {
+      return new YamlConfigFormat().read(path, MAX_INFLATED_BYTES);
+    } catch (ConfigFileException e) {
+      throw new InvalidFileException(e.getMessage());
+    } catch (IOException e) {
+      throw new InvalidFileException(path + ": cannot be read: " + e.getMessage());
+    }
   }
 
   /** The file is missing, unreadable or not a configuration; the message says which. */

@@ -75,6 +75,7 @@ public final class TestControlPlane implements AutoCloseable {
   private final List<JsonNode> errorReports = new CopyOnWriteArrayList<>();
   private final AtomicInteger connections = new AtomicInteger();
   private volatile boolean answerPings = true;
+  private final Object publishLock = new Object();
   private volatile byte @Nullable [] latest;
   private volatile @Nullable String latestHash;
   private @Nullable MockWebServer server;
@@ -122,12 +123,16 @@ public final class TestControlPlane implements AutoCloseable {
   public String publish(JsonNode configTable) {
     byte[] payload = HybridProtocol.reconfigure(configTable, System.currentTimeMillis() / 1000.0);
     String hash = ConfigHash.configHash(configTable);
-    synchronized (this) {
+    // One lock orders this fan-out against each node's first send: no node can get this
+    // configuration and then an older one.
+    synchronized (publishLock) {
       latest = payload;
       latestHash = hash;
-    }
-    for (NodeSession session : sessions) {
-      session.send(WebSocketFrame.binary(ByteString.of(payload)));
+      for (NodeSession session : sessions) {
+        if (session.info != null) {
+          session.send(WebSocketFrame.binary(ByteString.of(payload)));
+        }
+      }
     }
     return hash;
   }
@@ -396,13 +401,12 @@ public final class TestControlPlane implements AutoCloseable {
         if (basicInfo == null) {
           return;
         }
-        info = nodeInfo(basicInfo);
-        byte[] config;
-        synchronized (TestControlPlane.this) {
-          config = latest;
-        }
-        if (config != null) {
-          send(WebSocketFrame.binary(ByteString.of(config)));
+        synchronized (publishLock) {
+          info = nodeInfo(basicInfo);
+          byte[] config = latest;
+          if (config != null) {
+            send(WebSocketFrame.binary(ByteString.of(config)));
+          }
         }
         while (true) {
           WebSocketFrame frame = reader.readFrame();

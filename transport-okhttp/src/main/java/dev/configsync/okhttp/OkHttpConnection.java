@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLException;
 import okhttp3.Call;
 import okhttp3.OkHttpClient;
@@ -43,6 +44,7 @@ final class OkHttpConnection implements Transport.Connection {
   private final ExecutorService writers;
   private final SecureRandom random;
   private final AtomicBoolean terminated = new AtomicBoolean();
+  private final AtomicReference<java.net.@Nullable Socket> rawSocket;
   private final CountDownLatch readerDone = new CountDownLatch(1);
   private final Object lock = new Object();
 
@@ -62,7 +64,9 @@ final class OkHttpConnection implements Transport.Connection {
       Transport.ConnectRequest request,
       Transport.Listener listener,
       ExecutorService writers,
-      SecureRandom random) {
+      SecureRandom random,
+      AtomicReference<java.net.@Nullable Socket> rawSocket) {
+    this.rawSocket = rawSocket;
     this.client = client;
     this.request = request;
     this.listener = listener;
@@ -366,6 +370,14 @@ final class OkHttpConnection implements Transport.Connection {
     }
     if (c != null) {
       c.cancel();
+    }
+    java.net.Socket raw = rawSocket.get();
+    if (raw != null) {
+      try {
+        raw.close();
+      } catch (IOException e) {
+        log.debug("closing the socket failed", e);
+      }
     }
   }
 

@@ -13,6 +13,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import javax.net.SocketFactory;
 import okhttp3.ConnectionSpec;
 import okhttp3.OkHttpClient;
@@ -51,7 +53,7 @@ public final class OkHttpTransport implements Transport {
                         .build()))
             .sslSocketFactory(tls.sslSocketFactory(), tls.trustManager())
             // Small frames (pings, error reports) must not wait for the peer's delayed ACK.
-            .socketFactory(new NoDelaySocketFactory(SocketFactory.getDefault()))
+            .socketFactory(new NoDelaySocketFactory(SocketFactory.getDefault(), socket -> {}))
             .retryOnConnectionFailure(false)
             .followRedirects(false)
             .followSslRedirects(false);
@@ -93,14 +95,19 @@ public final class OkHttpTransport implements Transport {
   @Override
   public Connection connect(ConnectRequest request, Listener listener) {
     Duration timeout = request.handshakeTimeout();
+    // The connection keeps its raw socket, so that it can abandon an attempt stuck in the TLS
+    // handshake, where OkHttp's own cancel does not always reach.
+    AtomicReference<@Nullable Socket> raw = new AtomicReference<>();
     OkHttpClient perCall =
         client
             .newBuilder()
+            .socketFactory(new NoDelaySocketFactory(SocketFactory.getDefault(), raw::set))
             .connectTimeout(timeout)
             .readTimeout(timeout)
             .writeTimeout(timeout)
             .build();
-    OkHttpConnection connection = new OkHttpConnection(perCall, request, listener, writers, random);
+    OkHttpConnection connection =
+        new OkHttpConnection(perCall, request, listener, writers, random, raw);
     connection.start();
     return connection;
   }
@@ -120,13 +127,16 @@ public final class OkHttpTransport implements Transport {
   /** Plain sockets with Nagle's algorithm off. */
   private static final class NoDelaySocketFactory extends SocketFactory {
     private final SocketFactory delegate;
+    private final Consumer<Socket> created;
 
-    NoDelaySocketFactory(SocketFactory delegate) {
+    NoDelaySocketFactory(SocketFactory delegate, Consumer<Socket> created) {
       this.delegate = delegate;
+      this.created = created;
     }
 
-    private static Socket noDelay(Socket socket) throws IOException {
+    private Socket noDelay(Socket socket) throws IOException {
       socket.setTcpNoDelay(true);
+      created.accept(socket);
       return socket;
     }
 
