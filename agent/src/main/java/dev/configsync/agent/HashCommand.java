@@ -85,10 +85,7 @@ final class HashCommand implements Callable<Integer> {
       }
     }
     boolean yaml = name.endsWith(".yml") || name.endsWith(".yaml");
-    if (yaml && gzip) {
-      throw new InvalidFileException(path + ": gzip YAML is not supported; unzip it first");
-    }
-    JsonNode document = yaml ? parseYaml(path) : parse(path, bytes, false);
+    JsonNode document = yaml ? parseYaml(path, bytes) : parse(path, bytes, false);
     JsonNode configTable = document.get("config_table");
     boolean message =
         document.isObject()
@@ -138,11 +135,11 @@ final class HashCommand implements Callable<Integer> {
   }
 
   /** YAML exactly as the client reads it (fallback, manual loads): same limits, same refusals. */
-  private static JsonNode parseYaml(Path path) throws InvalidFileException {
+  private static JsonNode parseYaml(Path path, byte[] bytes) throws InvalidFileException {
     try {
-      return new YamlConfigFormat().read(path, MAX_INFLATED_BYTES);
+      return new YamlConfigFormat().read(path, bytes, MAX_INFLATED_BYTES);
     } catch (ConfigFileException e) {
-      throw new InvalidFileException(e.getMessage());
+      throw new InvalidFileException("not valid YAML: " + e.getMessage());
     } catch (IOException e) {
       throw new InvalidFileException(path + ": cannot be read: " + e.getMessage());
     }

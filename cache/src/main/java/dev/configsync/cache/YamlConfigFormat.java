@@ -59,6 +59,24 @@ public final class YamlConfigFormat implements ConfigFormat {
       throw new ConfigFileException(
           file, 0, 0, "file of " + size + " bytes exceeds the limit of " + maxBytes, null);
     }
+    try (InputStream in = Files.newInputStream(file)) {
+      return read(file, in, maxBytes);
+    }
+  }
+
+  /**
+   * Reads YAML already in memory (for example inflated from a {@code .yml.gz}) with the same limits
+   * and refusals as {@link #read(Path, long)}; {@code name} names it in messages.
+   */
+  public JsonNode read(Path name, byte[] content, long maxBytes) throws IOException {
+    if (content.length > maxBytes) {
+      throw new ConfigFileException(
+          name, 0, 0, content.length + " bytes exceed the limit of " + maxBytes, null);
+    }
+    return read(name, new java.io.ByteArrayInputStream(content), maxBytes);
+  }
+
+  private JsonNode read(Path file, InputStream in, long maxBytes) throws IOException {
     LoaderOptions options = new LoaderOptions();
     options.setMaxAliasesForCollections(MAX_ALIASES);
     options.setAllowDuplicateKeys(false);
@@ -66,8 +84,7 @@ public final class YamlConfigFormat implements ConfigFormat {
     options.setCodePointLimit((int) Math.min(Integer.MAX_VALUE, Math.max(maxBytes, 1)));
     YAMLFactory factory = YAMLFactory.builder().loaderOptions(options).build();
     ObjectMapper mapper = Json.strictMapper(factory);
-    try (InputStream in = Files.newInputStream(file);
-        JsonParser parser = new CheckingParser(file, factory.createParser(in))) {
+    try (JsonParser parser = new CheckingParser(file, factory.createParser(in))) {
       JsonNode node = mapper.readTree(parser);
       if (node == null || node.isMissingNode() || node.isNull()) {
         throw new ConfigFileException(file, 0, 0, "the file holds no configuration", null);
