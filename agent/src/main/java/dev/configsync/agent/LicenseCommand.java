@@ -182,6 +182,11 @@ final class LicenseCommand implements Callable<Integer> {
         }
         Files.move(temp, target); // fails if the target appeared meanwhile
         moved = true;
+        // Make the new name durable too: a signing key lost in a crash after "written" is worse
+        // than an error now.
+        try (FileChannel directory = FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+          directory.force(true);
+        }
       } finally {
         if (!moved) {
           Files.deleteIfExists(temp);
