@@ -835,13 +835,18 @@ final class SyncLoop {
     ConfigSnapshot running = current;
     PendingApply p = pendingApply;
     boolean runningSame = running != null && running.hash().equals(snapshot.hash());
-    boolean ownBytes =
-        running != null
-            && (running.source() == SnapshotSource.FALLBACK
-                || running.source() == SnapshotSource.MANUAL);
-    if (ownBytes && runningSame && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
+    if (running != null
+        && (running.source() == SnapshotSource.FALLBACK
+            || running.source() == SnapshotSource.MANUAL)
+        && runningSame
+        && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
       // The control plane confirms a configuration the node built itself (fallback or manual):
-      // cache the control plane's own bytes, so that the cache and the source agree.
+      // cache the control plane's own bytes, so that the cache and the source agree. (The
+      // shortcut skipped the checks; the content is the running one, so is its license.)
+      if (running.license().isPresent() && snapshot.license().isEmpty()) {
+        accept(snapshot.withLicense(running.license().get()), false, done);
+        return;
+      }
       sameAsRunning = false;
       runningSame = false;
     }
