@@ -231,6 +231,27 @@ class LicenseLifecycleTest {
     assertThat(events(SyncEvent.LicenseExpired.class)).hasSize(1);
   }
 
+  @Test
+  void controlPlaneConfirmingAManualLoadKeepsItsLicenseAndCachesTheControlPlaneBytes(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    ConfigSyncClient client = start();
+    JsonNode config = licensed("a", signer, LAST_DAY);
+    java.nio.file.Path file =
+        java.nio.file.Files.writeString(dir.resolve("manual.json"), config.toString());
+    client.loadManual(file); // still connecting: allowed
+    assertThat(client.status().source()).isEqualTo(SnapshotSource.MANUAL);
+
+    FakeConnection c = connected();
+    byte[] pushed = HybridProtocol.reconfigure(config, 5.0);
+    c.deliver(pushed);
+
+    eventually().until(() -> client.status().source() == SnapshotSource.CONTROL_PLANE);
+    assertThat(client.current().orElseThrow().license()).isPresent();
+    assertThat(client.status().licenseState()).isEqualTo(LicenseState.VALID);
+    eventually().until(() -> java.util.Arrays.equals(store.bytes(), pushed));
+    assertThat(events(SyncEvent.SnapshotApplied.class)).hasSize(1); // the manual load only
+  }
+
   /** Advances time in heartbeat-sized steps, answering pings so the connection stays up. */
   private void keepAliveAndAdvance(FakeConnection c, Duration total) {
     Duration step = Duration.ofSeconds(20);
