@@ -59,6 +59,14 @@ public final class ConfigSyncClient implements AutoCloseable {
   /** The version of this library, sent as {@code node_version} unless overridden. */
   public static final String VERSION = "0.1.0";
 
+  /**
+   * The default largest compressed configuration, in bytes (Kong's {@code cluster_max_payload}).
+   */
+  public static final long DEFAULT_MAX_PAYLOAD_BYTES = 16L * 1024 * 1024;
+
+  /** The default largest inflated configuration, in bytes. */
+  public static final long DEFAULT_MAX_INFLATED_BYTES = 256L * 1024 * 1024;
+
   private final SyncLoop loop;
   private final AtomicBoolean started = new AtomicBoolean();
 
@@ -175,8 +183,8 @@ public final class ConfigSyncClient implements AutoCloseable {
     private @Nullable IntervalFunction reconnectBackoff;
     private Duration handshakeTimeout = Duration.ofSeconds(10);
     private Duration cacheWriteTimeout = Duration.ofSeconds(10);
-    private long maxPayloadBytes = 16L * 1024 * 1024;
-    private long maxInflatedBytes = 256L * 1024 * 1024;
+    private long maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
+    private long maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES;
     private @Nullable ConfigValidator validator;
     private boolean reportErrors;
     private final List<Consumer<ConfigSnapshot>> snapshotListeners = new ArrayList<>();

@@ -37,7 +37,7 @@ import picocli.CommandLine.Parameters;
     })
 final class HashCommand implements Callable<Integer> {
   /** The largest inflated .gz content read: the client's default inflated-size cap. */
-  private static final long MAX_INFLATED_BYTES = 256L * 1024 * 1024;
+  private static final long MAX_INFLATED_BYTES = ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "The file to hash.")
   @Nullable Path file;

@@ -67,7 +67,7 @@ final class LicenseCommand implements Callable<Integer> {
   static final String PUBLIC_KEY_FILE = "license-signing.pub";
 
   /** The largest configuration {@code issue --config} reads: the client's inflated-size cap. */
-  static final long MAX_CONFIG_BYTES = 256L * 1024 * 1024;
+  static final long MAX_CONFIG_BYTES = ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -66,7 +66,7 @@ final class LoadCommand implements Callable<Integer> {
   private static final URI NO_CONTROL_PLANE = URI.create("wss://offline.invalid");
 
   /** The largest inflated cache read back: the client's default inflated-size cap. */
-  private static final long MAX_INFLATED_BYTES = 256L * 1024 * 1024;
+  private static final long MAX_INFLATED_BYTES = ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
