@@ -10,7 +10,6 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +41,6 @@ public final class DirectoryBackupStore implements BackupStore {
   public static final String FILE_NAME = "config.json.gz";
 
   private static final Logger log = LoggerFactory.getLogger(DirectoryBackupStore.class);
-  private static final Pattern VERSION = Pattern.compile("[0-9]{1,9}(?:\\.[0-9]{1,9}){0,3}");
 
   /** Temporary files older than this were left by a crash, not by a write under way. */
   private static final Duration STALE_TEMP = Duration.ofHours(1);
@@ -100,12 +98,7 @@ public final class DirectoryBackupStore implements BackupStore {
    * @throws IllegalArgumentException when {@code version} is not digits separated by dots
    */
   public Path file(String version) {
-    if (!VERSION.matcher(version).matches()) {
-      throw new IllegalArgumentException(
-          "backup version must be digits separated by dots (like 3.9), got: \""
-              + version.replaceAll("[^\\x20-\\x7E]", "?")
-              + "\"");
-    }
+    BackupStore.requireVersion(version);
     Path file = root.resolve(version).resolve(FILE_NAME).normalize();
     if (!file.startsWith(root)) { // cannot happen with the pattern above; kept as a last guard
       throw new IllegalArgumentException("backup version " + version + " escapes " + root);
@@ -175,7 +168,7 @@ public final class DirectoryBackupStore implements BackupStore {
     int deleted = 0;
     try (DirectoryStream<Path> versions = Files.newDirectoryStream(root, Files::isDirectory)) {
       for (Path dir : versions) {
-        if (!VERSION.matcher(dir.getFileName().toString()).matches()) {
+        if (!BackupStore.isValidVersion(dir.getFileName().toString())) {
           continue;
         }
         try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, glob)) {

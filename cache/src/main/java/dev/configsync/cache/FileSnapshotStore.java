@@ -61,22 +61,21 @@ public final class FileSnapshotStore implements SnapshotStore {
       Pattern.compile(
           "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
 
-  /** Test seam, run after a temporary file is durable and before it is renamed over its target. */
-  interface BeforeRename {
-    void run(Path temp) throws IOException;
-  }
-
   private final Path directory;
   private final Path file;
   private final long maxBytes;
   private final Clock clock;
-  private final BeforeRename beforeRename;
+  private final AtomicFiles.BeforeRename beforeRename; // test seam
   private final FileAttribute<?>[] ownerOnly;
   private final Object lock = new Object();
   private @Nullable UUID nodeId; // guarded by lock
 
   private FileSnapshotStore(
-      Path directory, long maxBytes, Clock clock, BeforeRename beforeRename, boolean posix) {
+      Path directory,
+      long maxBytes,
+      Clock clock,
+      AtomicFiles.BeforeRename beforeRename,
+      boolean posix) {
     this.directory = directory;
     this.file = directory.resolve(CONFIG);
     this.maxBytes = maxBytes;
@@ -102,7 +101,8 @@ public final class FileSnapshotStore implements SnapshotStore {
     return open(directory, maxBytes, Clock.systemUTC(), temp -> {});
   }
 
-  static FileSnapshotStore open(Path directory, long maxBytes, Clock clock, BeforeRename hook)
+  static FileSnapshotStore open(
+      Path directory, long maxBytes, Clock clock, AtomicFiles.BeforeRename hook)
       throws IOException {
     if (maxBytes < 1 || maxBytes > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
@@ -174,7 +174,7 @@ public final class FileSnapshotStore implements SnapshotStore {
           "Refusing to store a " + payload.length + "-byte payload: the limit is " + maxBytes);
     }
     synchronized (lock) {
-      AtomicFiles.write(file, payload, ownerOnly, beforeRename::run);
+      AtomicFiles.write(file, payload, ownerOnly, beforeRename);
     }
   }
 
@@ -249,7 +249,7 @@ public final class FileSnapshotStore implements SnapshotStore {
           nodeId = UUID.fromString(text);
         } else {
           UUID minted = UUID.randomUUID();
-          AtomicFiles.write(idFile, (minted + "\n").getBytes(UTF_8), ownerOnly, beforeRename::run);
+          AtomicFiles.write(idFile, (minted + "\n").getBytes(UTF_8), ownerOnly, beforeRename);
           log.info("Created node identity {} in {}", minted, idFile);
           nodeId = minted;
         }

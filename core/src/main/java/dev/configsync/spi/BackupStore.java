@@ -39,4 +39,27 @@ public interface BackupStore {
 
   /** Where the copies go, for logs and events (never credentials). */
   String describe();
+
+  /**
+   * Checks a {@code version} key part for implementations: digits separated by dots (like {@code
+   * 3.9}), so that it can never escape a directory or a key prefix.
+   *
+   * @return {@code version}
+   * @throws IllegalArgumentException otherwise, showing the value with non-printable characters
+   *     replaced
+   */
+  static String requireVersion(String version) {
+    if (!isValidVersion(version)) {
+      throw new IllegalArgumentException(
+          "backup version must be digits separated by dots (like 3.9), got: \""
+              + version.replaceAll("[^\\x20-\\x7E]", "?")
+              + "\"");
+    }
+    return version;
+  }
+
+  /** Whether {@code version} is a valid key part: see {@link #requireVersion}. */
+  static boolean isValidVersion(String version) {
+    return version.matches("[0-9]{1,9}(?:\\.[0-9]{1,9}){0,3}");
+  }
 }

@@ -7,7 +7,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -71,8 +70,6 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
   /** The largest copy {@link #get} reads (and {@link #put} writes): 64 MiB. */
   public static final long MAX_BYTES = 64L * 1024 * 1024;
 
-  private static final Pattern VERSION = Pattern.compile("[0-9]{1,9}(?:\\.[0-9]{1,9}){0,3}");
-
   private final S3Client s3;
   private final boolean ownsClient;
   private final String bucket;
@@ -99,12 +96,7 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
    * @throws IllegalArgumentException when {@code version} is not digits separated by dots
    */
   public String key(String version) {
-    if (!VERSION.matcher(version).matches()) {
-      throw new IllegalArgumentException(
-          "backup version must be digits separated by dots (like 3.9), got: \""
-              + version.replaceAll("[^\\x20-\\x7E]", "?")
-              + "\"");
-    }
+    BackupStore.requireVersion(version);
     return prefix + version + "/" + FILE_NAME;
   }
 
