@@ -113,8 +113,10 @@ final class ConfigFiles {
       throw new ConfigFileException(
           file, 1, 1, "a configuration must be an object, found " + table.getNodeType(), null);
     }
-    byte[] payload = HybridProtocol.reconfigure(table, now.toEpochMilli() / 1000.0, origin(source));
-    return new ConfigSnapshot(ConfigHash.configHashes(table), source, now, table, payload);
+    ConfigHashes hashes = ConfigHash.configHashes(table);
+    byte[] payload =
+        HybridProtocol.reconfigure(table, hashes, now.toEpochMilli() / 1000.0, origin(source));
+    return new ConfigSnapshot(hashes, source, now, table, payload);
   }
 
   private static @Nullable String origin(SnapshotSource source) {
@@ -129,7 +131,10 @@ final class ConfigFiles {
     }
     byte[] payload =
         HybridProtocol.reconfigure(
-            snapshot.config(), snapshot.timestamp().toEpochMilli() / 1000.0, origin);
+            snapshot.config(),
+            snapshot.hashes(),
+            snapshot.timestamp().toEpochMilli() / 1000.0,
+            origin);
     return new ConfigSnapshot(
         snapshot.hashes(), snapshot.source(), snapshot.timestamp(), snapshot.config(), payload);
   }

@@ -3,6 +3,7 @@ package dev.configsync.internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.ConfigHashes;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.TreeMap;
@@ -86,7 +87,12 @@ public final class HybridProtocol {
   /** As {@link #reconfigure(JsonNode, double)}, marking the message's origin when not null. */
   public static byte[] reconfigure(
       JsonNode configTable, double timestampSeconds, @Nullable String origin) {
-    var hashes = ConfigHash.configHashes(configTable);
+    return reconfigure(configTable, ConfigHash.configHashes(configTable), timestampSeconds, origin);
+  }
+
+  /** As {@link #reconfigure(JsonNode, double, String)}, with {@code hashes} already computed. */
+  public static byte[] reconfigure(
+      JsonNode configTable, ConfigHashes hashes, double timestampSeconds, @Nullable String origin) {
     ObjectNode root = Json.WRITER.createObjectNode();
     root.put("type", TYPE_RECONFIGURE);
     root.put("timestamp", timestampSeconds);

@@ -1,6 +1,7 @@
 package dev.configsync.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigHashes;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
@@ -121,8 +122,10 @@ public final class TestControlPlane implements AutoCloseable {
    * while the control plane is stopped too: the configuration goes out when it is back.
    */
   public String publish(JsonNode configTable) {
-    byte[] payload = HybridProtocol.reconfigure(configTable, System.currentTimeMillis() / 1000.0);
-    String hash = ConfigHash.configHash(configTable);
+    ConfigHashes hashes = ConfigHash.configHashes(configTable);
+    byte[] payload =
+        HybridProtocol.reconfigure(configTable, hashes, System.currentTimeMillis() / 1000.0, null);
+    String hash = hashes.config();
     // One lock orders this fan-out against each node's first send: no node can get this
     // configuration and then an older one.
     synchronized (publishLock) {
