@@ -927,15 +927,13 @@ final class SyncLoop {
     if (state == SyncState.CLOSED) {
       return; // nothing is reported after Stopped
     }
-    if (p.published) {
-      // The write outlived its time limit; the snapshot was applied without it.
+    if (pendingApply != p) {
+      // Either it outlived its time limit and the snapshot was applied without it (then it is
+      // current, and now cached after all), or a newer configuration superseded it (never current).
       if (failure == null && current == p.snapshot) {
         emit(new SyncEvent.CacheWritten(now(), p.snapshot.hash(), p.snapshot.payload().length));
       }
       return;
-    }
-    if (pendingApply != p) {
-      return; // superseded by a newer configuration
     }
     pendingApply = null;
     if (p.timeout != null) {
@@ -952,13 +950,12 @@ final class SyncLoop {
           reason);
       emit(new SyncEvent.CacheWriteFailed(now(), p.snapshot.hash(), reason));
     }
-    p.published = true;
     publish(p.snapshot);
     p.done.complete(p.snapshot);
   }
 
   private void onCacheWriteTimeout(PendingApply p) {
-    if (pendingApply != p || p.published) {
+    if (pendingApply != p) {
       return;
     }
     pendingApply = null;
@@ -969,7 +966,6 @@ final class SyncLoop {
         reason,
         p.snapshot.hash());
     emit(new SyncEvent.CacheWriteFailed(now(), p.snapshot.hash(), reason));
-    p.published = true;
     publish(p.snapshot);
     p.done.complete(p.snapshot);
   }
@@ -980,7 +976,6 @@ final class SyncLoop {
     final CompletableFuture<ConfigSnapshot> done;
     @Nullable Future<?> write;
     Scheduler.@Nullable Cancellable timeout;
-    boolean published;
 
     PendingApply(ConfigSnapshot snapshot, CompletableFuture<ConfigSnapshot> done) {
       this.snapshot = snapshot;
