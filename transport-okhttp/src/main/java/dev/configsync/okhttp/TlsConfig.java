@@ -1,6 +1,6 @@
 package dev.configsync.okhttp;
 
-import dev.configsync.okhttp.internal.PemMaterial;
+import dev.configsync.tls.PemMaterial;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.PrivateKey;

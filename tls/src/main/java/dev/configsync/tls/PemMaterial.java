@@ -1,4 +1,4 @@
-package dev.configsync.okhttp.internal;
+package dev.configsync.tls;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,7 +34,7 @@ import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
  * <p>Every method is stateless and thread-safe, and throws {@link IllegalArgumentException} for
  * unreadable, malformed or unsuitable input.
  *
- * <p>Not API: part of the transport's internals; may change in any release.
+ * <p>Not API: shared by the OkHttp transport and the control plane; may change in any release.
  */
 public final class PemMaterial {
   /** PEM files larger than this are refused, so a wrong path (a device, a log) fails fast. */
