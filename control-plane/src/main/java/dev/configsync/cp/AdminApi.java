@@ -1,0 +1,289 @@
+package dev.configsync.cp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigFileException;
+import dev.configsync.ConfigHashes;
+import dev.configsync.ConfigSyncException;
+import dev.configsync.cache.YamlConfigFormat;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin HTTP API: {@code PUT /config}, {@code GET /config}, {@code GET
+ * /clustering/data-planes}, {@code GET /status}. Every error is a 4xx or 5xx with a JSON body
+ * {@code {"error": code, "message": text}}; a request that fails publishes nothing.
+ */
+// Netty reports write and close failures through the pipeline; their futures need no checking.
+@SuppressWarnings("FutureReturnValueIgnored")
+final class AdminApi {
+  private static final Logger log = LoggerFactory.getLogger(AdminApi.class);
+  private static final Path BODY = Path.of("request body");
+
+  private final ControlPlaneServer server;
+  private final byte @Nullable [] token;
+  private final Executor blocking;
+
+  AdminApi(ControlPlaneServer server, @Nullable String token, Executor blocking) {
+    this.server = server;
+    this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
+    this.blocking = blocking;
+  }
+
+  ChannelHandler handler() {
+    return new Handler();
+  }
+
+  @ChannelHandler.Sharable
+  private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+      boolean keepAlive = HttpUtil.isKeepAlive(request);
+      if (!request.decoderResult().isSuccess()) {
+        HttpJson.send(
+            ctx,
+            HttpJson.error(HttpResponseStatus.BAD_REQUEST, "bad_request", "malformed HTTP request"),
+            false);
+        return;
+      }
+      if (!authorized(request)) {
+        FullHttpResponse response =
+            HttpJson.error(
+                HttpResponseStatus.UNAUTHORIZED,
+                "unauthorized",
+                "missing or wrong admin token: send 'Authorization: Bearer <token>'");
+        response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"configsync\"");
+        HttpJson.send(ctx, response, keepAlive);
+        return;
+      }
+      String path = new QueryStringDecoder(request.uri()).path();
+      if (path.length() > 1 && path.endsWith("/")) {
+        path = path.substring(0, path.length() - 1);
+      }
+      HttpMethod method = request.method();
+      switch (path) {
+        case "/config" -> {
+          if (method.equals(HttpMethod.GET)) {
+            HttpJson.send(ctx, getConfig(), keepAlive);
+          } else if (method.equals(HttpMethod.PUT) || method.equals(HttpMethod.POST)) {
+            byte[] body = ByteBufUtil.getBytes(request.content());
+            String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+            try {
+              blocking.execute(() -> HttpJson.send(ctx, putConfig(body, type), keepAlive));
+            } catch (RejectedExecutionException e) {
+              HttpJson.send(
+                  ctx,
+                  HttpJson.error(
+                      HttpResponseStatus.SERVICE_UNAVAILABLE,
+                      "shutting_down",
+                      "the control plane is shutting down"),
+                  false);
+            }
+          } else {
+            HttpJson.send(ctx, notAllowed("GET, PUT"), keepAlive);
+          }
+        }
+        case "/clustering/data-planes" ->
+            HttpJson.send(
+                ctx, method.equals(HttpMethod.GET) ? dataPlanes() : notAllowed("GET"), keepAlive);
+        case "/status" ->
+            HttpJson.send(
+                ctx, method.equals(HttpMethod.GET) ? status() : notAllowed("GET"), keepAlive);
+        default ->
+            HttpJson.send(
+                ctx,
+                HttpJson.error(
+                    HttpResponseStatus.NOT_FOUND,
+                    "not_found",
+                    "no endpoint at "
+                        + path
+                        + "; the admin API has /config, /clustering/data-planes and /status"),
+                keepAlive);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("Admin connection failed: {}", cause.toString());
+      ctx.close();
+    }
+  }
+
+  private boolean authorized(FullHttpRequest request) {
+    if (token == null) {
+      return true;
+    }
+    String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+    return header != null
+        && MessageDigest.isEqual(token, header.trim().getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static FullHttpResponse notAllowed(String allow) {
+    FullHttpResponse response =
+        HttpJson.error(
+            HttpResponseStatus.METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint accepts " + allow);
+    response.headers().set(HttpHeaderNames.ALLOW, allow);
+    return response;
+  }
+
+  private FullHttpResponse getConfig() {
+    Optional<PublishedConfig> current = server.currentConfig();
+    if (current.isEmpty()) {
+      return HttpJson.error(
+          HttpResponseStatus.NOT_FOUND, "no_config", "no configuration has been published yet");
+    }
+    FullHttpResponse response = HttpJson.response(HttpResponseStatus.OK, current.get().config());
+    response.headers().set(HttpHeaderNames.ETAG, "\"" + current.get().hash() + "\"");
+    response.headers().set("X-Config-Hash", current.get().hash());
+    return response;
+  }
+
+  /** Runs on the admin executor: parsing, hashing, compressing and storing may take a while. */
+  FullHttpResponse putConfig(byte[] body, @Nullable String contentType) {
+    String media =
+        contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+    JsonNode config;
+    try {
+      switch (media) {
+        case "application/json" -> config = ControlPlaneServer.parseJson(body);
+        case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml" ->
+            config = new YamlConfigFormat().read(BODY, body, Integer.MAX_VALUE);
+        default -> {
+          return HttpJson.error(
+              HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+              "unsupported_media_type",
+              "Content-Type must be application/json or application/yaml"
+                  + (media.isEmpty() ? " (none was sent)" : ", not " + media));
+        }
+      }
+      PublishResult result = server.publishFrozen(config);
+      Map<String, Object> answer = new LinkedHashMap<>();
+      answer.put("hash", result.hash());
+      answer.put("hashes", hashes(result.hashes()));
+      answer.put("changed", result.changed());
+      answer.put("published_at", result.publishedAt().toString());
+      answer.put("payload_bytes", result.payloadBytes());
+      answer.put("connected_data_planes", server.connectedCount());
+      return HttpJson.response(HttpResponseStatus.OK, answer);
+    } catch (ConfigFileException e) {
+      return HttpJson.error(HttpResponseStatus.BAD_REQUEST, "invalid_yaml", e.getMessage());
+    } catch (InvalidConfigurationException e) {
+      return e.isTooLarge()
+          ? HttpJson.error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", e.getMessage())
+          : HttpJson.error(HttpResponseStatus.BAD_REQUEST, "invalid_config", e.getMessage());
+    } catch (IOException e) {
+      return HttpJson.error(
+          HttpResponseStatus.BAD_REQUEST, "invalid_config", "cannot be read: " + e.getMessage());
+    } catch (IllegalStateException e) {
+      return HttpJson.error(
+          HttpResponseStatus.SERVICE_UNAVAILABLE, "shutting_down", String.valueOf(e.getMessage()));
+    } catch (ConfigSyncException e) {
+      log.error("Publishing from the admin API failed: {}", e.getMessage());
+      return HttpJson.error(
+          HttpResponseStatus.SERVICE_UNAVAILABLE, "store_unavailable", e.getMessage());
+    }
+  }
+
+  private FullHttpResponse dataPlanes() {
+    List<Map<String, Object>> data = server.dataPlanes().stream().map(AdminApi::dataPlane).toList();
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("data", data);
+    answer.put("next", null);
+    return HttpJson.response(HttpResponseStatus.OK, answer);
+  }
+
+  static Map<String, Object> dataPlane(DataPlaneInfo node) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", node.id());
+    m.put("hostname", node.hostname());
+    m.put("ip", node.address());
+    m.put("version", node.version());
+    m.put("labels", node.labels());
+    m.put("plugins", node.capabilities());
+    m.put("connected", node.connected());
+    m.put("connected_since", node.connectedSince().toString());
+    m.put("last_seen", node.lastSeen().getEpochSecond());
+    m.put("last_seen_at", node.lastSeen().toString());
+    m.put("config_hash", node.configHash());
+    m.put("sync_status", node.syncStatus().wireName());
+    m.put("sync_status_reason", node.syncStatusReason());
+    node.lastError()
+        .ifPresent(
+            e -> {
+              Map<String, Object> error = new LinkedHashMap<>();
+              error.put("name", e.name());
+              error.put("message", e.message());
+              error.put("config_hash", e.configHash());
+              error.put("at", e.at().toString());
+              m.put("last_error", error);
+            });
+    return m;
+  }
+
+  private FullHttpResponse status() {
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("status", "ok");
+    answer.put("version", server.version());
+    answer.put("started_at", server.startedAt().toString());
+    Optional<PublishedConfig> current = server.currentConfig();
+    answer.put("config_hash", current.map(PublishedConfig::hash).orElse(null));
+    answer.put("published_at", current.map(c -> c.publishedAt().toString()).orElse(null));
+    List<DataPlaneInfo> nodes = server.dataPlanes();
+    Map<String, Object> planes = new LinkedHashMap<>();
+    planes.put("connected", nodes.stream().filter(DataPlaneInfo::connected).count());
+    planes.put("known", nodes.size());
+    planes.put(
+        "in_sync",
+        current
+            .map(c -> nodes.stream().filter(n -> n.connected() && n.configHash().equals(c.hash())))
+            .map(s -> s.count())
+            .orElse(0L));
+    planes.put(
+        "incompatible",
+        nodes.stream()
+            .filter(
+                n ->
+                    n.syncStatus() != DataPlaneSyncStatus.NORMAL
+                        && n.syncStatus() != DataPlaneSyncStatus.UNKNOWN)
+            .count());
+    answer.put("data_planes", planes);
+    answer.put("tls_mode", server.tls().mode().name().toLowerCase(Locale.ROOT));
+    answer.put("store", server.storeDescription());
+    return HttpJson.response(HttpResponseStatus.OK, answer);
+  }
+
+  private static Map<String, String> hashes(ConfigHashes h) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("config", h.config());
+    m.put("routes", h.routes());
+    m.put("services", h.services());
+    m.put("plugins", h.plugins());
+    m.put("upstreams", h.upstreams());
+    m.put("targets", h.targets());
+    return m;
+  }
+}

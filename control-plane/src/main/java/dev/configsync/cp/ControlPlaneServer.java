@@ -1,0 +1,689 @@
+package dev.configsync.cp;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigHashes;
+import dev.configsync.ConfigSyncClient;
+import dev.configsync.ConfigSyncException;
+import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.Gzip;
+import dev.configsync.internal.HybridProtocol;
+import dev.configsync.internal.Json;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A control plane: accepts data planes on one mutual-TLS port ({@code /v1/outlet}, Kong's
+ * hybrid-mode protocol v1), pushes every published configuration to every compatible node at once,
+ * keeps a registry of the nodes, and optionally serves an admin HTTP API on a second port.
+ *
+ * <pre>{@code
+ * try (ControlPlaneServer cp = ControlPlaneServer.builder()
+ *         .tls(ServerTls.pki(Path.of("cp.crt"), Path.of("cp.key"), Path.of("ca.crt")))
+ *         .listen(new InetSocketAddress(8005))
+ *         .admin(new InetSocketAddress("127.0.0.1", 8001))
+ *         .configStore(FileConfigStore.open(Path.of("/var/lib/configsync-cp"), 64 << 20))
+ *         .start()) {
+ *   cp.publish(configTable);            // hashed and compressed once, sent to every node
+ *   cp.dataPlanes();                    // who is connected, on which hash, compatible or not
+ * }
+ * }</pre>
+ *
+ * <p>Publishing: the configuration is hashed and gzip-encoded once, stored durably in the {@link
+ * ConfigStore}, then the same bytes are queued to every compatible node. A node that connects gets
+ * the latest configuration only, unless its first ping says it already runs it. A node that reads
+ * slowly has at most one frame being written and one waiting; a newer publish replaces the waiting
+ * one, so the control plane's memory does not grow with a slow node.
+ *
+ * <p>Compatibility: a node whose major version differs, or whose minor version is newer than this
+ * control plane's {@link Builder#version}, or that lacks a plugin the configuration uses (or has it
+ * with another major version than {@link Builder#capability} says), gets nothing; {@link
+ * #dataPlanes()} says why.
+ *
+ * <p>Threading: all methods are thread-safe. Publishes are serialized. Connections are served on
+ * Netty event loops (threads named {@code configsync-cp-io-*}); the admin API's publishes run on
+ * one thread ({@code configsync-cp-admin}). {@link #close()} stops every thread the server started.
+ */
+// Netty reports write and close failures through the pipeline; their futures need no checking.
+@SuppressWarnings("FutureReturnValueIgnored")
+public final class ControlPlaneServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
+
+  /** The default data plane port (Konnect's); self-hosted Kong uses 8005. */
+  public static final int DEFAULT_PORT = 443;
+
+  /** The default heartbeat interval of data planes: 30 s. */
+  public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(30);
+
+  /** The default largest frame read from a data plane (basic_info, error reports): 1 MiB. */
+  public static final int DEFAULT_MAX_INBOUND_FRAME_BYTES = 1 << 20;
+
+  /** How long a disconnected node stays listed by default: 14 days (as Kong's purge delay). */
+  public static final Duration DEFAULT_FORGET_AFTER = Duration.ofDays(14);
+
+  private final Builder settings;
+  private final ServerTls tls;
+  private final ConfigStore store;
+  private final Clock clock;
+  private final NodeRegistry registry;
+  private final Outlet outlet;
+  private final Object publishLock = new Object();
+  private final EventLoopGroup bossGroup;
+  private final EventLoopGroup ioGroup;
+  private final ExecutorService adminExecutor;
+  private final Instant startedAt;
+  private long sequence; // guarded by publishLock
+  private @Nullable Channel outletChannel;
+  private @Nullable Channel adminChannel;
+  private @Nullable ScheduledFuture<?> sweeper;
+  private volatile boolean closed;
+
+  private ControlPlaneServer(Builder b, ServerTls tls) {
+    this.settings = b;
+    this.tls = tls;
+    this.store = b.store;
+    this.clock = b.clock;
+    this.registry = new NodeRegistry(clock);
+    this.outlet =
+        new Outlet(
+            registry,
+            b.version,
+            b.capabilities,
+            b.deadAfter(),
+            b.handshakeTimeout,
+            b.maxInboundFrameBytes);
+    this.bossGroup =
+        new MultiThreadIoEventLoopGroup(
+            1, new DefaultThreadFactory("configsync-cp-accept", true), NioIoHandler.newFactory());
+    this.ioGroup =
+        new MultiThreadIoEventLoopGroup(
+            b.ioThreads,
+            new DefaultThreadFactory("configsync-cp-io", true),
+            NioIoHandler.newFactory());
+    this.adminExecutor =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "configsync-cp-admin");
+              t.setDaemon(true);
+              return t;
+            });
+    this.startedAt = clock.instant();
+  }
+
+  /** A builder; {@link Builder#tls} is required, everything else has a default. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  private void open() throws IOException {
+    Optional<byte[]> stored = store.load();
+    if (stored.isPresent()) {
+      Published restored = decodeStored(stored.get());
+      synchronized (publishLock) {
+        sequence = 1;
+        outlet.publish(restored);
+      }
+      log.info(
+          "Loaded configuration {} (published {}) from {}",
+          restored.hash(),
+          restored.publishedAt(),
+          store.describe());
+    }
+    outletChannel =
+        new ServerBootstrap()
+            .group(bossGroup, ioGroup)
+            .channel(NioServerSocketChannel.class)
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    SslHandler ssl = tls.sslContext().newHandler(ch.alloc());
+                    ssl.setHandshakeTimeoutMillis(settings.handshakeTimeout.toMillis());
+                    ch.pipeline()
+                        .addLast("tls", ssl)
+                        .addLast("http", new HttpServerCodec(4096, 8192, 8192))
+                        .addLast("aggregator", new HttpObjectAggregator(8192))
+                        .addLast("outlet-http", new OutletHttpHandler(outlet));
+                  }
+                })
+            .bind(settings.listen)
+            .syncUninterruptibly()
+            .channel();
+    if (settings.admin != null) {
+      AdminApi api = new AdminApi(this, settings.adminToken, adminExecutor);
+      adminChannel =
+          new ServerBootstrap()
+              .group(bossGroup, ioGroup)
+              .channel(NioServerSocketChannel.class)
+              .childOption(ChannelOption.TCP_NODELAY, true)
+              .childHandler(
+                  new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                      ch.pipeline()
+                          .addLast("http", new HttpServerCodec())
+                          .addLast(
+                              "aggregator", new HttpObjectAggregator(settings.maxAdminBodyBytes))
+                          .addLast("admin", api.handler());
+                    }
+                  })
+              .bind(settings.admin)
+              .syncUninterruptibly()
+              .channel();
+    }
+    long period =
+        Math.max(
+            10, Math.min(settings.forgetAfter.toMillis() / 4, Duration.ofMinutes(1).toMillis()));
+    sweeper =
+        ioGroup
+            .next()
+            .scheduleAtFixedRate(
+                () -> registry.forget(settings.forgetAfter), period, period, TimeUnit.MILLISECONDS);
+    log.info(
+        "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
+        address(),
+        tls.mode().name().toLowerCase(java.util.Locale.ROOT),
+        settings.version,
+        adminChannel == null
+            ? ""
+            : ", admin API on http://"
+                + hostPort(adminAddress().orElseThrow())
+                + (settings.adminToken == null ? " (no token)" : " (bearer token required)"),
+        store.describe());
+  }
+
+  private Published decodeStored(byte[] payload) throws IOException {
+    try {
+      JsonNode message;
+      try (InputStream in = Gzip.inflating(payload, settings.maxInflatedBytes)) {
+        message = Json.readFrozen(in);
+        Gzip.drain(in);
+      }
+      JsonNode table = message.path("config_table");
+      if (!HybridProtocol.TYPE_RECONFIGURE.equals(message.path("type").asText(""))
+          || !table.isObject()) {
+        throw new IOException("not a reconfigure message with a config_table object");
+      }
+      ConfigHashes hashes = ConfigHash.configHashes(table);
+      String claimed = message.path("config_hash").asText("");
+      if (!claimed.isEmpty() && !claimed.equals(hashes.config())) {
+        throw new IOException(
+            "its config_hash " + claimed + " does not match its content (" + hashes.config() + ")");
+      }
+      double ts = message.path("timestamp").asDouble(0);
+      Instant at = Instant.ofEpochMilli((long) (ts * 1000));
+      return new Published(1, hashes, payload, table, Compatibility.pluginsUsed(table), at);
+    } catch (IOException e) {
+      throw new IOException(
+          "the stored configuration in "
+              + store.describe()
+              + " is damaged ("
+              + e.getMessage()
+              + "); restore it (a data plane's config.json.gz has the same format) or remove it"
+              + " to start empty",
+          e);
+    }
+  }
+
+  // ---- publishing ------------------------------------------------------------------------------
+
+  /**
+   * Publishes a configuration given as JSON text.
+   *
+   * @throws InvalidConfigurationException when it is not a valid JSON object, is refused by the
+   *     validator, or is larger than data planes accept; nothing is published
+   * @throws ConfigSyncException when the store could not save it; nothing is published
+   */
+  public PublishResult publish(String configJson) {
+    Objects.requireNonNull(configJson, "configJson");
+    return publishFrozen(parseJson(configJson.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /**
+   * Publishes {@code config} (a copy is taken: later changes to the argument have no effect).
+   * Blocks until the configuration is stored durably and queued to every connected compatible node;
+   * does not wait for nodes to apply it (watch {@link #dataPlanes()} for that).
+   *
+   * @return the hash, and whether anything changed (publishing the current configuration again is a
+   *     no-op)
+   * @throws InvalidConfigurationException when it is not a JSON object, is refused by the
+   *     validator, or is larger than data planes accept; nothing is published
+   * @throws ConfigSyncException when the store could not save it; nothing is published
+   * @throws IllegalStateException when the server is closed
+   */
+  public PublishResult publish(JsonNode config) {
+    Objects.requireNonNull(config, "config");
+    byte[] json;
+    try {
+      json = Json.WRITER.writeValueAsBytes(config);
+    } catch (JsonProcessingException e) {
+      throw new InvalidConfigurationException("the configuration cannot be written as JSON", e);
+    }
+    return publishFrozen(parseJson(json));
+  }
+
+  static JsonNode parseJson(byte[] json) {
+    try {
+      return Json.readFrozen(json);
+    } catch (JsonProcessingException e) {
+      com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+      throw new InvalidConfigurationException(
+          "not valid JSON"
+              + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr())
+              + ": "
+              + e.getOriginalMessage(),
+          e);
+    } catch (IOException e) {
+      throw new InvalidConfigurationException("not valid JSON: " + e.getMessage(), e);
+    }
+  }
+
+  /** Publishes an already parsed, frozen tree. */
+  PublishResult publishFrozen(JsonNode config) {
+    if (closed) {
+      throw new IllegalStateException("the control plane is closed");
+    }
+    if (!config.isObject()) {
+      throw new InvalidConfigurationException(
+          "a configuration must be a JSON object, found " + config.getNodeType());
+    }
+    try {
+      settings.validator.accept(config);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidConfigurationException("refused by the validator: " + e.getMessage(), e);
+    }
+    ConfigHashes hashes = ConfigHash.configHashes(config);
+    synchronized (publishLock) {
+      Published current = outlet.latest();
+      if (current != null && current.hash().equals(hashes.config())) {
+        return new PublishResult(hashes, false, current.publishedAt(), current.frame().length);
+      }
+      // Milliseconds: the precision of the message's timestamp, so a restart restores it exactly.
+      Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+      byte[] frame = HybridProtocol.reconfigure(config, hashes, now.toEpochMilli() / 1000.0, null);
+      if (frame.length > settings.maxPayloadBytes) {
+        throw InvalidConfigurationException.tooLarge(
+            "the compressed configuration is "
+                + frame.length
+                + " bytes; data planes accept at most "
+                + settings.maxPayloadBytes
+                + " (maxPayloadBytes, Kong's cluster_max_payload)");
+      }
+      try {
+        store.save(frame, hashes.config());
+      } catch (IOException e) {
+        throw new ConfigSyncException(
+            "the configuration could not be stored in "
+                + store.describe()
+                + ": "
+                + e.getMessage()
+                + "; nothing was published",
+            e);
+      }
+      Published published =
+          new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
+      outlet.publish(published);
+      log.info(
+          "Published configuration {} ({} bytes compressed) to {} connected data plane(s)",
+          hashes.config(),
+          frame.length,
+          outlet.sessions.size());
+      return new PublishResult(hashes, true, now, frame.length);
+    }
+  }
+
+  /** The configuration in force, or empty before the first publish. */
+  public Optional<PublishedConfig> currentConfig() {
+    Published p = outlet.latest();
+    return p == null
+        ? Optional.empty()
+        : Optional.of(
+            new PublishedConfig(p.hashes(), p.config(), p.publishedAt(), p.frame().length));
+  }
+
+  /** Every data plane seen and not yet forgotten, sorted by hostname then id. */
+  public List<DataPlaneInfo> dataPlanes() {
+    return registry.snapshot();
+  }
+
+  /** The address data planes connect to (with the actual port when 0 was asked for). */
+  public InetSocketAddress address() {
+    Channel c = outletChannel;
+    if (c == null) {
+      throw new IllegalStateException("not started");
+    }
+    return (InetSocketAddress) c.localAddress();
+  }
+
+  /** The admin API's address, or empty when the admin API is off. */
+  public Optional<InetSocketAddress> adminAddress() {
+    Channel c = adminChannel;
+    return c == null ? Optional.empty() : Optional.of((InetSocketAddress) c.localAddress());
+  }
+
+  /** The version this control plane checks nodes against. */
+  public String version() {
+    return settings.version;
+  }
+
+  /** The TLS material in use. */
+  public ServerTls tls() {
+    return tls;
+  }
+
+  /** Where the configuration is stored. */
+  public String storeDescription() {
+    return store.describe();
+  }
+
+  /** When this server started. */
+  public Instant startedAt() {
+    return startedAt;
+  }
+
+  int connectedCount() {
+    return outlet.sessions.size();
+  }
+
+  /**
+   * Stops accepting connections, closes every data plane connection (nodes keep serving their
+   * configuration and reconnect with their usual delay), stops every thread and closes the store.
+   * Idempotent.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    ScheduledFuture<?> s = sweeper;
+    if (s != null) {
+      s.cancel(false);
+    }
+    for (OutletSession session : new ArrayList<>(outlet.sessions)) {
+      session.closeFromAnyThread("the control plane is shutting down");
+    }
+    for (Channel c : new Channel[] {outletChannel, adminChannel}) {
+      if (c != null) {
+        c.close().syncUninterruptibly();
+      }
+    }
+    ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    adminExecutor.shutdownNow();
+    try {
+      store.close();
+    } catch (IOException e) {
+      log.warn("Closing the config store failed: {}", e.toString());
+    }
+    log.info("Control plane stopped");
+  }
+
+  static String hostPort(InetSocketAddress a) {
+    return OutletHttpHandler.hostAddress(a) + ":" + a.getPort();
+  }
+
+  /**
+   * Settings of a {@link ControlPlaneServer}. Every setter checks its argument at once and throws
+   * {@link IllegalArgumentException} naming the setting.
+   */
+  public static final class Builder {
+    private @Nullable ServerTls tls;
+    private InetSocketAddress listen = new InetSocketAddress(DEFAULT_PORT);
+    private @Nullable InetSocketAddress admin;
+    private @Nullable String adminToken;
+    private ConfigStore store = new InMemoryConfigStore();
+    private Duration heartbeat = DEFAULT_HEARTBEAT;
+    private @Nullable Duration deadAfter;
+    private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private long maxPayloadBytes = ConfigSyncClient.DEFAULT_MAX_PAYLOAD_BYTES;
+    private long maxInflatedBytes = ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
+    private int maxInboundFrameBytes = DEFAULT_MAX_INBOUND_FRAME_BYTES;
+    private int maxAdminBodyBytes = (int) ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
+    private Duration forgetAfter = DEFAULT_FORGET_AFTER;
+    private String version = ConfigSyncClient.VERSION;
+    private final Map<String, String> capabilities = new LinkedHashMap<>();
+    private Consumer<JsonNode> validator = config -> {};
+    private Clock clock = Clock.systemUTC();
+    private int ioThreads;
+
+    private Builder() {}
+
+    /** The control plane's TLS material (required). */
+    public Builder tls(ServerTls tls) {
+      this.tls = Objects.requireNonNull(tls, "tls");
+      return this;
+    }
+
+    /**
+     * Where data planes connect; default all interfaces, port {@value #DEFAULT_PORT}. Port 0 picks
+     * a free port ({@link #address()} tells which).
+     */
+    public Builder listen(InetSocketAddress address) {
+      this.listen = Objects.requireNonNull(address, "listen");
+      return this;
+    }
+
+    /** Same as {@link #listen(InetSocketAddress)} with a host name or address and a port. */
+    public Builder listen(String host, int port) {
+      requirePort("listen", port);
+      return listen(new InetSocketAddress(host, port));
+    }
+
+    /**
+     * Turns on the admin HTTP API at {@code address} (off by default). Bind it to loopback ({@code
+     * 127.0.0.1}) unless the port is protected otherwise: with no {@link #adminToken} anyone who
+     * reaches it can publish.
+     */
+    public Builder admin(InetSocketAddress address) {
+      this.admin = Objects.requireNonNull(address, "admin");
+      return this;
+    }
+
+    /** Requires {@code Authorization: Bearer <token>} on every admin request. */
+    public Builder adminToken(String token) {
+      Objects.requireNonNull(token, "adminToken");
+      requireArgument(
+          token.length() >= 16 && token.chars().noneMatch(Character::isWhitespace),
+          "adminToken must be at least 16 characters without whitespace");
+      this.adminToken = token;
+      return this;
+    }
+
+    /** Where published configurations are kept; default {@link InMemoryConfigStore}. */
+    public Builder configStore(ConfigStore store) {
+      this.store = Objects.requireNonNull(store, "configStore");
+      return this;
+    }
+
+    /**
+     * The data planes' heartbeat interval (default 30 s); a node silent for 1.5 times this is
+     * dropped, unless {@link #deadAfter} says otherwise.
+     */
+    public Builder heartbeatInterval(Duration interval) {
+      requirePositive("heartbeatInterval", interval);
+      this.heartbeat = interval;
+      return this;
+    }
+
+    /** How long a node may send no ping before it is dropped; default 1.5 x heartbeat. */
+    public Builder deadAfter(Duration silence) {
+      requirePositive("deadAfter", silence);
+      this.deadAfter = silence;
+      return this;
+    }
+
+    /** The longest a TLS handshake plus the WebSocket upgrade may take; default 10 s. */
+    public Builder handshakeTimeout(Duration timeout) {
+      requirePositive("handshakeTimeout", timeout);
+      this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The largest compressed configuration published (default 16 MiB, the data planes' default); a
+     * larger one is refused. Keep it no larger than what the data planes accept.
+     */
+    public Builder maxPayloadBytes(long bytes) {
+      requireArgument(
+          bytes >= 1024 && bytes <= Integer.MAX_VALUE - 8,
+          "maxPayloadBytes must be between 1024 and " + (Integer.MAX_VALUE - 8) + ": " + bytes);
+      this.maxPayloadBytes = bytes;
+      return this;
+    }
+
+    /** The largest frame read from a data plane (basic_info, error reports); default 1 MiB. */
+    public Builder maxInboundFrameBytes(int bytes) {
+      requireArgument(bytes >= 1024, "maxInboundFrameBytes must be at least 1024 bytes: " + bytes);
+      this.maxInboundFrameBytes = bytes;
+      return this;
+    }
+
+    /** The largest request body the admin API reads; default 256 MiB. */
+    public Builder maxAdminBodyBytes(int bytes) {
+      requireArgument(bytes >= 1024, "maxAdminBodyBytes must be at least 1024 bytes: " + bytes);
+      this.maxAdminBodyBytes = bytes;
+      return this;
+    }
+
+    /** How long a disconnected node stays listed; default 14 days. */
+    public Builder forgetAfter(Duration after) {
+      requirePositive("forgetAfter", after);
+      this.forgetAfter = after;
+      return this;
+    }
+
+    /**
+     * The version nodes are checked against (same major, node minor not newer); default this
+     * library's version.
+     */
+    public Builder version(String version) {
+      Objects.requireNonNull(version, "version");
+      requireArgument(
+          Compatibility.majorMinor(version).isPresent(),
+          "version must look like MAJOR.MINOR[.PATCH]: " + version);
+      this.version = version;
+      return this;
+    }
+
+    /**
+     * The version of a plugin (capability) on this control plane: a node that declares it with
+     * another major version does not get configurations that use it. A plugin not named here is
+     * checked for presence only.
+     */
+    public Builder capability(String name, String version) {
+      requireArgument(name != null && !name.isBlank(), "capability name must not be blank");
+      Objects.requireNonNull(version, "capability version");
+      requireArgument(
+          Compatibility.majorMinor(version).isPresent(),
+          "capability " + name + " version must look like MAJOR.MINOR[.PATCH]: " + version);
+      capabilities.put(name, version);
+      return this;
+    }
+
+    /**
+     * Checks every configuration before it is published; throw {@link IllegalArgumentException}
+     * with a message saying what is wrong to refuse it. Runs on the publishing thread.
+     */
+    public Builder validator(Consumer<JsonNode> validator) {
+      this.validator = Objects.requireNonNull(validator, "validator");
+      return this;
+    }
+
+    /** The clock for timestamps (last seen, published at, forgetting); default UTC system clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Event loop threads for connections; default 0, Netty's choice (2 x cores). */
+    public Builder ioThreads(int threads) {
+      requireArgument(threads >= 0, "ioThreads must not be negative: " + threads);
+      this.ioThreads = threads;
+      return this;
+    }
+
+    private Duration deadAfter() {
+      return deadAfter != null ? deadAfter : heartbeat.multipliedBy(3).dividedBy(2);
+    }
+
+    /**
+     * Starts the server: loads the stored configuration, binds the ports, and returns once both
+     * accept connections.
+     *
+     * @throws IllegalStateException when {@link #tls} was not set
+     * @throws IOException when the stored configuration is damaged or a port cannot be bound
+     */
+    public ControlPlaneServer start() throws IOException {
+      ServerTls t = tls;
+      if (t == null) {
+        throw new IllegalStateException(
+            "tls is required: ServerTls.pki(cert, key, ca) or ServerTls.shared(cert, key)");
+      }
+      ControlPlaneServer server = new ControlPlaneServer(this, t);
+      try {
+        server.open();
+      } catch (IOException | RuntimeException e) {
+        server.close();
+        if (e instanceof IOException io) {
+          throw io;
+        }
+        Throwable cause = e.getCause();
+        if (cause instanceof java.net.BindException bind) {
+          throw new IOException("cannot listen: " + bind.getMessage(), bind);
+        }
+        throw e;
+      }
+      return server;
+    }
+
+    private static void requirePositive(String name, Duration d) {
+      Objects.requireNonNull(d, name);
+      requireArgument(!d.isNegative() && !d.isZero(), name + " must be positive: " + d);
+    }
+
+    private static void requirePort(String name, int port) {
+      requireArgument(port >= 0 && port <= 65535, name + " port must be 0 to 65535: " + port);
+    }
+
+    private static void requireArgument(boolean ok, String message) {
+      if (!ok) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

@@ -1,0 +1,221 @@
+package dev.configsync.cp;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The first HTTP request on a data plane port, before the WebSocket upgrade: routes {@code
+ * /v1/outlet} to a {@link OutletSession} after checking the node's query parameters, and answers
+ * anything else with a JSON error. Also logs failed TLS handshakes, and closes a connection that
+ * does not upgrade within the handshake timeout.
+ */
+// Netty reports write and close failures through the pipeline; their futures need no checking.
+@SuppressWarnings("FutureReturnValueIgnored")
+final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+  private static final Logger log = LoggerFactory.getLogger(OutletHttpHandler.class);
+  private static final Pattern UUID_TEXT =
+      Pattern.compile(
+          "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+  static final String INGEST_PATH = "/v1/ingest";
+
+  private final Outlet outlet;
+  private @Nullable ScheduledFuture<?> upgradeTimer;
+
+  OutletHttpHandler(Outlet outlet) {
+    this.outlet = outlet;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    upgradeTimer =
+        ctx.executor()
+            .schedule(
+                () -> {
+                  log.info(
+                      "Closing connection from {}: no WebSocket upgrade within {} ms",
+                      address(ctx),
+                      outlet.handshakeTimeout.toMillis());
+                  ctx.close();
+                },
+                outlet.handshakeTimeout.toNanos(),
+                TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    cancelTimer();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    cancelTimer();
+    ctx.fireChannelInactive();
+  }
+
+  private void cancelTimer() {
+    ScheduledFuture<?> timer = upgradeTimer;
+    if (timer != null) {
+      timer.cancel(false);
+      upgradeTimer = null;
+    }
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof SslHandshakeCompletionEvent done && !done.isSuccess()) {
+      log.info("TLS handshake with {} failed: {}", address(ctx), rootMessage(done.cause()));
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+    if (!request.decoderResult().isSuccess()) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "malformed HTTP request");
+      return;
+    }
+    QueryStringDecoder query = new QueryStringDecoder(request.uri());
+    String path = query.path();
+    if (path.equals(dev.configsync.internal.HybridProtocol.OUTLET_PATH)) {
+      outlet(ctx, request, query.parameters());
+    } else if (path.equals(INGEST_PATH)) {
+      reject(
+          ctx,
+          HttpResponseStatus.NOT_IMPLEMENTED,
+          "not_implemented",
+          "telemetry ingest (" + INGEST_PATH + ") is not served by this control plane version");
+    } else {
+      reject(
+          ctx,
+          HttpResponseStatus.NOT_FOUND,
+          "not_found",
+          "no endpoint at " + path + "; data planes connect to /v1/outlet");
+    }
+  }
+
+  private void outlet(
+      ChannelHandlerContext ctx, FullHttpRequest request, Map<String, List<String>> params) {
+    if (!request.method().equals(HttpMethod.GET)) {
+      reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
+      return;
+    }
+    String nodeId = single(params, "node_id");
+    String hostname = single(params, "node_hostname");
+    String version = single(params, "node_version");
+    String problem = null;
+    if (nodeId == null || !UUID_TEXT.matcher(nodeId).matches()) {
+      problem = "node_id must be a UUID";
+    } else if (hostname == null
+        || hostname.isEmpty()
+        || hostname.length() > 255
+        || hostname.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+      problem = "node_hostname must be 1 to 255 printable characters";
+    } else if (version == null || Compatibility.majorMinor(version).isEmpty()) {
+      problem = "node_version must be of the form MAJOR.MINOR[.PATCH]";
+    }
+    if (problem != null || nodeId == null || hostname == null || version == null) {
+      String why = problem == null ? "missing query parameters" : problem;
+      log.info("Refused data plane connection from {}: {}", address(ctx), why);
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", why);
+      return;
+    }
+    WebSocketServerHandshakerFactory factory =
+        new WebSocketServerHandshakerFactory(
+            "wss://" + request.headers().get(HttpHeaderNames.HOST, "localhost") + request.uri(),
+            null,
+            WebSocketDecoderConfig.newBuilder()
+                .maxFramePayloadLength(outlet.maxInboundFrameBytes)
+                .allowMaskMismatch(false)
+                .allowExtensions(false)
+                .closeOnProtocolViolation(true)
+                .build());
+    WebSocketServerHandshaker handshaker = factory.newHandshaker(request);
+    if (handshaker == null) {
+      WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
+      return;
+    }
+    OutletSession session =
+        new OutletSession(
+            outlet,
+            ctx.channel(),
+            nodeId.toLowerCase(java.util.Locale.ROOT),
+            hostname,
+            version,
+            hostAddress(ctx.channel().remoteAddress()));
+    // The session goes in first, so that no frame can arrive with nobody to read it.
+    ctx.pipeline().addAfter(ctx.name(), "outlet-session", session);
+    handshaker
+        .handshake(ctx.channel(), request)
+        .addListener(
+            future -> {
+              if (future.isSuccess()) {
+                ctx.pipeline().remove(this);
+                session.start();
+              } else {
+                log.info(
+                    "WebSocket upgrade with {} failed: {}",
+                    address(ctx),
+                    rootMessage(future.cause()));
+                ctx.close();
+              }
+            });
+  }
+
+  private static @Nullable String single(Map<String, List<String>> params, String name) {
+    List<String> values = params.get(name);
+    return values == null || values.size() != 1 ? null : values.get(0);
+  }
+
+  private static void reject(
+      ChannelHandlerContext ctx, HttpResponseStatus status, String code, String message) {
+    HttpJson.send(ctx, HttpJson.error(status, code, message), false);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("Connection from {} failed before the upgrade: {}", address(ctx), cause.toString());
+    ctx.close();
+  }
+
+  private static String address(ChannelHandlerContext ctx) {
+    SocketAddress a = ctx.channel().remoteAddress();
+    return a == null ? "?" : a.toString();
+  }
+
+  static String hostAddress(@Nullable SocketAddress address) {
+    if (address instanceof InetSocketAddress inet) {
+      return inet.getAddress() == null ? inet.getHostString() : inet.getAddress().getHostAddress();
+    }
+    return String.valueOf(address);
+  }
+
+  static String rootMessage(@Nullable Throwable t) {
+    if (t == null) {
+      return "unknown cause";
+    }
+    Throwable root = t;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root == t ? t.toString() : t.getMessage() + " (" + root + ")";
+  }
+}

@@ -1,0 +1,404 @@
+package dev.configsync.cp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.HybridProtocol;
+import dev.configsync.internal.Json;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One data plane's configuration connection, after the WebSocket upgrade.
+ *
+ * <p>Threading: every method except {@link #offerFromAnyThread} runs on the channel's event loop,
+ * so the fields need no locks. Flow control: at most one configuration frame is being written to
+ * the node and at most one waits behind it; a newer publish replaces the waiting one. A node that
+ * reads slowly therefore never makes the control plane hold more than two frames for it, and those
+ * frames' bytes are shared with every other node.
+ */
+// Netty reports write and close failures through the pipeline; their futures need no checking.
+@SuppressWarnings("FutureReturnValueIgnored")
+final class OutletSession extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(OutletSession.class);
+
+  private final Outlet outlet;
+  private final Channel channel;
+  private final String nodeId;
+  private final String hostname;
+  private final String version;
+  private final String address;
+  private final Compatibility.Verdict versionVerdict;
+
+  private boolean helloReceived;
+  private boolean pinged;
+  private boolean closing;
+  private String reportedHash = ConfigHash.NONE;
+  private long lastPingNanos;
+  private Map<String, String> capabilities = Map.of();
+  private long newestOffered = -1;
+  private boolean writing;
+  private @Nullable Published waiting;
+  private @Nullable ScheduledFuture<?> deadTimer;
+
+  OutletSession(
+      Outlet outlet,
+      Channel channel,
+      String nodeId,
+      String hostname,
+      String version,
+      String address) {
+    this.outlet = outlet;
+    this.channel = channel;
+    this.nodeId = nodeId;
+    this.hostname = hostname;
+    this.version = version;
+    this.address = address;
+    this.versionVerdict = Compatibility.checkVersion(version, outlet.version);
+  }
+
+  String nodeId() {
+    return nodeId;
+  }
+
+  /** Called on the event loop once this handler is in the pipeline. */
+  void start() {
+    lastPingNanos = System.nanoTime();
+    outlet.sessions.add(this);
+    scheduleDeadCheck(outlet.deadAfter.toNanos());
+    log.debug("Data plane {} ({}, {}) upgraded to WebSocket", nodeId, hostname, address);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    try {
+      if (closing) {
+        return;
+      }
+      if (msg instanceof PingWebSocketFrame ping) {
+        onPing(ping.content());
+      } else if (msg instanceof BinaryWebSocketFrame binary) {
+        if (!binary.isFinalFragment()) {
+          violation("a fragmented frame; the protocol sends every message in one frame");
+        } else {
+          onBinary(binary.content());
+        }
+      } else if (msg instanceof TextWebSocketFrame) {
+        violation("a text frame; the protocol uses binary frames only");
+      } else if (msg instanceof ContinuationWebSocketFrame) {
+        violation("a continuation frame; the protocol sends every message in one frame");
+      } else if (msg instanceof CloseWebSocketFrame close) {
+        log.info(
+            "Data plane {} ({}) closed its connection: {} {}",
+            nodeId,
+            hostname,
+            close.statusCode(),
+            close.reasonText());
+        closing = true;
+        channel
+            .writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE))
+            .addListener(ChannelFutureListener.CLOSE);
+      } else if (msg instanceof PongWebSocketFrame) {
+        // Unsolicited pongs are allowed (RFC 6455 5.5.3) and mean nothing here.
+      } else if (msg instanceof WebSocketFrame) {
+        violation("an unexpected frame type");
+      }
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  private void onPing(ByteBuf payload) {
+    if (!helloReceived) {
+      violation("a ping before basic_info; basic_info must be the first frame");
+      return;
+    }
+    if (payload.readableBytes() != HybridProtocol.PING_PAYLOAD_LENGTH) {
+      violation(
+          "a ping payload of "
+              + payload.readableBytes()
+              + " bytes; it must be the 32-character hash of the node's configuration");
+      return;
+    }
+    String hash = payload.toString(StandardCharsets.US_ASCII);
+    if (!ConfigHash.isValidHash(hash)) {
+      violation("a ping payload that is not a lowercase hexadecimal hash");
+      return;
+    }
+    lastPingNanos = System.nanoTime();
+    Instant now = outlet.registry.now();
+    if (!hash.equals(reportedHash)) {
+      log.debug("Data plane {} ({}) runs configuration {}", nodeId, hostname, hash);
+    }
+    reportedHash = hash;
+    outlet.registry.update(nodeId, this, i -> NodeRegistry.with(i, true, now, hash));
+    channel.writeAndFlush(new PongWebSocketFrame());
+    if (!pinged) {
+      // The first ping says what the node runs, so an unchanged configuration is not sent again.
+      pinged = true;
+      Published latest = outlet.latest();
+      if (latest != null) {
+        offer(latest);
+      }
+    }
+  }
+
+  private void onBinary(ByteBuf content) {
+    JsonNode message;
+    try (InputStream in = new ByteBufInputStream(content)) {
+      message = Json.readFrozen(in);
+    } catch (IOException e) {
+      violation("a binary frame that is not valid JSON: " + e.getMessage());
+      return;
+    }
+    String type = message.path("type").asText("");
+    if (!helloReceived) {
+      if (!HybridProtocol.TYPE_BASIC_INFO.equals(type)) {
+        violation("a first message of type '" + type + "'; basic_info must come first");
+        return;
+      }
+      onBasicInfo(message);
+    } else if (HybridProtocol.TYPE_ERROR.equals(type)) {
+      onErrorReport(message);
+    } else {
+      violation(
+          "a message of type '"
+              + type
+              + "' after basic_info; only pings and error reports are allowed");
+    }
+  }
+
+  private void onBasicInfo(JsonNode message) {
+    JsonNode plugins = message.path("plugins");
+    if (!plugins.isArray() && !plugins.isMissingNode()) {
+      violation("basic_info.plugins must be an array");
+      return;
+    }
+    Map<String, String> caps = new LinkedHashMap<>();
+    for (JsonNode plugin : plugins) {
+      JsonNode name = plugin.path("name");
+      JsonNode v = plugin.path("version");
+      if (!name.isTextual() || !(v.isTextual() || v.isMissingNode())) {
+        violation("basic_info.plugins entries must be {\"name\": string, \"version\": string}");
+        return;
+      }
+      caps.put(name.asText(), v.asText(""));
+    }
+    JsonNode labelNode = message.path("labels");
+    Map<String, String> labels = new LinkedHashMap<>();
+    if (labelNode.isObject()) {
+      for (Map.Entry<String, JsonNode> f : labelNode.properties()) {
+        if (!f.getValue().isTextual()) {
+          violation("basic_info.labels values must be strings");
+          return;
+        }
+        labels.put(f.getKey(), f.getValue().asText());
+      }
+    } else if (!labelNode.isMissingNode() && !labelNode.isNull()) {
+      violation("basic_info.labels must be an object");
+      return;
+    }
+    helloReceived = true;
+    capabilities = Map.copyOf(caps);
+    Instant now = outlet.registry.now();
+    DataPlaneInfo info =
+        NodeRegistry.newNode(nodeId, hostname, address, version, capabilities, labels, now);
+    if (versionVerdict.status() != DataPlaneSyncStatus.NORMAL) {
+      info = NodeRegistry.withStatus(info, versionVerdict);
+      log.warn(
+          "Data plane {} ({}) is not sent configuration: {}",
+          nodeId,
+          hostname,
+          versionVerdict.reason());
+    }
+    OutletSession replaced = outlet.registry.connect(this, info);
+    if (replaced != null) {
+      replaced.closeFromAnyThread("replaced by a newer connection from the same node_id");
+    }
+    log.info("Data plane {} ({}, {}, version {}) connected", nodeId, hostname, address, version);
+  }
+
+  private void onErrorReport(JsonNode message) {
+    JsonNode error = message.path("error");
+    String name = error.path("name").asText("error");
+    String text = error.path("message").asText("");
+    JsonNode hash = error.path("config_hash");
+    Instant now = outlet.registry.now();
+    DataPlaneInfo.ReportedError reported =
+        new DataPlaneInfo.ReportedError(
+            truncate(name, 200),
+            truncate(text, 2000),
+            hash.isTextual() ? hash.asText() : null,
+            now);
+    log.warn(
+        "Data plane {} ({}) could not apply configuration {}: {}: {}",
+        nodeId,
+        hostname,
+        reported.configHash(),
+        reported.name(),
+        reported.message());
+    outlet.registry.update(nodeId, this, i -> NodeRegistry.withError(i, reported));
+  }
+
+  /** Posts {@code published} to this session's event loop. */
+  void offerFromAnyThread(Published published) {
+    channel.eventLoop().execute(() -> offer(published));
+  }
+
+  private void offer(Published published) {
+    if (closing || !pinged || published.sequence() <= newestOffered) {
+      return;
+    }
+    newestOffered = published.sequence();
+    Compatibility.Verdict verdict = versionVerdict;
+    if (verdict.status() == DataPlaneSyncStatus.NORMAL) {
+      verdict = Compatibility.checkPlugins(published.plugins(), capabilities, outlet.plugins);
+    }
+    Compatibility.Verdict finalVerdict = verdict;
+    outlet.registry.update(nodeId, this, i -> NodeRegistry.withStatus(i, finalVerdict));
+    if (verdict.status() != DataPlaneSyncStatus.NORMAL) {
+      waiting = null; // an older configuration must not follow a newer one
+      log.warn(
+          "Configuration {} withheld from data plane {} ({}): {}",
+          published.hash(),
+          nodeId,
+          hostname,
+          verdict.reason());
+      return;
+    }
+    if (writing) {
+      waiting = published; // latest wins: a frame not yet started is replaced
+      return;
+    }
+    if (published.hash().equals(reportedHash)) {
+      log.debug("Data plane {} already runs {}; not sent", nodeId, published.hash());
+      return;
+    }
+    send(published);
+  }
+
+  private void send(Published published) {
+    writing = true;
+    channel
+        .writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(published.frame())))
+        .addListener(
+            future -> {
+              writing = false;
+              if (!future.isSuccess()) {
+                log.debug("Sending to data plane {} failed: {}", nodeId, future.cause().toString());
+                channel.close();
+                return;
+              }
+              log.debug("Sent configuration {} to data plane {}", published.hash(), nodeId);
+              Published next = waiting;
+              waiting = null;
+              if (next != null && !closing) {
+                send(next);
+              }
+            });
+  }
+
+  private void scheduleDeadCheck(long delayNanos) {
+    deadTimer =
+        channel
+            .eventLoop()
+            .schedule(this::checkAlive, Math.max(delayNanos, 1), TimeUnit.NANOSECONDS);
+  }
+
+  private void checkAlive() {
+    if (closing || !channel.isActive()) {
+      return;
+    }
+    long limit = outlet.deadAfter.toNanos();
+    long silent = System.nanoTime() - lastPingNanos;
+    if (silent >= limit) {
+      close(
+          WebSocketCloseStatus.POLICY_VIOLATION,
+          "no ping for "
+              + TimeUnit.NANOSECONDS.toMillis(silent)
+              + " ms (the limit is "
+              + outlet.deadAfter.toMillis()
+              + " ms, 1.5 x heartbeat)");
+    } else {
+      scheduleDeadCheck(limit - silent);
+    }
+  }
+
+  private void violation(String what) {
+    close(WebSocketCloseStatus.PROTOCOL_ERROR, "protocol violation: the node sent " + what);
+  }
+
+  void closeFromAnyThread(String reason) {
+    channel.eventLoop().execute(() -> close(WebSocketCloseStatus.POLICY_VIOLATION, reason));
+  }
+
+  /** Closes with a close frame that carries {@code reason}, and logs why. */
+  void close(WebSocketCloseStatus status, String reason) {
+    if (closing) {
+      return;
+    }
+    closing = true;
+    log.warn("Closing connection of data plane {} ({}, {}): {}", nodeId, hostname, address, reason);
+    channel
+        .writeAndFlush(new CloseWebSocketFrame(status.code(), truncate(reason, 120)))
+        .addListener(ChannelFutureListener.CLOSE);
+    // A node that reads nothing must not hold the connection open behind a close frame.
+    channel.eventLoop().schedule(() -> channel.close(), 2, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    closing = true;
+    ScheduledFuture<?> timer = deadTimer;
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    waiting = null;
+    outlet.sessions.remove(this);
+    if (helloReceived) {
+      outlet.registry.disconnect(nodeId, this);
+      log.info("Data plane {} ({}) disconnected", nodeId, hostname);
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.warn(
+        "Connection of data plane {} ({}, {}) failed: {}",
+        nodeId,
+        hostname,
+        address,
+        cause.toString());
+    closing = true;
+    ctx.close();
+  }
+
+  private static String truncate(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max);
+  }
+}
