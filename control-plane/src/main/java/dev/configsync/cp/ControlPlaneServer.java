@@ -197,7 +197,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                       ch.pipeline()
                           .addLast("http", new HttpServerCodec())
                           .addLast(
-                              "aggregator", new HttpObjectAggregator(settings.maxAdminBodyBytes))
+                              "aggregator", new AdminBodyAggregator(settings.maxAdminBodyBytes))
                           .addLast("admin", api.handler());
                     }
                   })
@@ -413,6 +413,10 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** When this server started. */
   public Instant startedAt() {
     return startedAt;
+  }
+
+  Outlet outlet() {
+    return outlet;
   }
 
   int connectedCount() {

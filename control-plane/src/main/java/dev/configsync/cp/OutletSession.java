@@ -64,6 +64,11 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private boolean writing;
   private @Nullable Published waiting;
   private @Nullable ScheduledFuture<?> deadTimer;
+  // Read by tests and diagnostics from other threads.
+  private final java.util.concurrent.atomic.AtomicInteger framesStarted =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger framesReplaced =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   OutletSession(
       Outlet outlet,
@@ -83,6 +88,16 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
 
   String nodeId() {
     return nodeId;
+  }
+
+  /** How many configuration frames this connection started writing. */
+  int framesStarted() {
+    return framesStarted.get();
+  }
+
+  /** How many waiting frames a newer publish replaced before they were sent. */
+  int framesReplaced() {
+    return framesReplaced.get();
   }
 
   /** Called on the event loop once this handler is in the pipeline. */
@@ -291,6 +306,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       return;
     }
     if (writing) {
+      if (waiting != null) {
+        framesReplaced.incrementAndGet();
+      }
       waiting = published; // latest wins: a frame not yet started is replaced
       return;
     }
@@ -303,6 +321,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
 
   private void send(Published published) {
     writing = true;
+    framesStarted.incrementAndGet();
     channel
         .writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(published.frame())))
         .addListener(

@@ -22,7 +22,7 @@ import okio.Okio;
  * A data plane written by hand for tests: TLS socket, HTTP upgrade and frames under the test's
  * control, so it can misbehave (wrong frames, silence, not reading).
  */
-final class RawDataPlane implements AutoCloseable {
+final class RawDataPlane implements java.io.Closeable {
   final String nodeId = UUID.randomUUID().toString();
   final SSLSocket socket;
   final BufferedSource in;

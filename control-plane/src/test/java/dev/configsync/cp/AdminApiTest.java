@@ -1,0 +1,184 @@
+package dev.configsync.cp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The admin HTTP API over a real socket, with java.net.http. */
+class AdminApiTest {
+  private static final String TOKEN = "s3cret-token-0123456789";
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final ControlPlaneFixture f = new ControlPlaneFixture();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @AfterEach
+  void stop() throws Exception {
+    f.close();
+  }
+
+  private void start(boolean token) throws Exception {
+    f.start(
+        b -> {
+          b.admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+              .maxAdminBodyBytes(64 * 1024);
+          return token ? b.adminToken(TOKEN) : b;
+        });
+  }
+
+  private URI uri(String path) {
+    return URI.create("http://127.0.0.1:" + f.cp.adminAddress().orElseThrow().getPort() + path);
+  }
+
+  private HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
+    return http.send(
+        request.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> put(String body, String contentType) throws Exception {
+    HttpRequest.Builder r =
+        HttpRequest.newBuilder(uri("/config")).PUT(HttpRequest.BodyPublishers.ofString(body));
+    if (contentType != null) {
+      r.header("Content-Type", contentType);
+    }
+    return send(r);
+  }
+
+  private static JsonNode json(HttpResponse<String> response) throws Exception {
+    assertThat(response.headers().firstValue("Content-Type")).hasValue("application/json");
+    return JSON.readTree(response.body());
+  }
+
+  @Test
+  void publishesJsonAndYamlAndAnswersWithTheHash() throws Exception {
+    start(false);
+    HttpResponse<String> jsonPut = put("{\"services\":[{\"name\":\"a\"}]}", "application/json");
+    assertThat(jsonPut.statusCode()).isEqualTo(200);
+    JsonNode answer = json(jsonPut);
+    assertThat(answer.path("hash").asText()).isEqualTo(f.cp.currentConfig().orElseThrow().hash());
+    assertThat(answer.path("changed").asBoolean()).isTrue();
+
+    HttpResponse<String> yamlPut =
+        put("services:\n  - name: a\n", "application/yaml; charset=utf-8");
+    assertThat(yamlPut.statusCode()).isEqualTo(200);
+    assertThat(json(yamlPut).path("hash").asText()).isEqualTo(answer.path("hash").asText());
+    assertThat(json(yamlPut).path("changed").asBoolean()).isFalse();
+
+    HttpResponse<String> get = send(HttpRequest.newBuilder(uri("/config")).GET());
+    assertThat(get.statusCode()).isEqualTo(200);
+    assertThat(json(get).path("services").get(0).path("name").asText()).isEqualTo("a");
+    assertThat(get.headers().firstValue("ETag"))
+        .hasValue("\"" + answer.path("hash").asText() + "\"");
+  }
+
+  @Test
+  void refusesBadConfigurationsWithAClearJsonErrorAndPublishesNothing() throws Exception {
+    start(false);
+    HttpResponse<String> badJson = put("{\"services\": [", "application/json");
+    assertThat(badJson.statusCode()).isEqualTo(400);
+    assertThat(json(badJson).path("message").asText()).contains("not valid JSON at line 1");
+
+    HttpResponse<String> badYaml = put("services:\n  - a: [\n", "application/yaml");
+    assertThat(badYaml.statusCode()).isEqualTo(400);
+    assertThat(json(badYaml).path("message").asText()).contains("request body:");
+
+    HttpResponse<String> array = put("[1]", "application/json");
+    assertThat(array.statusCode()).isEqualTo(400);
+    assertThat(json(array).path("message").asText()).contains("must be a JSON object");
+
+    HttpResponse<String> noType = put("{}", null);
+    assertThat(noType.statusCode()).isEqualTo(415);
+    assertThat(json(noType).path("message").asText())
+        .contains("application/json or application/yaml");
+
+    HttpResponse<String> tooLarge =
+        put("{\"x\":\"" + "a".repeat(70 * 1024) + "\"}", "application/json");
+    assertThat(tooLarge.statusCode()).isEqualTo(413);
+    assertThat(json(tooLarge).path("message").asText()).contains("maxAdminBodyBytes");
+
+    assertThat(f.cp.currentConfig()).isEmpty();
+    HttpResponse<String> none = send(HttpRequest.newBuilder(uri("/config")).GET());
+    assertThat(none.statusCode()).isEqualTo(404);
+    assertThat(json(none).path("error").asText()).isEqualTo("no_config");
+  }
+
+  @Test
+  void listsDataPlanesAndStatus() throws Exception {
+    start(false);
+    var snapshots = new java.util.concurrent.CopyOnWriteArrayList<dev.configsync.ConfigSnapshot>();
+    var events = new java.util.concurrent.CopyOnWriteArrayList<dev.configsync.SyncEvent>();
+    var client = f.startClient(c -> c.label("zone", "a"), snapshots, events);
+    String hash = json(put("{\"services\":[]}", "application/json")).path("hash").asText();
+    org.awaitility.Awaitility.await().until(() -> hash.equals(client.status().hash()));
+    org.awaitility.Awaitility.await()
+        .until(() -> f.cp.dataPlanes().get(0).configHash().equals(hash));
+
+    JsonNode planes = json(send(HttpRequest.newBuilder(uri("/clustering/data-planes")).GET()));
+    JsonNode node = planes.path("data").get(0);
+    assertThat(node.path("id").asText()).isEqualTo(client.status().nodeId().toString());
+    assertThat(node.path("config_hash").asText()).isEqualTo(hash);
+    assertThat(node.path("sync_status").asText()).isEqualTo("normal");
+    assertThat(node.path("ip").asText()).isEqualTo("127.0.0.1");
+    assertThat(node.path("labels").path("zone").asText()).isEqualTo("a");
+    assertThat(node.path("last_seen").isNumber()).isTrue();
+
+    JsonNode status = json(send(HttpRequest.newBuilder(uri("/status")).GET()));
+    assertThat(status.path("config_hash").asText()).isEqualTo(hash);
+    assertThat(status.path("data_planes").path("connected").asInt()).isEqualTo(1);
+    assertThat(status.path("data_planes").path("in_sync").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void unknownPathsAndMethodsGetJsonErrors() throws Exception {
+    start(false);
+    HttpResponse<String> missing = send(HttpRequest.newBuilder(uri("/nope")).GET());
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(json(missing).path("message").asText()).contains("/config");
+    HttpResponse<String> wrong = send(HttpRequest.newBuilder(uri("/status")).DELETE());
+    assertThat(wrong.statusCode()).isEqualTo(405);
+    assertThat(wrong.headers().firstValue("Allow")).hasValue("GET");
+  }
+
+  @Test
+  void withATokenRefusesRequestsWithoutIt() throws Exception {
+    start(true);
+    HttpResponse<String> none = send(HttpRequest.newBuilder(uri("/status")).GET());
+    assertThat(none.statusCode()).isEqualTo(401);
+    assertThat(none.headers().firstValue("WWW-Authenticate")).isPresent();
+    assertThat(json(none).path("message").asText()).contains("Authorization: Bearer");
+
+    HttpResponse<String> wrong =
+        send(
+            HttpRequest.newBuilder(uri("/config"))
+                .header("Authorization", "Bearer not-the-token")
+                .header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString("{}")));
+    assertThat(wrong.statusCode()).isEqualTo(401);
+    assertThat(f.cp.currentConfig()).isEmpty();
+
+    HttpResponse<String> right =
+        send(
+            HttpRequest.newBuilder(uri("/config"))
+                .header("Authorization", "Bearer " + TOKEN)
+                .header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString("{}")));
+    assertThat(right.statusCode()).isEqualTo(200);
+    assertThat(f.cp.currentConfig()).isPresent();
+  }
+
+  @Test
+  void theAdminApiIsOffUnlessAsked() throws Exception {
+    f.start(b -> b);
+    assertThat(f.cp.adminAddress()).isEmpty();
+  }
+}
