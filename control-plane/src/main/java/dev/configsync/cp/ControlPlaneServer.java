@@ -94,7 +94,8 @@ public final class ControlPlaneServer implements AutoCloseable {
   public static final Duration DEFAULT_FORGET_AFTER = Duration.ofDays(14);
 
   private final Builder settings;
-  private final ServerTls tls;
+  private volatile ServerTls tls;
+  private volatile String tlsFilesStamp;
   private final ConfigStore store;
   private final Clock clock;
   private final NodeRegistry registry;
@@ -108,11 +109,13 @@ public final class ControlPlaneServer implements AutoCloseable {
   private @Nullable Channel outletChannel;
   private @Nullable Channel adminChannel;
   private @Nullable ScheduledFuture<?> sweeper;
+  private @Nullable ScheduledFuture<?> tlsWatcher;
   private volatile boolean closed;
 
   private ControlPlaneServer(Builder b, ServerTls tls) {
     this.settings = b;
     this.tls = tls;
+    this.tlsFilesStamp = filesStamp(tls);
     this.store = b.store;
     this.clock = b.clock;
     this.registry = new NodeRegistry(clock);
@@ -171,6 +174,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
+                    // Read per connection, so rotated certificates apply to the next one.
                     SslHandler ssl = tls.sslContext().newHandler(ch.alloc());
                     ssl.setHandshakeTimeoutMillis(settings.handshakeTimeout.toMillis());
                     ch.pipeline()
@@ -204,6 +208,17 @@ public final class ControlPlaneServer implements AutoCloseable {
               .bind(settings.admin)
               .syncUninterruptibly()
               .channel();
+    }
+    Duration reload = settings.tlsReloadInterval;
+    if (!reload.isZero() && !tls.sourcePaths().isEmpty()) {
+      tlsWatcher =
+          ioGroup
+              .next()
+              .scheduleWithFixedDelay(
+                  this::reloadTlsIfChanged,
+                  reload.toMillis(),
+                  reload.toMillis(),
+                  TimeUnit.MILLISECONDS);
     }
     long period =
         Math.max(
@@ -400,9 +415,58 @@ public final class ControlPlaneServer implements AutoCloseable {
     return settings.version;
   }
 
-  /** The TLS material in use. */
+  /** The TLS material in use for new connections. */
   public ServerTls tls() {
     return tls;
+  }
+
+  /**
+   * Reads the certificate, key and CA files again and uses them for every new connection;
+   * connections already open keep theirs. Called on a timer when the files change (see {@link
+   * Builder#tlsReloadInterval}); call it directly after rotating files if you prefer.
+   *
+   * @throws IllegalArgumentException when the files now hold unsuitable material (for example a
+   *     certificate replaced but not yet its key); the previous material stays in use
+   */
+  public void reloadTls() {
+    ServerTls current = tls;
+    String stamp = filesStamp(current);
+    ServerTls reloaded = current.reload();
+    tls = reloaded;
+    tlsFilesStamp = stamp;
+    log.info("Reloaded TLS material for new connections: {}", reloaded);
+  }
+
+  private void reloadTlsIfChanged() {
+    if (filesStamp(tls).equals(tlsFilesStamp)) {
+      return;
+    }
+    try {
+      reloadTls();
+    } catch (IllegalArgumentException e) {
+      // Half-rotated files (a new certificate with the old key) must not replace good material;
+      // the stamp is left alone so the next check tries again.
+      log.warn(
+          "TLS files changed but cannot be used yet; keeping the previous ones: {}",
+          e.getMessage());
+    }
+  }
+
+  /** Sizes and modification times of the TLS files, to notice a rotation cheaply. */
+  private static String filesStamp(ServerTls tls) {
+    StringBuilder stamp = new StringBuilder();
+    for (java.nio.file.Path p : tls.sourcePaths()) {
+      try {
+        stamp
+            .append(java.nio.file.Files.getLastModifiedTime(p).toMillis())
+            .append('/')
+            .append(java.nio.file.Files.size(p))
+            .append(';');
+      } catch (IOException e) {
+        stamp.append("missing;");
+      }
+    }
+    return stamp.toString();
   }
 
   /** Where the configuration is stored. */
@@ -434,9 +498,10 @@ public final class ControlPlaneServer implements AutoCloseable {
       return;
     }
     closed = true;
-    ScheduledFuture<?> s = sweeper;
-    if (s != null) {
-      s.cancel(false);
+    for (ScheduledFuture<?> timer : new ScheduledFuture<?>[] {sweeper, tlsWatcher}) {
+      if (timer != null) {
+        timer.cancel(false);
+      }
     }
     for (OutletSession session : new ArrayList<>(outlet.sessions)) {
       session.closeFromAnyThread("the control plane is shutting down");
@@ -484,6 +549,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     private Consumer<JsonNode> validator = config -> {};
     private Clock clock = Clock.systemUTC();
     private int ioThreads;
+    private Duration tlsReloadInterval = Duration.ofSeconds(30);
 
     private Builder() {}
 
@@ -631,6 +697,19 @@ public final class ControlPlaneServer implements AutoCloseable {
     /** The clock for timestamps (last seen, published at, forgetting); default UTC system clock. */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * How often the TLS files are checked for a rotation (size or modification time changed);
+     * default 30 s; {@link Duration#ZERO} turns the check off. New material applies to new
+     * connections only.
+     */
+    public Builder tlsReloadInterval(Duration interval) {
+      Objects.requireNonNull(interval, "tlsReloadInterval");
+      requireArgument(
+          !interval.isNegative(), "tlsReloadInterval must not be negative: " + interval);
+      this.tlsReloadInterval = interval;
       return this;
     }
 
