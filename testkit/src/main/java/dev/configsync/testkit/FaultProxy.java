@@ -338,7 +338,10 @@ public final class FaultProxy implements AutoCloseable {
     return links.size();
   }
 
-  /** Bytes passed on in {@code direction} since start (not those swallowed by a black hole). */
+  /**
+   * Bytes passed on (handed to the receiving socket) in {@code direction} since start; not those a
+   * black hole swallowed.
+   */
   public long bytesForwarded(Direction direction) {
     return direction == Direction.UPSTREAM ? upstreamBytes.get() : downstreamBytes.get();
   }
@@ -349,8 +352,9 @@ public final class FaultProxy implements AutoCloseable {
   }
 
   /**
-   * When a byte was last passed on in {@code direction}, on the {@link System#nanoTime()} scale;
-   * empty when none was yet. For measuring how long a peer has heard nothing.
+   * When bytes were last passed on in {@code direction}, on the {@link System#nanoTime()} scale,
+   * taken just before they were written (so no peer received them earlier); empty when none were
+   * yet. For measuring how long a peer has heard nothing.
    */
   public OptionalLong lastForwardedNanos(Direction direction) {
     boolean up = direction == Direction.UPSTREAM;
@@ -713,8 +717,9 @@ public final class FaultProxy implements AutoCloseable {
       }
       int allowed = direction == Direction.DOWNSTREAM ? cutAllowance(n) : n;
       if (allowed > 0) {
-        out.write(head.bytes, head.offset, allowed);
+        // Counted (and stamped) before the write: no peer can see bytes the counters do not show.
         count(allowed);
+        out.write(head.bytes, head.offset, allowed);
       }
       if (allowed < n) {
         cuts.incrementAndGet();
