@@ -532,6 +532,12 @@ final class SyncLoop {
     }
 
     @Override
+    public void onProgress() {
+      // Part of a frame: the peer is alive, but no message arrived, so the backoff is not reset.
+      post(() -> lastReceivedNanos = s.scheduler().nanoTime());
+    }
+
+    @Override
     public void onClosed(int code, String reason) {
       post(
           () ->
@@ -619,7 +625,7 @@ final class SyncLoop {
                           long limit = s.deadAfter().toNanos();
                           if (silent >= limit) {
                             connectionLost(
-                                "no frame from the control plane for "
+                                "nothing from the control plane for "
                                     + Duration.ofNanos(silent).toMillis()
                                     + " ms (dead after "
                                     + s.deadAfter().toMillis()

@@ -81,6 +81,14 @@ public interface Transport extends AutoCloseable {
     /** A ping arrived; the transport has already answered it with a pong. */
     void onPing(byte[] payload);
 
+    /**
+     * Bytes arrived that do not complete a frame yet: the peer is alive, a large message is on
+     * its way. Lets the client's silence check count bytes rather than whole frames, so a large
+     * configuration over a slow link is not cut off mid-frame. Transports should call it at most
+     * every few tens of milliseconds; the default ignores it.
+     */
+    default void onProgress() {}
+
     /** The peer closed the connection with a close frame. Terminal. */
     void onClosed(int code, String reason);
 

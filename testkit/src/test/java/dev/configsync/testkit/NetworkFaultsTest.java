@@ -192,7 +192,7 @@ class NetworkFaultsTest {
     assertThat(afterBlackholeMillis)
         .isLessThanOrEqualTo(deadAfter.plus(SCHEDULING_TOLERANCE).toMillis());
     assertThat(((SyncEvent.Disconnected) lost.event()).reason())
-        .contains("no frame from the control plane");
+        .contains("nothing from the control plane");
 
     // The node keeps serving; while the black hole lasts, each new attempt hangs before TLS and is
     // abandoned at the handshake timeout.
@@ -475,5 +475,25 @@ class NetworkFaultsTest {
     assertThat(cp.connectionCount()).isEqualTo(1);
     assertThat(proxy.connectionsAccepted()).isEqualTo(1);
     assertThat(snapshots).extracting(ConfigSnapshot::hash).containsExactly(v1, v2);
+  }
+
+  @Test
+  void aPushSlowerThanDeadAfterStillArrivesBecauseBytesCountAsLife() throws Exception {
+    // Connect over a fast link first, then slow it down: 45 kB at 16 KiB/s take about 3 s, twice
+    // deadAfter. Whole frames alone would never arrive in time (the node would cut the push and
+    // retry for ever); the bytes trickling in keep the connection alive.
+    ConfigSyncClient client =
+        start(
+            viaProxy(),
+            b -> b.heartbeatInterval(Duration.ofSeconds(1)).deadAfter(Duration.ofMillis(1500)));
+    await().until(() -> client.status().state() == dev.configsync.SyncState.CONNECTED);
+    proxy.bandwidth(16 * 1024);
+    long pushedAt = System.nanoTime();
+    String v1 = cp.publish(bulkyConfig("v1", 90, 1));
+    await().atMost(Duration.ofSeconds(30)).until(() -> v1.equals(client.status().hash()));
+    long tookMillis = (System.nanoTime() - pushedAt) / 1_000_000;
+    assertThat(tookMillis).as("the push took longer than deadAfter").isGreaterThan(1500);
+    assertThat(seen(SyncEvent.Disconnected.class)).isEmpty();
+    assertThat(proxy.connectionsAccepted()).isEqualTo(1);
   }
 }

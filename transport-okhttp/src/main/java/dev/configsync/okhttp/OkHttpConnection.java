@@ -80,6 +80,8 @@ final class OkHttpConnection implements Transport.Connection {
     reader.start();
   }
 
+  private static final long PROGRESS_INTERVAL_NANOS = 50_000_000;
+
   // ---- reader thread ----------------------------------------------------------------------
 
   private void run() {
@@ -94,7 +96,7 @@ final class OkHttpConnection implements Transport.Connection {
       return; // cancelled while connecting
     }
     listener.onOpen();
-    BufferedSource source = Okio.buffer(s.getSource());
+    BufferedSource source = Okio.buffer(new ProgressSource(s.getSource()));
     // Liveness is the client's job (it cancels a silent connection), so reads wait for ever.
     source.timeout().clearTimeout();
     WebSocketFrameReader frames = new WebSocketFrameReader(source, false, request.maxFrameBytes());
@@ -393,5 +395,31 @@ final class OkHttpConnection implements Transport.Connection {
       cut = cut.substring(0, end);
     }
     return cut;
+  }
+
+  /**
+   * Reports bytes that arrive while a frame is incomplete, at most every {@link
+   * #PROGRESS_INTERVAL_NANOS}, so the client's silence check sees a large frame on a slow link as
+   * a live peer.
+   */
+  private final class ProgressSource extends okio.ForwardingSource {
+    private long lastReport = System.nanoTime();
+
+    ProgressSource(okio.Source delegate) {
+      super(delegate);
+    }
+
+    @Override
+    public long read(okio.Buffer sink, long byteCount) throws IOException {
+      long read = super.read(sink, byteCount);
+      if (read > 0) {
+        long now = System.nanoTime();
+        if (now - lastReport >= PROGRESS_INTERVAL_NANOS && !terminated.get()) {
+          lastReport = now;
+          listener.onProgress();
+        }
+      }
+      return read;
+    }
   }
 }
