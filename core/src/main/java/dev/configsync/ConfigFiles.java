@@ -99,7 +99,7 @@ final class ConfigFiles {
             file,
             at == null ? 0 : at.getLineNr(),
             at == null ? 0 : at.getColumnNr(),
-            e.getOriginalMessage(),
+            Json.withoutQuotedContent(String.valueOf(e.getOriginalMessage())),
             e);
       }
       if (HybridProtocol.TYPE_RECONFIGURE.equals(json.path("type").asText(null))
