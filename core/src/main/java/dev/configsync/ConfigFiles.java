@@ -48,7 +48,19 @@ final class ConfigFiles {
         throw new ConfigFileException(file, 0, 0, "not a readable regular file", null);
       }
       long size = Files.size(file);
-      if (isGzip(file)) {
+      byte[] head = head(file);
+      if (AtRestEncryption.isEncrypted(head)) {
+        throw new ConfigFileException(
+            file,
+            0,
+            0,
+            "is an encrypted configsync payload"
+                + AtRestEncryption.keyIdOf(head).map(id -> " (key id " + id + ")").orElse("")
+                + "; a file given by hand must be unencrypted: to move an encrypted cache to a"
+                + " node that has its key, copy it into that node's cache directory instead",
+            null);
+      }
+      if (head.length >= 2 && head[0] == (byte) 0x1f && head[1] == (byte) 0x8b) {
         if (size > maxPayloadBytes) {
           throw tooLarge(file, size, maxPayloadBytes);
         }
@@ -87,7 +99,7 @@ final class ConfigFiles {
             file,
             at == null ? 0 : at.getLineNr(),
             at == null ? 0 : at.getColumnNr(),
-            e.getOriginalMessage(),
+            Json.withoutQuotedContent(String.valueOf(e.getOriginalMessage())),
             e);
       }
       if (HybridProtocol.TYPE_RECONFIGURE.equals(json.path("type").asText(null))
@@ -139,9 +151,10 @@ final class ConfigFiles {
         snapshot.hashes(), snapshot.source(), snapshot.timestamp(), snapshot.config(), payload);
   }
 
-  private static boolean isGzip(Path file) throws IOException {
+  /** The first bytes of {@code file}: enough for the gzip magic and an encryption key id. */
+  private static byte[] head(Path file) throws IOException {
     try (var in = Files.newInputStream(file)) {
-      return in.read() == 0x1f && in.read() == 0x8b;
+      return in.readNBytes(AtRestEncryption.HEADER_BYTES);
     }
   }
 

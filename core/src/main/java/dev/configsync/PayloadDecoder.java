@@ -49,7 +49,7 @@ final class PayloadDecoder {
           e);
     } catch (JsonProcessingException e) {
       throw reject(
-          Reason.BAD_JSON, null, "payload is not valid JSON: " + e.getOriginalMessage(), e);
+          Reason.BAD_JSON, null, "payload is not valid JSON: " + Json.describeWithoutContent(e), e);
     } catch (EOFException e) {
       // GZIPInputStream's EOFException often has no message; say what it means.
       throw reject(Reason.BAD_GZIP, null, "payload is not valid gzip: it is truncated", e);

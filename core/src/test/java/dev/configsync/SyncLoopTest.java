@@ -707,6 +707,25 @@ class SyncLoopTest {
     assertThat(transport.connectCount()).isOne();
   }
 
+  @Test
+  void aCacheThatIsNotValidJsonIsDamagedWithAReasonThatQuotesNoContent() {
+    String secret = "s3cretCredentialValue";
+    store.preload(
+        Gzip.compress(
+            ("{\"type\":\"reconfigure\",\"config_table\":{\"key\": " + secret + "}}")
+                .getBytes(UTF_8)));
+
+    start(builder());
+
+    SyncEvent.CacheDamaged damaged = (SyncEvent.CacheDamaged) events.get(0);
+    assertThat(damaged.reason())
+        .contains("not valid JSON")
+        .contains("Unrecognized token <" + secret.length() + " characters, not shown>")
+        .contains("line 1, column")
+        .doesNotContain(secret);
+    assertThat(store.movedAsideReasons()).singleElement().asString().doesNotContain(secret);
+  }
+
   // ---- lifecycle ---------------------------------------------------------------------------
 
   @Test

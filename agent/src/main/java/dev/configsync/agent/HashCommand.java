@@ -3,8 +3,10 @@ package dev.configsync.agent;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigFileException;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.DecryptionException;
 import dev.configsync.cache.YamlConfigFormat;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
@@ -19,6 +21,7 @@ import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code configsync-agent hash FILE}: prints the configuration hash of a file. */
@@ -33,6 +36,8 @@ import picocli.CommandLine.Parameters;
           + " (so a copied config.json.gz can be checked); a reconfigure message (an object with"
           + " \"type\":\"reconfigure\", or any .gz with a config_table) is hashed by its"
           + " config_table.",
+      "An encrypted config.json.gz is decrypted with the key given as to 'run' (--cache-key-file"
+          + " or --cache-key-env).",
       "Exit status: 0 hash printed, 2 missing or invalid file."
     })
 final class HashCommand implements Callable<Integer> {
@@ -42,6 +47,9 @@ final class HashCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE", description = "The file to hash.")
   @Nullable Path file;
 
+  @Mixin CacheKeyOptions cacheKeys = new CacheKeyOptions();
+
+  private @Nullable AtRestEncryption encryption;
   private final PrintStream out;
   private final PrintStream err;
 
@@ -53,6 +61,13 @@ final class HashCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Path path = Objects.requireNonNull(file, "FILE");
+    try {
+      encryption = cacheKeys.encryption();
+    } catch (IllegalArgumentException e) {
+      err.println(AgentMain.NAME + ": " + e.getMessage());
+      err.flush();
+      return AgentMain.EXIT_USAGE;
+    }
     try {
       out.println(hash(path));
       out.flush();
@@ -75,9 +90,13 @@ final class HashCommand implements Callable<Integer> {
     }
     String name = path.getFileName() == null ? "" : path.getFileName().toString();
     name = name.toLowerCase(Locale.ROOT);
-    boolean gzip = name.endsWith(".gz");
+    boolean encrypted = AtRestEncryption.isEncrypted(bytes);
+    if (encrypted) {
+      bytes = decrypt(path, bytes);
+    }
+    boolean gzip = encrypted || name.endsWith(".gz");
     if (gzip) {
-      name = name.substring(0, name.length() - 3);
+      name = name.endsWith(".gz") ? name.substring(0, name.length() - 3) : name;
       try {
         bytes = Gzip.decompress(bytes, MAX_INFLATED_BYTES);
       } catch (IOException e) {
@@ -107,6 +126,22 @@ final class HashCommand implements Callable<Integer> {
               + hash);
     }
     return hash;
+  }
+
+  private byte[] decrypt(Path path, byte[] bytes) throws InvalidFileException {
+    AtRestEncryption encryption = this.encryption;
+    if (encryption == null) {
+      throw new InvalidFileException(
+          path
+              + ": encrypted"
+              + AtRestEncryption.keyIdOf(bytes).map(id -> " with key id " + id).orElse("")
+              + "; give its key with --cache-key-file or --cache-key-env");
+    }
+    try {
+      return encryption.decrypt(bytes, path.toString());
+    } catch (DecryptionException e) {
+      throw new InvalidFileException(String.valueOf(e.getMessage()));
+    }
   }
 
   private static JsonNode parse(Path path, byte[] bytes, boolean yaml) throws InvalidFileException {

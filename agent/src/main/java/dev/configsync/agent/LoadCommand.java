@@ -3,6 +3,7 @@ package dev.configsync.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigFileException;
 import dev.configsync.ConfigRejectedException;
 import dev.configsync.ConfigSnapshot;
@@ -31,6 +32,7 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -51,7 +53,9 @@ import picocli.CommandLine.Parameters;
           + " runs at once (--output, --on-change); otherwise it is written to the cache, and the"
           + " next 'run' starts from it.",
       "FILE is JSON, YAML (.yml, .yaml), or a config.json.gz copied from another node (verified"
-          + " by its hash).",
+          + " by its hash; not an encrypted one).",
+      "When no agent runs and the cache is encrypted, give the agent's key (--cache-key-file or"
+          + " --cache-key-env); a running agent uses its own.",
       "Prints one JSON line: {\"ok\":true,\"hash\":...,\"applied\":\"agent\"|\"cache\"} or"
           + " {\"ok\":false,\"error\":...}.",
       "Exit status: 0 loaded, 1 refused or not answered in time, 2 bad arguments."
@@ -79,6 +83,8 @@ final class LoadCommand implements Callable<Integer> {
       paramLabel = "DIR",
       description = "The --cache-dir of the node's agent.")
   @Nullable Path cacheDir;
+
+  @Mixin CacheKeyOptions cacheKeys = new CacheKeyOptions();
 
   @Option(
       names = "--force",
@@ -139,6 +145,12 @@ final class LoadCommand implements Callable<Integer> {
                 + e.getMessage());
       }
     }
+    AtRestEncryption encryption;
+    try {
+      encryption = cacheKeys.encryption();
+    } catch (IllegalArgumentException e) {
+      return usage(String.valueOf(e.getMessage()));
+    }
     AgentLock lock;
     try {
       AgentLock.createDirectory(dir);
@@ -151,7 +163,12 @@ final class LoadCommand implements Callable<Integer> {
       return handToAgent(source, dir);
     }
     try (lock) {
-      return writeToCache(source, dir, keyPem);
+      // Without the key the cache was written with, the offline client would move it aside.
+      Optional<String> mismatch = CacheKeyOptions.keyMismatch(dir, encryption);
+      if (mismatch.isPresent()) {
+        return usage(mismatch.get());
+      }
+      return writeToCache(source, dir, keyPem, encryption);
     }
   }
 
@@ -281,10 +298,11 @@ final class LoadCommand implements Callable<Integer> {
    * and cached durably before {@link ConfigSyncClient#loadManual} returns. Called with the lock
    * held, so that no agent starts on the directory meanwhile.
    */
-  private int writeToCache(Path source, Path dir, @Nullable String keyPem) {
+  private int writeToCache(
+      Path source, Path dir, @Nullable String keyPem, @Nullable AtRestEncryption encryption) {
     FileSnapshotStore store;
     try {
-      store = FileSnapshotStore.open(dir);
+      store = CacheKeyOptions.openStore(dir, encryption);
     } catch (IOException | RuntimeException e) {
       return usage("--cache-dir " + dir + " cannot be used: " + e.getMessage());
     }

@@ -1,5 +1,6 @@
 package dev.configsync.agent;
 
+import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.SyncEvent;
 import dev.configsync.cache.FileSnapshotStore;
@@ -24,6 +25,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code configsync-agent run}: keeps the configuration current until SIGTERM or SIGINT. */
@@ -105,6 +107,8 @@ final class RunCommand implements Callable<Integer> {
           "Where the running configuration and the node id are kept across restarts; locked"
               + " (agent.lock) while the agent runs, and watched for 'load' requests (incoming/).")
   @Nullable Path cacheDir;
+
+  @Mixin CacheKeyOptions cacheKeys = new CacheKeyOptions();
 
   @Option(
       names = "--fallback-config",
@@ -378,12 +382,18 @@ final class RunCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new BadArgumentException(e.getMessage(), e);
     }
+    AtRestEncryption encryption;
+    try {
+      encryption = cacheKeys.encryption();
+    } catch (IllegalArgumentException e) {
+      throw new BadArgumentException(e.getMessage(), e);
+    }
     Path dir = Objects.requireNonNull(cacheDir, "--cache-dir");
     AgentLock lock = lockCacheDir(dir);
     try {
       // Only with the lock held: opening the store deletes temporary files that a load writing the
       // cache could be using.
-      FileSnapshotStore store = FileSnapshotStore.open(dir);
+      FileSnapshotStore store = CacheKeyOptions.openStore(dir, encryption);
       Path incoming = Incoming.createDirectory(dir);
       return new Setup(uri, tls, store, file, lock, incoming);
     } catch (IOException | RuntimeException e) {

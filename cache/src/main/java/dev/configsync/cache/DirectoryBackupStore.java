@@ -1,5 +1,8 @@
 package dev.configsync.cache;
 
+import dev.configsync.AtRestEncryption;
+import dev.configsync.DecryptionException;
+import dev.configsync.internal.StoredPayloads;
 import dev.configsync.spi.BackupStore;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -9,7 +12,9 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +32,16 @@ import org.slf4j.LoggerFactory;
  * nodes may export to one root at once: the last rename wins. Files are created with mode 0640 and
  * directories with 0750 where the file system is POSIX (less any umask), so nodes that share a
  * group can read each other's copies while others cannot: a configuration may hold credentials.
+ *
+ * <p>Encryption at rest (optional, {@link #open(Path, AtRestEncryption)}): copies are then written
+ * encrypted with the current key ({@link AtRestEncryption}: AES-256-GCM, the key id in a header),
+ * and read with the current or an old key; a copy that cannot be decrypted (unknown key, altered,
+ * truncated) makes {@link #get} throw a {@link DecryptionException}, which the client reports as a
+ * failed import. An unencrypted copy is still accepted (nodes that export without a key may share
+ * the root during a migration; the client checks every imported copy against its hash), and is
+ * replaced by an encrypted one at the next export of a node that has the key. Without encryption,
+ * an encrypted copy is refused with a message that says no key is configured. Every node that
+ * imports needs the keys the exporting nodes write with.
  *
  * <p>Version strings are checked (ASCII digits and dots, such as {@code 3.9}), so that no key can
  * name a path outside the root. {@link #get} reads at most {@value #MAX_BYTES} bytes.
@@ -49,12 +64,18 @@ public final class DirectoryBackupStore implements BackupStore {
   private final FileAttribute<?>[] fileMode;
   private final FileAttribute<?>[] directoryMode;
   private final AtomicFiles.BeforeRename beforeRename;
+  private final @Nullable AtRestEncryption encryption;
 
-  private DirectoryBackupStore(Path root, boolean posix, AtomicFiles.BeforeRename beforeRename) {
+  private DirectoryBackupStore(
+      Path root,
+      boolean posix,
+      AtomicFiles.BeforeRename beforeRename,
+      @Nullable AtRestEncryption encryption) {
     this.root = root;
     this.fileMode = AtomicFiles.permissions(posix, "rw-r-----");
     this.directoryMode = AtomicFiles.permissions(posix, "rwxr-x---");
     this.beforeRename = beforeRename;
+    this.encryption = encryption;
   }
 
   /**
@@ -65,10 +86,22 @@ public final class DirectoryBackupStore implements BackupStore {
    * @throws IOException when {@code root} exists but is not a directory, or cannot be created
    */
   public static DirectoryBackupStore open(Path root) throws IOException {
-    return open(root, temp -> {});
+    return open(root, temp -> {}, null);
   }
 
-  static DirectoryBackupStore open(Path root, AtomicFiles.BeforeRename beforeRename)
+  /**
+   * Opens the store as {@link #open(Path)} does, with copies encrypted by {@code encryption} (see
+   * the class comment).
+   *
+   * @throws IOException when {@code root} exists but is not a directory, or cannot be created
+   */
+  public static DirectoryBackupStore open(Path root, AtRestEncryption encryption)
+      throws IOException {
+    return open(root, temp -> {}, Objects.requireNonNull(encryption, "encryption"));
+  }
+
+  static DirectoryBackupStore open(
+      Path root, AtomicFiles.BeforeRename beforeRename, @Nullable AtRestEncryption encryption)
       throws IOException {
     Path dir = root.toAbsolutePath().normalize();
     boolean posix = dir.getFileSystem().supportedFileAttributeViews().contains("posix");
@@ -87,7 +120,7 @@ public final class DirectoryBackupStore implements BackupStore {
         AtomicFiles.syncDirectory(parent);
       }
     }
-    DirectoryBackupStore store = new DirectoryBackupStore(dir, posix, beforeRename);
+    DirectoryBackupStore store = new DirectoryBackupStore(dir, posix, beforeRename, encryption);
     store.deleteStaleTemporaryFiles();
     return store;
   }
@@ -108,7 +141,8 @@ public final class DirectoryBackupStore implements BackupStore {
 
   /**
    * Replaces the copy for {@code version} atomically and durably (see the class comment), creating
-   * the version's directory when needed.
+   * the version's directory when needed; encrypted with the current key when the store has
+   * encryption.
    *
    * @throws IllegalArgumentException when {@code version} is not digits separated by dots
    * @throws IOException when the payload is over {@value #MAX_BYTES} bytes or cannot be stored; the
@@ -132,28 +166,49 @@ public final class DirectoryBackupStore implements BackupStore {
         Files.createDirectories(dir, directoryMode);
         AtomicFiles.syncDirectory(root);
       }
-      AtomicFiles.write(target, payload, fileMode, beforeRename);
+      AtomicFiles.write(target, StoredPayloads.seal(encryption, payload), fileMode, beforeRename);
     } catch (IOException e) {
       throw new IOException("Cannot store the backup copy " + target + ": " + describe(e), e);
     }
   }
 
   /**
-   * Returns the copy for {@code version}, byte for byte, or empty when there is none.
+   * Returns the copy for {@code version}, byte for byte as given to {@link #put} (decrypted when it
+   * is encrypted), or empty when there is none.
    *
    * @throws IllegalArgumentException when {@code version} is not digits separated by dots
+   * @throws DecryptionException when the copy cannot be decrypted (see the class comment); the
+   *     message names the file and the key id
    * @throws IOException when the copy cannot be read or is over {@value #MAX_BYTES} bytes; the
    *     message names the file
    */
   @Override
   public Optional<byte[]> get(String version) throws IOException {
     Path target = file(version);
+    Optional<byte[]> stored;
     try {
-      return AtomicFiles.readBounded(
-          target, MAX_BYTES, "that is not a configsync backup; delete or replace it");
+      stored =
+          AtomicFiles.readBounded(
+              target,
+              MAX_BYTES + (encryption == null ? 0 : AtRestEncryption.OVERHEAD),
+              "that is not a configsync backup; delete or replace it");
     } catch (IOException e) {
       throw new IOException("Cannot read the backup copy " + target + ": " + describe(e), e);
     }
+    if (stored.isEmpty()) {
+      return stored;
+    }
+    StoredPayloads.Opened opened =
+        StoredPayloads.open(encryption, stored.get(), "the backup copy " + target);
+    if (encryption != null && opened.stale() != null) {
+      log.warn(
+          "the backup copy {} is {}; it is used all the same (its hash is checked), and an export"
+              + " by a node with the current key id {} replaces it",
+          target,
+          opened.stale(),
+          encryption.keyId());
+    }
+    return Optional.of(opened.payload());
   }
 
   /** The absolute path of the root directory. */

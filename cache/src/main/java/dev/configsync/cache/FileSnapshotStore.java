@@ -2,6 +2,9 @@ package dev.configsync.cache;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import dev.configsync.AtRestEncryption;
+import dev.configsync.DecryptionException;
+import dev.configsync.internal.StoredPayloads;
 import dev.configsync.spi.SnapshotStore;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -17,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Matcher;
@@ -36,6 +40,18 @@ import org.slf4j.LoggerFactory;
  * at any instant before that, the target still holds its previous content. Temporary files left by
  * a crash are deleted by {@link #open}. Payloads are stored verbatim: the store never decompresses
  * or checks them.
+ *
+ * <p>Encryption at rest (optional, {@link #open(Path, AtRestEncryption)}): {@code config.json.gz}
+ * then holds the payload encrypted with the current key ({@link AtRestEncryption}: AES-256-GCM, the
+ * key id in a header), written through the same temporary file, fsync and rename. {@link #read}
+ * decrypts with the current or an old key; a file it cannot decrypt (unknown key, altered,
+ * truncated, not a configsync file) makes it throw a {@link DecryptionException}, which the client
+ * treats as a damaged cache: moved aside, {@code CacheDamaged}, start-up goes on. A file found
+ * unencrypted, or encrypted with an old key, is accepted and at once written again under the
+ * current key, so that turning encryption on or rotating keys does not lose the configuration and
+ * leaves no plaintext copy behind. Without encryption, an encrypted file is refused in the same
+ * way, with a message that says no key is configured. {@code node.id} is never encrypted: it is not
+ * secret.
  *
  * <p>Threading: instances are thread-safe; calls that change files are serialized on the instance.
  * One process, and one instance, per directory: nothing stops two processes from sharing a
@@ -66,6 +82,7 @@ public final class FileSnapshotStore implements SnapshotStore {
   private final long maxBytes;
   private final Clock clock;
   private final AtomicFiles.BeforeRename beforeRename; // test seam
+  private final @Nullable AtRestEncryption encryption;
   private final FileAttribute<?>[] ownerOnly;
   private final Object lock = new Object();
   private @Nullable UUID nodeId; // guarded by lock
@@ -75,12 +92,14 @@ public final class FileSnapshotStore implements SnapshotStore {
       long maxBytes,
       Clock clock,
       AtomicFiles.BeforeRename beforeRename,
+      @Nullable AtRestEncryption encryption,
       boolean posix) {
     this.directory = directory;
     this.file = directory.resolve(CONFIG);
     this.maxBytes = maxBytes;
     this.clock = clock;
     this.beforeRename = beforeRename;
+    this.encryption = encryption;
     this.ownerOnly = AtomicFiles.permissions(posix, "rw-------");
   }
 
@@ -98,11 +117,39 @@ public final class FileSnapshotStore implements SnapshotStore {
    * @throws IOException when the path is not a writable directory or cannot be created
    */
   public static FileSnapshotStore open(Path directory, long maxBytes) throws IOException {
-    return open(directory, maxBytes, Clock.systemUTC(), temp -> {});
+    return open(directory, maxBytes, Clock.systemUTC(), temp -> {}, null);
+  }
+
+  /**
+   * Same as {@link #open(Path, long, AtRestEncryption)} with {@link #DEFAULT_MAX_BYTES}.
+   *
+   * @throws IOException when the path is not a writable directory or cannot be created
+   */
+  public static FileSnapshotStore open(Path directory, AtRestEncryption encryption)
+      throws IOException {
+    return open(directory, DEFAULT_MAX_BYTES, encryption);
+  }
+
+  /**
+   * Opens a store as {@link #open(Path, long)} does, that keeps {@code config.json.gz} encrypted
+   * with {@code encryption} (see the class comment). The file may be up to {@link
+   * AtRestEncryption#OVERHEAD} bytes larger than {@code maxBytes}.
+   *
+   * @throws IllegalArgumentException when {@code maxBytes} is not between 1 and 2^31 - 9
+   * @throws IOException when the path is not a writable directory or cannot be created
+   */
+  public static FileSnapshotStore open(Path directory, long maxBytes, AtRestEncryption encryption)
+      throws IOException {
+    Objects.requireNonNull(encryption, "encryption");
+    return open(directory, maxBytes, Clock.systemUTC(), temp -> {}, encryption);
   }
 
   static FileSnapshotStore open(
-      Path directory, long maxBytes, Clock clock, AtomicFiles.BeforeRename hook)
+      Path directory,
+      long maxBytes,
+      Clock clock,
+      AtomicFiles.BeforeRename hook,
+      @Nullable AtRestEncryption encryption)
       throws IOException {
     if (maxBytes < 1 || maxBytes > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
@@ -140,7 +187,7 @@ public final class FileSnapshotStore implements SnapshotStore {
     if (stale > 0) {
       log.info("Deleted {} temporary file(s) left by an interrupted write in {}", stale, dir);
     }
-    return new FileSnapshotStore(dir, maxBytes, clock, hook, posix);
+    return new FileSnapshotStore(dir, maxBytes, clock, hook, encryption, posix);
   }
 
   /** The file that holds the payload: {@code <directory>/config.json.gz}. */
@@ -148,22 +195,70 @@ public final class FileSnapshotStore implements SnapshotStore {
     return file;
   }
 
+  /** The encryption of {@code config.json.gz}, or empty when it is stored unencrypted. */
+  public Optional<AtRestEncryption> encryption() {
+    return Optional.ofNullable(encryption);
+  }
+
   /**
-   * Returns the bytes of {@code config.json.gz} exactly as written, or empty when it does not
-   * exist.
+   * Returns the payload last given to {@link #write}, exactly, or empty when {@code config.json.gz}
+   * does not exist. With encryption, a file found unencrypted or under an old key is first written
+   * again under the current key (a WARN says so; if that fails, the payload is still returned).
    *
+   * @throws DecryptionException when the file cannot be decrypted (see the class comment); the
+   *     message names the file and the key id, never the content
    * @throws IOException when the file cannot be read or is larger than the limit given to {@link
    *     #open(Path, long)}
    */
   @Override
   public Optional<byte[]> read() throws IOException {
-    return AtomicFiles.readBounded(file, maxBytes, "move it aside or raise maxBytes");
+    synchronized (lock) {
+      long limit =
+          encryption == null
+              ? maxBytes
+              : Math.min(maxBytes + AtRestEncryption.OVERHEAD, Integer.MAX_VALUE - 8);
+      Optional<byte[]> stored =
+          AtomicFiles.readBounded(file, limit, "move it aside or raise maxBytes");
+      if (stored.isEmpty()) {
+        return stored;
+      }
+      StoredPayloads.Opened opened = StoredPayloads.open(encryption, stored.get(), file.toString());
+      String stale = opened.stale();
+      if (encryption != null && stale != null) {
+        reencrypt(opened.payload(), stale, encryption);
+      }
+      return Optional.of(opened.payload());
+    }
+  }
+
+  /** Writes {@code payload} again under the current key; a failure only costs a WARN. */
+  private void reencrypt(byte[] payload, String stale, AtRestEncryption encryption) {
+    try {
+      if (payload.length > maxBytes) {
+        throw new IOException("it is larger than the limit of " + maxBytes + " bytes");
+      }
+      AtomicFiles.write(file, encryption.encrypt(payload), ownerOnly, beforeRename);
+      log.warn(
+          "{} was {}; it is now encrypted with the current key id {}",
+          file,
+          stale,
+          encryption.keyId());
+    } catch (IOException | RuntimeException e) {
+      log.warn(
+          "{} is {} and could not be encrypted with the current key id {}: {}; it is used all"
+              + " the same, and replaced at the next configuration",
+          file,
+          stale,
+          encryption.keyId(),
+          e.toString());
+    }
   }
 
   /**
-   * Replaces {@code config.json.gz} with {@code payload} as described in the class comment. When
-   * this throws, no temporary file remains and the previous file is intact, except when only the
-   * final directory sync failed: the new file is then in place but may not survive a power loss.
+   * Replaces {@code config.json.gz} with {@code payload} (encrypted with the current key when the
+   * store has encryption) as described in the class comment. When this throws, no temporary file
+   * remains and the previous file is intact, except when only the final directory sync failed: the
+   * new file is then in place but may not survive a power loss.
    *
    * @throws IOException when the payload is larger than the limit or could not be made durable
    */
@@ -173,8 +268,9 @@ public final class FileSnapshotStore implements SnapshotStore {
       throw new IOException(
           "Refusing to store a " + payload.length + "-byte payload: the limit is " + maxBytes);
     }
+    byte[] stored = StoredPayloads.seal(encryption, payload);
     synchronized (lock) {
-      AtomicFiles.write(file, payload, ownerOnly, beforeRename);
+      AtomicFiles.write(file, stored, ownerOnly, beforeRename);
     }
   }
 

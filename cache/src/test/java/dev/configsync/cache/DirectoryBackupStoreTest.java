@@ -121,7 +121,8 @@ class DirectoryBackupStoreTest {
             dir,
             temp -> {
               throw new IOException("disk full (simulated)");
-            });
+            },
+            null);
     byte[] previous = payload("previous");
     Files.createDirectories(dir.resolve("3.9"));
     Files.write(dir.resolve("3.9/config.json.gz"), previous);

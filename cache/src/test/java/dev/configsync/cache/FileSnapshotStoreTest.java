@@ -127,7 +127,8 @@ class FileSnapshotStoreTest {
               if (temps.size() > 1) {
                 throw new IOException("disk full (simulated)");
               }
-            });
+            },
+            null);
     byte[] previous = "previous".getBytes(UTF_8);
     store.write(previous);
 
@@ -314,7 +315,8 @@ class FileSnapshotStoreTest {
   }
 
   private FileSnapshotStore open(Clock clock) throws IOException {
-    return FileSnapshotStore.open(dir, FileSnapshotStore.DEFAULT_MAX_BYTES, clock, temp -> {});
+    return FileSnapshotStore.open(
+        dir, FileSnapshotStore.DEFAULT_MAX_BYTES, clock, temp -> {}, null);
   }
 
   private List<String> fileNames() throws IOException {

@@ -1,7 +1,9 @@
 package dev.configsync.internal;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -9,6 +11,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The JSON set-up shared by configsync modules. Not API.
@@ -36,6 +41,11 @@ public final class Json {
   public static final ObjectMapper WRITER = new ObjectMapper();
 
   private static final ObjectMapper PARSER = strictMapper(new JsonFactory());
+
+  /** What Jackson quotes from a document in its messages: a token, a field name. */
+  private static final Pattern QUOTED = Pattern.compile("'([^']*)'");
+
+  private static final Set<String> LITERALS = Set.of("null", "true", "false");
 
   private Json() {}
 
@@ -70,6 +80,44 @@ public final class Json {
       throw new com.fasterxml.jackson.core.JsonParseException(null, "no JSON content");
     }
     return FrozenNodes.freeze(node);
+  }
+
+  /**
+   * Jackson's description of a parse error, with what it quotes from the document (an unrecognized
+   * token, a duplicate field name) replaced by its length, and the line and column where known: a
+   * configuration may hold secrets, and this text goes to logs and events. Single characters and
+   * the JSON literals are kept ({@code Unexpected character ('x' (code 120))}).
+   */
+  public static String describeWithoutContent(JsonProcessingException e) {
+    String original = e.getOriginalMessage();
+    StringBuilder out =
+        new StringBuilder(
+            withoutQuotedContent(original == null ? e.getClass().getSimpleName() : original));
+    JsonLocation at = e.getLocation();
+    if (at != null && at.getLineNr() > 0) {
+      out.append(" (line ").append(at.getLineNr()).append(", column ").append(at.getColumnNr());
+      out.append(')');
+    }
+    return out.toString();
+  }
+
+  /**
+   * {@code message} (one of Jackson's) with the text it quotes from a document replaced by its
+   * length, as {@link #describeWithoutContent} does, without a location.
+   */
+  public static String withoutQuotedContent(String message) {
+    StringBuilder out = new StringBuilder();
+    Matcher m = QUOTED.matcher(message);
+    while (m.find()) {
+      String quoted = m.group(1);
+      boolean harmless = quoted.length() <= 1 || LITERALS.contains(quoted);
+      m.appendReplacement(
+          out,
+          Matcher.quoteReplacement(
+              harmless ? m.group() : "<" + quoted.length() + " characters, not shown>"));
+    }
+    m.appendTail(out);
+    return out.toString();
   }
 
   /** Reads one JSON value from {@code json} into a frozen tree. */

@@ -13,6 +13,31 @@ import org.junit.jupiter.api.Test;
 class JsonTest {
 
   @Test
+  void parseErrorsAreDescribedWithoutTheTextTheyQuote() {
+    assertThat(describe("{\"key\": s3cretvalue}"))
+        .startsWith("Unrecognized token <11 characters, not shown>: was expecting")
+        .contains("'null', 'true' or 'false'")
+        .endsWith("(line 1, column 9)") // where the token starts
+        .doesNotContain("s3cret");
+    assertThat(describe("{\"s3cretkey\":1,\"s3cretkey\":2}"))
+        .startsWith("Duplicate field <9 characters, not shown>")
+        .doesNotContain("s3cret");
+    assertThat(describe("{\"key\": \"value\" x}"))
+        .startsWith("Unexpected character ('x' (code 120))");
+  }
+
+  private static String describe(String json) {
+    try {
+      Json.readFrozen(json.getBytes(UTF_8));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      return Json.describeWithoutContent(e);
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+    throw new AssertionError("parsed: " + json);
+  }
+
+  @Test
   void readFrozenLeavesTheStreamOpenForTheCaller() throws IOException {
     boolean[] closed = {false};
     InputStream in =

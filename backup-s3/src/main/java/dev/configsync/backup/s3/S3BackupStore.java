@@ -1,5 +1,8 @@
 package dev.configsync.backup.s3;
 
+import dev.configsync.AtRestEncryption;
+import dev.configsync.DecryptionException;
+import dev.configsync.internal.StoredPayloads;
 import dev.configsync.spi.BackupStore;
 import java.io.IOException;
 import java.io.InputStream;
@@ -57,6 +60,15 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * servers do not understand. Integrity does not rest on them: an imported copy is checked against
  * its configuration hash before use.
  *
+ * <p>Encryption at rest (optional, {@link Builder#encryption}): objects are then uploaded encrypted
+ * with the current key ({@link AtRestEncryption}: AES-256-GCM, the key id in a header; content type
+ * {@code application/octet-stream}) and downloaded copies decrypted with the current or an old key.
+ * A copy that cannot be decrypted makes {@link #get} throw a {@link DecryptionException}; an
+ * unencrypted copy is still accepted (it is checked against its hash like any import), and an
+ * encrypted one is refused by a store without encryption. This is independent of S3's own
+ * server-side encryption, which protects the disks of the object store but not the object from
+ * anyone allowed to read the bucket.
+ *
  * <p>Errors are {@link IOException}s whose message names the operation, the bucket, the key, the
  * HTTP status and the S3 error code; they never contain credentials. Thread-safe.
  */
@@ -67,7 +79,10 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
   /** The name of the object under each version's prefix. */
   public static final String FILE_NAME = "config.json.gz";
 
-  /** The largest copy {@link #get} reads (and {@link #put} writes): 64 MiB. */
+  /**
+   * The largest copy {@link #put} writes and {@link #get} returns: 64 MiB (an encrypted object may
+   * be {@link AtRestEncryption#OVERHEAD} bytes larger).
+   */
   public static final long MAX_BYTES = 64L * 1024 * 1024;
 
   private final S3Client s3;
@@ -75,14 +90,23 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
   private final String bucket;
   private final String prefix;
   private final @Nullable URI endpoint;
+  private final @Nullable AtRestEncryption encryption;
+  private final long maxObjectBytes;
 
   private S3BackupStore(
-      S3Client s3, boolean ownsClient, String bucket, String prefix, @Nullable URI endpoint) {
+      S3Client s3,
+      boolean ownsClient,
+      String bucket,
+      String prefix,
+      @Nullable URI endpoint,
+      @Nullable AtRestEncryption encryption) {
     this.s3 = s3;
     this.ownsClient = ownsClient;
     this.bucket = bucket;
     this.prefix = prefix;
     this.endpoint = endpoint;
+    this.encryption = encryption;
+    this.maxObjectBytes = MAX_BYTES + (encryption == null ? 0 : AtRestEncryption.OVERHEAD);
   }
 
   /** A builder; {@link Builder#bucket} is required. */
@@ -101,7 +125,8 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
   }
 
   /**
-   * Uploads {@code payload} as the copy for {@code version}, replacing the previous one.
+   * Uploads {@code payload} as the copy for {@code version}, replacing the previous one; encrypted
+   * with the current key when the store has encryption.
    *
    * @throws IOException when the upload fails (bucket, key, status and error code in the message)
    */
@@ -117,33 +142,45 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
               + ": the limit is "
               + MAX_BYTES);
     }
+    byte[] stored = StoredPayloads.seal(encryption, payload);
     PutObjectRequest request =
         PutObjectRequest.builder()
             .bucket(bucket)
             .key(key)
-            .contentType("application/gzip")
-            .contentLength((long) payload.length)
+            .contentType(encryption == null ? "application/gzip" : "application/octet-stream")
+            .contentLength((long) stored.length)
             .build();
     try {
-      s3.putObject(request, RequestBody.fromBytes(payload));
+      s3.putObject(request, RequestBody.fromBytes(stored));
     } catch (SdkException e) {
       throw failure("put", key, e);
     }
   }
 
   /**
-   * Downloads the copy for {@code version}, or returns empty when there is no such object.
+   * Downloads the copy for {@code version} (decrypted when it is encrypted), or returns empty when
+   * there is no such object.
    *
+   * @throws DecryptionException when the copy cannot be decrypted (see the class comment); the
+   *     message names the object and the key id
    * @throws IOException when the bucket does not exist or cannot be read, the copy is over {@value
    *     #MAX_BYTES} bytes, or the download fails (bucket, key and status in the message)
    */
   @Override
   public Optional<byte[]> get(String version) throws IOException {
     String key = key(version);
+    Optional<byte[]> stored = download(key);
+    if (stored.isEmpty()) {
+      return stored;
+    }
+    return Optional.of(StoredPayloads.open(encryption, stored.get(), location(key)).payload());
+  }
+
+  private Optional<byte[]> download(String key) throws IOException {
     GetObjectRequest request = GetObjectRequest.builder().bucket(bucket).key(key).build();
     try (ResponseInputStream<GetObjectResponse> in = s3.getObject(request)) {
       Long length = in.response().contentLength();
-      if (length != null && length > MAX_BYTES) {
+      if (length != null && length > maxObjectBytes) {
         in.abort(); // do not drain the rest of a huge object just to reuse the connection
         throw tooLarge(key, length);
       }
@@ -180,12 +217,12 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
   private byte[] readBounded(InputStream in, String key) throws IOException {
     byte[] bytes;
     try {
-      bytes = in.readNBytes((int) MAX_BYTES + 1);
+      bytes = in.readNBytes((int) maxObjectBytes + 1);
     } catch (IOException e) {
       throw new IOException(
           "S3 get of " + location(key) + " failed while reading the body: " + e.getMessage(), e);
     }
-    if (bytes.length > MAX_BYTES) {
+    if (bytes.length > maxObjectBytes) {
       throw tooLarge(key, bytes.length);
     }
     return bytes;
@@ -197,7 +234,7 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
             + " is "
             + length
             + " bytes, more than the limit of "
-            + MAX_BYTES
+            + maxObjectBytes
             + "; that is not a configsync backup: delete or replace it");
   }
 
@@ -253,8 +290,18 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration readTimeout = Duration.ofSeconds(30);
     private Duration callTimeout = Duration.ofSeconds(60);
+    private @Nullable AtRestEncryption encryption;
 
     private Builder() {}
+
+    /**
+     * Encrypts uploaded copies with {@code encryption}'s current key and decrypts downloaded ones
+     * with any of its keys (see the class comment). Default: copies are stored unencrypted.
+     */
+    public Builder encryption(AtRestEncryption encryption) {
+      this.encryption = Objects.requireNonNull(encryption, "encryption");
+      return this;
+    }
 
     /** The bucket. Required. */
     public Builder bucket(String bucket) {
@@ -383,9 +430,9 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
               "client(...) excludes endpoint, region, credentials and pathStyleAccess: configure"
                   + " those on the S3Client itself");
         }
-        return new S3BackupStore(given, false, b, keyPrefix, null);
+        return new S3BackupStore(given, false, b, keyPrefix, null, encryption);
       }
-      return new S3BackupStore(buildClient(), true, b, keyPrefix, endpoint);
+      return new S3BackupStore(buildClient(), true, b, keyPrefix, endpoint, encryption);
     }
 
     private S3Client buildClient() {

@@ -6,8 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.DecryptionException;
 import dev.configsync.SnapshotSource;
 import dev.configsync.SyncEvent;
 import dev.configsync.internal.ConfigHash;
@@ -240,6 +242,48 @@ class S3BackupStoreTest {
     assertThat(eventsB).noneMatch(SyncEvent.BackupFailed.class::isInstance);
     exportStore.close();
     importStore.close();
+  }
+
+  @Test
+  void encryptedCopiesAreStoredEncryptedAndNeedTheirKey() throws IOException {
+    AtRestEncryption keyA = AtRestEncryption.fromKey(new byte[32]);
+    byte[] other = new byte[32];
+    other[0] = 1;
+    AtRestEncryption keyB = AtRestEncryption.fromKey(other);
+    byte[] payload = largePayload(9);
+    try (S3BackupStore writer = store().prefix("encrypted").encryption(keyA).build();
+        S3BackupStore rotated =
+            store().prefix("encrypted").encryption(keyB.withOldKeys(keyA)).build();
+        S3BackupStore wrongKey = store().prefix("encrypted").encryption(keyB).build();
+        S3BackupStore noKey = store().prefix("encrypted").build()) {
+
+      writer.put("3.9", payload);
+
+      byte[] object =
+          inspector
+              .getObjectAsBytes(r -> r.bucket(BUCKET).key("encrypted/3.9/config.json.gz"))
+              .asByteArray();
+      assertThat(object).hasSize(payload.length + AtRestEncryption.OVERHEAD);
+      assertThat(AtRestEncryption.keyIdOf(object)).contains(keyA.keyId());
+      assertThat(keyA.decrypt(object, "test")).isEqualTo(payload);
+      assertThat(writer.get("3.9")).hasValueSatisfying(b -> assertThat(b).isEqualTo(payload));
+      assertThat(rotated.get("3.9")).hasValueSatisfying(b -> assertThat(b).isEqualTo(payload));
+      assertThatThrownBy(() -> wrongKey.get("3.9"))
+          .isInstanceOfSatisfying(
+              DecryptionException.class,
+              e -> assertThat(e.reason()).isEqualTo(DecryptionException.Reason.UNKNOWN_KEY))
+          .hasMessageContaining("s3://" + BUCKET + "/encrypted/3.9/config.json.gz")
+          .hasMessageContaining(keyA.keyId());
+      assertThatThrownBy(() -> noKey.get("3.9"))
+          .isInstanceOfSatisfying(
+              DecryptionException.class,
+              e -> assertThat(e.reason()).isEqualTo(DecryptionException.Reason.NO_KEY_CONFIGURED))
+          .hasMessageContaining("no encryption key is configured");
+
+      // An unencrypted copy (a node exporting without a key) is still imported with a key.
+      noKey.put("3.10", payload);
+      assertThat(writer.get("3.10")).hasValueSatisfying(b -> assertThat(b).isEqualTo(payload));
+    }
   }
 
   // ---- helpers -----------------------------------------------------------------------------
