@@ -1,0 +1,223 @@
+package dev.configsync.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.awaitility.Awaitility.await;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.configsync.testkit.TestControlPlane;
+import dev.configsync.testkit.TestPki;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The worked nginx example (examples/nginx), for real: Debian's nginx, the agent keeping its routes
+ * current from the control plane through render.sh, HTTP traffic through nginx.
+ */
+class NginxExampleTest {
+  private static final Path EXAMPLE =
+      Path.of("..", "examples", "nginx").toAbsolutePath().normalize();
+
+  @TempDir Path dir;
+  private final TestPki pki = TestPki.create();
+  private final List<AutoCloseable> cleanup = new ArrayList<>();
+  private final HttpClient http = HttpClient.newHttpClient();
+  private Path prefix;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (int i = cleanup.size() - 1; i >= 0; i--) {
+      cleanup.get(i).close();
+    }
+  }
+
+  private static int run(Duration timeout, String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      p.destroyForcibly();
+      fail("timed out: " + String.join(" ", command));
+    }
+    if (p.exitValue() != 0) {
+      System.err.println(String.join(" ", command) + " exited " + p.exitValue() + ":\n" + output);
+    }
+    return p.exitValue();
+  }
+
+  /** Installs nginx and jq with the example's own script; CI must have them, elsewhere skip. */
+  private static void requireNginx() throws Exception {
+    int installed = run(Duration.ofMinutes(5), "sh", EXAMPLE.resolve("install.sh").toString());
+    if (installed != 0) {
+      String why =
+          "examples/nginx/install.sh could not install nginx-light and jq (exit " + installed + ")";
+      if (System.getenv("CI") != null) {
+        fail(why + "; CI must be able to run the nginx example");
+      }
+      Assumptions.abort(why + "; skipping the nginx example");
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private HttpServer upstream(String name) throws IOException {
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext(
+        "/",
+        exchange -> {
+          byte[] body = name.getBytes(StandardCharsets.UTF_8);
+          exchange.sendResponseHeaders(200, body.length);
+          exchange.getResponseBody().write(body);
+          exchange.close();
+        });
+    server.start();
+    cleanup.add(() -> server.stop(0));
+    return server;
+  }
+
+  private int startNginx() throws Exception {
+    prefix = dir.resolve("nginx");
+    for (String sub : new String[] {"conf", "logs", "tmp"}) {
+      Files.createDirectories(prefix.resolve(sub));
+    }
+    int port = freePort();
+    String conf =
+        Files.readString(EXAMPLE.resolve("nginx.conf.template"))
+            .replace("@PORT@", String.valueOf(port));
+    Files.writeString(prefix.resolve("conf/nginx.conf"), conf);
+    Files.writeString(prefix.resolve("conf/routes.conf"), "");
+    assertThat(
+            run(Duration.ofSeconds(30), "nginx", "-p", prefix.toString(), "-c", "conf/nginx.conf"))
+        .isZero();
+    cleanup.add(
+        () ->
+            run(
+                Duration.ofSeconds(30),
+                "nginx",
+                "-p",
+                prefix.toString(),
+                "-c",
+                "conf/nginx.conf",
+                "-s",
+                "quit"));
+    return port;
+  }
+
+  private String get(int port, String path) {
+    try {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                  .timeout(Duration.ofSeconds(5))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      return r.statusCode() + " " + r.body();
+    } catch (IOException e) {
+      return "failed: " + e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "interrupted";
+    }
+  }
+
+  @Test
+  void nginxRoutesFollowTheControlPlaneAndABadConfigurationKeepsTheOldRoutes() throws Exception {
+    requireNginx();
+    int one = upstream("one").getAddress().getPort();
+    int two = upstream("two").getAddress().getPort();
+    int port = startNginx();
+    TestControlPlane cp = TestControlPlane.start(pki);
+    cleanup.add(cp);
+    Path certs = pki.writeDataPlaneFiles(dir.resolve("pki"));
+    RunningAgent agent =
+        new RunningAgent(
+            List.of(
+                "run",
+                "--control-plane",
+                "wss://127.0.0.1:" + cp.port(),
+                "--server-name",
+                "localhost",
+                "--cert",
+                certs.resolve("dp.crt").toString(),
+                "--key",
+                certs.resolve("dp.key").toString(),
+                "--ca",
+                certs.resolve("ca.crt").toString(),
+                "--cache-dir",
+                dir.resolve("cache").toString(),
+                "--output",
+                dir.resolve("config.json").toString(),
+                "--on-change",
+                "NGINX_PREFIX='" + prefix + "' sh '" + EXAMPLE.resolve("render.sh") + "'",
+                "--heartbeat",
+                "1s",
+                "--reconnect-min",
+                "100ms",
+                "--reconnect-max",
+                "200ms"));
+    cleanup.add(agent::stop);
+
+    String a =
+        cp.publish(
+            "{\"services\":[{\"name\":\"one\",\"url\":\"http://127.0.0.1:"
+                + one
+                + "\"}],"
+                + "\"routes\":[{\"name\":\"r1\",\"service\":{\"name\":\"one\"},\"paths\":[\"/a\"]}]}");
+    await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/a").equals("200 one"));
+    assertThat(get(port, "/configsync-hash")).isEqualTo("200 " + a);
+    assertThat(get(port, "/b")).startsWith("404");
+
+    String b =
+        cp.publish(
+            "{\"services\":[{\"name\":\"one\",\"url\":\"http://127.0.0.1:"
+                + one
+                + "\"},"
+                + "{\"name\":\"two\",\"url\":\"http://127.0.0.1:"
+                + two
+                + "\","
+                + "\"routes\":[{\"name\":\"r2\",\"paths\":[\"/b\"]}]}],"
+                + "\"routes\":[{\"name\":\"r1\",\"service\":\"two\",\"paths\":[\"/a\"]}]}");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> get(port, "/configsync-hash").equals("200 " + b));
+    assertThat(get(port, "/a")).isEqualTo("200 two");
+    assertThat(get(port, "/b")).isEqualTo("200 two");
+
+    // nginx refuses this one (a URL it cannot parse): render.sh keeps the previous routes, and the
+    // agent reports the failed hook.
+    String bad =
+        cp.publish(
+            "{\"services\":[{\"name\":\"x\",\"url\":\"http://bad host name\"}],"
+                + "\"routes\":[{\"name\":\"r\",\"service\":\"x\",\"paths\":[\"/a\"]}]}");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                agent.hasEvent(
+                    "on_change_finished",
+                    e -> e.path("hash").asText().equals(bad) && e.path("exit_code").asInt() == 1));
+    assertThat(get(port, "/configsync-hash")).isEqualTo("200 " + b);
+    assertThat(get(port, "/a")).isEqualTo("200 two");
+  }
+}
