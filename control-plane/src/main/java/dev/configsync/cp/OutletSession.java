@@ -281,7 +281,11 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
 
   /** Posts {@code published} to this session's event loop. */
   void offerFromAnyThread(Published published) {
-    channel.eventLoop().execute(() -> offer(published));
+    try {
+      channel.eventLoop().execute(() -> offer(published));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // The server is shutting down: this connection is closing anyway.
+    }
   }
 
   private void offer(Published published) {
@@ -372,7 +376,11 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   }
 
   void closeFromAnyThread(String reason) {
-    channel.eventLoop().execute(() -> close(WebSocketCloseStatus.POLICY_VIOLATION, reason));
+    try {
+      channel.eventLoop().execute(() -> close(WebSocketCloseStatus.POLICY_VIOLATION, reason));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      channel.close();
+    }
   }
 
   /** Closes with a close frame that carries {@code reason}, and logs why. */
