@@ -270,70 +270,55 @@ public final class PeerTrust {
       return false;
     }
 
+    /** One of the JDK trust manager's checks. */
+    private interface JdkCheck {
+      void run() throws CertificateException;
+    }
+
+    private void check(X509Certificate[] chain, Peer peer, JdkCheck jdk)
+        throws CertificateException {
+      precheck(chain, peer);
+      try {
+        jdk.run();
+      } catch (CertificateException e) {
+        throw explain(e, chain, peer);
+      }
+    }
+
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType)
         throws CertificateException {
-      precheck(chain, Peer.DATA_PLANE);
-      try {
-        pkix.checkClientTrusted(chain, authType);
-      } catch (CertificateException e) {
-        throw explain(e, chain, Peer.DATA_PLANE);
-      }
+      check(chain, Peer.DATA_PLANE, () -> pkix.checkClientTrusted(chain, authType));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType)
         throws CertificateException {
-      precheck(chain, Peer.CONTROL_PLANE);
-      try {
-        pkix.checkServerTrusted(chain, authType);
-      } catch (CertificateException e) {
-        throw explain(e, chain, Peer.CONTROL_PLANE);
-      }
+      check(chain, Peer.CONTROL_PLANE, () -> pkix.checkServerTrusted(chain, authType));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
-      precheck(chain, Peer.DATA_PLANE);
-      try {
-        pkix.checkClientTrusted(chain, authType, socket);
-      } catch (CertificateException e) {
-        throw explain(e, chain, Peer.DATA_PLANE);
-      }
+      check(chain, Peer.DATA_PLANE, () -> pkix.checkClientTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
-      precheck(chain, Peer.CONTROL_PLANE);
-      try {
-        pkix.checkServerTrusted(chain, authType, socket);
-      } catch (CertificateException e) {
-        throw explain(e, chain, Peer.CONTROL_PLANE);
-      }
+      check(chain, Peer.CONTROL_PLANE, () -> pkix.checkServerTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      precheck(chain, Peer.DATA_PLANE);
-      try {
-        pkix.checkClientTrusted(chain, authType, engine);
-      } catch (CertificateException e) {
-        throw explain(e, chain, Peer.DATA_PLANE);
-      }
+      check(chain, Peer.DATA_PLANE, () -> pkix.checkClientTrusted(chain, authType, engine));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      precheck(chain, Peer.CONTROL_PLANE);
-      try {
-        pkix.checkServerTrusted(chain, authType, engine);
-      } catch (CertificateException e) {
-        throw explain(e, chain, Peer.CONTROL_PLANE);
-      }
+      check(chain, Peer.CONTROL_PLANE, () -> pkix.checkServerTrusted(chain, authType, engine));
     }
 
     @Override

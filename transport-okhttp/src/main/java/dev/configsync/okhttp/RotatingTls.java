@@ -2,7 +2,6 @@ package dev.configsync.okhttp;
 
 import dev.configsync.tls.PemMaterial;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -48,11 +47,9 @@ final class RotatingTls {
     if (paths.isEmpty()) {
       return config;
     }
-    List<String> texts = new ArrayList<>(paths.size());
+    List<String> texts;
     try {
-      for (Path path : paths) {
-        texts.add(PemMaterial.readFile(path));
-      }
+      texts = TlsConfig.readAll(paths);
     } catch (IllegalArgumentException e) {
       refusedDigests = null;
       return keep(config, String.valueOf(e.getMessage()));

@@ -224,11 +224,20 @@ public final class TlsConfig {
   }
 
   private static TlsConfig fromFiles(Mode mode, List<Path> paths, char @Nullable [] passphrase) {
-    List<String> texts = new ArrayList<>();
+    return fromTexts(mode, paths, readAll(paths), passphrase, null);
+  }
+
+  /**
+   * The text of each file, in order.
+   *
+   * @throws IllegalArgumentException naming the first file that cannot be read as PEM text
+   */
+  static List<String> readAll(List<Path> paths) {
+    List<String> texts = new ArrayList<>(paths.size());
     for (Path path : paths) {
       texts.add(PemMaterial.readFile(path));
     }
-    return fromTexts(mode, paths, texts, passphrase, null);
+    return texts;
   }
 
   /** Builds from the text of {@code paths}, already read, and warns about a loose key file. */
@@ -341,11 +350,7 @@ public final class TlsConfig {
     if (sourcePaths.isEmpty()) {
       return this;
     }
-    List<String> texts = new ArrayList<>();
-    for (Path path : sourcePaths) {
-      texts.add(PemMaterial.readFile(path));
-    }
-    return reloadFrom(texts);
+    return reloadFrom(readAll(sourcePaths));
   }
 
   /** A new config from the current text of {@link #sourcePaths()}, read by the caller. */
