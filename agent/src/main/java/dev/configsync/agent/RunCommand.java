@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -68,7 +69,9 @@ final class RunCommand implements Callable<Integer> {
       names = "--cert",
       required = true,
       paramLabel = "FILE",
-      description = "This node's certificate chain, PEM, leaf first.")
+      description =
+          "This node's certificate chain, PEM, leaf first; in shared mode, the cluster"
+              + " certificate. Read again before each connection (rotation).")
   @Nullable Path cert;
 
   @Option(
@@ -76,27 +79,48 @@ final class RunCommand implements Callable<Integer> {
       required = true,
       paramLabel = "FILE",
       description =
-          "The private key of the certificate, PEM (PKCS#8, PKCS#1 or SEC1), unencrypted.")
+          "The private key of the certificate, PEM (PKCS#8, PKCS#1 or SEC1), encrypted or not;"
+              + " should be readable by its owner only.")
   @Nullable Path key;
 
   @Option(
-      names = "--ca",
-      required = true,
+      names = "--key-passphrase-file",
       paramLabel = "FILE",
-      description = "The CA certificate(s), PEM, trusted for the control plane's certificate.")
+      description =
+          "A file holding the passphrase of an encrypted --key (one trailing newline is"
+              + " ignored).")
+  @Nullable Path keyPassphraseFile;
+
+  @Option(
+      names = "--key-passphrase-env",
+      paramLabel = "NAME",
+      description = "An environment variable holding the passphrase of an encrypted --key.")
+  @Nullable String keyPassphraseEnv;
+
+  @Option(
+      names = "--ca",
+      paramLabel = "FILE",
+      description =
+          "The CA certificate(s), PEM, trusted for the control plane's certificate. Required in"
+              + " pki mode; not used in shared mode.")
   @Nullable Path ca;
 
   @Option(
       names = "--server-name",
       paramLabel = "NAME",
-      description = "Check the control plane's certificate against NAME instead of the URL's host.")
+      description =
+          "Sent as the TLS server name; in pki mode, also the name the control plane's"
+              + " certificate is checked against instead of the URL's host.")
   @Nullable String serverName;
 
   @Option(
       names = "--cluster-mode",
       paramLabel = "pki|shared",
       defaultValue = "pki",
-      description = "How nodes authenticate: pki (default). shared is not supported yet.")
+      description =
+          "pki (default): this node's own certificate, the control plane's checked against --ca."
+              + " shared: --cert is the cluster certificate the control plane uses too, and the"
+              + " only one trusted.")
   String clusterMode = "pki";
 
   @Option(
@@ -348,10 +372,7 @@ final class RunCommand implements Callable<Integer> {
   /** Everything the flags describe, checked; or a message naming the flag at fault. */
   private Setup setUp() throws BadArgumentException {
     String mode = clusterMode.toLowerCase(Locale.ROOT);
-    if (mode.equals("shared")) {
-      throw new BadArgumentException("--cluster-mode shared is not supported yet; use pki");
-    }
-    if (!mode.equals("pki")) {
+    if (!mode.equals("pki") && !mode.equals("shared")) {
       throw new BadArgumentException("--cluster-mode must be pki or shared, got: " + clusterMode);
     }
     Path fallback = fallbackConfig;
@@ -375,7 +396,7 @@ final class RunCommand implements Callable<Integer> {
       throw new BadArgumentException("--on-change must not be empty");
     }
     URI uri = controlPlaneUri(Objects.requireNonNull(controlPlane, "--control-plane"));
-    TlsConfig tls = tls();
+    TlsConfig tls = tls(mode.equals("shared"));
     OutputFile file;
     try {
       file = output == null ? null : new OutputFile(output);
@@ -474,23 +495,49 @@ final class RunCommand implements Callable<Integer> {
     return uri;
   }
 
-  private TlsConfig tls() throws BadArgumentException {
+  private TlsConfig tls(boolean shared) throws BadArgumentException {
     Path certFile = Objects.requireNonNull(cert, "--cert");
     Path keyFile = Objects.requireNonNull(key, "--key");
-    Path caFile = Objects.requireNonNull(ca, "--ca");
+    Path caFile = ca;
+    if (shared && caFile != null) {
+      throw new BadArgumentException(
+          "--ca is not used with --cluster-mode shared: the control plane must present --cert"
+              + " itself; remove --ca, or use --cluster-mode pki");
+    }
+    if (!shared && caFile == null) {
+      throw new BadArgumentException(
+          "--ca is required with --cluster-mode pki (the CA certificates trusted for the control"
+              + " plane's certificate)");
+    }
+    char[] passphrase = KeyPassphrase.read(keyPassphraseFile, keyPassphraseEnv);
     TlsConfig tls;
     try {
-      tls = TlsConfig.pki(certFile, keyFile, caFile);
+      if (shared) {
+        tls =
+            passphrase == null
+                ? TlsConfig.shared(certFile, keyFile)
+                : TlsConfig.shared(certFile, keyFile, passphrase);
+      } else {
+        Path trusted = Objects.requireNonNull(caFile, "--ca");
+        tls =
+            passphrase == null
+                ? TlsConfig.pki(certFile, keyFile, trusted)
+                : TlsConfig.pki(certFile, keyFile, trusted, passphrase);
+      }
     } catch (IllegalArgumentException e) {
       String message = String.valueOf(e.getMessage());
       // TlsConfig's message names the file; name the flag too.
       String flag =
           message.startsWith(keyFile.toString())
               ? "--key"
-              : message.startsWith(caFile.toString())
+              : caFile != null && message.startsWith(caFile.toString())
                   ? "--ca"
                   : message.startsWith(certFile.toString()) ? "--cert" : "--cert/--key/--ca";
       throw new BadArgumentException(flag + ": " + message, e);
+    } finally {
+      if (passphrase != null) {
+        Arrays.fill(passphrase, '\0'); // TlsConfig keeps its own copy, for rotations
+      }
     }
     String name = serverName;
     if (name != null) {
@@ -513,7 +560,7 @@ final class RunCommand implements Callable<Integer> {
       Path incoming) {}
 
   /** A flag is wrong; the message says which and why. */
-  private static final class BadArgumentException extends Exception {
+  static final class BadArgumentException extends Exception {
     private static final long serialVersionUID = 1L;
 
     BadArgumentException(String message) {

@@ -96,9 +96,26 @@ class BadArgumentsTest {
         bad("bad label", add("--label", "novalue"), "--label", "KEY=VALUE"),
         bad("label without key", add("--label", "=v"), "--label"),
         bad(
-            "shared cluster mode",
+            "shared cluster mode with a CA",
             add("--cluster-mode", "shared"),
-            "--cluster-mode shared is not supported yet; use pki"),
+            "--ca is not used with --cluster-mode shared"),
+        bad(
+            "pki cluster mode without a CA",
+            remove("--ca"),
+            "--ca is required with --cluster-mode pki"),
+        bad(
+            "both passphrase flags",
+            add("--key-passphrase-file", "pass.txt", "--key-passphrase-env", "PASS"),
+            "--key-passphrase-file and --key-passphrase-env are alternatives"),
+        bad(
+            "unreadable passphrase file",
+            add("--key-passphrase-file", "no-such-passphrase.txt"),
+            "--key-passphrase-file no-such-passphrase.txt cannot be read"),
+        bad(
+            "passphrase variable not set",
+            add("--key-passphrase-env", "CONFIGSYNC_TEST_NO_SUCH_VARIABLE"),
+            "--key-passphrase-env: the environment variable CONFIGSYNC_TEST_NO_SUCH_VARIABLE is"
+                + " not set or empty"),
         bad("unknown cluster mode", add("--cluster-mode", "psk"), "--cluster-mode"),
         bad(
             "fallback config",
@@ -186,6 +203,8 @@ class BadArgumentsTest {
             "--control-plane",
             "--cert",
             "--key",
+            "--key-passphrase-file",
+            "--key-passphrase-env",
             "--ca",
             "--server-name",
             "--cluster-mode",

@@ -34,6 +34,7 @@ import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
 import okhttp3.Handshake;
 import okhttp3.Protocol;
+import okhttp3.tls.HandshakeCertificates;
 import okio.ByteString;
 import okio.Okio;
 import okio.Socket;
@@ -68,7 +69,7 @@ public final class TestControlPlane implements AutoCloseable {
   /** The largest frame this control plane reads from a data plane. */
   private static final long MAX_FRAME = 16L * 1024 * 1024;
 
-  private final TestPki pki;
+  private final HandshakeCertificates serverTls;
   private final SecureRandom random = new SecureRandom();
   private final List<NodeSession> sessions = new CopyOnWriteArrayList<>();
   private final Map<String, List<String>> reportedHashes = new ConcurrentHashMap<>();
@@ -82,15 +83,33 @@ public final class TestControlPlane implements AutoCloseable {
   private @Nullable MockWebServer server;
   private int port;
 
-  private TestControlPlane(TestPki pki) {
-    this.pki = pki;
+  private TestControlPlane(HandshakeCertificates serverTls) {
+    this.serverTls = serverTls;
   }
 
   /**
    * Starts a control plane on a free port of 127.0.0.1 whose certificates come from {@code pki}.
    */
   public static TestControlPlane start(TestPki pki) {
-    TestControlPlane cp = new TestControlPlane(Objects.requireNonNull(pki, "pki"));
+    return start(Objects.requireNonNull(pki, "pki").controlPlaneHandshake());
+  }
+
+  /**
+   * Starts a control plane on a free port of 127.0.0.1 with its own TLS material: {@code serverTls}
+   * holds the certificate it presents and the certificates it trusts for data planes' client
+   * certificates (which it always requires). For example, a {@code shared}-mode control plane
+   * presents the cluster certificate and trusts only that one:
+   *
+   * <pre>{@code
+   * HeldCertificate cluster = new HeldCertificate.Builder().commonName("kong_clustering").build();
+   * TestControlPlane cp = TestControlPlane.start(new HandshakeCertificates.Builder()
+   *     .heldCertificate(cluster)
+   *     .addTrustedCertificate(cluster.certificate())
+   *     .build());
+   * }</pre>
+   */
+  public static TestControlPlane start(HandshakeCertificates serverTls) {
+    TestControlPlane cp = new TestControlPlane(Objects.requireNonNull(serverTls, "serverTls"));
     cp.listen(0);
     return cp;
   }
@@ -284,7 +303,7 @@ public final class TestControlPlane implements AutoCloseable {
 
   private synchronized void listen(int wantedPort) {
     MockWebServer s = new MockWebServer();
-    s.useHttps(pki.controlPlaneHandshake().sslSocketFactory());
+    s.useHttps(serverTls.sslSocketFactory());
     s.requireClientAuth();
     s.setProtocols(List.of(Protocol.HTTP_1_1));
     s.setServerSocketFactory(new ReusableAddressServerSockets());

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
@@ -14,6 +15,7 @@ import java.security.Signature;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
@@ -24,6 +26,7 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Parses PEM certificates and private keys into JDK objects, with error messages that name the
@@ -114,13 +117,34 @@ public final class PemMaterial {
   /**
    * Parses the one private key in {@code pem}: RSA or EC, in PKCS#8 ({@code BEGIN PRIVATE KEY}),
    * PKCS#1 ({@code BEGIN RSA PRIVATE KEY}) or SEC1 ({@code BEGIN EC PRIVATE KEY}) form. Other
-   * blocks (certificates, EC parameters) are ignored.
+   * blocks (certificates, EC parameters) are ignored. An encrypted key is refused: use {@link
+   * #privateKey(String, String, char[])} to decrypt one.
    *
    * @param source names the input in error messages: a file path, or a description
    * @throws IllegalArgumentException if there is no key or more than one, the key is encrypted,
    *     malformed, or neither RSA nor EC
    */
   public static PrivateKey privateKey(String pem, String source) {
+    return privateKey(pem, source, null);
+  }
+
+  /**
+   * Parses the one private key in {@code pem}, as {@link #privateKey(String, String)} does, and
+   * decrypts it with {@code passphrase} if it is encrypted: PKCS#8 {@code BEGIN ENCRYPTED PRIVATE
+   * KEY} (PBES2 with PBKDF2 or scrypt, as OpenSSL 3 writes it, or the older PKCS#5/PKCS#12 schemes)
+   * or a traditional OpenSSL block with {@code Proc-Type: 4,ENCRYPTED} and {@code DEK-Info}. An
+   * unencrypted key is returned as it is, whether or not a passphrase is given.
+   *
+   * <p>The passphrase is not kept and not changed; the caller may wipe it afterwards. Decryption
+   * uses a private instance of Bouncy Castle's provider, never registered with the JDK.
+   *
+   * @param source names the input in error messages: a file path, or a description
+   * @param passphrase the passphrase of an encrypted key, or null when none was given
+   * @throws IllegalArgumentException if there is no key or more than one, the key is malformed or
+   *     neither RSA nor EC, or it is encrypted and the passphrase is missing or wrong (the message
+   *     says which)
+   */
+  public static PrivateKey privateKey(String pem, String source, char @Nullable [] passphrase) {
     JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
     PrivateKey key = null;
     for (Object object : parse(pem, source)) {
@@ -128,23 +152,11 @@ public final class PemMaterial {
       if (object instanceof PrivateKeyInfo pkcs8) {
         info = pkcs8;
       } else if (object instanceof PEMKeyPair traditional) {
-        info = traditional.getPrivateKeyInfo();
-        if (info.getPrivateKeyAlgorithm().getAlgorithm().equals(X9ObjectIdentifiers.id_ecPublicKey)
-            && info.getPrivateKeyAlgorithm().getParameters() == null) {
-          // Bouncy Castle's JcaPEMWriter writes JDK EC keys this way; OpenSSL cannot read it
-          // either.
-          throw new IllegalArgumentException(
-              source
-                  + ": the SEC1 'BEGIN EC PRIVATE KEY' block names no curve (its optional"
-                  + " parameters field is missing); export the key as PKCS#8 'BEGIN PRIVATE KEY'"
-                  + " or as SEC1 with the curve, as 'openssl ec' writes it");
-        }
-      } else if (object instanceof PEMEncryptedKeyPair
-          || object instanceof PKCS8EncryptedPrivateKeyInfo) {
-        throw new IllegalArgumentException(
-            source
-                + ": the private key is encrypted; passphrase-protected keys are not supported,"
-                + " store it unencrypted with restrictive file permissions");
+        info = traditional(traditional, source);
+      } else if (object instanceof PEMEncryptedKeyPair encrypted) {
+        info = traditional(KeyDecryption.decrypt(encrypted, source, passphrase), source);
+      } else if (object instanceof PKCS8EncryptedPrivateKeyInfo encrypted) {
+        info = KeyDecryption.decrypt(encrypted, source, passphrase);
       } else {
         continue;
       }
@@ -167,6 +179,54 @@ public final class PemMaterial {
           source + ": unsupported private key algorithm " + key.getAlgorithm() + "; RSA or EC");
     }
     return key;
+  }
+
+  private static PrivateKeyInfo traditional(PEMKeyPair pair, String source) {
+    PrivateKeyInfo info = pair.getPrivateKeyInfo();
+    if (info.getPrivateKeyAlgorithm().getAlgorithm().equals(X9ObjectIdentifiers.id_ecPublicKey)
+        && info.getPrivateKeyAlgorithm().getParameters() == null) {
+      // Bouncy Castle's JcaPEMWriter writes JDK EC keys this way; OpenSSL cannot read it either.
+      throw new IllegalArgumentException(
+          source
+              + ": the SEC1 'BEGIN EC PRIVATE KEY' block names no curve (its optional"
+              + " parameters field is missing); export the key as PKCS#8 'BEGIN PRIVATE KEY'"
+              + " or as SEC1 with the curve, as 'openssl ec' writes it");
+    }
+    return info;
+  }
+
+  /**
+   * The SHA-256 digest of {@code certificate}'s DER encoding, as 64 lowercase hex digits: the
+   * fingerprint {@code openssl x509 -noout -fingerprint -sha256} prints (without its colons), and
+   * what shared-mode peers compare.
+   */
+  public static String sha256Fingerprint(X509Certificate certificate) {
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(certificate.getEncoded());
+      return HexFormat.of().formatHex(digest);
+    } catch (GeneralSecurityException e) {
+      // SHA-256 is a required JDK algorithm, and a parsed certificate can always be encoded.
+      throw new IllegalStateException("cannot compute a SHA-256 certificate fingerprint", e);
+    }
+  }
+
+  /**
+   * Describes {@code certificate} for error messages and logs: subject, issuer, serial number,
+   * validity and SHA-256 fingerprint.
+   */
+  public static String describe(X509Certificate certificate) {
+    return "subject '"
+        + certificate.getSubjectX500Principal().getName()
+        + "', issuer '"
+        + certificate.getIssuerX500Principal().getName()
+        + "', serial "
+        + certificate.getSerialNumber().toString(16)
+        + ", valid "
+        + certificate.getNotBefore().toInstant()
+        + " to "
+        + certificate.getNotAfter().toInstant()
+        + ", sha256 "
+        + sha256Fingerprint(certificate);
   }
 
   /**

@@ -18,8 +18,10 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.SSLException;
+import java.util.function.Supplier;
 import okhttp3.Call;
+import okhttp3.EventListener;
+import okhttp3.Handshake;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -38,7 +40,40 @@ final class OkHttpConnection implements Transport.Connection {
   /** How long to wait for the peer's close frame after sending ours. */
   private static final long CLOSE_WAIT_MILLIS = 1_000;
 
-  private final OkHttpClient client;
+  /**
+   * What one connection attempt uses: the client, with the TLS material current when the attempt
+   * began, and why newer TLS files could not be used, if they could not.
+   */
+  record Attempt(
+      OkHttpClient client, TlsConfig tls, @Nullable String tlsProblem, HandshakePhase phase) {}
+
+  /** Notes how far the TLS handshake of the attempt got, to explain a connection cut then. */
+  static final class HandshakePhase extends EventListener {
+    private volatile boolean started;
+    private volatile boolean secured;
+
+    @Override
+    public void secureConnectStart(Call call) {
+      started = true;
+    }
+
+    @Override
+    public void secureConnectEnd(Call call, @Nullable Handshake handshake) {
+      secured = true;
+    }
+
+    /** Whether the TLS handshake began (TCP, and the proxy tunnel if any, are up). */
+    boolean started() {
+      return started;
+    }
+
+    /** Whether the TLS handshake completed, as far as this side can tell. */
+    boolean secured() {
+      return secured;
+    }
+  }
+
+  private final Supplier<Attempt> attempts;
   private final Transport.ConnectRequest request;
   private final Transport.Listener listener;
   private final ExecutorService writers;
@@ -60,14 +95,14 @@ final class OkHttpConnection implements Transport.Connection {
   private volatile boolean closeSent;
 
   OkHttpConnection(
-      OkHttpClient client,
+      Supplier<Attempt> attempts,
       Transport.ConnectRequest request,
       Transport.Listener listener,
       ExecutorService writers,
       SecureRandom random,
       AtomicReference<java.net.@Nullable Socket> rawSocket) {
     this.rawSocket = rawSocket;
-    this.client = client;
+    this.attempts = attempts;
     this.request = request;
     this.listener = listener;
     this.writers = writers;
@@ -85,11 +120,20 @@ final class OkHttpConnection implements Transport.Connection {
   // ---- reader thread ----------------------------------------------------------------------
 
   private void run() {
+    Attempt attempt;
+    try {
+      attempt = attempts.get(); // reads the TLS files: on this thread, never the caller's
+    } catch (RuntimeException e) {
+      fail(e);
+      return;
+    }
     Socket s;
     try {
-      s = handshake();
+      s = handshake(attempt.client());
     } catch (IOException | RuntimeException e) {
-      fail(describeHandshakeFailure(e));
+      fail(
+          TlsFailures.describe(
+              e, request.uri(), attempt.tls(), attempt.tlsProblem(), attempt.phase()));
       return;
     }
     if (s == null) {
@@ -163,7 +207,7 @@ final class OkHttpConnection implements Transport.Connection {
     }
   }
 
-  private @Nullable Socket handshake() throws IOException {
+  private @Nullable Socket handshake(OkHttpClient client) throws IOException {
     String key = WebSocketHandshake.newKey(random);
     Request upgrade =
         new Request.Builder()
@@ -218,20 +262,6 @@ final class OkHttpConnection implements Transport.Connection {
       writer = new WebSocketFrameWriter(Okio.buffer(s.getSink()), true, random);
     }
     return s;
-  }
-
-  private Throwable describeHandshakeFailure(Throwable e) {
-    if (e instanceof SSLException) {
-      return new SSLException(
-          "TLS handshake with "
-              + request.uri().getHost()
-              + ":"
-              + request.uri().getPort()
-              + " failed (check the CA, the server name and the client certificate): "
-              + e.getMessage(),
-          e);
-    }
-    return e;
   }
 
   // ---- sending ----------------------------------------------------------------------------

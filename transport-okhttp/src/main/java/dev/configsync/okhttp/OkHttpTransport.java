@@ -16,20 +16,29 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import javax.net.SocketFactory;
+import javax.net.ssl.HostnameVerifier;
 import okhttp3.ConnectionSpec;
+import okhttp3.EventListener;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
 import okhttp3.TlsVersion;
-import okhttp3.internal.tls.OkHostnameVerifier;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The WebSocket transport on OkHttp 5, over mutual TLS.
  *
- * <p>OkHttp does TCP, TLS 1.2+, client certificates, proxies and the HTTP/1.1 upgrade; configsync
- * reads and writes the WebSocket frames itself, because OkHttp's {@code WebSocket} API can neither
- * send a ping with a payload nor report pongs, and the protocol needs both (the ping carries the
- * running configuration's hash; liveness is judged on pongs).
+ * <p>OkHttp does TCP, TLS 1.2+ (never older versions), client certificates, proxies and the
+ * HTTP/1.1 upgrade; configsync reads and writes the WebSocket frames itself, because OkHttp's
+ * {@code WebSocket} API can neither send a ping with a payload nor report pongs, and the protocol
+ * needs both (the ping carries the running configuration's hash; liveness is judged on pongs).
+ *
+ * <p>TLS: the material comes from a {@link TlsConfig}, in its {@code pki} or {@code shared} mode.
+ * Before each connection attempt the transport reads the config's files again and, when they
+ * changed, uses the new certificate, key and CAs from that attempt on (an open connection keeps
+ * what it was opened with); files that cannot be used leave the previous material in place, with a
+ * WARN log. A refused handshake fails the connection with an {@link javax.net.ssl.SSLException}
+ * whose message says what was refused and what to check (an expired or untrusted certificate on
+ * either side, a wrong name, a shared certificate that differs, a TLS version below 1.2).
  *
  * <p>Threads: each connection has one reader thread (which also performs the handshake), and writes
  * go through a shared pool so that a send never blocks the caller. {@link #close()} stops the pool;
@@ -37,12 +46,12 @@ import org.jspecify.annotations.Nullable;
  */
 public final class OkHttpTransport implements Transport {
   private final OkHttpClient client;
-  private final TlsConfig tls;
+  private final RotatingTls tls;
   private final ExecutorService writers;
   private final SecureRandom random = new SecureRandom();
 
   private OkHttpTransport(Builder builder) {
-    this.tls = builder.tls;
+    this.tls = new RotatingTls(builder.tls);
     OkHttpClient.Builder http =
         (builder.base != null ? builder.base.newBuilder() : new OkHttpClient.Builder())
             .protocols(List.of(Protocol.HTTP_1_1)) // an upgrade needs HTTP/1.1, never HTTP/2
@@ -51,18 +60,13 @@ public final class OkHttpTransport implements Transport {
                     new ConnectionSpec.Builder(ConnectionSpec.MODERN_TLS)
                         .tlsVersions(TlsVersion.TLS_1_3, TlsVersion.TLS_1_2)
                         .build()))
-            .sslSocketFactory(tls.sslSocketFactory(), tls.trustManager())
+            // Replaced before each connection by the current material (see connect).
+            .sslSocketFactory(builder.tls.sslSocketFactory(), builder.tls.trustManager())
             // Small frames (pings, error reports) must not wait for the peer's delayed ACK.
             .socketFactory(new NoDelaySocketFactory(SocketFactory.getDefault(), socket -> {}))
             .retryOnConnectionFailure(false)
             .followRedirects(false)
             .followSslRedirects(false);
-    String serverName = tls.serverName();
-    if (serverName != null) {
-      // Check the control plane's certificate against the configured name, not the dialled host.
-      http.hostnameVerifier(
-          (host, session) -> OkHostnameVerifier.INSTANCE.verify(serverName, session));
-    }
     if (builder.proxy != null) {
       http.proxy(builder.proxy);
     }
@@ -92,29 +96,51 @@ public final class OkHttpTransport implements Transport {
     return new Builder(tls);
   }
 
+  /**
+   * Starts connecting. Before the attempt, on the connection's own thread, the TLS files are read
+   * again (see {@link TlsConfig#reload()}): rotated certificates are used from the next connection
+   * on, without a restart, and files that cannot be used leave the previous material in place.
+   */
   @Override
   public Connection connect(ConnectRequest request, Listener listener) {
     Duration timeout = request.handshakeTimeout();
     // The connection keeps its raw socket, so that it can abandon an attempt stuck in the TLS
     // handshake, where OkHttp's own cancel does not always reach.
     AtomicReference<@Nullable Socket> raw = new AtomicReference<>();
-    OkHttpClient perCall =
-        client
-            .newBuilder()
-            .socketFactory(new NoDelaySocketFactory(SocketFactory.getDefault(), raw::set))
-            .connectTimeout(timeout)
-            .readTimeout(timeout)
-            .writeTimeout(timeout)
-            .build();
     OkHttpConnection connection =
-        new OkHttpConnection(perCall, request, listener, writers, random, raw);
+        new OkHttpConnection(() -> attempt(timeout, raw), request, listener, writers, random, raw);
     connection.start();
     return connection;
   }
 
-  /** The TLS material this transport uses. */
+  /** The client for one attempt, with the current TLS material; on the connection's thread. */
+  private OkHttpConnection.Attempt attempt(
+      Duration timeout, AtomicReference<@Nullable Socket> raw) {
+    TlsConfig material = tls.refresh();
+    OkHttpConnection.HandshakePhase phase = new OkHttpConnection.HandshakePhase();
+    EventListener.Factory events = client.eventListenerFactory();
+    OkHttpClient.Builder perCall =
+        client
+            .newBuilder()
+            .eventListenerFactory(call -> events.create(call).plus(phase))
+            .sslSocketFactory(material.sslSocketFactory(), material.trustManager())
+            .socketFactory(new NoDelaySocketFactory(SocketFactory.getDefault(), raw::set))
+            .connectTimeout(timeout)
+            .readTimeout(timeout)
+            .writeTimeout(timeout);
+    HostnameVerifier verifier = material.hostnameVerifier();
+    if (verifier != null) {
+      perCall.hostnameVerifier(verifier);
+    }
+    return new OkHttpConnection.Attempt(perCall.build(), material, tls.problem(), phase);
+  }
+
+  /**
+   * The TLS material in use: the one the transport was built with, or the newest usable material
+   * read from its files since. Does no I/O.
+   */
   public TlsConfig tls() {
-    return tls;
+    return tls.latest();
   }
 
   @Override

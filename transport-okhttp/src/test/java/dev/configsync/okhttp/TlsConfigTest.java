@@ -7,8 +7,10 @@ import static dev.configsync.okhttp.TestPki.leafRsa;
 import static dev.configsync.okhttp.TestPki.traditionalKeyPem;
 import static dev.configsync.okhttp.TestPki.write;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.configsync.tls.PemMaterial;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -71,8 +73,7 @@ class TlsConfigTest {
 
     assertThat(config.certificateChain()).containsExactly(client.certificate());
     assertThat(config.trustedCertificates()).containsExactly(ca.certificate());
-    assertThat(config.handshakeCertificates().keyManager().getPrivateKey(clientAlias(config)))
-        .isNotNull();
+    assertThat(config.keyManager().getPrivateKey(clientAlias(config))).isNotNull();
     assertThat(config.toString())
         .contains("CN=dp-" + algorithm.toLowerCase(Locale.ROOT), algorithm)
         .doesNotContain("PRIVATE");
@@ -81,7 +82,6 @@ class TlsConfigTest {
   private static String clientAlias(TlsConfig config) {
     String[] aliases =
         config
-            .handshakeCertificates()
             .keyManager()
             .getClientAliases(config.certificateChain().get(0).getPublicKey().getAlgorithm(), null);
     assertThat(aliases).hasSize(1);
@@ -119,8 +119,7 @@ class TlsConfigTest {
             ca.certificatePem());
     assertThat(config.certificateChain())
         .containsExactly(leaf.certificate(), intermediate.certificate());
-    X509Certificate[] sent =
-        config.handshakeCertificates().keyManager().getCertificateChain(clientAlias(config));
+    X509Certificate[] sent = config.keyManager().getCertificateChain(clientAlias(config));
     assertThat(sent).containsExactly(leaf.certificate(), intermediate.certificate());
   }
 
@@ -260,7 +259,7 @@ class TlsConfigTest {
   }
 
   @Test
-  void encryptedTraditionalKeyIsRefused() throws IOException {
+  void encryptedTraditionalKeyIsRefusedWithoutAPassphrase() throws IOException {
     StringWriter out = new StringWriter();
     try (JcaPEMWriter writer = new JcaPEMWriter(out)) {
       writer.writeObject(
@@ -279,7 +278,7 @@ class TlsConfigTest {
   }
 
   @Test
-  void encryptedPkcs8KeyIsRefused() throws Exception {
+  void encryptedPkcs8KeyIsRefusedWithoutAPassphrase() throws Exception {
     OutputEncryptor encryptor =
         new JceOpenSSLPKCS8EncryptorBuilder(PKCS8Generator.AES_256_CBC)
             .setProvider(new BouncyCastleProvider())
@@ -322,7 +321,7 @@ class TlsConfigTest {
     TlsConfig named = config.withServerName("cp.internal.example");
     assertThat(named.serverName()).isEqualTo("cp.internal.example");
     assertThat(config.serverName()).as("original unchanged").isNull();
-    assertThat(named.handshakeCertificates()).isSameAs(config.handshakeCertificates());
+    assertThat(named.trustManager()).isSameAs(config.trustManager());
     assertThatThrownBy(() -> config.withServerName(""))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> config.withServerName("cp example"))
@@ -370,5 +369,151 @@ class TlsConfigTest {
             ecClient.certificatePem(), ecClient.privateKeyPkcs8Pem(), ca.certificatePem());
     assertThat(config.sourcePaths()).isEmpty();
     assertThat(config.reload()).isSameAs(config);
+  }
+
+  // ---- encrypted keys ----
+
+  private static String encryptedPkcs8(HeldCertificate held, String passphrase) throws Exception {
+    OutputEncryptor encryptor =
+        new JceOpenSSLPKCS8EncryptorBuilder(PKCS8Generator.AES_256_CBC)
+            .setProvider(new BouncyCastleProvider()) // An instance: not registered globally.
+            .setPassword(passphrase.toCharArray())
+            .build();
+    return TestPki.pem(new JcaPKCS8Generator(held.keyPair().getPrivate(), encryptor).generate());
+  }
+
+  private static String encryptedTraditional(HeldCertificate held, String passphrase)
+      throws IOException {
+    StringWriter out = new StringWriter();
+    try (JcaPEMWriter writer = new JcaPEMWriter(out)) {
+      writer.writeObject(
+          held.keyPair().getPrivate(),
+          new JcePEMEncryptorBuilder("AES-256-CBC")
+              .setProvider(new BouncyCastleProvider())
+              .build(passphrase.toCharArray()));
+    }
+    return out.toString();
+  }
+
+  @Test
+  void encryptedKeysAreDecryptedWithThePassphrase() throws Exception {
+    Path caFile = write(dir, "ca.pem", ca.certificatePem());
+    TlsConfig pkcs8 =
+        TlsConfig.pki(
+            write(dir, "ec.crt", ecClient.certificatePem()),
+            write(dir, "ec.key", encryptedPkcs8(ecClient, "correct horse")),
+            caFile,
+            "correct horse".toCharArray());
+    assertThat(pkcs8.certificateChain()).containsExactly(ecClient.certificate());
+    TlsConfig traditional =
+        TlsConfig.pki(
+            write(dir, "rsa.crt", rsaClient.certificatePem()),
+            write(dir, "rsa.key", encryptedTraditional(rsaClient, "correct horse")),
+            caFile,
+            "correct horse".toCharArray());
+    assertThat(traditional.certificateChain()).containsExactly(rsaClient.certificate());
+    assertThat(traditional.toString()).doesNotContain("correct horse");
+  }
+
+  @Test
+  void aWrongPassphraseNamesTheFile() throws Exception {
+    Path key = write(dir, "dp.key", encryptedPkcs8(ecClient, "right"));
+    assertThatThrownBy(
+            () ->
+                TlsConfig.pki(
+                    write(dir, "dp.crt", ecClient.certificatePem()),
+                    key,
+                    write(dir, "ca.pem", ca.certificatePem()),
+                    "wrong".toCharArray()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            key
+                + ": cannot decrypt the private key: the passphrase is wrong (or the key file is"
+                + " damaged)");
+  }
+
+  @Test
+  void reloadDecryptsTheRotatedKeyWithTheKeptPassphrase() throws Exception {
+    char[] passphrase = "s3cret".toCharArray();
+    Path cert = write(dir, "dp.crt", ecClient.certificatePem());
+    Path key = write(dir, "dp.key", encryptedPkcs8(ecClient, "s3cret"));
+    TlsConfig first =
+        TlsConfig.pki(cert, key, write(dir, "ca.pem", ca.certificatePem()), passphrase);
+    java.util.Arrays.fill(passphrase, '\0'); // the caller wipes its copy
+
+    HeldCertificate rotated = leafRsa("dp-rotated", ca);
+    write(dir, "dp.crt", rotated.certificatePem());
+    write(dir, "dp.key", encryptedTraditional(rotated, "s3cret"));
+    assertThat(first.reload().certificateChain()).containsExactly(rotated.certificate());
+  }
+
+  // ---- shared mode ----
+
+  @Test
+  void sharedModeTrustsExactlyItsOwnCertificate() {
+    HeldCertificate cluster = new HeldCertificate.Builder().commonName("kong_clustering").build();
+    HeldCertificate other = new HeldCertificate.Builder().commonName("kong_clustering").build();
+    TlsConfig shared =
+        TlsConfig.shared(
+            write(dir, "cluster.crt", cluster.certificatePem()),
+            write(dir, "cluster.key", cluster.privateKeyPkcs8Pem()));
+
+    assertThat(shared.mode()).isEqualTo(TlsConfig.Mode.SHARED);
+    assertThat(shared.trustedCertificates()).containsExactly(cluster.certificate());
+    assertThat(shared.sourcePaths()).hasSize(2);
+    assertThat(shared.toString())
+        .contains("mode=shared", "sha256 " + PemMaterial.sha256Fingerprint(cluster.certificate()))
+        .doesNotContain("PRIVATE");
+    X509Certificate[] theirs = {other.certificate()};
+    assertThatThrownBy(() -> shared.trustManager().checkServerTrusted(theirs, "ECDHE_ECDSA"))
+        .hasMessageStartingWith(
+            "control plane certificate does not match the shared cluster certificate");
+    assertThatCode(
+            () ->
+                shared
+                    .trustManager()
+                    .checkServerTrusted(
+                        new X509Certificate[] {cluster.certificate()}, "ECDHE_ECDSA"))
+        .doesNotThrowAnyException();
+    assertThat(
+            TlsConfig.pki(
+                    write(dir, "dp.crt", ecClient.certificatePem()),
+                    write(dir, "dp.key", ecClient.privateKeyPkcs8Pem()),
+                    write(dir, "ca.pem", ca.certificatePem()))
+                .mode())
+        .isEqualTo(TlsConfig.Mode.PKI);
+  }
+
+  @Test
+  void sharedModeReloadPinsTheNewCertificate() {
+    HeldCertificate first = new HeldCertificate.Builder().commonName("kong_clustering").build();
+    HeldCertificate second = new HeldCertificate.Builder().commonName("kong_clustering").build();
+    Path cert = write(dir, "cluster.crt", first.certificatePem());
+    Path key = write(dir, "cluster.key", first.privateKeyPkcs8Pem());
+    TlsConfig config = TlsConfig.shared(cert, key).withServerName("cp.example.com");
+
+    write(dir, "cluster.crt", second.certificatePem());
+    write(dir, "cluster.key", second.privateKeyPkcs8Pem());
+    TlsConfig reloaded = config.reload();
+
+    assertThat(reloaded.mode()).isEqualTo(TlsConfig.Mode.SHARED);
+    assertThat(reloaded.serverName()).isEqualTo("cp.example.com");
+    assertThat(reloaded.trustedCertificates()).containsExactly(second.certificate());
+    assertThat(config.trustedCertificates()).containsExactly(first.certificate());
+  }
+
+  @Test
+  void sharedModeFromPemNamesTheArgumentAtFault() {
+    HeldCertificate cluster = new HeldCertificate.Builder().commonName("kong_clustering").build();
+    assertThatThrownBy(() -> TlsConfig.sharedFromPem(cluster.certificatePem(), "garbage"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("private key PEM: ");
+    assertThatThrownBy(() -> TlsConfig.sharedFromPem("", cluster.privateKeyPkcs8Pem()))
+        .hasMessageStartingWith("shared certificate PEM: no certificate found");
+    assertThat(
+            TlsConfig.sharedFromPem(cluster.certificatePem(), cluster.privateKeyPkcs8Pem())
+                .reload()
+                .mode())
+        .isEqualTo(TlsConfig.Mode.SHARED);
   }
 }
