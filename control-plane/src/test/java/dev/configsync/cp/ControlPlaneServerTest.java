@@ -261,14 +261,24 @@ class ControlPlaneServerTest {
   @Test
   void twoHundredDataPlanesAllReceiveAPublishAndReportItsHash() throws Exception {
     // The control plane must expect the heartbeat the nodes use, or it drops them as dead.
-    f.start(b -> b.heartbeatInterval(Duration.ofSeconds(5)));
+    f.start(
+        b -> b.heartbeatInterval(Duration.ofSeconds(5)).handshakeTimeout(Duration.ofSeconds(30)));
     OkHttpTransport shared = OkHttpTransport.create(f.dataPlaneTls());
     int nodes = 200;
     for (int i = 0; i < nodes; i++) {
-      f.startClient(shared, c -> c.heartbeatInterval(Duration.ofSeconds(5)), snapshots, events);
+      // Generous timeouts and a real jitter window: 200 TLS handshakes on a loaded 2-core machine
+      // must not turn into a storm of abandoned attempts.
+      f.startClient(
+          shared,
+          c ->
+              c.heartbeatInterval(Duration.ofSeconds(5))
+                  .handshakeTimeout(Duration.ofSeconds(30))
+                  .reconnectDelay(Duration.ofSeconds(1), Duration.ofSeconds(3)),
+          snapshots,
+          events);
     }
     await()
-        .atMost(Duration.ofSeconds(60))
+        .atMost(Duration.ofMinutes(2))
         .until(() -> f.cp.dataPlanes().stream().filter(DataPlaneInfo::connected).count() == nodes);
 
     PublishResult result = f.cp.publish(config(200));
