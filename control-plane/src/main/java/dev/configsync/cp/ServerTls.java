@@ -1,22 +1,19 @@
 package dev.configsync.cp;
 
+import dev.configsync.tls.PeerTrust;
 import dev.configsync.tls.PemMaterial;
+import dev.configsync.tls.SecretFilePermissions;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.PrivateKey;
-import java.security.cert.CertificateEncodingException;
-import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.X509TrustManager;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The control plane's mutual-TLS material, in one of the protocol's two trust modes:
@@ -37,6 +34,7 @@ import javax.net.ssl.X509TrustManager;
  * {@link #reload()} returns a new instance read from the same files.
  */
 public final class ServerTls {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServerTls.class);
 
   /** The two trust modes of the protocol. */
   public enum Mode {
@@ -50,6 +48,7 @@ public final class ServerTls {
   private final List<X509Certificate> certificateChain;
   private final List<X509Certificate> trusted;
   private final List<Path> sourcePaths;
+  private final char @Nullable [] passphrase;
   private final SslContext sslContext;
 
   private ServerTls(
@@ -57,11 +56,13 @@ public final class ServerTls {
       List<X509Certificate> certificateChain,
       List<X509Certificate> trusted,
       List<Path> sourcePaths,
+      char @Nullable [] passphrase,
       SslContext sslContext) {
     this.mode = mode;
     this.certificateChain = certificateChain;
     this.trusted = trusted;
     this.sourcePaths = sourcePaths;
+    this.passphrase = passphrase;
     this.sslContext = sslContext;
   }
 
@@ -74,6 +75,19 @@ public final class ServerTls {
    * @throws IllegalArgumentException naming the file when one cannot be read or is unsuitable
    */
   public static ServerTls pki(Path certPem, Path keyPem, Path caPem) {
+    return pki(certPem, keyPem, caPem, null);
+  }
+
+  /**
+   * PKI mode from PEM files, with a passphrase-protected key (PKCS#8 {@code BEGIN ENCRYPTED PRIVATE
+   * KEY} or OpenSSL's {@code Proc-Type: 4,ENCRYPTED}); a copy of the passphrase is kept so that
+   * {@link #reload()} can read a rotated key.
+   *
+   * @throws IllegalArgumentException naming the file when one cannot be read or is unsuitable, or
+   *     the passphrase is missing or wrong
+   */
+  public static ServerTls pki(Path certPem, Path keyPem, Path caPem, char @Nullable [] passphrase) {
+    warnIfLoose(keyPem);
     return build(
         Mode.PKI,
         PemMaterial.readFile(certPem),
@@ -82,7 +96,8 @@ public final class ServerTls {
         keyPem.toString(),
         PemMaterial.readFile(caPem),
         caPem.toString(),
-        List.of(certPem, keyPem, caPem));
+        List.of(certPem, keyPem, caPem),
+        passphrase);
   }
 
   /**
@@ -91,6 +106,15 @@ public final class ServerTls {
    * @throws IllegalArgumentException naming the file when one cannot be read or is unsuitable
    */
   public static ServerTls shared(Path certPem, Path keyPem) {
+    return shared(certPem, keyPem, null);
+  }
+
+  /**
+   * Shared mode from PEM files, with a passphrase-protected key (see {@link #pki(Path, Path, Path,
+   * char[])}).
+   */
+  public static ServerTls shared(Path certPem, Path keyPem, char @Nullable [] passphrase) {
+    warnIfLoose(keyPem);
     String cert = PemMaterial.readFile(certPem);
     return build(
         Mode.SHARED,
@@ -100,7 +124,8 @@ public final class ServerTls {
         keyPem.toString(),
         cert,
         certPem.toString(),
-        List.of(certPem, keyPem));
+        List.of(certPem, keyPem),
+        passphrase);
   }
 
   /** PKI mode from PEM text (for example from a secret store); {@link #reload()} is a no-op. */
@@ -113,7 +138,8 @@ public final class ServerTls {
         "private key PEM",
         caPem,
         "CA PEM",
-        List.of());
+        List.of(),
+        null);
   }
 
   /** Shared mode from PEM text; {@link #reload()} is a no-op. */
@@ -126,7 +152,8 @@ public final class ServerTls {
         "private key PEM",
         certPem,
         "certificate PEM",
-        List.of());
+        List.of(),
+        null);
   }
 
   private static ServerTls build(
@@ -137,12 +164,13 @@ public final class ServerTls {
       String keySource,
       String trustPem,
       String trustSource,
-      List<Path> sourcePaths) {
+      List<Path> sourcePaths,
+      char @Nullable [] passphrase) {
     Objects.requireNonNull(certPem, "certPem");
     Objects.requireNonNull(keyPem, "keyPem");
     Objects.requireNonNull(trustPem, "caPem");
     List<X509Certificate> chain = PemMaterial.certificates(certPem, certSource);
-    PrivateKey key = PemMaterial.privateKey(keyPem, keySource);
+    PrivateKey key = PemMaterial.privateKey(keyPem, keySource, passphrase);
     PemMaterial.checkKeyMatchesLeaf(chain, key, certSource, keySource);
     List<X509Certificate> trusted =
         mode == Mode.SHARED
@@ -153,13 +181,19 @@ public final class ServerTls {
             .sslProvider(SslProvider.JDK)
             .protocols("TLSv1.3", "TLSv1.2")
             .clientAuth(ClientAuth.REQUIRE);
-    if (mode == Mode.SHARED) {
-      builder.trustManager(new SharedCertificateTrustManager(chain.get(0)));
-    } else {
-      builder.trustManager(trusted.toArray(new X509Certificate[0]));
-    }
+    // The same trust managers as the data plane's, so both sides refuse with the same messages.
+    builder.trustManager(
+        mode == Mode.SHARED
+            ? PeerTrust.sharedCertificate(chain.get(0))
+            : PeerTrust.certificateAuthorities(trusted));
     try {
-      return new ServerTls(mode, chain, trusted, sourcePaths, builder.build());
+      return new ServerTls(
+          mode,
+          chain,
+          trusted,
+          sourcePaths,
+          passphrase == null ? null : passphrase.clone(),
+          builder.build());
     } catch (SSLException e) {
       throw new IllegalArgumentException(
           certSource + ": the TLS context cannot be built from this material: " + e.getMessage(),
@@ -202,22 +236,16 @@ public final class ServerTls {
       return this;
     }
     return mode == Mode.SHARED
-        ? shared(sourcePaths.get(0), sourcePaths.get(1))
-        : pki(sourcePaths.get(0), sourcePaths.get(1), sourcePaths.get(2));
+        ? shared(sourcePaths.get(0), sourcePaths.get(1), passphrase)
+        : pki(sourcePaths.get(0), sourcePaths.get(1), sourcePaths.get(2), passphrase);
   }
 
   SslContext sslContext() {
     return sslContext;
   }
 
-  /** The lowercase hex SHA-256 digest of a certificate's DER encoding. */
-  static String sha256(X509Certificate certificate) {
-    try {
-      return HexFormat.of()
-          .formatHex(MessageDigest.getInstance("SHA-256").digest(certificate.getEncoded()));
-    } catch (NoSuchAlgorithmException | CertificateEncodingException e) {
-      throw new IllegalStateException("cannot digest a certificate", e);
-    }
+  private static void warnIfLoose(Path keyPem) {
+    SecretFilePermissions.warning(keyPem, "private key").ifPresent(log::warn);
   }
 
   /** Describes the mode, identity and trust; never the key. */
@@ -228,49 +256,9 @@ public final class ServerTls {
         + ", identity="
         + certificateChain.get(0).getSubjectX500Principal().getName()
         + (mode == Mode.SHARED
-            ? ", sha256=" + sha256(certificateChain.get(0))
+            ? ", sha256=" + PemMaterial.sha256Fingerprint(certificateChain.get(0))
             : ", cas=" + trusted.stream().map(c -> c.getSubjectX500Principal().getName()).toList())
         + (sourcePaths.isEmpty() ? "" : ", files=" + sourcePaths)
         + "]";
-  }
-
-  /** Shared mode: the client must present exactly the cluster's certificate. */
-  private static final class SharedCertificateTrustManager implements X509TrustManager {
-    private final String expected;
-
-    SharedCertificateTrustManager(X509Certificate shared) {
-      this.expected = sha256(shared);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType)
-        throws CertificateException {
-      if (chain == null || chain.length == 0) {
-        throw new CertificateException("the data plane sent no client certificate");
-      }
-      String actual = sha256(chain[0]);
-      if (!actual.equals(expected)) {
-        throw new CertificateException(
-            "the data plane's certificate (sha256 "
-                + actual
-                + ", "
-                + chain[0].getSubjectX500Principal().getName()
-                + ") is not the shared cluster certificate (sha256 "
-                + expected
-                + "); in shared mode every node uses the control plane's certificate and key");
-      }
-      chain[0].checkValidity();
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType)
-        throws CertificateException {
-      throw new CertificateException("this trust manager only checks data planes");
-    }
-
-    @Override
-    public X509Certificate[] getAcceptedIssuers() {
-      return new X509Certificate[0];
-    }
   }
 }

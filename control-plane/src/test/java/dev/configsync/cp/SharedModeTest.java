@@ -49,7 +49,10 @@ class SharedModeTest {
     startShared();
     List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
     List<SyncEvent> events = new CopyOnWriteArrayList<>();
-    f.startClient(OkHttpTransport.create(nodeTls(shared, shared)), c -> c, snapshots, events);
+    // The data plane's own shared mode: presents the cluster certificate, pins the same one.
+    TlsConfig sharedNode =
+        TlsConfig.sharedFromPem(shared.certificatePem(), shared.privateKeyPkcs8Pem());
+    f.startClient(OkHttpTransport.create(sharedNode), c -> c, snapshots, events);
     PublishResult published = f.cp.publish("{\"services\":[]}");
     await().until(() -> snapshots.stream().anyMatch(s -> s.hash().equals(published.hash())));
   }
@@ -78,6 +81,33 @@ class SharedModeTest {
                     .anyMatch(e -> e instanceof SyncEvent.Disconnected d && !d.reason().isEmpty()));
     assertThat(f.cp.dataPlanes()).isEmpty();
     assertThat(snapshots).isEmpty();
+  }
+
+  @Test
+  void aNodeWithItsOwnCertificateInSharedModeIsRefusedOnBothSides() throws Exception {
+    startShared();
+    HeldCertificate own =
+        new HeldCertificate.Builder()
+            .commonName("kong_clustering")
+            .duration(1, java.util.concurrent.TimeUnit.DAYS)
+            .build();
+    List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
+    List<SyncEvent> events = new CopyOnWriteArrayList<>();
+    f.startClient(
+        OkHttpTransport.create(
+            TlsConfig.sharedFromPem(own.certificatePem(), own.privateKeyPkcs8Pem())),
+        c -> c,
+        snapshots,
+        events);
+    await()
+        .until(
+            () ->
+                events.stream()
+                    .anyMatch(
+                        e ->
+                            e instanceof SyncEvent.Disconnected d
+                                && d.reason().contains("shared cluster certificate")));
+    assertThat(f.cp.dataPlanes()).isEmpty();
   }
 
   @Test
