@@ -1,0 +1,246 @@
+package dev.configsync.examples.gateway;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.configsync.ConfigSnapshot;
+import dev.configsync.ConfigSyncClient;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A small HTTP reverse proxy configured by a control plane: it embeds a {@link ConfigSyncClient},
+ * turns each configuration into a {@link RoutingTable}, and proxies requests by it.
+ *
+ * <pre>{@code
+ * Gateway gateway = Gateway.builder()
+ *     .listen(new InetSocketAddress(8000))
+ *     .start(ConfigSyncClient.builder()
+ *         .controlPlane(URI.create("wss://cp.example.com:8005"))
+ *         .transport(OkHttpTransport.create(TlsConfig.pki(cert, key, ca)))
+ *         .snapshotStore(FileSnapshotStore.open(cacheDir)));
+ * }</pre>
+ *
+ * <p><b>Configuration changes.</b> The gateway installs a {@link ConfigSyncClient.Builder#validator
+ * validator} that builds the routing table of each new configuration and refuses one it cannot
+ * serve (the client then keeps the running one), and an {@link ConfigSyncClient.Builder#onSnapshot
+ * onSnapshot} listener that publishes the new table with one atomic write. A request reads the
+ * table once, so it is routed wholly by the old table or wholly by the new one.
+ *
+ * <p><b>Responses of its own</b> (JSON {@code {"message": "..."}}): 503 when the license has
+ * expired or before any configuration, 404 when no route matches, 413 when the request body is over
+ * the limit, 502 when the upstream fails, 504 when it does not answer within the service's {@code
+ * read_timeout}. Every response routed by a configuration carries its hash in {@code
+ * X-Configsync-Hash}.
+ *
+ * <p><b>Threading and ownership.</b> Thread-safe. Requests run on a fixed pool of daemon threads
+ * ({@code gateway-http-*}); upstream calls use one JDK {@link HttpClient}. The gateway owns the
+ * client it builds, its HTTP server and its threads; {@link #close()} releases them.
+ */
+public final class Gateway implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+
+  private final AtomicReference<@Nullable RoutingTable> table = new AtomicReference<>();
+  private final AtomicReference<@Nullable RoutingTable> validated = new AtomicReference<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final HttpServer server;
+  private final ExecutorService requestThreads;
+  private final ExecutorService upstreamThreads;
+  private @Nullable ConfigSyncClient client;
+
+  private Gateway(HttpServer server, ExecutorService requestThreads, ExecutorService upstream) {
+    this.server = server;
+    this.requestThreads = requestThreads;
+    this.upstreamThreads = upstream;
+  }
+
+  /** A builder with the defaults: {@code 127.0.0.1:8000}, 32 request threads, 8 MiB bodies. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The address the gateway listens on (with the actual port when 0 was asked for). */
+  public InetSocketAddress address() {
+    return server.getAddress();
+  }
+
+  /** The embedded client: its {@link ConfigSyncClient#status()} tells what the gateway runs. */
+  public ConfigSyncClient client() {
+    return Objects.requireNonNull(client, "client");
+  }
+
+  /** The routing table requests are routed by now, or empty before the first configuration. */
+  public Optional<RoutingTable> routingTable() {
+    return Optional.ofNullable(table.get());
+  }
+
+  /**
+   * Stops accepting requests, stops the client (which leaves its cache intact) and the gateway's
+   * threads. Requests in flight are cut off. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    server.stop(0);
+    if (client != null) {
+      client.close();
+    }
+    requestThreads.shutdownNow();
+    upstreamThreads.shutdownNow();
+    try {
+      requestThreads.awaitTermination(5, TimeUnit.SECONDS);
+      upstreamThreads.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    log.info("gateway on {} stopped", server.getAddress());
+  }
+
+  /** Runs in the client's pipeline thread: refuse a configuration this gateway cannot route by. */
+  private void validate(ConfigSnapshot snapshot) {
+    validated.set(RoutingTable.from(snapshot.hash(), snapshot.config()));
+  }
+
+  /** Runs on the client's listener thread, once per new configuration, in order. */
+  private void apply(ConfigSnapshot snapshot) {
+    RoutingTable next = validated.get();
+    if (next == null || !next.hash().equals(snapshot.hash())) {
+      next =
+          RoutingTable.from(snapshot.hash(), snapshot.config()); // validated already: cannot fail
+    }
+    table.set(next);
+    log.info(
+        "routing by configuration {} ({}): {} services, {} routes",
+        next.hash(),
+        snapshot.source(),
+        next.services().size(),
+        next.routes().size());
+  }
+
+  /** Builds and starts a {@link Gateway}. Settings are checked when set. */
+  public static final class Builder {
+    private InetSocketAddress listen =
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), 8000);
+    private int threads = 32;
+    private long maxRequestBodyBytes = 8L * 1024 * 1024;
+    private Duration connectTimeout = Duration.ofSeconds(5);
+    private UsageRecorder usage = UsageRecorder.none();
+
+    private Builder() {}
+
+    /** Where to accept requests; port 0 picks a free one. Default {@code 127.0.0.1:8000}. */
+    public Builder listen(InetSocketAddress address) {
+      this.listen = Objects.requireNonNull(address, "listen");
+      return this;
+    }
+
+    /** How many requests are served at once (further ones queue). Default 32. */
+    public Builder threads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("threads must be at least 1, got: " + threads);
+      }
+      this.threads = threads;
+      return this;
+    }
+
+    /** The largest request body proxied (it is buffered); larger ones get a 413. Default 8 MiB. */
+    public Builder maxRequestBodyBytes(long bytes) {
+      if (bytes < 0 || bytes > Integer.MAX_VALUE - 16) {
+        throw new IllegalArgumentException(
+            "maxRequestBodyBytes must be from 0 to "
+                + (Integer.MAX_VALUE - 16)
+                + ", got: "
+                + bytes);
+      }
+      this.maxRequestBodyBytes = bytes;
+      return this;
+    }
+
+    /** How long to wait for an upstream TCP (and TLS) connection. Default 5 s. */
+    public Builder connectTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "connectTimeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("connectTimeout must be positive, got: " + timeout);
+      }
+      this.connectTimeout = timeout;
+      return this;
+    }
+
+    /** Where each answered request is reported. Default: nowhere. */
+    public Builder usageRecorder(UsageRecorder recorder) {
+      this.usage = Objects.requireNonNull(recorder, "usageRecorder");
+      return this;
+    }
+
+    /**
+     * Starts the gateway: binds the port, then builds and starts a client from {@code client}
+     * (which must have at least its control plane and transport; give it a snapshot store so that
+     * the gateway restarts on its last configuration). The gateway sets the builder's {@code
+     * validator}, replacing any set before, and adds an {@code onSnapshot} listener. When this
+     * returns, a configuration found in the cache is already in force.
+     *
+     * @throws IOException when the port cannot be bound
+     * @throws IllegalStateException when {@code client} lacks a required setting
+     */
+    public Gateway start(ConfigSyncClient.Builder client) throws IOException {
+      Objects.requireNonNull(client, "client");
+      HttpServer server = HttpServer.create(listen, 128);
+      ExecutorService requestThreads = Executors.newFixedThreadPool(threads, named("gateway-http"));
+      ExecutorService upstreamThreads = Executors.newCachedThreadPool(named("gateway-upstream"));
+      Gateway gateway = new Gateway(server, requestThreads, upstreamThreads);
+      try {
+        ConfigSyncClient sync =
+            client.validator(gateway::validate).onSnapshot(gateway::apply).build();
+        gateway.client = sync;
+        HttpClient upstream =
+            HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(connectTimeout)
+                .executor(upstreamThreads)
+                .build();
+        server.createContext(
+            "/", new ProxyHandler(gateway.table::get, sync, upstream, usage, maxRequestBodyBytes));
+        server.setExecutor(requestThreads);
+        server.start();
+        sync.start();
+        // The listener runs on another thread: install the cached configuration at once, unless
+        // the listener has already installed it (or a newer one).
+        sync.current()
+            .ifPresent(
+                snapshot ->
+                    gateway.table.compareAndSet(
+                        null, RoutingTable.from(snapshot.hash(), snapshot.config())));
+        log.info("gateway listening on {}", server.getAddress());
+        return gateway;
+      } catch (RuntimeException e) {
+        gateway.close();
+        throw e;
+      }
+    }
+
+    private static ThreadFactory named(String prefix) {
+      AtomicInteger count = new AtomicInteger();
+      return r -> {
+        Thread t = new Thread(r, prefix + "-" + count.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      };
+    }
+  }
+}

@@ -1,0 +1,190 @@
+package dev.configsync.examples.gateway;
+
+import dev.configsync.ConfigSyncClient;
+import dev.configsync.cache.FileSnapshotStore;
+import dev.configsync.okhttp.OkHttpTransport;
+import dev.configsync.okhttp.TlsConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Runs the example gateway from flags or environment variables (a flag wins over its variable):
+ *
+ * <pre>
+ * java -jar examples/gateway/target/configsync-gateway.jar \
+ *     --control-plane wss://cp.example.com:8005 --cert dp.crt --key dp.key --ca ca.crt \
+ *     --cache-dir /var/lib/gateway [--listen 0.0.0.0:8000] [--server-name NAME] [--license-key FILE]
+ * </pre>
+ *
+ * <p>Exit code 2 on bad arguments. The gateway runs until the process is stopped (SIGTERM, Ctrl-C),
+ * which closes it cleanly.
+ */
+public final class GatewayMain {
+  /** Flag, environment variable, and whether it is required. */
+  private record Option(String flag, String env, boolean required, String help) {}
+
+  private static final List<Option> OPTIONS =
+      List.of(
+          new Option(
+              "--control-plane", "CONFIGSYNC_CONTROL_PLANE", true, "wss://HOST:PORT to dial"),
+          new Option("--cert", "CONFIGSYNC_CERT", true, "this node's certificate chain (PEM)"),
+          new Option("--key", "CONFIGSYNC_KEY", true, "its private key (PEM)"),
+          new Option("--ca", "CONFIGSYNC_CA", true, "CA certificates to trust (PEM)"),
+          new Option("--cache-dir", "CONFIGSYNC_CACHE_DIR", true, "where config.json.gz is kept"),
+          new Option(
+              "--listen", "GATEWAY_LISTEN", false, "[HOST:]PORT to serve on (127.0.0.1:8000)"),
+          new Option(
+              "--server-name", "CONFIGSYNC_SERVER_NAME", false, "TLS name of the control plane"),
+          new Option(
+              "--license-key",
+              "CONFIGSYNC_LICENSE_KEY",
+              false,
+              "Ed25519 public key (PEM) that signs licenses; turns licensing on"));
+
+  private GatewayMain() {}
+
+  /** Starts the gateway; see the class comment for the arguments. */
+  public static void main(String[] args) throws IOException {
+    Map<String, String> settings;
+    try {
+      settings = parse(args, System.getenv());
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      usage(System.err);
+      System.exit(2);
+      return;
+    }
+    if (settings.containsKey("--help")) {
+      usage(System.out);
+      return;
+    }
+    Gateway gateway;
+    try {
+      gateway = start(settings);
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      System.err.println("error: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(gateway::close, "gateway-shutdown"));
+    // The HTTP server's dispatcher thread keeps the process alive until it is stopped.
+  }
+
+  static Gateway start(Map<String, String> settings) throws IOException {
+    TlsConfig tls =
+        TlsConfig.pki(
+            Path.of(settings.get("--cert")),
+            Path.of(settings.get("--key")),
+            Path.of(settings.get("--ca")));
+    String serverName = settings.get("--server-name");
+    if (serverName != null) {
+      tls = tls.withServerName(serverName);
+    }
+    ConfigSyncClient.Builder client =
+        ConfigSyncClient.builder()
+            .controlPlane(URI.create(settings.get("--control-plane")))
+            .transport(OkHttpTransport.create(tls))
+            .snapshotStore(FileSnapshotStore.open(Path.of(settings.get("--cache-dir"))));
+    String licenseKey = settings.get("--license-key");
+    if (licenseKey != null) {
+      client.licenseKeyPem(Files.readString(Path.of(licenseKey), StandardCharsets.US_ASCII));
+    }
+    return Gateway.builder()
+        .listen(listenAddress(settings.getOrDefault("--listen", "127.0.0.1:8000")))
+        .start(client);
+  }
+
+  /**
+   * The settings from {@code args}, then {@code env} for flags not given.
+   *
+   * @throws IllegalArgumentException on an unknown flag, a flag without a value, or a missing
+   *     required setting
+   */
+  static Map<String, String> parse(String[] args, Map<String, String> env) {
+    Map<String, String> out = new HashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (arg.equals("--help") || arg.equals("-h")) {
+        out.put("--help", "");
+        return out;
+      }
+      String value = null;
+      int eq = arg.indexOf('=');
+      if (eq > 0) {
+        value = arg.substring(eq + 1);
+        arg = arg.substring(0, eq);
+      }
+      if (find(arg) == null) {
+        throw new IllegalArgumentException("unknown option " + arg);
+      }
+      if (value == null) {
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException(arg + " needs a value");
+        }
+        value = args[++i];
+      }
+      out.put(arg, value);
+    }
+    for (Option option : OPTIONS) {
+      String fromEnv = env.get(option.env());
+      if (!out.containsKey(option.flag()) && fromEnv != null && !fromEnv.isBlank()) {
+        out.put(option.flag(), fromEnv);
+      }
+      if (option.required() && !out.containsKey(option.flag())) {
+        throw new IllegalArgumentException(
+            option.flag() + " (or " + option.env() + ") is required: " + option.help());
+      }
+    }
+    return out;
+  }
+
+  /** {@code PORT} or {@code HOST:PORT}. */
+  static InetSocketAddress listenAddress(String value) {
+    int colon = value.lastIndexOf(':');
+    String host = colon < 0 ? "127.0.0.1" : value.substring(0, colon);
+    String port = colon < 0 ? value : value.substring(colon + 1);
+    try {
+      int p = Integer.parseInt(port);
+      if (p < 0 || p > 65535) {
+        throw new NumberFormatException();
+      }
+      return new InetSocketAddress(host.replace("[", "").replace("]", ""), p);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "--listen must be PORT or HOST:PORT with a port from 0 to 65535, got: " + value, e);
+    }
+  }
+
+  private static @Nullable Option find(String flag) {
+    for (Option option : OPTIONS) {
+      if (option.flag().equals(flag)) {
+        return option;
+      }
+    }
+    return null;
+  }
+
+  private static void usage(PrintStream out) {
+    out.println(
+        "usage: configsync-gateway [options]   (a flag wins over its environment variable)");
+    for (Option option : OPTIONS) {
+      out.printf(
+          Locale.ROOT,
+          "  %-16s %-26s %s%s%n",
+          option.flag(),
+          option.env(),
+          option.help(),
+          option.required() ? " (required)" : "");
+    }
+  }
+}
