@@ -40,6 +40,19 @@ import org.slf4j.LoggerFactory;
 final class OutputFile {
   private static final Logger log = LoggerFactory.getLogger(OutputFile.class);
   private static final ObjectWriter PRETTY = new ObjectMapper().writerWithDefaultPrettyPrinter();
+  private static final ObjectWriter YAML =
+      new ObjectMapper(
+              com.fasterxml.jackson.dataformat.yaml.YAMLFactory.builder()
+                  .disable(com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature.SPLIT_LINES)
+                  .build())
+          .writer();
+
+  /** The file formats {@code --format} offers. */
+  enum Format {
+    JSON,
+    YAML
+  }
+
   private static final boolean WINDOWS =
       System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows");
 
@@ -47,8 +60,14 @@ final class OutputFile {
   private final Path directory;
   private final String tempPrefix;
   private final boolean posix;
+  private final Format format;
 
   OutputFile(Path path) {
+    this(path, Format.JSON);
+  }
+
+  OutputFile(Path path, Format format) {
+    this.format = format;
     this.target = path.toAbsolutePath().normalize();
     Path parent = target.getParent();
     if (parent == null) {
@@ -92,12 +111,14 @@ final class OutputFile {
   }
 
   /**
-   * Replaces the file's content with {@code config}, pretty-printed, atomically and durably.
+   * Replaces the file's content with {@code config}, as pretty-printed JSON or as YAML (a document
+   * starting with {@code ---}), atomically and durably.
    *
    * @throws IOException when any step fails; the file then still holds its previous content
    */
   void write(JsonNode config) throws IOException {
-    byte[] json = PRETTY.writeValueAsBytes(config);
+    byte[] json =
+        format == Format.YAML ? YAML.writeValueAsBytes(config) : PRETTY.writeValueAsBytes(config);
     ByteBuffer content = ByteBuffer.allocate(json.length + 1).put(json).put((byte) '\n').flip();
     Path temp =
         directory.resolve(

@@ -153,8 +153,14 @@ final class RunCommand implements Callable<Integer> {
   @Option(
       names = "--output",
       paramLabel = "FILE",
-      description = "Write each configuration here, as pretty JSON, replaced atomically.")
+      description = "Write each configuration here, replaced atomically (see --format).")
   @Nullable Path output;
+
+  @Option(
+      names = "--format",
+      paramLabel = "json|yaml",
+      description = "Format of the --output file: json (pretty-printed, the default) or yaml.")
+  String format = "json";
 
   @Option(
       names = "--on-change",
@@ -397,9 +403,19 @@ final class RunCommand implements Callable<Integer> {
     }
     URI uri = controlPlaneUri(Objects.requireNonNull(controlPlane, "--control-plane"));
     TlsConfig tls = tls(mode.equals("shared"));
+    OutputFile.Format outputFormat =
+        switch (format) {
+          case "json" -> OutputFile.Format.JSON;
+          case "yaml" -> OutputFile.Format.YAML;
+          default ->
+              throw new BadArgumentException("--format must be json or yaml, got: " + format);
+        };
+    if (output == null && !format.equals("json")) {
+      throw new BadArgumentException("--format applies to the --output file: give --output too");
+    }
     OutputFile file;
     try {
-      file = output == null ? null : new OutputFile(output);
+      file = output == null ? null : new OutputFile(output, outputFormat);
     } catch (IllegalArgumentException e) {
       throw new BadArgumentException(e.getMessage(), e);
     }

@@ -142,6 +142,18 @@ class BadArgumentsTest {
   }
 
   @Test
+  void anUnknownOutputFormatOrAFormatWithoutOutputExitsWith2() {
+    Result unknown =
+        run(add("--output", dir.resolve("o.txt").toString(), "--format", "toml").apply(valid()));
+    assertThat(unknown.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(unknown.err()).contains("--format must be json or yaml, got: toml");
+
+    Result alone = run(add("--format", "yaml").apply(valid()));
+    assertThat(alone.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(alone.err()).contains("--format applies to the --output file");
+  }
+
+  @Test
   void unreadableKeyFileExitsWith2NamingTheFile() {
     Path missing = dir.resolve("nope.key");
     Result result = run(replace("--key", missing.toString()).apply(valid()));

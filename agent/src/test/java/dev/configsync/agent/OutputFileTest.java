@@ -49,6 +49,22 @@ class OutputFileTest {
   }
 
   @Test
+  void writesYamlWhenAsked() throws Exception {
+    Path target = dir.resolve("config.yml");
+    JsonNode config =
+        JSON.readTree(
+            "{\"services\":[{\"name\":\"a\",\"url\":\"http://u:1\",\"tags\":[\"x\",\"y\"]}],"
+                + "\"n\":1.5,\"long\":\""
+                + "z".repeat(200)
+                + "\"}");
+    new OutputFile(target, OutputFile.Format.YAML).write(config);
+    String text = Files.readString(target);
+    assertThat(text).startsWith("---").contains("services:").doesNotContain("{\"");
+    ObjectMapper yaml = new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
+    assertThat(yaml.readTree(text)).isEqualTo(config);
+  }
+
+  @Test
   void newFileIsOwnerOnlyAndAnExistingFileKeepsItsMode() throws Exception {
     assumeTrue(posix());
     Path fresh = dir.resolve("fresh.json");
