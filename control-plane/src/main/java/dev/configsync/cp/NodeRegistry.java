@@ -140,6 +140,40 @@ final class NodeRegistry {
   }
 
   static DataPlaneInfo with(DataPlaneInfo i, boolean connected, Instant lastSeen, String hash) {
+    return copy(i, connected, lastSeen, hash, i.syncStatus(), i.syncStatusReason(), i.lastError());
+  }
+
+  static DataPlaneInfo withStatus(DataPlaneInfo i, Compatibility.Verdict verdict) {
+    return copy(
+        i,
+        i.connected(),
+        i.lastSeen(),
+        i.configHash(),
+        verdict.status(),
+        verdict.reason(),
+        i.lastError());
+  }
+
+  static DataPlaneInfo withError(DataPlaneInfo i, DataPlaneInfo.ReportedError error) {
+    return copy(
+        i,
+        i.connected(),
+        error.at(),
+        i.configHash(),
+        i.syncStatus(),
+        i.syncStatusReason(),
+        Optional.of(error));
+  }
+
+  /** {@code i} with the fields that change over a connection's life replaced. */
+  private static DataPlaneInfo copy(
+      DataPlaneInfo i,
+      boolean connected,
+      Instant lastSeen,
+      String hash,
+      DataPlaneSyncStatus status,
+      String reason,
+      Optional<DataPlaneInfo.ReportedError> error) {
     return new DataPlaneInfo(
         i.id(),
         i.hostname(),
@@ -151,42 +185,8 @@ final class NodeRegistry {
         i.connectedSince(),
         lastSeen,
         hash,
-        i.syncStatus(),
-        i.syncStatusReason(),
-        i.lastError());
-  }
-
-  static DataPlaneInfo withStatus(DataPlaneInfo i, Compatibility.Verdict verdict) {
-    return new DataPlaneInfo(
-        i.id(),
-        i.hostname(),
-        i.address(),
-        i.version(),
-        i.capabilities(),
-        i.labels(),
-        i.connected(),
-        i.connectedSince(),
-        i.lastSeen(),
-        i.configHash(),
-        verdict.status(),
-        verdict.reason(),
-        i.lastError());
-  }
-
-  static DataPlaneInfo withError(DataPlaneInfo i, DataPlaneInfo.ReportedError error) {
-    return new DataPlaneInfo(
-        i.id(),
-        i.hostname(),
-        i.address(),
-        i.version(),
-        i.capabilities(),
-        i.labels(),
-        i.connected(),
-        i.connectedSince(),
-        error.at(),
-        i.configHash(),
-        i.syncStatus(),
-        i.syncStatusReason(),
-        Optional.of(error));
+        status,
+        reason,
+        error);
   }
 }
