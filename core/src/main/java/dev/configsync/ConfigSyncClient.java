@@ -135,6 +135,10 @@ public final class ConfigSyncClient implements AutoCloseable {
    * #loadManual(Path, boolean)} to force it. Blocks until the configuration runs (at most about the
    * cache-write timeout). Must not be called from a listener on a direct executor.
    *
+   * <p>A file refused for what it holds is also reported to the event listeners, as a {@link
+   * SyncEvent.SnapshotRejected} with source {@link SnapshotSource#MANUAL} (reason {@code BAD_FILE}
+   * for a file that cannot be read or parsed), and counted in {@link SyncStatus#rejected()}.
+   *
    * @return the configuration now running
    * @throws ConfigFileException when the file cannot be read or is invalid (file, line, column)
    * @throws ConfigRejectedException when the configuration fails its checks

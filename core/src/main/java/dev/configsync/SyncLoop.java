@@ -387,9 +387,14 @@ final class SyncLoop {
       return Optional.of(snapshot);
     } catch (ConfigFileException e) {
       log.error("configsync fallback configuration unusable: {}", e.getMessage());
+      ConfigRejectedException rejection = fileRejection(e);
       emit(
           new SyncEvent.SnapshotRejected(
-              now(), null, SnapshotSource.FALLBACK, Reason.BAD_FILE, e.getMessage()));
+              now(),
+              rejection.hash(),
+              SnapshotSource.FALLBACK,
+              rejection.reason(),
+              rejection.getMessage()));
     } catch (ConfigRejectedException e) {
       log.error("configsync fallback configuration {} refused: {}", file, e.getMessage());
       emit(
@@ -408,7 +413,16 @@ final class SyncLoop {
       throw new IllegalStateException(
           "loadManual cannot be called from a listener running on a direct executor");
     }
-    ConfigSnapshot snapshot = check(files.read(file, SnapshotSource.MANUAL, now()));
+    ConfigSnapshot snapshot;
+    try {
+      snapshot = check(files.read(file, SnapshotSource.MANUAL, now()));
+    } catch (ConfigFileException e) {
+      manualRefused(file, fileRejection(e));
+      throw e;
+    } catch (ConfigRejectedException e) {
+      manualRefused(file, e);
+      throw e;
+    }
     CompletableFuture<ConfigSnapshot> done = new CompletableFuture<>();
     loop.execute(
         () -> {
@@ -439,6 +453,37 @@ final class SyncLoop {
       }
       throw new ConfigSyncException("manual load failed: " + cause, cause);
     }
+  }
+
+  /**
+   * A configuration file refused for what it holds, as a rejection: reason {@code BAD_FILE}, the
+   * message naming the file (and line and column), the hash if the file got as far as claiming one.
+   */
+  private static ConfigRejectedException fileRejection(ConfigFileException e) {
+    @Nullable String hash = e.getCause() instanceof ConfigRejectedException r ? r.hash() : null;
+    return new ConfigRejectedException(Reason.BAD_FILE, hash, e.getMessage(), e);
+  }
+
+  /** Reports a refused manual load like any refused configuration (the caller gets the error). */
+  private void manualRefused(Path file, ConfigRejectedException e) {
+    loop.execute(
+        () -> {
+          log.warn(
+              "configsync node {} refused the configuration loaded by hand from {} ({}): {}",
+              nodeId,
+              file,
+              e.reason(),
+              e.getMessage());
+          if (state == SyncState.NEW || state == SyncState.CLOSED) {
+            return; // nothing is reported before start() or after Stopped
+          }
+          rejectedCount++;
+          lastError = e.getMessage();
+          refreshStatus();
+          emit(
+              new SyncEvent.SnapshotRejected(
+                  now(), e.hash(), SnapshotSource.MANUAL, e.reason(), e.getMessage()));
+        });
   }
 
   private void moveAside(SnapshotStore store, String reason) {

@@ -3,6 +3,8 @@ package dev.configsync;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -15,6 +17,8 @@ import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.ReconnectBackoff;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,6 +35,7 @@ import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The sync loop, driven through {@link ConfigSyncClient} with a hand-driven clock ({@link
@@ -385,6 +390,57 @@ class SyncLoopTest {
     assertThat(rejected.message()).contains("route /admin is not allowed");
     assertThat(rejected.hash())
         .isEqualTo(ConfigHash.configHash(table("bad").put("forbidden", true)));
+  }
+
+  @Test
+  void refusedManualLoadIsReportedLikeAnyRefusedConfiguration(@TempDir Path dir)
+      throws IOException {
+    ConfigSyncClient client =
+        start(
+            builder()
+                .validator(
+                    s -> {
+                      if (s.config().has("forbidden")) {
+                        throw new IllegalArgumentException("route /admin is not allowed");
+                      }
+                    }));
+    FakeConnection c = transport.last();
+    c.open();
+    ObjectNode good = table("good");
+    c.deliver(payload(good));
+    awaitApplied(good);
+    ConfigSnapshot running = client.current().orElseThrow();
+    Path duplicate = Files.writeString(dir.resolve("dup.json"), "{\"a\":1,\n\"a\":2}");
+    ObjectNode forbidden = table("bad").put("forbidden", true);
+    Path refusedByValidator =
+        Files.writeString(dir.resolve("forbidden.json"), MAPPER.writeValueAsString(forbidden));
+
+    ConfigFileException badFile =
+        catchThrowableOfType(ConfigFileException.class, () -> client.loadManual(duplicate, true));
+    ConfigRejectedException refused =
+        catchThrowableOfType(
+            ConfigRejectedException.class, () -> client.loadManual(refusedByValidator, true));
+
+    assertThat(badFile.line()).isEqualTo(2);
+    eventually().until(() -> events(SyncEvent.SnapshotRejected.class).size() == 2);
+    assertThat(events(SyncEvent.SnapshotRejected.class))
+        .extracting(
+            SyncEvent.SnapshotRejected::source,
+            SyncEvent.SnapshotRejected::reason,
+            SyncEvent.SnapshotRejected::hash,
+            SyncEvent.SnapshotRejected::message)
+        .containsExactly(
+            tuple(SnapshotSource.MANUAL, Reason.BAD_FILE, null, badFile.getMessage()),
+            tuple(
+                SnapshotSource.MANUAL,
+                Reason.VALIDATOR,
+                ConfigHash.configHash(forbidden),
+                refused.getMessage()));
+    assertThat(client.status().rejected()).isEqualTo(2);
+    assertThat(client.status().lastError()).isEqualTo(refused.getMessage());
+    assertThat(client.current()).containsSame(running);
+    assertThat(store.writesStarted()).isOne();
+    assertThat(c.isCancelled()).isFalse();
   }
 
   @Test

@@ -1,7 +1,6 @@
 package dev.configsync.cache;
 
 import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
@@ -84,8 +83,8 @@ public final class YamlConfigFormat implements ConfigFormat {
     options.setCodePointLimit((int) Math.min(Integer.MAX_VALUE, Math.max(maxBytes, 1)));
     YAMLFactory factory = YAMLFactory.builder().loaderOptions(options).build();
     ObjectMapper mapper = Json.strictMapper(factory);
-    try (JsonParser parser = new CheckingParser(file, factory.createParser(in))) {
-      JsonNode node = mapper.readTree(parser);
+    try {
+      JsonNode node = Json.read(mapper, new CheckingParser(file, factory.createParser(in)));
       if (node == null || node.isMissingNode() || node.isNull()) {
         throw new ConfigFileException(file, 0, 0, "the file holds no configuration", null);
       }

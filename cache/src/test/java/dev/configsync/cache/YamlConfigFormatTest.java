@@ -323,7 +323,86 @@ class YamlConfigFormatTest {
     for (Mutation m : mutations) {
       data = m.applyTo(data);
     }
-    Path file = Files.createTempFile("mutated", ".yml");
+    assertTreeOrPlacedRefusal(data);
+  }
+
+  /** Random YAML: fragments with a meaning in YAML, in any order, and some broken UTF-8. */
+  @Provide
+  Arbitrary<byte[]> yamlSoup() {
+    Arbitrary<String> fragment =
+        Arbitraries.oneOf(
+            Arbitraries.of(
+                "a",
+                "b: ",
+                "- ",
+                ": ",
+                "[",
+                "]",
+                "{",
+                "}",
+                ", ",
+                "&x ",
+                "*x",
+                "!!str ",
+                "!!int ",
+                "!!binary ",
+                "!custom ",
+                "? ",
+                "|\n",
+                ">\n",
+                "'",
+                "\"",
+                "\\",
+                "#c",
+                "---\n",
+                "...\n",
+                "\n",
+                "\n  ",
+                "\n    ",
+                "\t",
+                "%YAML 1.2\n",
+                "0x1F",
+                "1e999",
+                "~",
+                "null",
+                "<<: ",
+                "@",
+                "`",
+                "%",
+                "\u00e9",
+                "\ud83d\ude00",
+                "\u0000",
+                "\u0085",
+                "\ufeff"),
+            Arbitraries.strings().alpha().ofMaxLength(5));
+    Arbitrary<byte[]> text =
+        fragment.list().ofMaxSize(40).map(list -> String.join("", list).getBytes(UTF_8));
+    Arbitrary<byte[]> brokenUtf8 =
+        Combinators.combine(text, Arbitraries.bytes().array(byte[].class).ofMinSize(1).ofMaxSize(3))
+            .as(
+                (t, tail) -> {
+                  byte[] out = java.util.Arrays.copyOf(t, t.length + tail.length);
+                  for (int i = 0; i < tail.length; i++) {
+                    out[t.length + i] = (byte) (tail[i] | 0x80);
+                  }
+                  return out;
+                });
+    return Arbitraries.frequencyOf(
+        net.jqwik.api.Tuple.of(4, text), net.jqwik.api.Tuple.of(1, brokenUtf8));
+  }
+
+  @Property(tries = 200)
+  void randomYamlGivesATreeOrARefusalThatSaysWhere(@ForAll("yamlSoup") byte[] data)
+      throws IOException {
+    assertTreeOrPlacedRefusal(data);
+  }
+
+  /**
+   * The property of both: a tree (a mapping), or a {@link ConfigFileException} and nothing else,
+   * which names the line and column unless the file holds nothing at all.
+   */
+  private void assertTreeOrPlacedRefusal(byte[] data) throws IOException {
+    Path file = Files.createTempFile("hostile", ".yml");
     try {
       Files.write(file, data);
       Throwable thrown;
@@ -337,8 +416,20 @@ class YamlConfigFormatTest {
       if (thrown == null) {
         assertThat(tree).isNotNull();
         assertThat(tree.isObject()).isTrue();
-      } else {
-        assertThat(thrown).isExactlyInstanceOf(ConfigFileException.class);
+        return;
+      }
+      assertThat(thrown).isExactlyInstanceOf(ConfigFileException.class);
+      ConfigFileException e = (ConfigFileException) thrown;
+      if (!e.getMessage().endsWith("the file holds no configuration")) {
+        // YAML breaks lines at \n, \r, NEL, LS and PS; a parser may point just past the end.
+        long breaks =
+            new String(data, UTF_8)
+                .chars()
+                .filter(c -> "\n\r\u0085\u2028\u2029".indexOf(c) >= 0)
+                .count();
+        assertThat(e.line()).as(e.getMessage()).isBetween(1, (int) breaks + 2);
+        assertThat(e.column()).as(e.getMessage()).isPositive();
+        assertThat(e.getMessage()).startsWith(file + ":" + e.line() + ":" + e.column() + ": ");
       }
     } finally {
       Files.delete(file);

@@ -2,9 +2,11 @@ package dev.configsync.internal;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -30,8 +32,13 @@ public final class Json {
   /** Longest number literal accepted, in characters. */
   public static final int MAX_NUMBER_LENGTH = 1_000;
 
-  /** Longest string accepted, in characters. */
-  public static final int MAX_STRING_LENGTH = 64 * 1024 * 1024;
+  /**
+   * Longest string (or number literal, which the parser buffers the same way before it checks the
+   * number length) accepted, in characters: 16 Mi, as long as the largest compressed payload by
+   * default. The parser holds such a string in {@code char} buffers, two bytes a character, before
+   * it can tell that it is too long: a hostile one costs at most about 32 MiB before it is refused.
+   */
+  public static final int MAX_STRING_LENGTH = 16 * 1024 * 1024;
 
   /** For binding configurations to user types: unknown properties are ignored. */
   public static final ObjectMapper BINDER =
@@ -72,14 +79,10 @@ public final class Json {
   /**
    * Reads one JSON value from {@code in} into a frozen tree. Does not close {@code in}.
    *
-   * @throws IOException on malformed JSON or a broken limit
+   * @throws IOException on malformed JSON or a broken limit, with the place it was found
    */
   public static JsonNode readFrozen(InputStream in) throws IOException {
-    JsonNode node = PARSER.readTree(in);
-    if (node == null) {
-      throw new com.fasterxml.jackson.core.JsonParseException(null, "no JSON content");
-    }
-    return FrozenNodes.freeze(node);
+    return frozen(PARSER.createParser(in));
   }
 
   /**
@@ -122,10 +125,44 @@ public final class Json {
 
   /** Reads one JSON value from {@code json} into a frozen tree. */
   public static JsonNode readFrozen(byte[] json) throws IOException {
-    JsonNode node = PARSER.readTree(json);
-    if (node == null || node.isMissingNode()) {
-      throw new com.fasterxml.jackson.core.JsonParseException(null, "no JSON content");
+    return frozen(PARSER.createParser(json));
+  }
+
+  private static JsonNode frozen(JsonParser parser) throws IOException {
+    JsonNode node = read(PARSER, parser);
+    if (node.isMissingNode()) {
+      throw new JsonParseException(parser, "no JSON content");
     }
     return FrozenNodes.freeze(node);
+  }
+
+  /**
+   * Reads one value from {@code parser} with {@code mapper} (one from {@link #strictMapper}),
+   * refusing anything after the value, and closes the parser. A broken parser limit (nesting,
+   * string or number length) is reported with where the parser was when it gave up, which Jackson's
+   * own exception leaves out. The tree is not frozen.
+   *
+   * @return the value, a missing node when the input holds none
+   * @throws IOException on malformed input or a broken limit
+   */
+  public static JsonNode read(ObjectMapper mapper, JsonParser parser) throws IOException {
+    try (parser) {
+      JsonNode node;
+      try {
+        if (parser.nextToken() == null) {
+          return mapper.missingNode();
+        }
+        node = mapper.readValue(parser, JsonNode.class);
+      } catch (StreamConstraintsException e) {
+        if (e.getLocation() != null) {
+          throw e;
+        }
+        StreamConstraintsException located =
+            new StreamConstraintsException(e.getOriginalMessage(), parser.currentLocation());
+        located.setStackTrace(e.getStackTrace()); // where the limit was hit, not this line
+        throw located;
+      }
+      return node == null ? mapper.getNodeFactory().nullNode() : node;
+    }
   }
 }

@@ -35,6 +35,7 @@ import mockwebserver3.RecordedRequest;
 import okhttp3.Handshake;
 import okhttp3.Protocol;
 import okhttp3.tls.HandshakeCertificates;
+import okio.BufferedSink;
 import okio.ByteString;
 import okio.Okio;
 import okio.Socket;
@@ -61,7 +62,9 @@ import org.slf4j.LoggerFactory;
  * connection on a protocol violation, sends each data plane the latest configuration when it
  * connects (never older ones) and every new one at once. Faults: {@link #answerPings(boolean)},
  * {@link #dropConnections()}, {@link #stop()} and {@link #restart()} on the same port, {@link
- * #sendRaw(byte[])}.
+ * #sendRaw(byte[])}, {@link #sendFrame(WebSocketFrame)} and {@link #sendBytes(byte[])}. What the
+ * data planes answer is recorded: pings ({@link #reportedHashes}), pongs ({@link #pongs}), error
+ * reports and close frames ({@link #closeFramesReceived()}).
  *
  * <p>Thread-safe. Each connection is served on its own thread.
  */
@@ -75,6 +78,8 @@ public final class TestControlPlane implements AutoCloseable {
   private final Map<String, List<String>> reportedHashes = new ConcurrentHashMap<>();
   private final List<String> violations = new CopyOnWriteArrayList<>();
   private final List<JsonNode> errorReports = new CopyOnWriteArrayList<>();
+  private final Map<String, List<ByteString>> pongs = new ConcurrentHashMap<>();
+  private final List<CloseFrame> closeFrames = new CopyOnWriteArrayList<>();
   private final AtomicInteger connections = new AtomicInteger();
   private volatile boolean answerPings = true;
   private final Object publishLock = new Object();
@@ -176,6 +181,19 @@ public final class TestControlPlane implements AutoCloseable {
     }
   }
 
+  /**
+   * Writes {@code wire} to every connected data plane's socket as is, without any framing: for
+   * tests of frames the codec would refuse to write (reserved bits, a length that lies, fragments,
+   * control frames over 125 bytes, masked server frames). Never interleaves with a frame being
+   * written.
+   */
+  public void sendBytes(byte[] wire) {
+    byte[] copy = wire.clone();
+    for (NodeSession session : sessions) {
+      session.sendBytes(copy);
+    }
+  }
+
   /** The hash of the latest published configuration. */
   public Optional<String> latestHash() {
     return Optional.ofNullable(latestHash);
@@ -192,6 +210,28 @@ public final class TestControlPlane implements AutoCloseable {
   public Optional<String> lastReportedHash(Object nodeId) {
     List<String> hashes = reportedHashes(nodeId);
     return hashes.isEmpty() ? Optional.empty() : Optional.of(hashes.get(hashes.size() - 1));
+  }
+
+  /**
+   * The payloads of the pongs the node has sent (answers to {@link #sendFrame} pings), oldest
+   * first.
+   */
+  public List<ByteString> pongs(Object nodeId) {
+    return List.copyOf(pongs.getOrDefault(nodeId.toString(), List.of()));
+  }
+
+  /**
+   * A close frame a data plane sent.
+   *
+   * @param nodeId the node's {@code node_id}
+   * @param code the close code, or 1005 when the frame carried none
+   * @param reason the close reason, possibly empty
+   */
+  public record CloseFrame(String nodeId, int code, String reason) {}
+
+  /** The close frames data planes sent, oldest first. */
+  public List<CloseFrame> closeFramesReceived() {
+    return List.copyOf(closeFrames);
   }
 
   /** The data planes connected now. */
@@ -402,6 +442,7 @@ public final class TestControlPlane implements AutoCloseable {
   private final class NodeSession {
     private final RecordedRequest request;
     private final Socket socket;
+    private final BufferedSink sink;
     private final WebSocketFrameWriter writer;
     private final String nodeId;
     private volatile @Nullable NodeInfo info;
@@ -410,7 +451,8 @@ public final class TestControlPlane implements AutoCloseable {
     NodeSession(RecordedRequest request, Socket socket) {
       this.request = request;
       this.socket = socket;
-      this.writer = new WebSocketFrameWriter(Okio.buffer(socket.getSink()), false, random);
+      this.sink = Okio.buffer(socket.getSink());
+      this.writer = new WebSocketFrameWriter(sink, false, random);
       this.nodeId = Objects.requireNonNullElse(request.getUrl().queryParameter("node_id"), "");
     }
 
@@ -446,9 +488,11 @@ public final class TestControlPlane implements AutoCloseable {
                 send(WebSocketFrame.pong(ByteString.EMPTY));
               }
             }
-            case WebSocketFrame.OP_PONG -> {
-              // unsolicited pongs are allowed
-            }
+            case WebSocketFrame.OP_PONG ->
+                // answers to our pings, or unsolicited (allowed): recorded either way
+                pongs
+                    .computeIfAbsent(nodeId, k -> new CopyOnWriteArrayList<>())
+                    .add(frame.payload());
             case WebSocketFrame.OP_BINARY -> {
               JsonNode message = parse(frame.payload());
               if (message == null || !"error".equals(message.path("type").asText())) {
@@ -458,6 +502,7 @@ public final class TestControlPlane implements AutoCloseable {
               errorReports.add(message);
             }
             case WebSocketFrame.OP_CLOSE -> {
+              closeFrames.add(new CloseFrame(nodeId, frame.closeCode(), frame.closeReason()));
               send(WebSocketFrame.close(1000, ""));
               return;
             }
@@ -533,6 +578,17 @@ public final class TestControlPlane implements AutoCloseable {
                     i.clientCertificateSubject(),
                     sent);
           }
+        }
+      } catch (IOException e) {
+        drop();
+      }
+    }
+
+    void sendBytes(byte[] wire) {
+      try {
+        synchronized (writer) { // the writer's own lock: no frame is cut in two
+          sink.write(wire);
+          sink.flush();
         }
       } catch (IOException e) {
         drop();

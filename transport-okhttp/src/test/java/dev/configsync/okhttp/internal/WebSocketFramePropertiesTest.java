@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -76,6 +77,70 @@ class WebSocketFramePropertiesTest {
         // The two failure modes the reader documents.
       }
     }
+  }
+
+  /**
+   * Random bytes, and random headers whose declared length is anything up to 2^63 - 1 followed by a
+   * few bytes: reading fails only with the two typed exceptions, never returns a payload over the
+   * cap, and allocates in proportion to the bytes actually there, never to the length a header
+   * claims (under the cap, the reader must not allocate the claimed length up front; over it, it
+   * must refuse from the header).
+   */
+  @Property(tries = 1000)
+  void arbitraryBytesNeverCostMoreThanTheyWeigh(
+      @ForAll("hostileWire") byte[] wire, @ForAll boolean expectMasked) throws IOException {
+    long cap = 16 * 1024 * 1024; // the default payload cap
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long me = Thread.currentThread().getId();
+    long before = threads.getThreadAllocatedBytes(me);
+
+    WebSocketFrameReader reader =
+        new WebSocketFrameReader(new Buffer().write(wire), expectMasked, cap);
+    try {
+      while (true) {
+        WebSocketFrame frame = reader.readFrame();
+        assertThat((long) frame.payload().size()).isLessThanOrEqualTo(cap);
+      }
+    } catch (EOFException | WebSocketProtocolException expected) {
+      // The two failure modes the reader documents.
+    }
+
+    long allocated = threads.getThreadAllocatedBytes(me) - before;
+    // A copy or two of the input, okio's 8 KiB segments, the exception (and, the first time a
+    // message is built, the JVM linking its string concatenation): never the megabytes a header
+    // may claim up to the cap, let alone the 2^63 bytes beyond it.
+    assertThat(allocated).isLessThan(4L * wire.length + 1024 * 1024);
+  }
+
+  @Provide
+  Arbitrary<byte[]> hostileWire() {
+    Arbitrary<byte[]> header =
+        Combinators.combine(
+                Arbitraries.integers().between(0, 255),
+                Arbitraries.of(true, false),
+                Arbitraries.oneOf(
+                    Arbitraries.longs().between(0, 200),
+                    Arbitraries.longs().between(60_000, 70_000),
+                    Arbitraries.longs().between(1 << 20, (16 << 20) + 100),
+                    Arbitraries.longs().greaterOrEqual(0),
+                    Arbitraries.of(
+                        125L, 126L, 65_535L, 65_536L, 16L << 20, (16L << 20) + 1, Long.MAX_VALUE)),
+                Arbitraries.bytes().array(byte[].class).ofMaxSize(300))
+            .as(
+                (first, mask, length, body) -> {
+                  Buffer b = new Buffer().writeByte(first);
+                  int maskBit = mask ? 0x80 : 0;
+                  if (length <= 125) {
+                    b.writeByte(maskBit | length.intValue());
+                  } else if (length <= 0xffff) {
+                    b.writeByte(maskBit | 126).writeShort(length.intValue());
+                  } else {
+                    b.writeByte(maskBit | 127).writeLong(length);
+                  }
+                  return b.write(body).readByteArray();
+                });
+    return Arbitraries.oneOf(header, Arbitraries.bytes().array(byte[].class).ofMaxSize(400));
   }
 
   @Property(tries = 3000)
