@@ -11,20 +11,32 @@ import dev.configsync.SyncEvent;
 import dev.configsync.SyncState;
 import dev.configsync.SyncStatus;
 import dev.configsync.cache.FileSnapshotStore;
+import dev.configsync.cp.ControlPlaneServer;
+import dev.configsync.cp.DataPlaneInfo;
+import dev.configsync.cp.DataPlaneSyncStatus;
+import dev.configsync.cp.FileConfigStore;
+import dev.configsync.cp.PublishResult;
+import dev.configsync.cp.PublishedConfig;
+import dev.configsync.cp.ServerTls;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.TlsConfig;
-import dev.configsync.testkit.TestControlPlane;
 import dev.configsync.testkit.TestPki;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,26 +47,26 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The resilience demo: one control plane and two data planes on 127.0.0.1, over real mutual TLS,
- * with real caches on disk. It publishes, kills the control plane, restarts a data plane from its
- * cache, publishes while nothing can be reached, brings the control plane back, and checks every
- * claim it narrates.
+ * The resilience demo: a control plane ({@link ControlPlaneServer}, with its store on disk and its
+ * admin HTTP API) and two data planes on 127.0.0.1, over real mutual TLS, with real caches on disk.
+ * It publishes (through the Java API and through the admin API, as an operator would), kills the
+ * control plane, restarts a data plane from its cache, publishes while the nodes cannot reach any
+ * control plane, brings the control plane back on its store, and checks every claim it narrates.
  *
  * <pre>
  * mvn -B -q install -DskipTests &amp;&amp; java -jar examples/target/configsync-demo.jar [--keep]
  * </pre>
  *
  * <p>{@code --keep} keeps the temporary directory (certificates are in memory; the directory holds
- * each node's {@code config.json.gz} and {@code node.id}). {@code -Dconfigsync.demo.verbose=true}
- * shows configsync's INFO logs and stack traces. Exit code 0 when every check passed, 1 otherwise.
+ * each node's {@code config.json.gz} and {@code node.id}, and the control plane's store). {@code
+ * -Dconfigsync.demo.verbose=true} shows configsync's INFO logs and stack traces. Exit code 0 when
+ * every check passed, 1 otherwise.
  */
 public final class ResilienceDemo {
   /** Set to {@code true} to see the library's INFO logs and stack traces. */
@@ -73,25 +85,27 @@ public final class ResilienceDemo {
   private static final int STEPS = 8;
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /**
-   * MockWebServer, under the test control plane, logs through java.util.logging. Held here because
-   * java.util.logging keeps loggers only weakly, which would drop the level set on it.
-   */
-  private static final Logger MOCKWEBSERVER_LOG = Logger.getLogger("mockwebserver3");
-
   private final PrintStream out;
   private final Path workDir;
+  private final Path storeDir;
   private final Object signal = new Object();
   private final Map<String, String> labels = new LinkedHashMap<>();
   private final List<String> failures = new ArrayList<>();
   private final List<Node> nodes = new ArrayList<>();
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(WAIT).build();
   private int passed;
   private List<Integer> downMarks = List.of();
-  private @Nullable TestControlPlane cp;
+  private String servedDuringOutage = "";
+  private @Nullable ServerTls serverTls;
+  private @Nullable ControlPlaneServer cp;
+  private @Nullable ControlPlaneServer standIn;
+  private int port;
+  private int adminPort;
 
   private ResilienceDemo(PrintStream out, Path workDir) {
     this.out = out;
     this.workDir = workDir;
+    this.storeDir = workDir.resolve("cp-store");
   }
 
   /** Runs the demo; exits 0 when every check passed, 1 when one failed, 2 on a usage error. */
@@ -127,9 +141,6 @@ public final class ResilienceDemo {
    */
   static int run(PrintStream out, boolean keep) {
     boolean verbose = Boolean.getBoolean(VERBOSE_PROPERTY);
-    if (!verbose) {
-      MOCKWEBSERVER_LOG.setLevel(Level.SEVERE);
-    }
     long started = System.nanoTime();
     Path dir;
     try {
@@ -180,8 +191,9 @@ public final class ResilienceDemo {
   // ---- the story ------------------------------------------------------------------------------
 
   private void steps() throws IOException, InterruptedException {
-    out.println("configsync resilience demo: one control plane and two data planes on 127.0.0.1,");
-    out.println("over mutual TLS, each data plane with its own cache on disk.");
+    out.println("configsync resilience demo: a control plane and two data planes on 127.0.0.1,");
+    out.println("over mutual TLS, each data plane with its own cache on disk, the control plane");
+    out.println("with its configuration store on disk and its admin HTTP API.");
     out.println("Working directory: " + workDir);
     out.println("  (deleted at the end; run with --keep to keep it)");
     out.println(
@@ -196,29 +208,71 @@ public final class ResilienceDemo {
             + seconds(RETRY_MAX)
             + " (production defaults: 30 s, 45 s, 5 to 10 s).");
 
-    TestControlPlane controlPlane = stepStart();
-    stepFirstConfiguration(controlPlane);
-    stepSecondConfiguration(controlPlane);
-    stepStopControlPlane(controlPlane);
+    stepStart();
+    stepFirstConfiguration();
+    stepSecondConfiguration();
+    stepStopControlPlane();
     stepRestartFromCache();
-    stepPublishWhileDown(controlPlane);
-    stepControlPlaneBack(controlPlane);
-    stepShutdown(controlPlane);
+    stepPublishWhileDown();
+    stepControlPlaneBack();
+    stepShutdown();
   }
 
-  private TestControlPlane stepStart() throws IOException, InterruptedException {
+  /** A control plane on {@code listenPort} (0: any) sharing {@link #storeDir}, admin API on. */
+  private ControlPlaneServer startControlPlane(int listenPort, int adminListenPort)
+      throws IOException {
+    return ControlPlaneServer.builder()
+        .tls(Objects.requireNonNull(serverTls, "serverTls"))
+        .listen("127.0.0.1", listenPort)
+        .admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), adminListenPort))
+        .configStore(FileConfigStore.open(storeDir, ConfigSyncClient.DEFAULT_MAX_PAYLOAD_BYTES))
+        .heartbeatInterval(HEARTBEAT)
+        .deadAfter(DEAD_AFTER)
+        .handshakeTimeout(HANDSHAKE_TIMEOUT)
+        .start();
+  }
+
+  private ControlPlaneServer controlPlane() {
+    return Objects.requireNonNull(cp, "no control plane");
+  }
+
+  private URI controlPlaneUri() {
+    return URI.create("wss://localhost:" + port);
+  }
+
+  /** What the control plane knows of {@code node}, if it lists it. */
+  private Optional<DataPlaneInfo> seenBy(ControlPlaneServer server, Node node) {
+    String id = node.nodeId().toString();
+    return server.dataPlanes().stream().filter(n -> n.id().equals(id)).findFirst();
+  }
+
+  private void stepStart() throws IOException, InterruptedException {
     header(1, "Starting a control plane and two data planes");
     TestPki pki = TestPki.create();
-    TestControlPlane controlPlane = TestControlPlane.start(pki);
+    serverTls =
+        ServerTls.pkiFromPem(
+            pki.controlPlaneCertificate().certificatePem(),
+            pki.controlPlaneCertificate().privateKeyPkcs8Pem(),
+            pki.ca().certificatePem());
+    ControlPlaneServer controlPlane = startControlPlane(0, 0);
     cp = controlPlane;
+    port = controlPlane.address().getPort();
+    adminPort = controlPlane.adminAddress().orElseThrow().getPort();
     say(
         "Control plane listening on "
-            + controlPlane.uri()
-            + " (certificates from a throwaway CA made just now).");
-    say("Starting dp-1 and dp-2 on empty cache directories (first boot). Each starts EMPTY,");
+            + controlPlaneUri()
+            + " (certificates from a throwaway CA made just now),");
+    say(
+        "admin API on http://127.0.0.1:"
+            + adminPort
+            + ", configuration stored in "
+            + workDir.relativize(storeDir)
+            + "/.");
+    say("Starting dp-1 and dp-2 on empty cache directories (first boot), each declaring the");
+    say("plugins it can run (rate-limiting 3.9.0). Each starts EMPTY,");
     say("and configsync logs a WARN saying so: expected here.");
     for (String name : List.of("dp-1", "dp-2")) {
-      Node node = new Node(name, workDir.resolve(name), pki.dataPlaneTls(), controlPlane.uri());
+      Node node = new Node(name, workDir.resolve(name), pki.dataPlaneTls(), controlPlaneUri());
       nodes.add(node);
       node.start();
     }
@@ -227,8 +281,7 @@ public final class ResilienceDemo {
           node.name + " is connected to the control plane",
           () ->
               node.client().status().state() == SyncState.CONNECTED
-                  && controlPlane.connectedNodes().stream()
-                      .anyMatch(n -> n.nodeId().equals(node.nodeId().toString())));
+                  && seenBy(controlPlane, node).map(DataPlaneInfo::connected).orElse(false));
       say(
           node.name
               + " connected: node id "
@@ -237,13 +290,11 @@ public final class ResilienceDemo {
               + workDir.relativize(node.cacheDir)
               + "/");
     }
-    return controlPlane;
   }
 
-  private void stepFirstConfiguration(TestControlPlane controlPlane)
-      throws IOException, InterruptedException {
-    header(2, "Publishing configuration v1");
-    String v1 = publish(controlPlane, "v1", List.of("orders"), false);
+  private void stepFirstConfiguration() throws IOException, InterruptedException {
+    header(2, "Publishing configuration v1 through the Java API");
+    String v1 = publish(controlPlane(), "v1", List.of("orders"), false);
     for (Node node : nodes) {
       Applied applied = awaitApplied(node, v1, 0);
       check(
@@ -273,12 +324,42 @@ public final class ResilienceDemo {
     }
   }
 
-  private void stepSecondConfiguration(TestControlPlane controlPlane)
-      throws IOException, InterruptedException {
-    header(3, "Publishing v2 while both nodes are connected");
+  private void stepSecondConfiguration() throws IOException, InterruptedException {
+    header(3, "Publishing v2 as YAML through the admin API while both nodes are connected");
     List<Integer> marks = marks();
+    List<String> services = List.of("orders", "payments");
+    String yaml = yaml(services);
+    say("PUT http://127.0.0.1:" + adminPort + "/config with Content-Type: application/yaml, as");
+    say("  curl -X PUT ... -H 'Content-Type: application/yaml' --data-binary @kong.yml does:");
+    yaml.lines().forEach(line -> say("    | " + line));
     long publishedAt = System.nanoTime();
-    String v2 = publish(controlPlane, "v2", List.of("orders", "payments"), false);
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/config"))
+                .timeout(WAIT)
+                .header("Content-Type", "application/yaml")
+                .PUT(HttpRequest.BodyPublishers.ofString(yaml))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    JsonNode answer = JSON.readTree(response.body());
+    String v2 = answer.path("hash").asText("");
+    labels.put(v2, "v2");
+    check(
+        response.statusCode() == 200 && answer.path("changed").asBoolean(false),
+        "The admin API answered "
+            + response.statusCode()
+            + ": "
+            + label(v2)
+            + ", changed, "
+            + answer.path("payload_bytes").asInt()
+            + " bytes compressed, sent to "
+            + answer.path("connected_data_planes").asInt()
+            + " connected data planes",
+        "200 with \"changed\":true",
+        response.statusCode() + " " + response.body());
+    if (response.statusCode() != 200) {
+      throw new StepFailed();
+    }
     for (int i = 0; i < nodes.size(); i++) {
       Node node = nodes.get(i);
       Applied applied = awaitApplied(node, v2, marks.get(i));
@@ -288,19 +369,21 @@ public final class ResilienceDemo {
               + label(v2)
               + String.format(
                   Locale.ROOT,
-                  " %.1f ms after the publish (pushed at once, not polled)",
+                  " %.1f ms after the request was sent (pushed at once, not polled)",
                   (applied.nanos - publishedAt) / 1e6));
     }
   }
 
-  private void stepStopControlPlane(TestControlPlane controlPlane) throws InterruptedException {
+  private void stepStopControlPlane() throws InterruptedException {
     header(4, "Killing the control plane");
-    String v2 = controlPlane.latestHash().orElseThrow();
+    String v2 = controlPlane().currentConfig().orElseThrow().hash();
+    servedDuringOutage = v2;
     List<Integer> marks = eventMarks();
     downMarks = marks;
     long stoppedAt = System.nanoTime();
-    controlPlane.stop();
-    say("Control plane stopped: its listener is closed and every connection dropped.");
+    controlPlane().close();
+    say("Control plane stopped: its listener is closed and every connection dropped (it logs");
+    say("a WARN for each node it disconnects: expected here).");
     for (int i = 0; i < nodes.size(); i++) {
       Node node = nodes.get(i);
       int mark = marks.get(i);
@@ -368,18 +451,14 @@ public final class ResilienceDemo {
         String.valueOf(status.nodeId()));
   }
 
-  private void stepPublishWhileDown(TestControlPlane controlPlane) throws InterruptedException {
+  private void stepPublishWhileDown() throws IOException, InterruptedException {
     header(6, "Publishing v3, v4 and v5 while the control plane is down");
-    String v2 = controlPlane.latestHash().orElseThrow();
-    await(
-        "the stopped control plane has no connected nodes",
-        () -> controlPlane.connectedNodes().isEmpty());
+    String v2 = servedDuringOutage;
     for (int i = 0; i < nodes.size(); i++) {
       Node node = nodes.get(i);
       int mark = downMarks.get(i);
-      // The first disconnect is the one of step 4; any later one is a refused reconnect attempt.
       await(
-          node.name + " tries to reconnect and is refused",
+          node.name + " fails to reconnect at least once",
           () -> node.countAfter(mark, SyncEvent.Disconnected.class) >= 2);
       SyncEvent.Disconnected refused =
           (SyncEvent.Disconnected) node.lastAfter(mark, SyncEvent.Disconnected.class).event;
@@ -394,47 +473,89 @@ public final class ResilienceDemo {
           "still serving " + label(v2),
           label(serving));
     }
-    String v3 = publish(controlPlane, "v3", List.of("orders", "payments", "inventory"), false);
-    String v4 = publish(controlPlane, "v4", List.of("orders", "payments", "inventory"), true);
-    String v5 =
-        publish(controlPlane, "v5", List.of("orders", "payments", "inventory", "shipping"), true);
+    ControlPlaneServer other = startControlPlane(0, 0);
+    standIn = other;
+    say(
+        "Nothing listens on port "
+            + port
+            + ". A second control plane process, on port "
+            + other.address().getPort()
+            + " that no node knows, shares");
+    say(
+        "the store directory "
+            + workDir.relativize(storeDir)
+            + "/ and takes the publishes, as an operator would while the first is repaired.");
+    String v3 = publish(other, "v3", List.of("orders", "payments", "inventory"), false);
+    String v4 = publish(other, "v4", List.of("orders", "payments", "inventory"), true);
+    String v5 = publish(other, "v5", List.of("orders", "payments", "inventory", "shipping"), true);
+    List<Integer> afterPublish = eventMarks();
+    other.close();
+    say("The second control plane stopped.");
+    Path stored = storeDir.resolve("config.json.gz");
+    String inStore = cachedConfigHash(stored);
     check(
-        controlPlane.latestHash().equals(Optional.of(v5)),
-        "The control plane keeps only the latest, "
-            + label(v5)
+        inStore.equals(v5),
+        "The store keeps only the latest: "
+            + workDir.relativize(stored)
+            + " holds "
+            + label(inStore)
             + "; "
             + label(v3)
             + " and "
             + label(v4)
             + " are gone",
         "latest " + label(v5),
-        controlPlane.latestHash().map(this::label).orElse("none"));
-    for (Node node : nodes) {
+        label(inStore));
+    for (int i = 0; i < nodes.size(); i++) {
+      Node node = nodes.get(i);
+      int mark = afterPublish.get(i);
+      await(
+          node.name + " tries its control plane again after the publishes",
+          () -> node.firstAfter(mark, SyncEvent.Disconnected.class).isPresent());
       String serving = node.client().status().hash();
       check(
-          !controlPlane.isRunning() && v2.equals(serving),
-          node.name + " cannot get them (nothing listens) and still runs " + label(serving),
-          label(v2) + " with the control plane down",
-          label(serving) + (controlPlane.isRunning() ? " with the control plane running" : ""));
+          v2.equals(serving),
+          node.name
+              + " tried again after v5 was published, cannot get it (nothing listens on its"
+              + " control plane's port), and still runs "
+              + label(serving),
+          label(v2),
+          label(serving));
     }
   }
 
-  private void stepControlPlaneBack(TestControlPlane controlPlane) throws InterruptedException {
-    header(7, "Bringing the control plane back on the same port, " + controlPlane.port());
-    String v5 = controlPlane.latestHash().orElseThrow();
+  private void stepControlPlaneBack() throws IOException, InterruptedException {
+    header(7, "Bringing the control plane back on the same port, " + port + ", and the same store");
+    Path stored = storeDir.resolve("config.json.gz");
+    String v5 = cachedConfigHash(stored);
     List<Integer> marks = marks();
     List<Integer> eventMarks = eventMarks();
+    List<Long> appliedCounts =
+        nodes.stream().map(n -> n.client().status().applied()).collect(Collectors.toList());
     long restartedAt = System.nanoTime();
-    controlPlane.restart();
-    say("Control plane listening again on " + controlPlane.uri() + ".");
+    ControlPlaneServer controlPlane = startControlPlane(port, adminPort);
+    cp = controlPlane;
+    Optional<PublishedConfig> loaded = controlPlane.currentConfig();
+    check(
+        loaded.map(PublishedConfig::hash).equals(Optional.of(v5)),
+        "Control plane listening again on "
+            + controlPlaneUri()
+            + "; it loaded "
+            + loaded.map(c -> label(c.hash())).orElse("nothing")
+            + " from its store, published at "
+            + loaded.map(c -> c.publishedAt().toString()).orElse("?"),
+        label(v5) + " from the store",
+        loaded.map(c -> label(c.hash())).orElse("nothing"));
     for (int i = 0; i < nodes.size(); i++) {
       Node node = nodes.get(i);
-      String id = node.nodeId().toString();
       int mark = eventMarks.get(i);
       Applied applied = awaitApplied(node, v5, marks.get(i));
       await(
           node.name + " reports " + label(v5) + " in its heartbeat",
-          () -> controlPlane.lastReportedHash(id).equals(Optional.of(v5)));
+          () ->
+              seenBy(controlPlane, node)
+                  .map(n -> n.connected() && n.configHash().equals(v5))
+                  .orElse(false));
       Optional<Seen> connected = node.firstAfter(mark, SyncEvent.Connected.class);
       say(
           node.name
@@ -449,7 +570,6 @@ public final class ResilienceDemo {
     }
     for (int i = 0; i < nodes.size(); i++) {
       Node node = nodes.get(i);
-      String id = node.nodeId().toString();
       List<String> received = node.hashesSince(marks.get(i));
       check(
           received.equals(List.of(v5)),
@@ -459,37 +579,71 @@ public final class ResilienceDemo {
               + "), never v3 or v4",
           "only " + label(v5),
           received.stream().map(this::label).collect(Collectors.joining(", ")));
-      int frames =
-          controlPlane.connectedNodes().stream()
-              .filter(n -> n.nodeId().equals(id))
-              .mapToInt(TestControlPlane.NodeInfo::configFramesSent)
-              .findFirst()
-              .orElse(-1);
+      long before = appliedCounts.get(i);
+      long after = node.client().status().applied();
       check(
-          frames == 1,
-          "  The control plane's own count: "
-              + frames
-              + " configuration frame sent to "
+          after - before == 1,
+          "  The node's own count (status().applied()): "
+              + before
+              + " -> "
+              + after
+              + ", one configuration applied since the control plane came back",
+          "one more",
+          before + " -> " + after);
+      Optional<DataPlaneInfo> info = seenBy(controlPlane, node);
+      check(
+          info.map(n -> n.configHash().equals(v5) && n.syncStatus() == DataPlaneSyncStatus.NORMAL)
+              .orElse(false),
+          "  "
               + node.name
-              + " on this connection",
-          "1 configuration frame",
-          String.valueOf(frames));
-      check(
-          controlPlane.lastReportedHash(id).equals(Optional.of(v5)),
-          "  " + node.name + "'s heartbeat tells the control plane it runs " + label(v5),
-          label(v5),
-          controlPlane.lastReportedHash(id).map(this::label).orElse("nothing"));
+              + "'s heartbeat tells the control plane it runs "
+              + label(v5)
+              + " (sync status "
+              + info.map(n -> n.syncStatus().wireName()).orElse("?")
+              + ")",
+          label(v5) + ", normal",
+          info.map(n -> label(n.configHash()) + ", " + n.syncStatus().wireName())
+              .orElse("not listed"));
     }
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + adminPort + "/clustering/data-planes"))
+                .timeout(WAIT)
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    List<String> rows = new ArrayList<>();
+    for (JsonNode n : JSON.readTree(response.body()).path("data")) {
+      rows.add(
+          n.path("hostname").asText()
+              + (n.path("connected").asBoolean() ? " connected" : " disconnected")
+              + " on "
+              + label(n.path("config_hash").asText())
+              + ", "
+              + n.path("sync_status").asText());
+    }
+    Collections.sort(rows);
+    List<String> expected =
+        nodes.stream()
+            .map(n -> n.name + " connected on " + label(v5) + ", normal")
+            .sorted()
+            .collect(Collectors.toList());
+    check(
+        response.statusCode() == 200 && rows.equals(expected),
+        "GET http://127.0.0.1:" + adminPort + "/clustering/data-planes: " + String.join("; ", rows),
+        String.join("; ", expected),
+        response.statusCode() + " " + String.join("; ", rows));
   }
 
-  private void stepShutdown(TestControlPlane controlPlane) {
+  private void stepShutdown() {
     header(8, "Shutting down");
     List<SyncStatus> last = new ArrayList<>();
     for (Node node : nodes) {
       last.add(node.client().status());
       node.client().close();
     }
-    controlPlane.close();
+    controlPlane().close();
     for (Node node : nodes) {
       check(
           node.events.stream().anyMatch(s -> s.event instanceof SyncEvent.Stopped),
@@ -497,7 +651,17 @@ public final class ResilienceDemo {
           "a Stopped event",
           "none");
     }
-    check(!controlPlane.isRunning(), "Control plane stopped", "not running", "running");
+    String portState;
+    try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+      portState = probe.isBound() ? "free" : "not bound";
+    } catch (IOException e) {
+      portState = "still taken (" + e.getMessage() + ")";
+    }
+    check(
+        portState.equals("free"),
+        "Control plane stopped: port " + port + " is free again",
+        "free",
+        portState);
     out.println();
     String format = "  %-5s %-36s  %-13s  %-13s  %7s  %10s%n";
     out.printf(Locale.ROOT, format, "node", "node id", "hash", "source", "applies", "reconnects");
@@ -537,9 +701,9 @@ public final class ResilienceDemo {
 
   // ---- publishing -----------------------------------------------------------------------------
 
-  /** Publishes a small Kong-style declarative configuration and narrates it. */
+  /** Publishes a small Kong-style declarative configuration with the Java API and narrates it. */
   private String publish(
-      TestControlPlane controlPlane, String version, List<String> services, boolean rateLimit) {
+      ControlPlaneServer controlPlane, String version, List<String> services, boolean rateLimit) {
     ObjectNode config = JSON.createObjectNode();
     config.put("_format_version", "3.0");
     ArrayNode serviceArray = config.putArray("services");
@@ -556,12 +720,8 @@ public final class ResilienceDemo {
       plugin.put("name", "rate-limiting");
       plugin.putObject("config").put("minute", 600).put("policy", "local");
     }
-    String hash;
-    try {
-      hash = controlPlane.publish(JSON.writeValueAsString(config));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    PublishResult result = controlPlane.publish(config);
+    String hash = result.hash();
     labels.put(hash, version);
     say(
         "Published "
@@ -571,6 +731,22 @@ public final class ResilienceDemo {
             + ", a route per service"
             + (rateLimit ? ", rate-limiting plugin" : ""));
     return hash;
+  }
+
+  /** The same shape of configuration as {@link #publish}, as a declarative YAML file. */
+  private static String yaml(List<String> services) {
+    StringBuilder y = new StringBuilder("_format_version: \"3.0\"\nservices:\n");
+    for (String name : services) {
+      y.append("  - name: ").append(name).append('\n');
+      y.append("    url: http://").append(name).append(".internal:8080\n");
+    }
+    y.append("routes:\n");
+    for (String name : services) {
+      y.append("  - name: ").append(name).append('\n');
+      y.append("    service: {name: ").append(name).append("}\n");
+      y.append("    paths: [/").append(name).append("]\n");
+    }
+    return y.toString();
   }
 
   private static List<String> serviceNames(ConfigSyncClient client) {
@@ -586,7 +762,10 @@ public final class ResilienceDemo {
     return names;
   }
 
-  /** The {@code config_hash} inside a cached payload, as {@code zcat config.json.gz} shows it. */
+  /**
+   * The {@code config_hash} inside a stored payload (a node's cache or the control plane's store),
+   * as {@code zcat config.json.gz} shows it.
+   */
   private static String cachedConfigHash(Path file) throws IOException {
     byte[] gz = Files.readAllBytes(file);
     try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(gz))) {
@@ -632,6 +811,9 @@ public final class ResilienceDemo {
               .reconnectDelay(RETRY_MIN, RETRY_MAX)
               .handshakeTimeout(HANDSHAKE_TIMEOUT)
               .label("demo", name)
+              // The control plane sends a configuration only to nodes that declare every plugin
+              // it uses (v4 and v5 use rate-limiting).
+              .capability("rate-limiting", "3.9.0")
               .onSnapshot(
                   s -> {
                     applied.add(new Applied(s.hash(), s.source(), System.nanoTime()));
@@ -804,9 +986,10 @@ public final class ResilienceDemo {
         out.println("  (closing " + node.name + " failed: " + describe(e) + ")");
       }
     }
-    TestControlPlane controlPlane = cp;
-    if (controlPlane != null) {
-      controlPlane.close();
+    for (ControlPlaneServer server : new ControlPlaneServer[] {standIn, cp}) {
+      if (server != null) {
+        server.close();
+      }
     }
   }
 

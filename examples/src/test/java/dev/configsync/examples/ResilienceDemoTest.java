@@ -30,8 +30,8 @@ class ResilienceDemoTest {
     assertThat(output)
         .contains(
             "[1/8] Starting a control plane and two data planes",
-            "[2/8] Publishing configuration v1",
-            "[3/8] Publishing v2 while both nodes are connected",
+            "[2/8] Publishing configuration v1 through the Java API",
+            "[3/8] Publishing v2 as YAML through the admin API while both nodes are connected",
             "[4/8] Killing the control plane",
             "[5/8] Restarting dp-2 while the control plane is down",
             "[6/8] Publishing v3, v4 and v5 while the control plane is down",
@@ -40,10 +40,23 @@ class ResilienceDemoTest {
         .contains(
             "dp-1 received exactly one configuration after the restart: only v5",
             "dp-2 received exactly one configuration after the restart: only v5",
-            "The control plane's own count: 1 configuration frame sent to dp-1",
-            "The control plane's own count: 1 configuration frame sent to dp-2",
             "dp-1 ran v1, then v2, then v5: never v3 or v4",
             "dp-2 ran v1, then v2, then v2 from its cache, then v5: never v3 or v4")
+        .containsPattern("The admin API answered 200: \\p{XDigit}{8} \\(v2\\), changed")
+        .containsPattern(
+            "The store keeps only the latest: cp-store/config\\.json\\.gz holds \\p{XDigit}{8}"
+                + " \\(v5\\)")
+        .containsPattern("it loaded \\p{XDigit}{8} \\(v5\\) from its store")
+        .containsPattern(
+            "The node's own count \\(status\\(\\)\\.applied\\(\\)\\): \\d+ -> \\d+, one"
+                + " configuration applied")
+        .containsPattern(
+            "dp-2's heartbeat tells the control plane it runs \\p{XDigit}{8} \\(v5\\) \\(sync"
+                + " status normal\\)")
+        .containsPattern(
+            "/clustering/data-planes: dp-1 connected on \\p{XDigit}{8} \\(v5\\), normal; dp-2"
+                + " connected on \\p{XDigit}{8} \\(v5\\), normal")
+        .containsPattern("Control plane stopped: port \\d+ is free again")
         .containsPattern("dp-2 serves \\p{XDigit}{8} \\(v2\\) from CACHE as soon as start\\(\\)")
         .containsPattern("dp-1 cached it: .*config\\.json\\.gz, \\d+ bytes; zcat shows")
         .containsPattern("All \\d+ checks passed")

@@ -1,0 +1,967 @@
+package dev.configsync.cp.cli;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigFileException;
+import dev.configsync.ConfigSyncClient;
+import dev.configsync.ConfigSyncException;
+import dev.configsync.cache.YamlConfigFormat;
+import dev.configsync.cp.ConfigStore;
+import dev.configsync.cp.ControlPlaneServer;
+import dev.configsync.cp.FileConfigStore;
+import dev.configsync.cp.InMemoryConfigStore;
+import dev.configsync.cp.InvalidConfigurationException;
+import dev.configsync.cp.PublishResult;
+import dev.configsync.cp.PublishedConfig;
+import dev.configsync.cp.ServerTls;
+import dev.configsync.internal.Json;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.net.BindException;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.charset.Charset;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+
+/**
+ * The {@code configsync-cp} command line: a standalone control plane that serves data planes on one
+ * mutual-TLS port and offers the admin HTTP API on another, until SIGTERM or SIGINT.
+ *
+ * <pre>
+ * configsync-cp --cert FILE --key FILE [--ca FILE] [--cluster-mode pki|shared]
+ *     [--listen HOST:PORT] [--admin-listen HOST:PORT | --no-admin] [--admin-token-file FILE]
+ *     [--store DIR] [--config FILE] [--heartbeat DURATION] [--version X.Y.Z]
+ *     [--capability NAME=VERSION]... [--forget-after DURATION] [--max-payload BYTES]
+ * </pre>
+ *
+ * <p>When it is ready it prints one line on stdout (addresses with their actual ports, trust mode,
+ * admin URL, store, configuration hash); logs go to stderr. Exit status: {@link #EXIT_OK} after a
+ * clean stop, {@link #EXIT_USAGE} for bad arguments or unusable files, {@link #EXIT_FAILURE} for
+ * anything else (such as a port already in use). See {@code docs/control-plane-cli.md}.
+ */
+@Command(
+    name = ControlPlaneMain.NAME,
+    sortOptions = false,
+    sortSynopsis = false,
+    usageHelpAutoWidth = true,
+    header = ControlPlaneMain.NAME + " " + ConfigSyncClient.VERSION,
+    description = {
+      "Runs a configsync control plane: data planes connect over mutual TLS (Kong hybrid mode"
+          + " protocol v1) and get every configuration published through the admin HTTP API"
+          + " (PUT /config, JSON or YAML) at once. Runs until SIGTERM or SIGINT.",
+      "Prints one line on stdout when ready; logs go to stderr.",
+      "Exit status: 0 clean stop, 1 unexpected failure (e.g. a port in use), 2 bad arguments or"
+          + " unusable files."
+    })
+public final class ControlPlaneMain implements Callable<Integer> {
+  /** The command's name, as shown in help and messages. */
+  public static final String NAME = "configsync-cp";
+
+  /** Exit status: stopped cleanly on SIGTERM or SIGINT, or {@code --help}. */
+  public static final int EXIT_OK = 0;
+
+  /**
+   * Exit status: an unexpected failure, such as a port that cannot be bound (the message names it)
+   * or a configuration the store could not save.
+   */
+  public static final int EXIT_FAILURE = 1;
+
+  /**
+   * Exit status: bad arguments (unknown, missing or contradictory flags, bad values) or unusable
+   * files (certificates, key, CA, token, {@code --config}, {@code --store}); the one-line message
+   * on stderr names the flag and file. Restarting with the same arguments does not help.
+   */
+  public static final int EXIT_USAGE = 2;
+
+  /** The data plane address when {@code --listen} is not given. */
+  static final String DEFAULT_LISTEN = "0.0.0.0:" + ControlPlaneServer.DEFAULT_PORT;
+
+  /** The admin API address when neither {@code --admin-listen} nor {@code --no-admin} is given. */
+  static final String DEFAULT_ADMIN_LISTEN = "127.0.0.1:8001";
+
+  /** How long a shutdown hook waits for the control plane to stop, when signals cannot be used. */
+  private static final Duration HOOK_WAIT = Duration.ofSeconds(30);
+
+  @Option(
+      names = "--cert",
+      required = true,
+      paramLabel = "FILE",
+      description =
+          "The control plane's certificate chain, PEM, leaf first. In shared mode, the one"
+              + " certificate every node also uses.")
+  @Nullable Path cert;
+
+  @Option(
+      names = "--key",
+      required = true,
+      paramLabel = "FILE",
+      description = "The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1), unencrypted.")
+  @Nullable Path key;
+
+  @Option(
+      names = "--ca",
+      paramLabel = "FILE",
+      description =
+          "The CA certificate(s), PEM, that issue data plane certificates. Required in pki mode,"
+              + " refused in shared mode.")
+  @Nullable Path ca;
+
+  @Option(
+      names = "--cluster-mode",
+      paramLabel = "pki|shared",
+      defaultValue = "pki",
+      description =
+          "pki (default): nodes present certificates issued by --ca. shared: nodes present this"
+              + " control plane's own certificate (--cert/--key).")
+  String clusterMode = "pki";
+
+  @Option(
+      names = "--listen",
+      paramLabel = "HOST:PORT",
+      defaultValue = DEFAULT_LISTEN,
+      converter = HostPort.Converter.class,
+      description =
+          "Where data planes connect (default ${DEFAULT-VALUE}). Port 0 picks a free one.")
+  @Nullable InetSocketAddress listen;
+
+  @Option(
+      names = "--admin-listen",
+      paramLabel = "HOST:PORT",
+      converter = HostPort.Converter.class,
+      description =
+          "Where the admin HTTP API listens (default "
+              + DEFAULT_ADMIN_LISTEN
+              + "). Plain HTTP: keep it on loopback or protect it with --admin-token-file.")
+  @Nullable InetSocketAddress adminListen;
+
+  @Option(names = "--no-admin", description = "No admin API.")
+  boolean noAdmin;
+
+  @Option(
+      names = "--admin-token-file",
+      paramLabel = "FILE",
+      description =
+          "A file holding the admin API's bearer token (at least 16 characters, no whitespace);"
+              + " every request must send 'Authorization: Bearer TOKEN'. Keep it mode 0600.")
+  @Nullable Path adminTokenFile;
+
+  @Option(
+      names = "--store",
+      paramLabel = "DIR",
+      description =
+          "Keep the published configuration in DIR/config.json.gz, so that it survives a restart."
+              + " Without it the configuration is kept in memory only.")
+  @Nullable Path store;
+
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description =
+          "A configuration (JSON, or YAML when named .yml/.yaml) published at start. Nothing"
+              + " changes if the store already holds one with the same hash.")
+  @Nullable Path config;
+
+  @Option(
+      names = "--heartbeat",
+      paramLabel = "DURATION",
+      defaultValue = "30s",
+      converter = Durations.Converter.class,
+      description =
+          "The data planes' ping interval (default ${DEFAULT-VALUE}); a node silent for 1.5x this"
+              + " is dropped.")
+  Duration heartbeat = ControlPlaneServer.DEFAULT_HEARTBEAT;
+
+  @Option(
+      names = "--version",
+      paramLabel = "X.Y.Z",
+      defaultValue = ConfigSyncClient.VERSION,
+      description =
+          "The version nodes are checked against (default ${DEFAULT-VALUE}): a node of another"
+              + " major version, or a newer minor one, is sent nothing.")
+  String version = ConfigSyncClient.VERSION;
+
+  @Option(
+      names = "--capability",
+      paramLabel = "NAME=VERSION",
+      converter = Capability.Converter.class,
+      description =
+          "A plugin's version on this control plane: nodes that declare it with another major"
+              + " version do not get configurations that use it. Repeatable.")
+  List<Capability> capabilities = new ArrayList<>();
+
+  @Option(
+      names = "--forget-after",
+      paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description = "How long a disconnected node stays listed (default 336h, i.e. 14 days).")
+  @Nullable Duration forgetAfter;
+
+  @Option(
+      names = "--max-payload",
+      paramLabel = "BYTES",
+      converter = ByteSize.Converter.class,
+      description =
+          "The largest compressed configuration published (default 16MiB, what nodes accept by"
+              + " default); a whole number, optionally with KiB, MiB or GiB.")
+  @Nullable Long maxPayload;
+
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "Show this help and exit.")
+  boolean help;
+
+  private final PrintStream out;
+  private final PrintStream err;
+  private final StopSignal stop;
+  private final boolean installSignals;
+
+  /** A command printing to {@code System.out} and {@code System.err}, for {@link CommandLine}. */
+  public ControlPlaneMain() {
+    this(System.out, System.err, new StopSignal(), false);
+  }
+
+  ControlPlaneMain(PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
+    this.out = out;
+    this.err = err;
+    this.stop = stop;
+    this.installSignals = installSignals;
+  }
+
+  /** Runs the command line and exits the JVM with its status. */
+  public static void main(String[] args) {
+    configureLogging();
+    System.exit(execute(args, System.out, System.err, new StopSignal(), true));
+  }
+
+  /**
+   * Runs the command line with the given streams and returns its exit status, without exiting the
+   * JVM. The ready line goes to {@code out}, messages to {@code err} (logs go to the logging
+   * backend). Started this way, the command handles no signals: it runs until the calling thread is
+   * interrupted, then stops cleanly and returns {@link #EXIT_OK}.
+   *
+   * @return {@link #EXIT_OK}, {@link #EXIT_FAILURE} or {@link #EXIT_USAGE}
+   */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    return execute(args, out, err, new StopSignal(), false);
+  }
+
+  /** Same as {@link #run(String[], PrintStream, PrintStream)}, stoppable through {@code stop}. */
+  static int run(String[] args, PrintStream out, PrintStream err, StopSignal stop) {
+    return execute(args, out, err, stop, false);
+  }
+
+  private static int execute(
+      String[] args, PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
+    PrintWriter outWriter = writer(out);
+    PrintWriter errWriter = writer(err);
+    CommandLine cli =
+        new CommandLine(new ControlPlaneMain(out, err, stop, installSignals))
+            .setOut(outWriter)
+            .setErr(errWriter)
+            .setParameterExceptionHandler(ControlPlaneMain::badArguments)
+            .setExecutionExceptionHandler(
+                (e, command, parseResult) -> {
+                  log().error("{} failed unexpectedly", NAME, e);
+                  command.getErr().println(NAME + ": unexpected failure: " + e);
+                  command.getErr().flush();
+                  return EXIT_FAILURE;
+                });
+    try {
+      return cli.execute(args);
+    } finally {
+      stop.markFinished(); // in case the command did not run (help, bad arguments)
+      outWriter.flush();
+      errWriter.flush();
+    }
+  }
+
+  private static int badArguments(ParameterException e, String[] args) {
+    PrintWriter err = e.getCommandLine().getErr();
+    err.println(NAME + ": " + e.getMessage());
+    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+    err.println("Try '" + NAME + " --help' for more information.");
+    err.flush();
+    return EXIT_USAGE;
+  }
+
+  private static PrintWriter writer(PrintStream stream) {
+    return new PrintWriter(new OutputStreamWriter(stream, Charset.defaultCharset()), true);
+  }
+
+  /**
+   * slf4j-simple's settings for the command, unless given as system properties: stderr, INFO, ISO
+   * time stamps. Set before the first logger exists (slf4j-simple reads them once); the library jar
+   * carries no {@code simplelogger.properties}, so embedders' logging is left alone.
+   */
+  private static void configureLogging() {
+    setIfAbsent("org.slf4j.simpleLogger.logFile", "System.err");
+    setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "info");
+    setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");
+    setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
+    setIfAbsent("org.slf4j.simpleLogger.showThreadName", "false");
+    setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+  }
+
+  private static void setIfAbsent(String property, String value) {
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, value);
+    }
+  }
+
+  /** Not a static field: {@link #main} configures the logging backend before the first logger. */
+  private static Logger log() {
+    return LoggerFactory.getLogger(ControlPlaneMain.class);
+  }
+
+  // ---- the command ------------------------------------------------------------------------------
+
+  @Override
+  public Integer call() {
+    try {
+      Setup setup;
+      try {
+        setup = setUp();
+      } catch (BadArgumentException e) {
+        return usage(e.getMessage());
+      }
+      try {
+        return serve(setup);
+      } finally {
+        setup.release();
+      }
+    } finally {
+      stop.markFinished();
+    }
+  }
+
+  private int serve(Setup setup) {
+    if (installSignals) {
+      installSignalHandling(); // before binding: a SIGTERM while starting stops it cleanly too
+    }
+    ControlPlaneServer server;
+    try {
+      server = setup.builder().start();
+    } catch (IOException e) {
+      if (isBindFailure(e)) {
+        return failure(bindFailure(setup, e));
+      }
+      Path dir = store;
+      // Besides binding, start() fails only on a stored configuration it cannot use.
+      return dir != null
+          ? usage("--store " + dir + ": " + e.getMessage())
+          : failure("cannot start: " + e.getMessage());
+    } catch (RuntimeException e) {
+      log().error("the control plane cannot start", e);
+      return failure("cannot start: " + e);
+    }
+    try {
+      JsonNode table = setup.config();
+      if (table != null) {
+        Integer refused = publishConfigFile(server, table);
+        if (refused != null) {
+          return refused;
+        }
+      }
+      out.println(readyLine(server, setup));
+      out.flush();
+      boolean interrupted = false;
+      try {
+        stop.awaitStopRequest();
+      } catch (InterruptedException e) {
+        interrupted = true; // stop all the same, and cleanly: the flag is restored afterwards
+      }
+      log().info("{} stopping", NAME);
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+      return EXIT_OK;
+    } finally {
+      server.close();
+    }
+  }
+
+  /** Publishes {@code --config}; returns null when done, else the exit status. */
+  private @Nullable Integer publishConfigFile(ControlPlaneServer server, JsonNode table) {
+    Path file = Objects.requireNonNull(config, "--config");
+    try {
+      PublishResult result = server.publish(table);
+      if (result.changed()) {
+        log().info("Published --config {}: configuration {}", file, result.hash());
+      } else {
+        log()
+            .info(
+                "--config {} is the configuration already in force ({}); nothing changed",
+                file,
+                result.hash());
+      }
+      return null;
+    } catch (InvalidConfigurationException e) {
+      return usage("--config " + file + ": " + e.getMessage());
+    } catch (ConfigSyncException e) {
+      return failure("--config " + file + " could not be stored: " + e.getMessage());
+    }
+  }
+
+  private int usage(@Nullable String message) {
+    err.println(NAME + ": " + oneLine(String.valueOf(message)));
+    err.flush();
+    return EXIT_USAGE;
+  }
+
+  private int failure(String message) {
+    err.println(NAME + ": " + oneLine(message));
+    err.flush();
+    return EXIT_FAILURE;
+  }
+
+  /**
+   * Folds a message onto one line. YAML parser messages span several, with an excerpt of the file
+   * and a caret under the problem; the excerpt and caret are dropped (the message already has the
+   * line and column), the rest joined with "; ".
+   */
+  static String oneLine(String message) {
+    List<String> parts = new ArrayList<>();
+    for (String line : message.lines().toList()) {
+      String t = line.strip();
+      if (t.isEmpty()
+          || line.startsWith("    ")
+          || t.chars().allMatch(c -> c == '^')
+          || t.startsWith("in 'reader'")) {
+        continue;
+      }
+      parts.add(t);
+    }
+    return parts.isEmpty() ? message.strip() : String.join("; ", parts);
+  }
+
+  private void installSignalHandling() {
+    if (!Signals.install(stop::requestStop)) {
+      log().info("SIGTERM/SIGINT cannot be handled directly; a shutdown hook stops the server");
+    }
+    // Also a safety net for any other way the JVM may be shut down.
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  stop.requestStop();
+                  try {
+                    if (!stop.awaitFinished(HOOK_WAIT)) {
+                      log().warn("the control plane did not stop within {}", HOOK_WAIT);
+                    }
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                },
+                NAME + "-shutdown"));
+  }
+
+  /** The line printed on stdout once the control plane accepts connections. */
+  private static String readyLine(ControlPlaneServer server, Setup setup) {
+    StringBuilder line = new StringBuilder(NAME).append(" ready: data planes on ");
+    line.append(HostPort.format(server.address()))
+        .append(" (")
+        .append(server.tls().mode().name().toLowerCase(Locale.ROOT))
+        .append(" mode), ");
+    server
+        .adminAddress()
+        .ifPresentOrElse(
+            a ->
+                line.append("admin API on http://")
+                    .append(HostPort.format(a))
+                    .append(setup.token() == null ? " (no token)" : " (bearer token required)"),
+            () -> line.append("admin API off"));
+    Path dir = setup.storeDirectory();
+    line.append(", store ")
+        .append(dir == null ? "in memory (lost on restart)" : dir.toAbsolutePath().toString());
+    line.append(", ")
+        .append(
+            server
+                .currentConfig()
+                .map(PublishedConfig::hash)
+                .map(h -> "configuration " + h)
+                .orElse("no configuration yet"));
+    return line.toString();
+  }
+
+  // ---- checking the flags ---------------------------------------------------------------------
+
+  /** Everything the flags describe, checked and opened; or a message naming the flag at fault. */
+  private Setup setUp() throws BadArgumentException {
+    ServerTls.Mode mode = mode();
+    InetSocketAddress admin = adminAddress();
+    ServerTls tls = tls(mode);
+    String token = token();
+    ControlPlaneServer.Builder builder = ControlPlaneServer.builder().tls(tls);
+    InetSocketAddress dataPlanes = Objects.requireNonNull(listen, "--listen");
+    builder.listen(dataPlanes);
+    if (admin != null) {
+      builder.admin(admin);
+      if (token != null) {
+        setting("--admin-token-file", () -> builder.adminToken(token));
+      } else if (!admin.getAddress().isLoopbackAddress()) {
+        log()
+            .warn(
+                "The admin API listens on {} without a token: anyone who reaches it can publish."
+                    + " Use --admin-token-file, or keep it on 127.0.0.1",
+                HostPort.format(admin));
+      }
+    }
+    setting("--heartbeat", () -> builder.heartbeatInterval(heartbeat));
+    Duration forget = forgetAfter;
+    if (forget != null) {
+      setting("--forget-after", () -> builder.forgetAfter(forget));
+    }
+    setting("--version", () -> builder.version(version));
+    for (Capability c : capabilities) {
+      setting("--capability", () -> builder.capability(c.name(), c.version()));
+    }
+    long payload = maxPayload != null ? maxPayload : ConfigSyncClient.DEFAULT_MAX_PAYLOAD_BYTES;
+    setting("--max-payload", () -> builder.maxPayloadBytes(payload));
+    JsonNode table = configFile();
+
+    Path dir = store;
+    if (dir == null) {
+      log()
+          .warn(
+              "No --store: the configuration is kept in memory and is lost when the control plane"
+                  + " restarts (nodes keep running theirs, but get nothing new until a publish)");
+      builder.configStore(new InMemoryConfigStore());
+      return new Setup(builder, dataPlanes, admin, table, token, null, null);
+    }
+    StoreLock lock;
+    try {
+      lock = StoreLock.tryLock(dir);
+    } catch (IOException e) {
+      throw new BadArgumentException("--store " + dir + " cannot be used: " + e.getMessage(), e);
+    }
+    if (lock == null) {
+      throw new BadArgumentException(
+          "--store "
+              + dir
+              + " is in use by another "
+              + NAME
+              + " (it holds "
+              + dir.resolve(StoreLock.FILE_NAME)
+              + "); run one control plane per store directory");
+    }
+    try {
+      ConfigStore files = FileConfigStore.open(dir, payload);
+      builder.configStore(files);
+      return new Setup(builder, dataPlanes, admin, table, token, dir, lock);
+    } catch (IOException | RuntimeException e) {
+      lock.close();
+      throw new BadArgumentException("--store " + dir + " cannot be used: " + e.getMessage(), e);
+    }
+  }
+
+  private ServerTls.Mode mode() throws BadArgumentException {
+    String mode = clusterMode.trim().toLowerCase(Locale.ROOT);
+    switch (mode) {
+      case "pki" -> {
+        if (ca == null) {
+          throw new BadArgumentException(
+              "--cluster-mode pki (the default) needs --ca FILE, the CA that issues the data"
+                  + " planes' certificates; for one certificate shared by the control plane and"
+                  + " every node, use --cluster-mode shared");
+        }
+        return ServerTls.Mode.PKI;
+      }
+      case "shared" -> {
+        if (ca != null) {
+          throw new BadArgumentException(
+              "--ca is not used with --cluster-mode shared (every node presents this control"
+                  + " plane's own certificate); remove --ca, or use --cluster-mode pki");
+        }
+        return ServerTls.Mode.SHARED;
+      }
+      default ->
+          throw new BadArgumentException(
+              "--cluster-mode must be pki or shared, got: " + clusterMode);
+    }
+  }
+
+  private @Nullable InetSocketAddress adminAddress() throws BadArgumentException {
+    if (noAdmin) {
+      if (adminListen != null) {
+        throw new BadArgumentException("--no-admin and --admin-listen contradict each other");
+      }
+      if (adminTokenFile != null) {
+        throw new BadArgumentException(
+            "--admin-token-file is for the admin API, which --no-admin turns off");
+      }
+      return null;
+    }
+    InetSocketAddress admin = adminListen;
+    return admin != null ? admin : HostPort.parse(DEFAULT_ADMIN_LISTEN);
+  }
+
+  private ServerTls tls(ServerTls.Mode mode) throws BadArgumentException {
+    Path certFile = Objects.requireNonNull(cert, "--cert");
+    Path keyFile = Objects.requireNonNull(key, "--key");
+    Path caFile = ca;
+    try {
+      return mode == ServerTls.Mode.SHARED
+          ? ServerTls.shared(certFile, keyFile)
+          : ServerTls.pki(certFile, keyFile, Objects.requireNonNull(caFile, "--ca"));
+    } catch (IllegalArgumentException e) {
+      String message = String.valueOf(e.getMessage());
+      // ServerTls's message starts with the file at fault; name the flag too.
+      String flag =
+          message.startsWith(keyFile.toString())
+              ? "--key"
+              : caFile != null && message.startsWith(caFile.toString())
+                  ? "--ca"
+                  : !message.startsWith(certFile.toString())
+                      ? "--cert/--key/--ca"
+                      : message.contains(keyFile.toString()) ? "--cert/--key" : "--cert";
+      throw new BadArgumentException(flag + ": " + message, e);
+    }
+  }
+
+  /** Reads {@code --admin-token-file}; warns when others may read it. */
+  private @Nullable String token() throws BadArgumentException {
+    Path file = adminTokenFile;
+    if (file == null) {
+      return null;
+    }
+    String token;
+    try {
+      if (Files.size(file) > 4096) {
+        throw new BadArgumentException(
+            "--admin-token-file " + file + " is larger than 4096 bytes; it should hold one token");
+      }
+      token = Files.readString(file).strip();
+    } catch (NoSuchFileException e) {
+      throw new BadArgumentException("--admin-token-file " + file + ": no such file", e);
+    } catch (IOException | RuntimeException e) {
+      throw new BadArgumentException(
+          "--admin-token-file " + file + " cannot be read: " + e.getMessage(), e);
+    }
+    if (token.length() < 16 || token.chars().anyMatch(Character::isWhitespace)) {
+      throw new BadArgumentException(
+          "--admin-token-file "
+              + file
+              + " must hold one token of at least 16 characters without whitespace (for example"
+              + " the output of 'openssl rand -hex 32')");
+    }
+    try {
+      Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
+      Set<PosixFilePermission> others =
+          EnumSet.of(PosixFilePermission.GROUP_READ, PosixFilePermission.OTHERS_READ);
+      others.retainAll(permissions);
+      if (!others.isEmpty()) {
+        log()
+            .warn(
+                "--admin-token-file {} can be read by {} (mode {}); 'chmod 600' it",
+                file,
+                others.contains(PosixFilePermission.OTHERS_READ) ? "everyone" : "its group",
+                PosixFilePermissions.toString(permissions));
+      }
+    } catch (UnsupportedOperationException | IOException e) {
+      // Not a POSIX file system: nothing to check.
+    }
+    return token;
+  }
+
+  /** Reads and checks {@code --config} before anything is bound, so that a bad file exits 2. */
+  private @Nullable JsonNode configFile() throws BadArgumentException {
+    Path file = config;
+    if (file == null) {
+      return null;
+    }
+    byte[] bytes;
+    try {
+      if (!Files.isRegularFile(file)) {
+        throw new BadArgumentException("--config " + file + ": no such file");
+      }
+      long size = Files.size(file);
+      if (size > ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES) {
+        throw new BadArgumentException(
+            "--config "
+                + file
+                + " has "
+                + size
+                + " bytes; at most "
+                + ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES
+                + " are read");
+      }
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new BadArgumentException("--config " + file + " cannot be read: " + e.getMessage(), e);
+    }
+    if (bytes.length >= 2 && bytes[0] == (byte) 0x1f && bytes[1] == (byte) 0x8b) {
+      throw new BadArgumentException(
+          "--config "
+              + file
+              + " is gzip (a config.json.gz?); give JSON or YAML, or copy the file into the"
+              + " --store directory as config.json.gz");
+    }
+    String name = String.valueOf(file.getFileName()).toLowerCase(Locale.ROOT);
+    JsonNode table;
+    if (name.endsWith(".yml") || name.endsWith(".yaml")) {
+      try {
+        table =
+            new YamlConfigFormat().read(file, bytes, ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES);
+      } catch (ConfigFileException e) {
+        throw new BadArgumentException("--config: not valid YAML: " + e.getMessage(), e);
+      } catch (IOException e) {
+        throw new BadArgumentException("--config " + file + ": " + e.getMessage(), e);
+      }
+    } else {
+      try {
+        table = Json.readFrozen(bytes);
+      } catch (JsonProcessingException e) {
+        JsonLocation at = e.getLocation();
+        throw new BadArgumentException(
+            "--config "
+                + file
+                + (at == null ? "" : ":" + at.getLineNr() + ":" + at.getColumnNr())
+                + ": not valid JSON: "
+                + e.getOriginalMessage(),
+            e);
+      } catch (IOException e) {
+        throw new BadArgumentException(
+            "--config " + file + ": not valid JSON: " + e.getMessage(), e);
+      }
+    }
+    if (table == null || !table.isObject()) {
+      throw new BadArgumentException(
+          "--config "
+              + file
+              + " must hold an object (a declarative configuration), found "
+              + (table == null
+                  ? "nothing"
+                  : table.getNodeType().toString().toLowerCase(Locale.ROOT)));
+    }
+    return table;
+  }
+
+  /** Applies one builder setting, naming {@code flag} when the builder refuses the value. */
+  private static void setting(String flag, Runnable apply) throws BadArgumentException {
+    try {
+      apply.run();
+    } catch (IllegalArgumentException e) {
+      throw new BadArgumentException(flag + ": " + e.getMessage(), e);
+    }
+  }
+
+  // ---- binding failures -------------------------------------------------------------------------
+
+  private static boolean isBindFailure(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof BindException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Names the port that could not be bound. The server's exception does not say which of its two
+   * ports failed, so each configured address is tried again, briefly, now that the server has let
+   * go of both.
+   */
+  private static String bindFailure(Setup setup, Exception e) {
+    String found = probe("--listen", setup.listen());
+    InetSocketAddress admin = setup.admin();
+    if (found == null && admin != null) {
+      found = probe("--admin-listen", admin);
+    }
+    return found != null ? found : "cannot listen: " + e.getMessage();
+  }
+
+  private static @Nullable String probe(String flag, InetSocketAddress address) {
+    if (address.getPort() == 0) {
+      return null;
+    }
+    try (ServerSocketChannel channel = ServerSocketChannel.open()) {
+      channel.bind(address);
+      return null;
+    } catch (IOException e) {
+      String reason = String.valueOf(e.getMessage());
+      String hint =
+          reason.contains("in use")
+              ? "; another process listens on port " + address.getPort()
+              : address.getPort() < 1024 && reason.toLowerCase(Locale.ROOT).contains("permission")
+                  ? "; ports below 1024 need root or CAP_NET_BIND_SERVICE"
+                  : "";
+      return "cannot listen on " + HostPort.format(address) + " (" + flag + "): " + reason + hint;
+    }
+  }
+
+  // ---- values -----------------------------------------------------------------------------------
+
+  /** What {@link #setUp()} checked and opened; {@link #release()} gives the store lock back. */
+  private record Setup(
+      ControlPlaneServer.Builder builder,
+      InetSocketAddress listen,
+      @Nullable InetSocketAddress admin,
+      @Nullable JsonNode config,
+      @Nullable String token,
+      @Nullable Path storeDirectory,
+      @Nullable StoreLock lock) {
+
+    void release() {
+      StoreLock l = lock;
+      if (l != null) {
+        l.close();
+      }
+    }
+
+    /** Never prints the token. */
+    @Override
+    public String toString() {
+      return "Setup[store=" + storeDirectory + "]";
+    }
+  }
+
+  /** A {@code --capability NAME=VERSION}. */
+  record Capability(String name, String version) {
+    /** Parses {@code NAME=VERSION}; picocli names the option in its message. */
+    static final class Converter implements CommandLine.ITypeConverter<Capability> {
+      @Override
+      public Capability convert(String text) {
+        int eq = text.indexOf('=');
+        if (eq <= 0 || text.substring(0, eq).isBlank() || eq == text.length() - 1) {
+          throw new CommandLine.TypeConversionException(
+              "'" + text + "' is not NAME=VERSION (for example rate-limiting=3.9.0)");
+        }
+        return new Capability(text.substring(0, eq).strip(), text.substring(eq + 1).strip());
+      }
+    }
+  }
+
+  /** {@code HOST:PORT} flags. */
+  static final class HostPort {
+    private static final Pattern FORM = Pattern.compile("(\\[[^\\]]+\\]|[^:\\[\\]]+):(\\d{1,5})");
+
+    private HostPort() {}
+
+    /** Parses {@code HOST:PORT} (an IPv6 address in brackets) and resolves the host. */
+    static InetSocketAddress parse(String text) throws BadArgumentException {
+      Matcher m = FORM.matcher(text.strip());
+      if (!m.matches()) {
+        throw new BadArgumentException(
+            "'"
+                + text
+                + "' is not HOST:PORT (for example 0.0.0.0:8005, 127.0.0.1:8001 or [::1]:8001)");
+      }
+      int port = Integer.parseInt(m.group(2));
+      if (port > 65535) {
+        throw new BadArgumentException("'" + text + "': the port must be 0 to 65535");
+      }
+      String host = m.group(1);
+      if (host.startsWith("[")) {
+        host = host.substring(1, host.length() - 1);
+      }
+      InetSocketAddress address = new InetSocketAddress(host, port);
+      if (address.isUnresolved()) {
+        throw new BadArgumentException("'" + text + "': cannot resolve host " + host);
+      }
+      return address;
+    }
+
+    /** {@code 127.0.0.1:8001}, {@code [::1]:8001}. */
+    static String format(InetSocketAddress address) {
+      String host =
+          address.getAddress() == null
+              ? address.getHostString()
+              : address.getAddress() instanceof Inet6Address
+                  ? "[" + address.getAddress().getHostAddress() + "]"
+                  : address.getAddress().getHostAddress();
+      return host + ":" + address.getPort();
+    }
+
+    /** The picocli converter; picocli names the option in its message. */
+    static final class Converter implements CommandLine.ITypeConverter<InetSocketAddress> {
+      @Override
+      public InetSocketAddress convert(String value) {
+        try {
+          return parse(value);
+        } catch (BadArgumentException e) {
+          throw new CommandLine.TypeConversionException(e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** Sizes in bytes: {@code 16777216}, {@code 512KiB}, {@code 16MiB}, {@code 1GiB}. */
+  static final class ByteSize {
+    private static final Pattern FORM = Pattern.compile("(\\d{1,12})(KiB|MiB|GiB)?");
+
+    private ByteSize() {}
+
+    static long parse(String text) {
+      Matcher m = FORM.matcher(text.strip());
+      if (!m.matches()) {
+        throw new IllegalArgumentException(
+            "'"
+                + text
+                + "' is not a size: use a whole number of bytes, optionally with KiB, MiB or GiB"
+                + " (16777216, 16MiB)");
+      }
+      long amount = Long.parseLong(m.group(1));
+      String unit = m.group(2);
+      long factor =
+          unit == null
+              ? 1
+              : unit.equals("KiB") ? 1L << 10 : unit.equals("MiB") ? 1L << 20 : 1L << 30;
+      try {
+        return Math.multiplyExact(amount, factor);
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException("'" + text + "' is too large", e);
+      }
+    }
+
+    /** The picocli converter; picocli names the option in its message. */
+    static final class Converter implements CommandLine.ITypeConverter<Long> {
+      @Override
+      public Long convert(String value) {
+        try {
+          return parse(value);
+        } catch (IllegalArgumentException e) {
+          throw new CommandLine.TypeConversionException(e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** A flag is wrong; the message says which and why. */
+  static final class BadArgumentException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    BadArgumentException(String message) {
+      super(message);
+    }
+
+    BadArgumentException(@Nullable String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+}
