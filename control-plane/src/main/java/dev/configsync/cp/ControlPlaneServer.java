@@ -164,7 +164,7 @@ public final class ControlPlaneServer implements AutoCloseable {
           restored.publishedAt(),
           store.describe());
     }
-    outletChannel =
+    io.netty.channel.ChannelFuture outletBind =
         new ServerBootstrap()
             .group(bossGroup, ioGroup)
             .channel(NioServerSocketChannel.class)
@@ -185,11 +185,11 @@ public final class ControlPlaneServer implements AutoCloseable {
                   }
                 })
             .bind(settings.listen)
-            .syncUninterruptibly()
-            .channel();
+            .awaitUninterruptibly();
+    outletChannel = bound(outletBind, settings.listen, "data planes");
     if (settings.admin != null) {
       AdminApi api = new AdminApi(this, settings.adminToken, adminExecutor);
-      adminChannel =
+      io.netty.channel.ChannelFuture adminBind =
           new ServerBootstrap()
               .group(bossGroup, ioGroup)
               .channel(NioServerSocketChannel.class)
@@ -206,8 +206,8 @@ public final class ControlPlaneServer implements AutoCloseable {
                     }
                   })
               .bind(settings.admin)
-              .syncUninterruptibly()
-              .channel();
+              .awaitUninterruptibly();
+      adminChannel = bound(adminBind, settings.admin, "the admin API");
     }
     Duration reload = settings.tlsReloadInterval;
     if (!reload.isZero() && !tls.sourcePaths().isEmpty()) {
@@ -230,7 +230,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                 () -> registry.forget(settings.forgetAfter), period, period, TimeUnit.MILLISECONDS);
     log.info(
         "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
-        address(),
+        hostPort(address()),
         tls.mode().name().toLowerCase(java.util.Locale.ROOT),
         settings.version,
         adminChannel == null
@@ -239,6 +239,24 @@ public final class ControlPlaneServer implements AutoCloseable {
                 + hostPort(adminAddress().orElseThrow())
                 + (settings.adminToken == null ? " (no token)" : " (bearer token required)"),
         store.describe());
+  }
+
+  /** The bound channel, or an IOException that names the address and what it was for. */
+  private static Channel bound(
+      io.netty.channel.ChannelFuture bind, InetSocketAddress address, String what)
+      throws IOException {
+    if (!bind.isSuccess()) {
+      Throwable cause = bind.cause();
+      throw new IOException(
+          "cannot listen on "
+              + hostPort(address)
+              + " for "
+              + what
+              + ": "
+              + (cause == null ? "unknown reason" : cause.getMessage()),
+          cause);
+    }
+    return bind.channel();
   }
 
   private Published decodeStored(byte[] payload) throws IOException {
@@ -504,7 +522,9 @@ public final class ControlPlaneServer implements AutoCloseable {
       }
     }
     for (OutletSession session : new ArrayList<>(outlet.sessions)) {
-      session.closeFromAnyThread("the control plane is shutting down");
+      session.closeFromAnyThread(
+          io.netty.handler.codec.http.websocketx.WebSocketCloseStatus.ENDPOINT_UNAVAILABLE,
+          "the control plane is shutting down");
     }
     for (Channel c : new Channel[] {outletChannel, adminChannel}) {
       if (c != null) {
@@ -744,10 +764,6 @@ public final class ControlPlaneServer implements AutoCloseable {
         server.close();
         if (e instanceof IOException io) {
           throw io;
-        }
-        Throwable cause = e.getCause();
-        if (cause instanceof java.net.BindException bind) {
-          throw new IOException("cannot listen: " + bind.getMessage(), bind);
         }
         throw e;
       }

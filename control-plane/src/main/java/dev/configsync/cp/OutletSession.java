@@ -376,8 +376,13 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   }
 
   void closeFromAnyThread(String reason) {
+    closeFromAnyThread(WebSocketCloseStatus.POLICY_VIOLATION, reason);
+  }
+
+  /** Closes from another thread; a planned shutdown uses 1001 (going away) and logs at INFO. */
+  void closeFromAnyThread(WebSocketCloseStatus status, String reason) {
     try {
-      channel.eventLoop().execute(() -> close(WebSocketCloseStatus.POLICY_VIOLATION, reason));
+      channel.eventLoop().execute(() -> close(status, reason));
     } catch (java.util.concurrent.RejectedExecutionException e) {
       channel.close();
     }
@@ -389,7 +394,13 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       return;
     }
     closing = true;
-    log.warn("Closing connection of data plane {} ({}, {}): {}", nodeId, hostname, address, reason);
+    if (status.equals(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE)) {
+      log.info(
+          "Closing connection of data plane {} ({}, {}): {}", nodeId, hostname, address, reason);
+    } else {
+      log.warn(
+          "Closing connection of data plane {} ({}, {}): {}", nodeId, hostname, address, reason);
+    }
     channel
         .writeAndFlush(new CloseWebSocketFrame(status.code(), truncate(reason, 120)))
         .addListener(ChannelFutureListener.CLOSE);
