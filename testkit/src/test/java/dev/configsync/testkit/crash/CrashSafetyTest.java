@@ -252,7 +252,8 @@ class CrashSafetyTest {
     Stats crashLoop() throws Exception {
       Files.createDirectories(cacheDir); // to watch it; the store accepts an existing directory
       try (WatchService watch = cacheDir.getFileSystem().newWatchService()) {
-        cacheDir.register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+        cacheDir.register(
+            watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY);
         for (int kill = 1; kill <= kills && !failed.get(); kill++) {
           String where = "node " + id + ", kill " + kill + " of " + kills;
           Run run = new Run(cacheDir, log);
@@ -264,7 +265,7 @@ class CrashSafetyTest {
             stats.kills++;
           } catch (Throwable t) {
             failed.set(true);
-            throw new AssertionError(where + ": " + t.getMessage() + "\n" + run.describe(), t);
+            throw new AssertionError(where + ": " + t + "\n" + run.describe(), t);
           }
         }
       }
@@ -290,13 +291,14 @@ class CrashSafetyTest {
       stats.startupNanos += run.firstAnnouncementNanos();
       stats.started++;
       if (mode < 5) {
-        // During a cache write: a few milliseconds after its temporary file appears.
+        // During a cache write: a few milliseconds after its temporary file appears (or, for a
+        // store that wrote in place, after the cache file changes).
         drain(watch);
         publishLater(0, largeSize());
         if (random.nextBoolean()) {
           publishLater(TimeUnit.MILLISECONDS.toNanos(random.nextInt(50)), anySize());
         }
-        boolean seen = awaitTemporaryFile(watch, CHILD_TIMEOUT);
+        boolean seen = awaitWriteStart(watch, CHILD_TIMEOUT);
         assertThat(seen).as(where + ": no cache write began").isTrue();
         later(run::kill, random.nextLong(TimeUnit.MILLISECONDS.toNanos(15)));
         return;
@@ -413,8 +415,11 @@ class CrashSafetyTest {
       }
     }
 
-    /** Waits until a temporary cache file is created; false if none within {@code timeout}. */
-    private boolean awaitTemporaryFile(WatchService watch, Duration timeout)
+    /**
+     * Waits until a temporary file is created or the cache file is written in place; false if
+     * neither happens within {@code timeout}.
+     */
+    private boolean awaitWriteStart(WatchService watch, Duration timeout)
         throws InterruptedException {
       long deadline = System.nanoTime() + timeout.toNanos();
       for (long left; (left = deadline - System.nanoTime()) > 0; ) {
@@ -424,7 +429,13 @@ class CrashSafetyTest {
         }
         boolean found = false;
         for (WatchEvent<?> event : key.pollEvents()) {
-          found |= event.context() instanceof Path p && isTemporary(p.getFileName().toString());
+          if (event.context() instanceof Path p) {
+            String name = p.getFileName().toString();
+            found |=
+                event.kind() == StandardWatchEventKinds.ENTRY_CREATE
+                    ? isTemporary(name)
+                    : name.equals(CACHE_FILE);
+          }
         }
         key.reset();
         if (found) {
@@ -500,8 +511,14 @@ class CrashSafetyTest {
   }
 
   /** Inflates the whole payload (so the gzip trailer is checked) and checks its hash. */
-  private static String verifiedHash(byte[] gzip, String where) throws IOException {
-    JsonNode message = Json.readFrozen(Gzip.decompress(gzip, 64L * 1024 * 1024));
+  private static String verifiedHash(byte[] gzip, String where) {
+    JsonNode message;
+    try {
+      message = Json.readFrozen(Gzip.decompress(gzip, 64L * 1024 * 1024));
+    } catch (IOException e) {
+      throw new AssertionError(
+          where + ": config.json.gz (" + gzip.length + " bytes) is not a whole payload: " + e, e);
+    }
     String claimed = message.path("config_hash").asText();
     assertThat(ConfigHash.configHash(message.path("config_table")))
         .as(where + ": the cached config_hash matches its content")
