@@ -82,7 +82,13 @@ class CrashSafetyTest {
   private final List<Throwable> timerFailures = new CopyOnWriteArrayList<>();
   private TestControlPlane cp;
   private Path pem;
-  private ScheduledExecutorService timer;
+
+  /** Kills on time, whatever the publisher is doing. */
+  private ScheduledExecutorService killer;
+
+  /** Publishes one configuration at a time (encoding a large one takes a while). */
+  private ScheduledExecutorService publisher;
+
   private Published published;
   private ChildJvm jvm;
 
@@ -90,7 +96,8 @@ class CrashSafetyTest {
   void setUp() throws IOException {
     cp = TestControlPlane.start(pki);
     pem = pki.writeDataPlaneFiles(dir.resolve("pem"));
-    timer = Executors.newScheduledThreadPool(2);
+    killer = Executors.newSingleThreadScheduledExecutor();
+    publisher = Executors.newSingleThreadScheduledExecutor();
     published = new Published(new Random(SEED));
     published.publish(1024); // so that a first start has something to announce
     jvm = ChildJvm.prepare(dir.resolve("jvm"));
@@ -99,8 +106,10 @@ class CrashSafetyTest {
   @AfterEach
   void tearDown() throws InterruptedException {
     processes.forEach(Process::destroyForcibly);
-    timer.shutdownNow();
-    assertThat(timer.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+    for (ScheduledExecutorService timer : List.of(killer, publisher)) {
+      timer.shutdownNow();
+      assertThat(timer.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+    }
     cp.close();
   }
 
@@ -179,8 +188,8 @@ class CrashSafetyTest {
     }
   }
 
-  /** Runs {@code task} on the timer after {@code delayNanos}; a failure fails the test. */
-  private void later(Runnable task, long delayNanos) {
+  /** Runs {@code task} on {@code timer} after {@code delayNanos}; a failure fails the test. */
+  private void later(ScheduledExecutorService timer, Runnable task, long delayNanos) {
     var unused =
         timer.schedule(
             () -> {
@@ -283,7 +292,7 @@ class CrashSafetyTest {
         if (random.nextBoolean()) {
           publishLater(random.nextLong(startupNanos), anySize());
         }
-        later(run::kill, random.nextLong(startupNanos * 6 / 5));
+        later(killer, run::kill, random.nextLong(startupNanos * 6 / 5));
         return;
       }
       run.awaitFirstAnnouncement(where);
@@ -300,7 +309,7 @@ class CrashSafetyTest {
         }
         boolean seen = awaitWriteStart(watch, CHILD_TIMEOUT);
         assertThat(seen).as(where + ": no cache write began").isTrue();
-        later(run::kill, random.nextLong(TimeUnit.MILLISECONDS.toNanos(15)));
+        later(killer, run::kill, random.nextLong(TimeUnit.MILLISECONDS.toNanos(15)));
         return;
       }
       // While running: configurations arrive, are written and announced.
@@ -308,7 +317,7 @@ class CrashSafetyTest {
       for (int i = 0; i < publications; i++) {
         publishLater(TimeUnit.MILLISECONDS.toNanos(random.nextInt(250)), anySize());
       }
-      later(run::kill, TimeUnit.MILLISECONDS.toNanos(random.nextInt(300)));
+      later(killer, run::kill, TimeUnit.MILLISECONDS.toNanos(random.nextInt(300)));
     }
 
     private int anySize() {
@@ -320,7 +329,7 @@ class CrashSafetyTest {
     }
 
     private void publishLater(long delayNanos, int size) {
-      later(() -> published.publish(size), delayNanos);
+      later(publisher, () -> published.publish(size), delayNanos);
     }
 
     /** The checks after a kill. */

@@ -417,7 +417,15 @@ final class FaultyFileSystem extends FileSystem {
       long written = 0;
       for (int i = offset; i < offset + length; i++) {
         if (srcs[i].hasRemaining()) {
-          int n = write(srcs[i]);
+          int n;
+          try {
+            n = write(srcs[i]);
+          } catch (IOException e) {
+            if (written > 0) {
+              return written; // a short write first, as write(2) does; the next call fails
+            }
+            throw e;
+          }
           written += n;
           if (srcs[i].hasRemaining()) {
             break;
