@@ -429,8 +429,8 @@ final class OkHttpConnection implements Transport.Connection {
 
   /**
    * Reports bytes that arrive while a frame is incomplete, at most every {@link
-   * #PROGRESS_INTERVAL_NANOS}, so the client's silence check sees a large frame on a slow link as
-   * a live peer.
+   * #PROGRESS_INTERVAL_NANOS}, so the client's silence check sees a large frame on a slow link as a
+   * live peer.
    */
   private final class ProgressSource extends okio.ForwardingSource {
     private long lastReport = System.nanoTime();
