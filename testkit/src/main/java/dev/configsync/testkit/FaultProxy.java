@@ -123,6 +123,9 @@ public final class FaultProxy implements AutoCloseable {
   private volatile boolean anyUpstream;
   private volatile boolean anyDownstream;
 
+  /** Every thread the pool made, so that {@link #close()} can wait until each has really ended. */
+  private final java.util.Set<Thread> started = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private FaultProxy(InetSocketAddress target) throws IOException {
     this.target = target;
     ServerSocket s = new ServerSocket();
@@ -141,6 +144,7 @@ public final class FaultProxy implements AutoCloseable {
             r -> {
               Thread t = new Thread(r, prefix + n.incrementAndGet());
               t.setDaemon(true);
+              started.add(t);
               return t;
             });
     threads.execute(this::acceptLoop);
@@ -385,6 +389,10 @@ public final class FaultProxy implements AutoCloseable {
       if (!threads.awaitTermination(5, TimeUnit.SECONDS)) {
         threads.shutdownNow();
         log.warn("fault proxy on port {}: threads slow to stop", port());
+      }
+      // The pool counts as terminated once its tasks are done, a moment before its threads end.
+      for (Thread t : started) {
+        t.join(TimeUnit.SECONDS.toMillis(5));
       }
     } catch (InterruptedException e) {
       threads.shutdownNow();
