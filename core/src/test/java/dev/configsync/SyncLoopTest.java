@@ -132,7 +132,8 @@ class SyncLoopTest {
 
     scheduler.advance(ONE_NANO);
     assertThat(events(SyncEvent.Disconnected.class)).hasSize(1);
-    assertThat(events(SyncEvent.Disconnected.class).get(0).reason()).contains("nothing from the control plane");
+    assertThat(events(SyncEvent.Disconnected.class).get(0).reason())
+        .contains("nothing from the control plane");
     assertThat(c.isCancelled()).isTrue();
   }
 

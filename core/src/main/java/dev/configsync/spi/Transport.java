@@ -82,8 +82,8 @@ public interface Transport extends AutoCloseable {
     void onPing(byte[] payload);
 
     /**
-     * Bytes arrived that do not complete a frame yet: the peer is alive, a large message is on
-     * its way. Lets the client's silence check count bytes rather than whole frames, so a large
+     * Bytes arrived that do not complete a frame yet: the peer is alive, a large message is on its
+     * way. Lets the client's silence check count bytes rather than whole frames, so a large
      * configuration over a slow link is not cut off mid-frame. Transports should call it at most
      * every few tens of milliseconds; the default ignores it.
      */
