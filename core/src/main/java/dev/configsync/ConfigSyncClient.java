@@ -172,7 +172,7 @@ public final class ConfigSyncClient implements AutoCloseable {
    * with a message naming it.
    */
   public static final class Builder {
-    private @Nullable URI controlPlane;
+    private List<URI> controlPlanes = List.of();
     private @Nullable Transport transport;
     private @Nullable SnapshotStore store;
     private @Nullable UUID nodeId;
@@ -211,7 +211,30 @@ public final class ConfigSyncClient implements AutoCloseable {
      * /v1/outlet}. Required.
      */
     public Builder controlPlane(URI uri) {
-      this.controlPlane = OutletUri.normalize(Objects.requireNonNull(uri, "controlPlane"));
+      this.controlPlanes =
+          List.of(OutletUri.normalize(Objects.requireNonNull(uri, "controlPlane")));
+      return this;
+    }
+
+    /**
+     * Several addresses of one control plane (the replicas of a highly available control plane),
+     * each as in {@link #controlPlane(URI)}; replaces any address set before. Every connection
+     * attempt dials one of them picked uniformly at random (with {@link #random}), never the one of
+     * the attempt just before when there are several: a fleet spreads over the replicas, and a node
+     * whose replica dies moves to another on its next attempt. Required (or {@link
+     * #controlPlane(URI)}).
+     */
+    public Builder controlPlanes(List<URI> uris) {
+      Objects.requireNonNull(uris, "controlPlanes");
+      requireArgument(!uris.isEmpty(), "controlPlanes must list at least one address");
+      List<URI> normalized = new ArrayList<>();
+      for (URI uri : uris) {
+        URI n = OutletUri.normalize(Objects.requireNonNull(uri, "controlPlanes element"));
+        requireArgument(
+            !normalized.contains(n), "controlPlanes lists " + n + " twice; list each replica once");
+        normalized.add(n);
+      }
+      this.controlPlanes = List.copyOf(normalized);
       return this;
     }
 
@@ -463,8 +486,8 @@ public final class ConfigSyncClient implements AutoCloseable {
     }
 
     /**
-     * The random source of the reconnect jitter, for tests. Default: a new {@code
-     * SplittableRandom}-quality generator.
+     * The random source of the reconnect jitter and of the choice among {@link #controlPlanes}, for
+     * tests. Default: a new {@code SplittableRandom}-quality generator.
      */
     public Builder random(RandomGenerator random) {
       this.random = Objects.requireNonNull(random, "random");
@@ -477,9 +500,10 @@ public final class ConfigSyncClient implements AutoCloseable {
      * @throws IllegalStateException when a required setting is missing or settings contradict
      */
     public ConfigSyncClient build() {
-      if (controlPlane == null) {
+      if (controlPlanes.isEmpty()) {
         throw new IllegalStateException(
-            "controlPlane is required: call controlPlane(URI.create(\"wss://host:port\"))");
+            "controlPlane is required: call controlPlane(URI.create(\"wss://host:port\")), or"
+                + " controlPlanes(list) for the replicas of a highly available control plane");
       }
       if (transport == null) {
         throw new IllegalStateException(
@@ -524,7 +548,7 @@ public final class ConfigSyncClient implements AutoCloseable {
       }
       SyncLoop.Settings settings =
           new SyncLoop.Settings(
-              controlPlane,
+              new ControlPlanes(controlPlanes, rng),
               transport,
               store,
               nodeId,

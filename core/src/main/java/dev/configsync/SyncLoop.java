@@ -46,7 +46,7 @@ final class SyncLoop {
 
   /** Everything the builder decided. */
   record Settings(
-      URI endpoint,
+      ControlPlanes controlPlanes,
       Transport transport,
       @Nullable SnapshotStore store,
       @Nullable UUID nodeId,
@@ -108,6 +108,7 @@ final class SyncLoop {
   private SyncState state = SyncState.NEW;
   private UUID nodeId = new UUID(0, 0);
   private URI uri;
+  private @Nullable URI endpoint; // the control plane address of the current or last attempt
   private int epoch;
   private Transport.@Nullable Connection connection;
   private Scheduler.@Nullable Cancellable handshakeTimer;
@@ -135,7 +136,7 @@ final class SyncLoop {
 
   SyncLoop(Settings settings) {
     this.s = settings;
-    this.uri = settings.endpoint();
+    this.uri = settings.controlPlanes().uris().get(0);
     this.decoder = new PayloadDecoder(settings.maxPayloadBytes(), settings.maxInflatedBytes());
     this.files = new ConfigFiles(decoder, settings.maxPayloadBytes(), settings.maxInflatedBytes());
     this.pipeline = worker("configsync-pipeline");
@@ -190,9 +191,8 @@ final class SyncLoop {
             return; // closed while starting
           }
           nodeId = id;
-          uri = OutletUri.of(s.endpoint(), id, s.hostname(), s.nodeVersion());
           state = SyncState.STARTING;
-          log.info("configsync node {} starting; control plane {}", id, s.endpoint());
+          log.info("configsync node {} starting; control plane {}", id, s.controlPlanes());
           if (seed.isPresent()) {
             publish(seed.get());
           } else {
@@ -512,8 +512,11 @@ final class SyncLoop {
     attemptsSinceData++;
     connectAttempts++;
     int myEpoch = ++epoch;
+    URI target = s.controlPlanes().pick(endpoint);
+    endpoint = target;
+    uri = OutletUri.of(target, nodeId, s.hostname(), s.nodeVersion());
     refreshStatus();
-    emit(new SyncEvent.Connecting(now(), s.endpoint(), attemptsSinceData));
+    emit(new SyncEvent.Connecting(now(), target, attemptsSinceData));
     log.debug("configsync node {} connecting to {} (attempt {})", nodeId, uri, attemptsSinceData);
     connection =
         s.transport()
@@ -623,13 +626,14 @@ final class SyncLoop {
     c.sendBinary(HybridProtocol.basicInfo(s.capabilities(), s.labels()));
     ConfigSnapshot running = current;
     c.sendPing(HybridProtocol.pingPayload(running == null ? null : running.hash()));
+    URI at = endpoint != null ? endpoint : s.controlPlanes().uris().get(0);
     log.info(
         "configsync node {} connected to {}; running {}",
         nodeId,
-        s.endpoint(),
+        at,
         running == null ? "no configuration" : running.hash());
     refreshStatus();
-    emit(new SyncEvent.Connected(now(), s.endpoint()));
+    emit(new SyncEvent.Connected(now(), at));
     int myEpoch = epoch;
     scheduleHeartbeat(myEpoch);
     scheduleDeadCheck(myEpoch, s.deadAfter());

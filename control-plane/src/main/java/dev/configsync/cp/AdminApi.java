@@ -90,8 +90,9 @@ final class AdminApi {
           } else if (method.equals(HttpMethod.PUT) || method.equals(HttpMethod.POST)) {
             byte[] body = ByteBufUtil.getBytes(request.content());
             String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+            String ifMatch = request.headers().get(HttpHeaderNames.IF_MATCH);
             try {
-              blocking.execute(() -> HttpJson.send(ctx, putConfig(body, type), keepAlive));
+              blocking.execute(() -> HttpJson.send(ctx, putConfig(body, type, ifMatch), keepAlive));
             } catch (RejectedExecutionException e) {
               HttpJson.send(
                   ctx,
@@ -164,6 +165,32 @@ final class AdminApi {
 
   /** Runs on the admin executor: parsing, hashing, compressing and storing may take a while. */
   FullHttpResponse putConfig(byte[] body, @Nullable String contentType) {
+    return putConfig(body, contentType, null);
+  }
+
+  /**
+   * As {@link #putConfig(byte[], String)}; with an {@code If-Match} header (the {@code ETag} of
+   * {@code GET /config}), publishes only if that is still the configuration in force.
+   */
+  FullHttpResponse putConfig(
+      byte[] body, @Nullable String contentType, @Nullable String ifMatchHeader) {
+    String expected = null;
+    if (ifMatchHeader != null && !ifMatchHeader.isBlank() && !ifMatchHeader.trim().equals("*")) {
+      expected = ifMatchHeader.trim();
+      if (expected.startsWith("W/")) {
+        expected = expected.substring(2);
+      }
+      if (expected.length() >= 2 && expected.startsWith("\"") && expected.endsWith("\"")) {
+        expected = expected.substring(1, expected.length() - 1);
+      }
+      if (!dev.configsync.internal.ConfigHash.isValidHash(expected)) {
+        return HttpJson.error(
+            HttpResponseStatus.BAD_REQUEST,
+            "invalid_if_match",
+            "If-Match must be the quoted configuration hash from GET /config's ETag, not "
+                + ifMatchHeader);
+      }
+    }
     String media =
         contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
     JsonNode config;
@@ -180,7 +207,7 @@ final class AdminApi {
                   + (media.isEmpty() ? " (none was sent)" : ", not " + media));
         }
       }
-      PublishResult result = server.publishFrozen(config);
+      PublishResult result = server.publishFrozen(config, expected);
       Map<String, Object> answer = new LinkedHashMap<>();
       answer.put("hash", result.hash());
       answer.put("hashes", hashes(result.hashes()));
@@ -201,6 +228,15 @@ final class AdminApi {
     } catch (IllegalStateException e) {
       return HttpJson.error(
           HttpResponseStatus.SERVICE_UNAVAILABLE, "shutting_down", String.valueOf(e.getMessage()));
+    } catch (PublishConflictException e) {
+      log.warn("Publish refused, conflict: {}", e.getMessage());
+      Map<String, Object> answer = new LinkedHashMap<>();
+      answer.put("error", "conflict");
+      answer.put("message", e.getMessage());
+      answer.put("current_hash", e.currentHash());
+      FullHttpResponse response = HttpJson.response(HttpResponseStatus.CONFLICT, answer);
+      response.headers().set(HttpHeaderNames.ETAG, "\"" + e.currentHash() + "\"");
+      return response;
     } catch (ConfigSyncException e) {
       log.error("Publishing from the admin API failed: {}", e.getMessage());
       return HttpJson.error(
@@ -246,7 +282,9 @@ final class AdminApi {
 
   private FullHttpResponse status() {
     Map<String, Object> answer = new LinkedHashMap<>();
-    answer.put("status", "ok");
+    Optional<String> degraded = server.degradedReason();
+    answer.put("status", degraded.isPresent() ? "degraded" : "ok");
+    degraded.ifPresent(reason -> answer.put("degraded_reason", reason));
     answer.put("version", server.version());
     answer.put("started_at", server.startedAt().toString());
     Optional<PublishedConfig> current = server.currentConfig();

@@ -2,6 +2,7 @@ package dev.configsync.cp;
 
 import java.io.IOException;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where the control plane keeps the configuration it publishes, so that it survives a restart of
@@ -13,11 +14,17 @@ import java.util.Optional;
  * what {@link #load} returns (gzip, JSON, hash) before using it, and refuses to start on a damaged
  * payload rather than start empty.
  *
- * <p>Implementations: {@link InMemoryConfigStore} (lost on restart) and {@link FileConfigStore}.
+ * <p>Implementations: {@link InMemoryConfigStore} (lost on restart) and {@link FileConfigStore};
+ * {@code configsync-control-plane-etcd} has one shared by several control plane replicas.
  *
- * <p>Threading: the control plane calls {@link #load} once while starting and {@link #save} from
- * one thread at a time (publishes are serialized). Implementations need not be thread-safe beyond
- * that.
+ * <p><b>Shared stores.</b> A store that several control planes write (replicas of one control
+ * plane) also implements {@link #save(byte[], String, String)} as a compare-and-set, {@link #watch}
+ * to hand each replica what the others publish, and {@link #unavailable} to say when it cannot be
+ * written. The defaults suit a store with one writer.
+ *
+ * <p>Threading: the control plane calls {@link #load} once while starting, then {@link #watch}
+ * once, and {@link #save} from one thread at a time (publishes are serialized). {@link
+ * #unavailable} may be called from any thread. Implementations need not be thread-safe beyond that.
  */
 public interface ConfigStore extends AutoCloseable {
 
@@ -38,6 +45,53 @@ public interface ConfigStore extends AutoCloseable {
    *     publish it
    */
   void save(byte[] payload, String hash) throws IOException;
+
+  /**
+   * As {@link #save(byte[], String)}, but only if the stored configuration is still the one whose
+   * hash is {@code expectedPreviousHash} ({@code null}: nothing stored yet). A store that other
+   * writers share checks this and the write in one atomic step, so that two publishes that both
+   * started from the same configuration cannot silently overwrite each other. The default, for a
+   * store with a single writer (the control plane checks its own latest configuration), ignores the
+   * expectation.
+   *
+   * @throws ConfigConflictException when the stored configuration is no longer the expected one;
+   *     nothing was saved
+   * @throws IOException when the payload could not be made durable; nothing was published
+   */
+  default void save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
+      throws IOException {
+    save(payload, hash);
+  }
+
+  /**
+   * Starts telling {@code listener} of every configuration that another writer saves after the one
+   * {@link #load} returned (or the last one this store told of). Called once, after {@link #load}.
+   * The store calls the listener from one thread of its own, one call at a time, in the order the
+   * configurations were saved; it may skip intermediate versions but never goes back to an older
+   * one. The default does nothing: a store with one writer has nothing to tell.
+   */
+  default void watch(Listener listener) {}
+
+  /**
+   * Why the store cannot be written now (for example, its cluster is unreachable), or empty when it
+   * can. While this is non-empty the control plane reports itself {@code degraded} in {@code GET
+   * /status} and keeps serving the configuration it has. Never blocks. The default is always empty.
+   */
+  default Optional<String> unavailable() {
+    return Optional.empty();
+  }
+
+  /** Receives configurations that other writers saved in a shared store; see {@link #watch}. */
+  @FunctionalInterface
+  interface Listener {
+    /**
+     * A configuration another writer saved.
+     *
+     * @param payload the gzip {@code reconfigure} payload, as {@link #load} would return it
+     * @param hash its configuration hash, as saved with it
+     */
+    void changed(byte[] payload, String hash);
+  }
 
   /** Where this store keeps data, for logs and {@code GET /status}. */
   String describe();

@@ -97,6 +97,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   private volatile ServerTls tls;
   private volatile String tlsFilesStamp;
   private final ConfigStore store;
+  private final @Nullable FleetDirectory fleet;
   private final Clock clock;
   private final NodeRegistry registry;
   private final Outlet outlet;
@@ -117,6 +118,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     this.tls = tls;
     this.tlsFilesStamp = filesStamp(tls);
     this.store = b.store;
+    this.fleet = b.fleet;
     this.clock = b.clock;
     this.registry = new NodeRegistry(clock);
     this.outlet =
@@ -164,6 +166,8 @@ public final class ControlPlaneServer implements AutoCloseable {
           restored.publishedAt(),
           store.describe());
     }
+    // After the load: a shared store tells of what other replicas publish from there on.
+    store.watch(this::acceptFromStore);
     io.netty.channel.ChannelFuture outletBind =
         new ServerBootstrap()
             .group(bossGroup, ioGroup)
@@ -228,6 +232,9 @@ public final class ControlPlaneServer implements AutoCloseable {
             .next()
             .scheduleAtFixedRate(
                 () -> registry.forget(settings.forgetAfter), period, period, TimeUnit.MILLISECONDS);
+    if (fleet != null) {
+      fleet.start(registry::snapshot);
+    }
     log.info(
         "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
         hostPort(address()),
@@ -345,8 +352,40 @@ public final class ControlPlaneServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Publishes {@code config} only if the configuration in force is still {@code expectedHash}: the
+   * compare-and-set an admin needs so that two people editing the same configuration cannot
+   * silently overwrite each other (the admin API's {@code If-Match}). With a shared store (several
+   * replicas) the check covers every replica's publishes.
+   *
+   * @param expectedHash the hash of the configuration this one replaces ({@code ConfigHash.NONE},
+   *     32 zeros, for "nothing published yet")
+   * @throws PublishConflictException when the configuration in force is another one; nothing is
+   *     published
+   * @see #publish(JsonNode)
+   */
+  public PublishResult publish(JsonNode config, String expectedHash) {
+    Objects.requireNonNull(config, "config");
+    Objects.requireNonNull(expectedHash, "expectedHash");
+    byte[] json;
+    try {
+      json = Json.WRITER.writeValueAsBytes(config);
+    } catch (JsonProcessingException e) {
+      throw new InvalidConfigurationException("the configuration cannot be written as JSON", e);
+    }
+    return publishFrozen(parseJson(json), expectedHash);
+  }
+
   /** Publishes an already parsed, frozen tree. */
   PublishResult publishFrozen(JsonNode config) {
+    return publishFrozen(config, null);
+  }
+
+  /**
+   * Publishes an already parsed, frozen tree; with {@code expectedHash}, only if the configuration
+   * in force has that hash.
+   */
+  PublishResult publishFrozen(JsonNode config, @Nullable String expectedHash) {
     if (closed) {
       throw new IllegalStateException("the control plane is closed");
     }
@@ -365,6 +404,16 @@ public final class ControlPlaneServer implements AutoCloseable {
       if (current != null && current.hash().equals(hashes.config())) {
         return new PublishResult(hashes, false, current.publishedAt(), current.frame().length);
       }
+      String currentHash = current == null ? ConfigHash.NONE : current.hash();
+      if (expectedHash != null && !expectedHash.equals(currentHash)) {
+        throw new PublishConflictException(
+            currentHash,
+            "the configuration in force is "
+                + currentHash
+                + ", not the expected "
+                + expectedHash
+                + "; read it again, merge your change and publish again");
+      }
       // Milliseconds: the precision of the message's timestamp, so a restart restores it exactly.
       Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
       byte[] frame = HybridProtocol.reconfigure(config, hashes, now.toEpochMilli() / 1000.0, null);
@@ -377,7 +426,16 @@ public final class ControlPlaneServer implements AutoCloseable {
                 + " (maxPayloadBytes, Kong's cluster_max_payload)");
       }
       try {
-        store.save(frame, hashes.config());
+        store.save(frame, hashes.config(), current == null ? null : current.hash());
+      } catch (ConfigConflictException e) {
+        throw new PublishConflictException(
+            e.currentHash(),
+            "another control plane replica published configuration "
+                + e.currentHash()
+                + " first ("
+                + e.getMessage()
+                + "); nothing was published: read it again, merge your change and publish again",
+            e);
       } catch (IOException e) {
         throw new ConfigSyncException(
             "the configuration could not be stored in "
@@ -399,6 +457,59 @@ public final class ControlPlaneServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Takes a configuration another replica published in the shared store: checked like a stored one,
+   * then sent to this replica's nodes without being saved again. Runs on the store's thread.
+   */
+  private void acceptFromStore(byte[] payload, String hash) {
+    if (closed) {
+      return;
+    }
+    Published current = outlet.latest();
+    if (current != null && current.hash().equals(hash)) {
+      return; // this replica's own publish, coming back
+    }
+    Published decoded;
+    try {
+      decoded = decodeStored(payload);
+    } catch (IOException | RuntimeException e) {
+      log.error(
+          "Ignoring configuration {} from {}: {}; still serving {}",
+          hash,
+          store.describe(),
+          e.getMessage(),
+          current == null ? "nothing" : current.hash());
+      return;
+    }
+    synchronized (publishLock) {
+      Published latest = outlet.latest();
+      if (latest != null && latest.hash().equals(decoded.hash())) {
+        return;
+      }
+      Published published =
+          new Published(
+              ++sequence,
+              decoded.hashes(),
+              decoded.frame(),
+              decoded.config(),
+              decoded.plugins(),
+              decoded.publishedAt());
+      outlet.publish(published);
+      log.info(
+          "Configuration {} published by another replica; sent to {} connected data plane(s)",
+          published.hash(),
+          outlet.sessions.size());
+    }
+  }
+
+  /**
+   * Why this control plane is degraded (its store cannot be written: publishes are refused while
+   * the configuration in force keeps being served), or empty when it is healthy.
+   */
+  public Optional<String> degradedReason() {
+    return store.unavailable();
+  }
+
   /** The configuration in force, or empty before the first publish. */
   public Optional<PublishedConfig> currentConfig() {
     Published p = outlet.latest();
@@ -408,9 +519,36 @@ public final class ControlPlaneServer implements AutoCloseable {
             new PublishedConfig(p.hashes(), p.config(), p.publishedAt(), p.frame().length));
   }
 
-  /** Every data plane seen and not yet forgotten, sorted by hostname then id. */
+  /**
+   * Every data plane seen and not yet forgotten, sorted by hostname then id. With a {@link
+   * Builder#fleetDirectory}, also those other replicas serve: a node known to several replicas is
+   * listed once, as the replica it is connected to (or, if none, the one that saw it last) reports
+   * it.
+   */
   public List<DataPlaneInfo> dataPlanes() {
-    return registry.snapshot();
+    List<DataPlaneInfo> local = registry.snapshot();
+    if (fleet == null) {
+      return local;
+    }
+    Map<String, DataPlaneInfo> merged = new LinkedHashMap<>();
+    for (DataPlaneInfo node : local) {
+      merged.put(node.id(), node);
+    }
+    for (DataPlaneInfo node : fleet.remote()) {
+      merged.merge(node.id(), node, ControlPlaneServer::fresher);
+    }
+    return merged.values().stream()
+        .sorted(
+            java.util.Comparator.comparing(DataPlaneInfo::hostname)
+                .thenComparing(DataPlaneInfo::id))
+        .toList();
+  }
+
+  private static DataPlaneInfo fresher(DataPlaneInfo a, DataPlaneInfo b) {
+    if (a.connected() != b.connected()) {
+      return a.connected() ? a : b;
+    }
+    return b.lastSeen().isAfter(a.lastSeen()) ? b : a;
   }
 
   /** The address data planes connect to (with the actual port when 0 was asked for). */
@@ -534,6 +672,13 @@ public final class ControlPlaneServer implements AutoCloseable {
     ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     adminExecutor.shutdownNow();
+    if (fleet != null && fleet != store) {
+      try {
+        fleet.close();
+      } catch (IOException e) {
+        log.warn("Closing the fleet directory failed: {}", e.toString());
+      }
+    }
     try {
       store.close();
     } catch (IOException e) {
@@ -556,6 +701,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     private @Nullable InetSocketAddress admin;
     private @Nullable String adminToken;
     private ConfigStore store = new InMemoryConfigStore();
+    private @Nullable FleetDirectory fleet;
     private Duration heartbeat = DEFAULT_HEARTBEAT;
     private @Nullable Duration deadAfter;
     private Duration handshakeTimeout = Duration.ofSeconds(10);
@@ -617,6 +763,16 @@ public final class ControlPlaneServer implements AutoCloseable {
     /** Where published configurations are kept; default {@link InMemoryConfigStore}. */
     public Builder configStore(ConfigStore store) {
       this.store = Objects.requireNonNull(store, "configStore");
+      return this;
+    }
+
+    /**
+     * Shares this control plane's data planes with the other replicas of a highly available control
+     * plane, so that {@link #dataPlanes()} lists the whole fleet (default: none, this control
+     * plane's nodes only). The server closes it when it closes.
+     */
+    public Builder fleetDirectory(FleetDirectory directory) {
+      this.fleet = Objects.requireNonNull(directory, "fleetDirectory");
       return this;
     }
 

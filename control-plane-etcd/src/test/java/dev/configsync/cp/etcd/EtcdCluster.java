@@ -1,0 +1,266 @@
+package dev.configsync.cp.etcd;
+
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.cp.etcd.EtcdGateway.Call;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * A real etcd cluster of separate {@code etcd} processes (Debian's {@code etcd-server}) on free
+ * 127.0.0.1 ports, with data in a temporary directory (on {@code /dev/shm} when there is one, so
+ * that etcd's fsyncs cost little on a loaded machine). Members can be killed and restarted.
+ */
+final class EtcdCluster implements AutoCloseable {
+  static final Path BINARY =
+      Path.of(System.getenv().getOrDefault("CONFIGSYNC_ETCD_BINARY", "/usr/bin/etcd"));
+
+  /**
+   * Skips the calling test class when etcd is not installed, with a message saying how to install
+   * it; fails instead when the environment variable {@code CI} is set, so CI cannot pass without
+   * running these tests.
+   */
+  static void requireEtcd() {
+    if (Files.isExecutable(BINARY)) {
+      return;
+    }
+    String message =
+        "etcd is not installed at "
+            + BINARY
+            + ": install Debian's etcd-server (apt-get install etcd-server; .ci/run does) or set"
+            + " CONFIGSYNC_ETCD_BINARY; the high-availability tests need a real etcd cluster";
+    if (System.getenv("CI") != null) {
+      Assertions.fail(message + " (CI is set, so this is a failure, not a skip)");
+    }
+    Assumptions.abort(message);
+  }
+
+  private final class Member {
+    final String name;
+    final int clientPort;
+    final int peerPort;
+    final Path dataDir;
+    Process process;
+
+    Member(String name, int clientPort, int peerPort) {
+      this.name = name;
+      this.clientPort = clientPort;
+      this.peerPort = peerPort;
+      this.dataDir = root.resolve(name);
+    }
+
+    URI clientUrl() {
+      return URI.create("http://127.0.0.1:" + clientPort);
+    }
+
+    void start(boolean existing) throws IOException {
+      List<String> cmd =
+          List.of(
+              BINARY.toString(),
+              "--name",
+              name,
+              "--data-dir",
+              dataDir.toString(),
+              "--listen-client-urls",
+              clientUrl().toString(),
+              "--advertise-client-urls",
+              clientUrl().toString(),
+              "--listen-peer-urls",
+              "http://127.0.0.1:" + peerPort,
+              "--initial-advertise-peer-urls",
+              "http://127.0.0.1:" + peerPort,
+              "--initial-cluster",
+              initialCluster,
+              "--initial-cluster-state",
+              existing ? "existing" : "new",
+              "--initial-cluster-token",
+              token,
+              "--log-level",
+              "warn");
+      process =
+          new ProcessBuilder(cmd)
+              .redirectErrorStream(true)
+              .redirectOutput(
+                  ProcessBuilder.Redirect.appendTo(root.resolve(name + ".log").toFile()))
+              .start();
+    }
+  }
+
+  private final Path root;
+  private final List<Member> members = new ArrayList<>();
+  private final String initialCluster;
+  private final String token;
+  private final EtcdGateway admin;
+
+  private EtcdCluster(int size) throws IOException {
+    Path shm = Path.of("/dev/shm");
+    root =
+        Files.isDirectory(shm) && Files.isWritable(shm)
+            ? Files.createTempDirectory(shm, "configsync-etcd-")
+            : Files.createTempDirectory("configsync-etcd-");
+    List<String> peers = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      Member m = new Member("m" + i, freePort(), freePort());
+      members.add(m);
+      peers.add(m.name + "=http://127.0.0.1:" + m.peerPort);
+    }
+    initialCluster = String.join(",", peers);
+    token = root.getFileName().toString();
+    admin = new EtcdGateway(endpoints(), Duration.ofSeconds(5), null);
+  }
+
+  /** Starts a cluster of {@code size} members and waits until every member is healthy. */
+  static EtcdCluster start(int size) throws IOException {
+    requireEtcd();
+    EtcdCluster cluster = new EtcdCluster(size);
+    try {
+      for (Member m : cluster.members) {
+        m.start(false);
+      }
+      for (int i = 0; i < size; i++) {
+        cluster.awaitHealthy(i);
+      }
+      return cluster;
+    } catch (RuntimeException | IOException e) {
+      cluster.close();
+      throw e;
+    }
+  }
+
+  List<URI> endpoints() {
+    return members.stream().map(Member::clientUrl).toList();
+  }
+
+  URI endpoint(int i) {
+    return members.get(i).clientUrl();
+  }
+
+  int size() {
+    return members.size();
+  }
+
+  /** Kills member {@code i} (SIGKILL) and waits until it is gone. */
+  void kill(int i) throws InterruptedException {
+    Process p = members.get(i).process;
+    p.destroyForcibly();
+    p.waitFor();
+  }
+
+  /** Starts member {@code i} again on its data and waits until it is healthy. */
+  void restart(int i) throws IOException {
+    members.get(i).start(true);
+    awaitHealthy(i);
+  }
+
+  private void awaitHealthy(int i) {
+    EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), null);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(100))
+        .ignoreExceptions()
+        .until(
+            () ->
+                one.call("/v3/kv/range", range("/health-probe"), Call.IDEMPOTENT)
+                    .path("header")
+                    .has("revision"));
+  }
+
+  /** The index of the member that leads the cluster now. */
+  int leader() throws IOException {
+    for (int i = 0; i < members.size(); i++) {
+      if (!members.get(i).process.isAlive()) {
+        continue;
+      }
+      EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), null);
+      JsonNode status =
+          one.call("/v3/maintenance/status", EtcdGateway.JSON.createObjectNode(), Call.IDEMPOTENT);
+      if (status.path("leader").asText().equals(status.path("header").path("member_id").asText())) {
+        return i;
+      }
+    }
+    throw new IOException("no member leads the cluster");
+  }
+
+  /** Compacts (physically) every revision before the current one. */
+  long compact() throws IOException {
+    long revision =
+        admin
+            .call("/v3/kv/range", range("/compaction-probe"), Call.IDEMPOTENT)
+            .path("header")
+            .path("revision")
+            .asLong();
+    ObjectNode request = EtcdGateway.JSON.createObjectNode();
+    request.put("revision", Long.toString(revision)).put("physical", true);
+    admin.call("/v3/kv/compaction", request, Call.IDEMPOTENT);
+    return revision;
+  }
+
+  /** Every key under {@code prefix}, with its value as text. */
+  List<String> keys(String prefix) throws IOException {
+    ObjectNode request = EtcdGateway.JSON.createObjectNode();
+    request.put("key", EtcdGateway.b64(prefix)).put("range_end", EtcdGateway.prefixEnd(prefix));
+    request.put("keys_only", true);
+    List<String> keys = new ArrayList<>();
+    for (JsonNode kv : admin.call("/v3/kv/range", request, Call.IDEMPOTENT).path("kvs")) {
+      keys.add(EtcdGateway.text(kv.path("key")));
+    }
+    return keys;
+  }
+
+  /** The number of times {@code key} was written (etcd's version), 0 when absent. */
+  long version(String key) throws IOException {
+    return admin
+        .call("/v3/kv/range", range(key), Call.IDEMPOTENT)
+        .path("kvs")
+        .path(0)
+        .path("version")
+        .asLong(0);
+  }
+
+  EtcdGateway gateway() {
+    return admin;
+  }
+
+  private static ObjectNode range(String key) {
+    return EtcdGateway.JSON.createObjectNode().put("key", EtcdGateway.b64(key));
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Member m : members) {
+      if (m.process != null) {
+        m.process.destroyForcibly();
+        try {
+          m.process.waitFor();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+    try (Stream<Path> files = Files.walk(root)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

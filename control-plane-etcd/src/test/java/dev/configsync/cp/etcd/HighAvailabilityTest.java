@@ -1,0 +1,551 @@
+package dev.configsync.cp.etcd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.configsync.ConfigSnapshot;
+import dev.configsync.ConfigSyncClient;
+import dev.configsync.SyncEvent;
+import dev.configsync.cp.ConfigConflictException;
+import dev.configsync.cp.ControlPlaneServer;
+import dev.configsync.cp.DataPlaneInfo;
+import dev.configsync.cp.ServerTls;
+import dev.configsync.okhttp.OkHttpTransport;
+import dev.configsync.testkit.FaultProxy;
+import dev.configsync.testkit.TestPki;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.random.RandomGenerator;
+import okhttp3.tls.HeldCertificate;
+import org.awaitility.core.ConditionFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A highly available control plane for real: a 3-member etcd cluster of {@code etcd} processes,
+ * control plane replicas (in this JVM, and one in a child JVM for the crash), and configsync data
+ * plane clients over mutual TLS, all on 127.0.0.1. Each test has its own key prefix in the shared
+ * cluster.
+ */
+class HighAvailabilityTest {
+  private static final Duration HEARTBEAT = Duration.ofMillis(200);
+  private static final Duration LEASE_TTL = Duration.ofSeconds(2);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static EtcdCluster etcd;
+  private static TestPki pki;
+
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private String prefix;
+
+  @BeforeAll
+  static void startEtcd() throws IOException {
+    etcd = EtcdCluster.start(3);
+    pki = TestPki.create();
+  }
+
+  @AfterAll
+  static void stopEtcd() {
+    if (etcd != null) {
+      etcd.close();
+    }
+  }
+
+  @org.junit.jupiter.api.BeforeEach
+  void prefix(TestInfo test) {
+    prefix = "/t/" + test.getTestMethod().orElseThrow().getName() + "/";
+  }
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+  }
+
+  private static ConditionFactory eventually() {
+    return await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20));
+  }
+
+  // ---- fixtures
+  // ----------------------------------------------------------------------------------
+
+  record Replica(String name, ControlPlaneServer cp, EtcdConfigStore store) {
+    URI outlet() {
+      return URI.create("wss://localhost:" + cp.address().getPort());
+    }
+
+    int adminPort() {
+      return cp.adminAddress().orElseThrow().getPort();
+    }
+  }
+
+  private EtcdConfigStore store(String name, List<URI> endpoints) {
+    EtcdConfigStore store =
+        EtcdConfigStore.builder()
+            .endpoints(endpoints)
+            .prefix(prefix)
+            .replicaName(name)
+            .leaseTtl(LEASE_TTL)
+            .requestTimeout(Duration.ofSeconds(3))
+            .flushInterval(Duration.ofMillis(100))
+            .unavailableAfter(Duration.ofSeconds(3))
+            .build();
+    closeables.add(store);
+    return store;
+  }
+
+  private Replica replica(String name) throws IOException {
+    return replica(name, etcd.endpoints());
+  }
+
+  private Replica replica(String name, List<URI> endpoints) throws IOException {
+    EtcdConfigStore store = store(name, endpoints);
+    HeldCertificate cert = pki.controlPlaneCertificate();
+    ControlPlaneServer cp =
+        ControlPlaneServer.builder()
+            .tls(
+                ServerTls.pkiFromPem(
+                    cert.certificatePem(), cert.privateKeyPkcs8Pem(), pki.ca().certificatePem()))
+            .listen("127.0.0.1", 0)
+            .admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+            .heartbeatInterval(HEARTBEAT)
+            .handshakeTimeout(Duration.ofSeconds(5))
+            .ioThreads(2)
+            .configStore(store)
+            .fleetDirectory(store)
+            .start();
+    closeables.add(cp);
+    return new Replica(name, cp, store);
+  }
+
+  private ConfigSyncClient node(
+      String hostname, List<URI> controlPlanes, List<ConfigSnapshot> applied) {
+    return node(hostname, controlPlanes, applied, new Random(), new CopyOnWriteArrayList<>());
+  }
+
+  private ConfigSyncClient node(
+      String hostname,
+      List<URI> controlPlanes,
+      List<ConfigSnapshot> applied,
+      RandomGenerator random,
+      List<SyncEvent> events) {
+    ConfigSyncClient client =
+        ConfigSyncClient.builder()
+            .controlPlanes(controlPlanes)
+            .transport(OkHttpTransport.create(pki.dataPlaneTls()))
+            .nodeHostname(hostname)
+            .heartbeatInterval(HEARTBEAT)
+            .reconnectDelay(Duration.ofMillis(50), Duration.ofMillis(150))
+            .handshakeTimeout(Duration.ofSeconds(5))
+            .random(random)
+            .onSnapshot(applied::add)
+            .onEvent(events::add)
+            .build();
+    closeables.add(client);
+    client.start();
+    return client;
+  }
+
+  private HttpResponse<String> put(int adminPort, String config, String ifMatch) throws Exception {
+    HttpRequest.Builder r =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/config"))
+            .timeout(Duration.ofSeconds(20))
+            .header("Content-Type", "application/json")
+            .PUT(HttpRequest.BodyPublishers.ofString(config));
+    if (ifMatch != null) {
+      r.header("If-Match", "\"" + ifMatch + "\"");
+    }
+    return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private JsonNode get(int adminPort, String path) throws Exception {
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
+                .timeout(Duration.ofSeconds(20))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    return JSON.readTree(response.body());
+  }
+
+  private String publish(Replica r, String config) throws Exception {
+    HttpResponse<String> response = put(r.adminPort(), config, null);
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    return JSON.readTree(response.body()).path("hash").asText();
+  }
+
+  private static String hashOf(ConfigSyncClient node) {
+    return node.current().map(ConfigSnapshot::hash).orElse("none");
+  }
+
+  // ---- tests
+  // -------------------------------------------------------------------------------------
+
+  @Test
+  void aPublishOnOneReplicaReachesNodesConnectedToAnotherWithinASecond() throws Exception {
+    Replica a = replica("a");
+    Replica b = replica("b");
+    List<ConfigSnapshot> applied = new CopyOnWriteArrayList<>();
+    ConfigSyncClient onB = node("dp-on-b", List.of(b.outlet()), applied);
+    eventually().until(() -> b.cp().dataPlanes().stream().anyMatch(DataPlaneInfo::connected));
+
+    long sent = System.nanoTime();
+    String hash = publish(a, "{\"services\":[{\"name\":\"published-on-a\"}]}");
+    eventually().until(() -> hashOf(onB).equals(hash));
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent);
+
+    assertThat(millis).as("publish on A to applied on a node of B, ms").isLessThan(1000);
+    assertThat(applied).hasSize(1);
+    assertThat(b.cp().currentConfig().orElseThrow().hash()).isEqualTo(hash);
+    // The whole fleet on either replica's admin API, with the node's hash.
+    eventually()
+        .until(
+            () -> {
+              JsonNode listed = get(a.adminPort(), "/clustering/data-planes").path("data");
+              return listed.size() == 1
+                  && listed.get(0).path("hostname").asText().equals("dp-on-b")
+                  && listed.get(0).path("connected").asBoolean()
+                  && listed.get(0).path("config_hash").asText().equals(hash);
+            });
+    System.out.printf("publish on A reached a node of B in %d ms%n", millis);
+  }
+
+  @Test
+  void killingOneEtcdMemberChangesNothingVisible() throws Exception {
+    Replica a = replica("a");
+    Replica b = replica("b");
+    List<ConfigSnapshot> appliedA = new CopyOnWriteArrayList<>();
+    List<ConfigSnapshot> appliedB = new CopyOnWriteArrayList<>();
+    ConfigSyncClient onA = node("dp-a", List.of(a.outlet()), appliedA);
+    ConfigSyncClient onB = node("dp-b", List.of(b.outlet()), appliedB);
+    String v1 = publish(a, "{\"v\":1}");
+    eventually().until(() -> hashOf(onA).equals(v1) && hashOf(onB).equals(v1));
+
+    // Watch both replicas' health for the rest of the test.
+    AtomicBoolean sampling = new AtomicBoolean(true);
+    List<String> degraded = new CopyOnWriteArrayList<>();
+    ExecutorService sampler = Executors.newSingleThreadExecutor();
+    closeables.add(sampler::shutdownNow);
+    Future<?> samples =
+        sampler.submit(
+            () -> {
+              while (sampling.get()) {
+                for (Replica r : List.of(a, b)) {
+                  r.cp()
+                      .degradedReason()
+                      .ifPresent(reason -> degraded.add(r.name() + ": " + reason));
+                }
+                Thread.sleep(50);
+              }
+              return null;
+            });
+
+    int leader = etcd.leader();
+    etcd.kill(leader);
+    try {
+      String v2 = publish(b, "{\"v\":2}");
+      eventually().until(() -> hashOf(onA).equals(v2) && hashOf(onB).equals(v2));
+      String v3 = publish(a, "{\"v\":3}");
+      eventually().until(() -> hashOf(onA).equals(v3) && hashOf(onB).equals(v3));
+      eventually()
+          .until(
+              () ->
+                  get(b.adminPort(), "/clustering/data-planes").path("data").size() == 2
+                      && get(a.adminPort(), "/status").path("status").asText().equals("ok"));
+      // Longer than unavailableAfter: a replica that had lost etcd would say so by now.
+      await().pollDelay(Duration.ofSeconds(4)).until(() -> true);
+      sampling.set(false);
+      samples.get(10, TimeUnit.SECONDS);
+      assertThat(degraded).isEmpty();
+      assertThat(appliedA).hasSize(3);
+      assertThat(appliedB).hasSize(3);
+    } finally {
+      sampling.set(false);
+      etcd.restart(leader);
+    }
+  }
+
+  @Test
+  void aCrashedReplicasNodesMoveToTheOthersWithTheSameHashAndNoReapply(@TempDir Path dir)
+      throws Exception {
+    Replica a = replica("a");
+    Replica b = replica("b");
+    HeldCertificate cert = pki.controlPlaneCertificate();
+    Path certFile = Files.writeString(dir.resolve("cp.crt"), cert.certificatePem());
+    Path keyFile = Files.writeString(dir.resolve("cp.key"), cert.privateKeyPkcs8Pem());
+    Path caFile = Files.writeString(dir.resolve("ca.crt"), pki.ca().certificatePem());
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(
+        List.of(
+            "-cp",
+            System.getProperty("java.class.path"),
+            "-Xmx256m",
+            ReplicaMain.class.getName(),
+            certFile.toString(),
+            keyFile.toString(),
+            caFile.toString(),
+            prefix,
+            "c",
+            Long.toString(HEARTBEAT.toMillis()),
+            Long.toString(LEASE_TTL.toSeconds())));
+    etcd.endpoints().forEach(e -> cmd.add(e.toString()));
+    Process child =
+        new ProcessBuilder(cmd)
+            .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("c.log").toFile()))
+            .start();
+    closeables.add(child::destroyForcibly);
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+    String ready = out.readLine();
+    assertThat(ready)
+        .as("replica c in a child JVM, see " + dir.resolve("c.log"))
+        .startsWith("READY");
+    URI c =
+        URI.create("wss://localhost:" + ready.substring("READY ".length(), ready.lastIndexOf(' ')));
+
+    String hash = publish(a, "{\"services\":[{\"name\":\"fleet\"}]}");
+    List<List<ConfigSnapshot>> applied = new ArrayList<>();
+    List<List<SyncEvent>> events = new ArrayList<>();
+    List<ConfigSyncClient> nodes = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
+      List<SyncEvent> seen = new CopyOnWriteArrayList<>();
+      applied.add(snapshots);
+      events.add(seen);
+      // The first two start on c (the first pick is index 0), the others anywhere.
+      RandomGenerator random = i < 2 ? firstPickZero(new Random(i)) : new Random(i);
+      nodes.add(node("dp-" + i, List.of(c, a.outlet(), b.outlet()), snapshots, random, seen));
+    }
+    eventually().until(() -> nodes.stream().allMatch(n -> hashOf(n).equals(hash)));
+    eventually()
+        .until(
+            () ->
+                a.cp().dataPlanes().stream().filter(DataPlaneInfo::connected).count() == 4
+                    && etcd.keys(prefix + "nodes/c/").size() >= 2);
+
+    child.destroyForcibly();
+    child.waitFor();
+
+    // Every node is served by a or b, on the same hash, and c's entries left with its lease.
+    eventually()
+        .until(
+            () ->
+                a.cp().dataPlanes().stream()
+                            .filter(n -> n.connected() && n.configHash().equals(hash))
+                            .count()
+                        == 4
+                    && etcd.keys(prefix + "nodes/c/").isEmpty()
+                    && b.cp().dataPlanes().size() == 4);
+    for (int i = 0; i < 4; i++) {
+      assertThat(hashOf(nodes.get(i))).isEqualTo(hash);
+      assertThat(applied.get(i)).as("dp-%d applied once, never again", i).hasSize(1);
+    }
+    for (int i = 0; i < 2; i++) {
+      List<URI> connectedTo =
+          events.get(i).stream()
+              .filter(e -> e instanceof SyncEvent.Connected)
+              .map(e -> ((SyncEvent.Connected) e).endpoint())
+              .toList();
+      assertThat(connectedTo.get(0).getPort()).isEqualTo(c.getPort());
+      assertThat(connectedTo.get(connectedTo.size() - 1).getPort())
+          .isIn(a.cp().address().getPort(), b.cp().address().getPort());
+    }
+    JsonNode fleet = get(b.adminPort(), "/clustering/data-planes").path("data");
+    assertThat(fleet).hasSize(4);
+  }
+
+  /** A random source whose first {@code nextInt(bound)} is 0, then as {@code delegate}. */
+  private static RandomGenerator firstPickZero(Random delegate) {
+    return new RandomGenerator() {
+      private final AtomicBoolean first = new AtomicBoolean(true);
+
+      @Override
+      public long nextLong() {
+        return delegate.nextLong();
+      }
+
+      @Override
+      public int nextInt(int bound) {
+        return first.getAndSet(false) ? 0 : delegate.nextInt(bound);
+      }
+    };
+  }
+
+  @Test
+  void concurrentPublishesOnTwoReplicasYieldOneWinnerAndOneClearConflict() throws Exception {
+    Replica a = replica("a");
+    Replica b = replica("b");
+    String v1 = publish(a, "{\"v\":1}");
+    eventually().until(() -> b.cp().currentConfig().map(c -> c.hash().equals(v1)).orElse(false));
+
+    ExecutorService admins = Executors.newFixedThreadPool(2);
+    closeables.add(admins::shutdownNow);
+    CountDownLatch go = new CountDownLatch(1);
+    Future<HttpResponse<String>> onA =
+        admins.submit(
+            () -> {
+              go.await();
+              return put(a.adminPort(), "{\"v\":\"from-a\"}", v1);
+            });
+    Future<HttpResponse<String>> onB =
+        admins.submit(
+            () -> {
+              go.await();
+              return put(b.adminPort(), "{\"v\":\"from-b\"}", v1);
+            });
+    go.countDown();
+    HttpResponse<String> ra = onA.get(30, TimeUnit.SECONDS);
+    HttpResponse<String> rb = onB.get(30, TimeUnit.SECONDS);
+
+    assertThat(List.of(ra.statusCode(), rb.statusCode())).containsExactlyInAnyOrder(200, 409);
+    HttpResponse<String> winner = ra.statusCode() == 200 ? ra : rb;
+    HttpResponse<String> loser = ra.statusCode() == 200 ? rb : ra;
+    String won = JSON.readTree(winner.body()).path("hash").asText();
+    JsonNode conflict = JSON.readTree(loser.body());
+    assertThat(conflict.path("error").asText()).isEqualTo("conflict");
+    assertThat(conflict.path("current_hash").asText()).isEqualTo(won);
+    assertThat(conflict.path("message").asText()).contains("publish again");
+    eventually()
+        .until(
+            () ->
+                a.cp().currentConfig().orElseThrow().hash().equals(won)
+                    && b.cp().currentConfig().orElseThrow().hash().equals(won));
+
+    // The same race between two stores directly: one transaction wins, the other is told why.
+    prefix = prefix + "raw/";
+    EtcdConfigStore first = store("x", etcd.endpoints());
+    EtcdConfigStore second = store("y", etcd.endpoints());
+    assertThat(first.load()).isEmpty();
+    assertThat(second.load()).isEmpty();
+    first.save(new byte[] {1}, "11111111111111111111111111111111", null);
+    assertThatThrownBy(() -> second.save(new byte[] {2}, "22222222222222222222222222222222", null))
+        .isInstanceOf(ConfigConflictException.class)
+        .hasMessageContaining("this replica expected revision 0")
+        .satisfies(
+            e ->
+                assertThat(((ConfigConflictException) e).currentHash())
+                    .isEqualTo("11111111111111111111111111111111"));
+  }
+
+  @Test
+  void aPartitionedReplicaReportsDegradedKeepsServingAndCatchesUpAfterwards() throws Exception {
+    Replica a = replica("a");
+    List<FaultProxy> proxies = new ArrayList<>();
+    for (URI e : etcd.endpoints()) {
+      FaultProxy proxy = FaultProxy.start("127.0.0.1", e.getPort());
+      closeables.add(proxy);
+      proxies.add(proxy);
+    }
+    Replica c =
+        replica(
+            "c", proxies.stream().map(p -> URI.create("http://127.0.0.1:" + p.port())).toList());
+    List<ConfigSnapshot> appliedOnC = new CopyOnWriteArrayList<>();
+    ConfigSyncClient onA = node("dp-a", List.of(a.outlet()), new CopyOnWriteArrayList<>());
+    ConfigSyncClient onC = node("dp-c", List.of(c.outlet()), appliedOnC);
+    String v1 = publish(a, "{\"v\":1}");
+    eventually().until(() -> hashOf(onA).equals(v1) && hashOf(onC).equals(v1));
+    int reloads = c.store().reloads();
+
+    proxies.forEach(FaultProxy::blackhole);
+    proxies.forEach(FaultProxy::reset);
+    eventually()
+        .until(() -> get(c.adminPort(), "/status").path("status").asText().equals("degraded"));
+    assertThat(get(c.adminPort(), "/status").path("degraded_reason").asText())
+        .contains("etcd unreachable since");
+    HttpResponse<String> refused = put(c.adminPort(), "{\"v\":\"lost\"}", null);
+    assertThat(refused.statusCode()).isEqualTo(503);
+    assertThat(JSON.readTree(refused.body()).path("message").asText())
+        .contains("etcd unreachable since")
+        .contains("publishing is refused until etcd is back")
+        .contains("nothing was published");
+    // A node that connects to the cut-off replica still gets the configuration it knows.
+    ConfigSyncClient late = node("dp-late", List.of(c.outlet()), new CopyOnWriteArrayList<>());
+    eventually().until(() -> hashOf(late).equals(v1));
+
+    String v2 = publish(a, "{\"v\":2}");
+    eventually().until(() -> hashOf(onA).equals(v2));
+    assertThat(hashOf(onC)).isEqualTo(v1);
+    assertThat(onC.isServing()).isTrue();
+
+    // Back: the replica resumes its watch from the last revision it saw.
+    proxies.forEach(FaultProxy::heal);
+    eventually().until(() -> hashOf(onC).equals(v2) && hashOf(late).equals(v2));
+    eventually().until(() -> get(c.adminPort(), "/status").path("status").asText().equals("ok"));
+    assertThat(c.store().reloads()).isEqualTo(reloads);
+
+    // Cut off again while etcd compacts the revisions it missed: it reloads the latest instead.
+    proxies.forEach(FaultProxy::blackhole);
+    proxies.forEach(FaultProxy::reset);
+    eventually().until(() -> c.cp().degradedReason().isPresent());
+    String v3 = publish(a, "{\"v\":3}");
+    publish(a, "{\"v\":4}");
+    String v5 = publish(a, "{\"v\":5}");
+    etcd.compact();
+    proxies.forEach(FaultProxy::heal);
+    eventually().until(() -> hashOf(onC).equals(v5));
+    assertThat(c.store().reloads()).isGreaterThan(reloads);
+    assertThat(appliedOnC).extracting(ConfigSnapshot::hash).doesNotContain(v3);
+    assertThat(put(c.adminPort(), "{\"v\":6}", v5).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aggregatesAreSharedAtABoundedRate() throws Exception {
+    EtcdConfigStore x = store("x", etcd.endpoints());
+    EtcdConfigStore y = store("y", etcd.endpoints());
+    SharedAggregate ax = x.aggregate("usage");
+    SharedAggregate ay = y.aggregate("usage");
+    AtomicInteger requests = new AtomicInteger();
+    long until = System.nanoTime() + Duration.ofSeconds(1).toNanos();
+    while (System.nanoTime() < until) {
+      ax.set(JSON.createObjectNode().put("requests", requests.incrementAndGet()));
+    }
+    ay.set(JSON.createObjectNode().put("requests", 7));
+    eventually()
+        .until(
+            () -> {
+              Map<String, JsonNode> seen = y.aggregate("usage").byReplica();
+              return seen.containsKey("x")
+                  && seen.get("x").path("requests").asInt() == requests.get()
+                  && x.aggregate("usage").byReplica().containsKey("y");
+            });
+    long writes = etcd.version(prefix + "aggregates/usage/x");
+    // Flushed every 100 ms: about 10 writes for the second of updates, never one per update.
+    assertThat(requests.get()).isGreaterThan(1000);
+    assertThat(writes).isBetween(1L, 20L);
+    assertThat(x.aggregate("usage").byReplica().get("y").path("requests").asInt()).isEqualTo(7);
+  }
+}
