@@ -46,8 +46,12 @@ final class AdminApi {
   private final byte @Nullable [] token;
   private final Executor blocking;
 
-  AdminApi(ControlPlaneServer server, @Nullable String token, Executor blocking) {
+  private final boolean loopbackOnly;
+
+  AdminApi(
+      ControlPlaneServer server, @Nullable String token, Executor blocking, boolean loopbackOnly) {
     this.server = server;
+    this.loopbackOnly = loopbackOnly;
     this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
     this.blocking = blocking;
   }
@@ -68,16 +72,7 @@ final class AdminApi {
             false);
         return;
       }
-      if (!authorized(request)) {
-        FullHttpResponse response =
-            HttpJson.error(
-                HttpResponseStatus.UNAUTHORIZED,
-                "unauthorized",
-                "missing or wrong admin token: send 'Authorization: Bearer <token>'");
-        response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"configsync\"");
-        HttpJson.send(ctx, response, keepAlive);
-        return;
-      }
+      // Authentication happened on the request's head, before its body was read (see Gate).
       String path = new QueryStringDecoder(request.uri()).path();
       if (path.length() > 1 && path.endsWith("/")) {
         path = path.substring(0, path.length() - 1);
@@ -98,8 +93,9 @@ final class AdminApi {
                   ctx,
                   HttpJson.error(
                       HttpResponseStatus.SERVICE_UNAVAILABLE,
-                      "shutting_down",
-                      "the control plane is shutting down"),
+                      "busy",
+                      "the control plane is busy with earlier publishes, or shutting down;"
+                          + " nothing was published; retry"),
                   false);
             }
           } else {
@@ -132,13 +128,67 @@ final class AdminApi {
     }
   }
 
-  private boolean authorized(FullHttpRequest request) {
-    if (token == null) {
-      return true;
+  /**
+   * Checks each request's head before its body is read, so that an unauthenticated client cannot
+   * make the server buffer a body: a wrong or missing token is answered 401 and the connection
+   * closed. Without a token on a loopback address, only requests naming a loopback host are served,
+   * so a web page cannot reach the API through DNS rebinding.
+   */
+  ChannelHandler gate() {
+    return new Gate();
+  }
+
+  private final class Gate extends io.netty.channel.ChannelInboundHandlerAdapter {
+    private boolean refusing;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof io.netty.handler.codec.http.HttpRequest request) {
+        String problem = refusal(request);
+        if (problem != null) {
+          refusing = true;
+          io.netty.util.ReferenceCountUtil.release(msg);
+          boolean auth = problem.startsWith("missing or wrong");
+          FullHttpResponse response =
+              HttpJson.error(
+                  auth ? HttpResponseStatus.UNAUTHORIZED : HttpResponseStatus.FORBIDDEN,
+                  auth ? "unauthorized" : "forbidden",
+                  problem);
+          if (auth) {
+            response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"configsync\"");
+          }
+          HttpJson.send(ctx, response, false);
+          return;
+        }
+        refusing = false;
+      } else if (refusing) {
+        io.netty.util.ReferenceCountUtil.release(msg); // the refused request's body: dropped
+        return;
+      }
+      ctx.fireChannelRead(msg);
     }
-    String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
-    return header != null
-        && MessageDigest.isEqual(token, header.trim().getBytes(StandardCharsets.UTF_8));
+  }
+
+  private @Nullable String refusal(io.netty.handler.codec.http.HttpRequest request) {
+    if (token != null) {
+      String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+      boolean ok =
+          header != null
+              && MessageDigest.isEqual(token, header.trim().getBytes(StandardCharsets.UTF_8));
+      return ok ? null : "missing or wrong admin token: send 'Authorization: Bearer <token>'";
+    }
+    if (loopbackOnly) {
+      String host = request.headers().get(HttpHeaderNames.HOST, "");
+      String name =
+          host.startsWith("[") ? host.substring(0, host.indexOf(']') + 1) : host.split(":", 2)[0];
+      if (!(name.equals("localhost") || name.equals("127.0.0.1") || name.equals("[::1]"))) {
+        return "without an admin token this API answers only requests for localhost, 127.0.0.1"
+            + " or [::1] (Host header was '"
+            + LogSafe.text(host, 100)
+            + "'); set an admin token to serve other names";
+      }
+    }
+    return null;
   }
 
   private static FullHttpResponse notAllowed(String allow) {
@@ -225,9 +275,6 @@ final class AdminApi {
     } catch (IOException e) {
       return HttpJson.error(
           HttpResponseStatus.BAD_REQUEST, "invalid_config", "cannot be read: " + e.getMessage());
-    } catch (IllegalStateException e) {
-      return HttpJson.error(
-          HttpResponseStatus.SERVICE_UNAVAILABLE, "shutting_down", String.valueOf(e.getMessage()));
     } catch (PublishConflictException e) {
       log.warn("Publish refused, conflict: {}", e.getMessage());
       Map<String, Object> answer = new LinkedHashMap<>();
@@ -241,6 +288,21 @@ final class AdminApi {
       log.error("Publishing from the admin API failed: {}", e.getMessage());
       return HttpJson.error(
           HttpResponseStatus.SERVICE_UNAVAILABLE, "store_unavailable", e.getMessage());
+    } catch (RuntimeException e) {
+      if (server.isClosed()) {
+        return HttpJson.error(
+            HttpResponseStatus.SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the control plane is shutting down; nothing was published");
+      }
+      // A bug (in a validator, say) must still get an answer: the client would wait for ever.
+      log.error("Publishing from the admin API failed unexpectedly", e);
+      return HttpJson.error(
+          HttpResponseStatus.INTERNAL_SERVER_ERROR,
+          "internal_error",
+          "publishing failed unexpectedly ("
+              + e.getClass().getSimpleName()
+              + "); nothing was published; the control plane's log has the details");
     }
   }
 

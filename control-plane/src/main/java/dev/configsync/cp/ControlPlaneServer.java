@@ -37,7 +37,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -137,8 +136,14 @@ public final class ControlPlaneServer implements AutoCloseable {
             b.ioThreads,
             new DefaultThreadFactory("configsync-cp-io", true),
             NioIoHandler.newFactory());
+    // One publish at a time, and a short queue: each waiting PUT holds its body in memory.
     this.adminExecutor =
-        Executors.newSingleThreadExecutor(
+        new java.util.concurrent.ThreadPoolExecutor(
+            1,
+            1,
+            0,
+            TimeUnit.MILLISECONDS,
+            new java.util.concurrent.ArrayBlockingQueue<>(4),
             r -> {
               Thread t = new Thread(r, "configsync-cp-admin");
               t.setDaemon(true);
@@ -192,7 +197,13 @@ public final class ControlPlaneServer implements AutoCloseable {
             .awaitUninterruptibly();
     outletChannel = bound(outletBind, settings.listen, "data planes");
     if (settings.admin != null) {
-      AdminApi api = new AdminApi(this, settings.adminToken, adminExecutor);
+      InetSocketAddress adminAt = settings.admin;
+      AdminApi api =
+          new AdminApi(
+              this,
+              settings.adminToken,
+              adminExecutor,
+              adminAt.getAddress() != null && adminAt.getAddress().isLoopbackAddress());
       io.netty.channel.ChannelFuture adminBind =
           new ServerBootstrap()
               .group(bossGroup, ioGroup)
@@ -203,7 +214,11 @@ public final class ControlPlaneServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                       ch.pipeline()
+                          // An admin connection idle for a minute is closed: slow clients cannot
+                          // hold connections (and half-sent bodies) for ever.
+                          .addLast("idle", new io.netty.handler.timeout.ReadTimeoutHandler(60))
                           .addLast("http", new HttpServerCodec())
+                          .addLast("gate", api.gate())
                           .addLast(
                               "aggregator", new AdminBodyAggregator(settings.maxAdminBodyBytes))
                           .addLast("admin", api.handler());
@@ -639,6 +654,10 @@ public final class ControlPlaneServer implements AutoCloseable {
     return outlet;
   }
 
+  boolean isClosed() {
+    return closed;
+  }
+
   int connectedCount() {
     return outlet.sessions.size();
   }
@@ -718,6 +737,32 @@ public final class ControlPlaneServer implements AutoCloseable {
     private Duration tlsReloadInterval = Duration.ofSeconds(30);
 
     private Builder() {}
+
+    /** A snapshot of these settings, so that changing the builder later cannot reach a server. */
+    private Builder copy() {
+      Builder c = new Builder();
+      c.tls = tls;
+      c.listen = listen;
+      c.admin = admin;
+      c.adminToken = adminToken;
+      c.store = store;
+      c.fleet = fleet;
+      c.heartbeat = heartbeat;
+      c.deadAfter = deadAfter;
+      c.handshakeTimeout = handshakeTimeout;
+      c.maxPayloadBytes = maxPayloadBytes;
+      c.maxInflatedBytes = maxInflatedBytes;
+      c.maxInboundFrameBytes = maxInboundFrameBytes;
+      c.maxAdminBodyBytes = maxAdminBodyBytes;
+      c.forgetAfter = forgetAfter;
+      c.version = version;
+      c.capabilities.putAll(capabilities);
+      c.validator = validator;
+      c.clock = clock;
+      c.ioThreads = ioThreads;
+      c.tlsReloadInterval = tlsReloadInterval;
+      return c;
+    }
 
     /** The control plane's TLS material (required). */
     public Builder tls(ServerTls tls) {
@@ -913,7 +958,7 @@ public final class ControlPlaneServer implements AutoCloseable {
         throw new IllegalStateException(
             "tls is required: ServerTls.pki(cert, key, ca) or ServerTls.shared(cert, key)");
       }
-      ControlPlaneServer server = new ControlPlaneServer(this, t);
+      ControlPlaneServer server = new ControlPlaneServer(copy(), t);
       try {
         server.open();
       } catch (IOException | RuntimeException e) {

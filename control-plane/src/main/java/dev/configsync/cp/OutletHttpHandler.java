@@ -129,8 +129,10 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
         || hostname.length() > 255
         || hostname.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
       problem = "node_hostname must be 1 to 255 printable characters";
-    } else if (version == null || Compatibility.majorMinor(version).isEmpty()) {
-      problem = "node_version must be of the form MAJOR.MINOR[.PATCH]";
+    } else if (version == null
+        || version.length() > 64
+        || Compatibility.majorMinor(version).isEmpty()) {
+      problem = "node_version must be of the form MAJOR.MINOR[.PATCH], at most 64 characters";
     }
     if (problem != null || nodeId == null || hostname == null || version == null) {
       String why = problem == null ? "missing query parameters" : problem;

@@ -58,6 +58,10 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private boolean pinged;
   private boolean closing;
   private String reportedHash = ConfigHash.NONE;
+  // What this node will run once everything sent has arrived: the hash of its first ping, then the
+  // hash of the last frame sent. Deciding "already has it" by the last ping instead would skip a
+  // rollback published while a newer frame was on its way.
+  private String delivered = ConfigHash.NONE;
   private long lastPingNanos;
   private Map<String, String> capabilities = Map.of();
   private long newestOffered = -1;
@@ -80,8 +84,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     this.outlet = outlet;
     this.channel = channel;
     this.nodeId = nodeId;
-    this.hostname = hostname;
-    this.version = version;
+    // Node-supplied: kept printable and short, since they go into logs and the registry.
+    this.hostname = LogSafe.text(hostname, 255);
+    this.version = LogSafe.text(version, 64);
     this.address = address;
     this.versionVerdict = Compatibility.checkVersion(version, outlet.version);
   }
@@ -132,7 +137,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
             nodeId,
             hostname,
             close.statusCode(),
-            close.reasonText());
+            LogSafe.text(close.reasonText(), 123));
         closing = true;
         channel
             .writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE))
@@ -171,10 +176,13 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     }
     reportedHash = hash;
     outlet.registry.update(nodeId, this, i -> NodeRegistry.with(i, true, now, hash));
-    channel.writeAndFlush(new PongWebSocketFrame());
+    if (channel.isWritable()) {
+      channel.writeAndFlush(new PongWebSocketFrame());
+    } // else: the node does not read; queueing a pong per ping would grow without bound
     if (!pinged) {
       // The first ping says what the node runs, so an unchanged configuration is not sent again.
       pinged = true;
+      delivered = hash;
       Published latest = outlet.latest();
       if (latest != null) {
         offer(latest);
@@ -187,13 +195,14 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     try (InputStream in = new ByteBufInputStream(content)) {
       message = Json.readFrozen(in);
     } catch (IOException e) {
-      violation("a binary frame that is not valid JSON: " + e.getMessage());
+      violation("a binary frame that is not valid JSON: " + LogSafe.text(e.getMessage(), 200));
       return;
     }
     String type = message.path("type").asText("");
     if (!helloReceived) {
       if (!HybridProtocol.TYPE_BASIC_INFO.equals(type)) {
-        violation("a first message of type '" + type + "'; basic_info must come first");
+        violation(
+            "a first message of type '" + LogSafe.text(type, 40) + "'; basic_info must come first");
         return;
       }
       onBasicInfo(message);
@@ -202,7 +211,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     } else {
       violation(
           "a message of type '"
-              + type
+              + LogSafe.text(type, 40)
               + "' after basic_info; only pings and error reports are allowed");
     }
   }
@@ -265,9 +274,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     Instant now = outlet.registry.now();
     DataPlaneInfo.ReportedError reported =
         new DataPlaneInfo.ReportedError(
-            truncate(name, 200),
-            truncate(text, 2000),
-            hash.isTextual() ? hash.asText() : null,
+            LogSafe.text(name, 200),
+            LogSafe.text(text, 2000),
+            hash.isTextual() && ConfigHash.isValidHash(hash.asText()) ? hash.asText() : null,
             now);
     log.warn(
         "Data plane {} ({}) could not apply configuration {}: {}: {}",
@@ -316,8 +325,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       waiting = published; // latest wins: a frame not yet started is replaced
       return;
     }
-    if (published.hash().equals(reportedHash)) {
-      log.debug("Data plane {} already runs {}; not sent", nodeId, published.hash());
+    if (published.hash().equals(delivered)) {
+      log.debug("Data plane {} already has {}; not sent", nodeId, published.hash());
       return;
     }
     send(published);
@@ -325,6 +334,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
 
   private void send(Published published) {
     writing = true;
+    delivered = published.hash();
     framesStarted.incrementAndGet();
     channel
         .writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(published.frame())))
@@ -339,7 +349,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
               log.debug("Sent configuration {} to data plane {}", published.hash(), nodeId);
               Published next = waiting;
               waiting = null;
-              if (next != null && !closing) {
+              if (next != null && !closing && !next.hash().equals(delivered)) {
                 send(next);
               }
             });

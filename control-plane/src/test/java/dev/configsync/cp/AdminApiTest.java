@@ -181,4 +181,64 @@ class AdminApiTest {
     f.start(b -> b);
     assertThat(f.cp.adminAddress()).isEmpty();
   }
+
+  @Test
+  void anUnauthenticatedBodyIsRefusedFromItsHeadersWithoutBeingRead() throws Exception {
+    start(true);
+    try (java.net.Socket socket =
+        new java.net.Socket(
+            InetAddress.getLoopbackAddress(), f.cp.adminAddress().orElseThrow().getPort())) {
+      socket.setSoTimeout(5000);
+      var out = socket.getOutputStream();
+      out.write(
+          ("PUT /config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  + "Content-Length: 4000000\r\n\r\n{\"a\":")
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.flush();
+      // The answer comes at once, long before the announced 4 MB could have been sent.
+      String status =
+          new java.io.BufferedReader(
+                  new java.io.InputStreamReader(
+                      socket.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII))
+              .readLine();
+      assertThat(status).startsWith("HTTP/1.1 401");
+    }
+    assertThat(f.cp.currentConfig()).isEmpty();
+  }
+
+  @Test
+  void withoutATokenOnlyLoopbackHostNamesAreServed() throws Exception {
+    start(false);
+    try (java.net.Socket socket =
+        new java.net.Socket(
+            InetAddress.getLoopbackAddress(), f.cp.adminAddress().orElseThrow().getPort())) {
+      socket.setSoTimeout(5000);
+      socket
+          .getOutputStream()
+          .write(
+              "GET /status HTTP/1.1\r\nHost: evil.example:8001\r\n\r\n"
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      String status =
+          new java.io.BufferedReader(
+                  new java.io.InputStreamReader(
+                      socket.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII))
+              .readLine();
+      assertThat(status).startsWith("HTTP/1.1 403");
+    }
+  }
+
+  @Test
+  void aValidatorThatFailsGetsA500NotASilence() throws Exception {
+    f.start(
+        b ->
+            b.admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .validator(
+                    c -> {
+                      throw new NullPointerException("a bug in the validator");
+                    }));
+    HttpResponse<String> response = put("{}", "application/json");
+    assertThat(response.statusCode()).isEqualTo(500);
+    assertThat(json(response).path("error").asText()).isEqualTo("internal_error");
+    assertThat(f.cp.currentConfig()).isEmpty();
+  }
 }

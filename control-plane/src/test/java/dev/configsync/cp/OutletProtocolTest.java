@@ -257,4 +257,30 @@ class OutletProtocolTest {
     assertThat(f.cp.dataPlanes().get(0).connected()).isTrue();
     assertThat(f.cp.dataPlanes().get(0).capabilities()).containsKey("a");
   }
+
+  @Test
+  void aRollbackPublishedWhileTheNewerFrameIsOnItsWayIsStillSent() throws Exception {
+    PublishResult a = f.cp.publish("{\"v\":\"a\"}");
+    RawDataPlane dp = connected();
+    dp.sendBasicInfo(Map.of());
+    dp.ping(ConfigHash.NONE);
+    assertThat(dp.read().opcode()).isEqualTo(WebSocketFrame.OP_PONG);
+    assertThat(hashOf(dp.read())).isEqualTo(a.hash());
+    dp.ping(a.hash());
+    assertThat(dp.read().opcode()).isEqualTo(WebSocketFrame.OP_PONG);
+
+    // B, then A again, before the node pings B: its last ping still says A, but A must follow B.
+    PublishResult b = f.cp.publish("{\"v\":\"b\"}");
+    PublishResult back = f.cp.publish("{\"v\":\"a\"}");
+    assertThat(back.changed()).isTrue();
+    assertThat(hashOf(dp.read())).isEqualTo(b.hash());
+    assertThat(hashOf(dp.read())).isEqualTo(a.hash());
+  }
+
+  private static String hashOf(WebSocketFrame frame) throws Exception {
+    assertThat(frame.opcode()).isEqualTo(WebSocketFrame.OP_BINARY);
+    return Json.readFrozen(Gzip.decompress(frame.payload().toByteArray(), 1 << 20))
+        .path("config_hash")
+        .asText();
+  }
 }
