@@ -415,6 +415,9 @@ public final class ControlPlaneServer implements AutoCloseable {
     }
     ConfigHashes hashes = ConfigHash.configHashes(config);
     synchronized (publishLock) {
+      if (closed) { // checked again under the lock: close() closes the store under it
+        throw new IllegalStateException("the control plane is closed");
+      }
       Published current = outlet.latest();
       if (current != null && current.hash().equals(hashes.config())) {
         return new PublishResult(hashes, false, current.publishedAt(), current.frame().length);
@@ -691,6 +694,13 @@ public final class ControlPlaneServer implements AutoCloseable {
     ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     adminExecutor.shutdownNow();
+    try {
+      if (!adminExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("An admin publish did not finish within 5 s of close()");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     if (fleet != null && fleet != store) {
       try {
         fleet.close();
@@ -698,10 +708,12 @@ public final class ControlPlaneServer implements AutoCloseable {
         log.warn("Closing the fleet directory failed: {}", e.toString());
       }
     }
-    try {
-      store.close();
-    } catch (IOException e) {
-      log.warn("Closing the config store failed: {}", e.toString());
+    synchronized (publishLock) { // no publish is saving now, and none will start
+      try {
+        store.close();
+      } catch (IOException e) {
+        log.warn("Closing the config store failed: {}", e.toString());
+      }
     }
     log.info("Control plane stopped");
   }
