@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: every method except {@link #offerFromAnyThread} runs on the channel's event loop,
  * so the fields need no locks. Flow control: at most one configuration frame is being written to
  * the node and at most one waits behind it; a newer publish replaces the waiting one. A node that
- * reads slowly therefore never makes the control plane hold more than two frames for it, and those
- * frames' bytes are shared with every other node.
+ * reads slowly therefore never makes the control plane hold more than two frames for it: the
+ * compressed bytes are shared with every other node, and the TLS layer holds one encrypted copy of
+ * the frame being written.
  */
 // Netty reports write and close failures through the pipeline; their futures need no checking.
 @SuppressWarnings("FutureReturnValueIgnored")
