@@ -42,7 +42,7 @@ class SettingsDocumentationTest {
     assertThat(start).as("heading %s in %s", heading, file).isNotNegative();
     int end = text.indexOf("\n## ", start + 1);
     Set<String> names = new TreeSet<>();
-    for (String line : text.substring(start, end < 0 ? text.length() : end).split("\n")) {
+    for (String line : text.substring(start, end < 0 ? text.length() : end).lines().toList()) {
       Matcher row = ROW.matcher(line);
       if (row.find()) {
         Matcher setting = SETTING.matcher(row.group(1));
