@@ -440,6 +440,7 @@ final class UsageReporter {
                     ctx.execute(
                         () -> {
                           if (myEpoch == epoch && link == UsageLink.DETECTING) {
+                            attemptsSinceData = 0; // a usable connection: the backoff starts over
                             setLink(UsageLink.FIRE_AND_FORGET);
                             sendPending();
                           }

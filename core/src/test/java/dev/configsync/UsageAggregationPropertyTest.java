@@ -18,7 +18,7 @@ import net.jqwik.api.constraints.Size;
  * Aggregation never loses or duplicates a count, whatever the interleaving of recording threads and
  * a flusher that drains (and evicts idle keys) at the same time.
  */
-class UsageAggregationProperties {
+class UsageAggregationPropertyTest {
   private static final int ROUNDS = 500;
 
   @Property(tries = 40)
