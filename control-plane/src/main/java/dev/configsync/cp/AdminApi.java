@@ -33,8 +33,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin HTTP API: {@code PUT /config}, {@code GET /config}, {@code GET
- * /clustering/data-planes}, {@code GET /status}, {@code GET /usage}. Every error is a 4xx or 5xx with a JSON body
- * {@code {"error": code, "message": text}}; a request that fails publishes nothing.
+ * /clustering/data-planes}, {@code GET /status}, {@code GET /usage}. Every error is a 4xx or 5xx
+ * with a JSON body {@code {"error": code, "message": text}}; a request that fails publishes
+ * nothing.
  */
 // Netty reports write and close failures through the pipeline; their futures need no checking.
 @SuppressWarnings("FutureReturnValueIgnored")
