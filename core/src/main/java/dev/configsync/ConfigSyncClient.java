@@ -1,5 +1,6 @@
 package dev.configsync;
 
+import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.ReconnectBackoff;
 import dev.configsync.internal.SystemScheduler;
@@ -7,6 +8,7 @@ import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SnapshotStore;
+import dev.configsync.spi.SyncMetrics;
 import dev.configsync.spi.Transport;
 import io.github.resilience4j.core.IntervalFunction;
 import java.net.InetAddress;
@@ -100,9 +102,22 @@ public final class ConfigSyncClient implements AutoCloseable {
     return loop.current();
   }
 
-  /** A consistent picture of the client now. Never blocks. */
+  /**
+   * A consistent picture of the client now: connection, configuration, cache, license and usage
+   * telemetry (see {@code docs/observability.md}). Never blocks.
+   */
   public SyncStatus status() {
     return loop.status();
+  }
+
+  /**
+   * Where the embedding gateway counts the requests it serves, for usage telemetry: {@code
+   * client.usage().record(service, route, consumer, status)}. Allocation-free and non-blocking on
+   * names seen before; safe from any thread, also before {@link #start()} (counts made before start
+   * are sent once the node is started). See {@link UsageRecorder} and {@code docs/telemetry.md}.
+   */
+  public UsageRecorder usage() {
+    return loop.usage();
   }
 
   /**
@@ -203,6 +218,14 @@ public final class ConfigSyncClient implements AutoCloseable {
     private @Nullable BackupStore backupExport;
     private @Nullable BackupStore backupImport;
     private Duration backupExportDelay = Duration.ofSeconds(60);
+    private SyncMetrics metrics = SyncMetrics.NONE;
+    private boolean usageReporting = true;
+    private @Nullable URI usageEndpoint;
+    private Duration usageFlushInterval = Duration.ofSeconds(10);
+    private int usageBatchSize = 1000;
+    private int usageBufferBatches = 100;
+    private Duration usageHelloTimeout = Duration.ofSeconds(5);
+    private int usageMaxKeys = 10_000;
 
     private Builder() {}
 
@@ -470,6 +493,91 @@ public final class ConfigSyncClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Receives the client's measurements (applies, rejects by reason, reconnects, payload sizes,
+     * apply and cache-write timings) and reads its status for gauges; for example {@code
+     * MicrometerSyncMetrics.of(registry)} from {@code configsync-metrics-micrometer}. Default none.
+     */
+    public Builder metrics(SyncMetrics metrics) {
+      this.metrics = Objects.requireNonNull(metrics, "metrics");
+      return this;
+    }
+
+    /**
+     * Whether requests counted with {@link ConfigSyncClient#usage()} are sent to the control plane.
+     * Off: every {@code record} call is refused and no telemetry connection is ever opened. Default
+     * on (a node that records nothing opens no telemetry connection either).
+     */
+    public Builder usageReporting(boolean enabled) {
+      this.usageReporting = enabled;
+      return this;
+    }
+
+    /**
+     * Where usage batches go, as {@code wss://host:port[/path]}: the path defaults to {@code
+     * /v1/ingest}. Default: the control plane's host and port (configsync serves both on one port;
+     * Kong's self-hosted control plane listens for telemetry on 8006).
+     */
+    public Builder usageEndpoint(URI endpoint) {
+      Objects.requireNonNull(endpoint, "usageEndpoint");
+      this.usageEndpoint =
+          OutletUri.normalize(endpoint, HybridProtocol.INGEST_PATH, "usageEndpoint");
+      return this;
+    }
+
+    /** How often counted usage is put into a batch and sent. Default 10 s. */
+    public Builder usageFlushInterval(Duration interval) {
+      requirePositive(interval, "usageFlushInterval");
+      this.usageFlushInterval = interval;
+      return this;
+    }
+
+    /**
+     * The most (service, route, consumer) rows in one batch; a flush happens early when this many
+     * keys are counted. Default 1000.
+     */
+    public Builder usageBatchSize(int rows) {
+      requireArgument(
+          rows >= 1 && rows <= 100_000, "usageBatchSize must be 1 to 100000, got: " + rows);
+      this.usageBatchSize = rows;
+      return this;
+    }
+
+    /**
+     * How many batches are kept until the control plane acknowledges them; when the buffer is full
+     * the oldest is dropped and counted as lost ({@link SyncEvent.UsageLost}). Default 100.
+     */
+    public Builder usageBufferBatches(int batches) {
+      requireArgument(
+          batches >= 1 && batches <= 1_000_000,
+          "usageBufferBatches must be 1 to 1000000, got: " + batches);
+      this.usageBufferBatches = batches;
+      return this;
+    }
+
+    /**
+     * How long a new telemetry connection waits for the control plane's {@code ingest_hello};
+     * without one, the control plane is taken for one that does not acknowledge (Kong's) and
+     * batches are sent fire-and-forget. Default 5 s.
+     */
+    public Builder usageHelloTimeout(Duration timeout) {
+      requirePositive(timeout, "usageHelloTimeout");
+      this.usageHelloTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The most (service, route, consumer) keys counted in memory at once; a request for a new key
+     * over it is refused and counted in {@link UsageStatus#refusedRecords()}. Keys idle for two
+     * flushes are dropped. Default 10,000.
+     */
+    public Builder usageMaxKeys(int keys) {
+      requireArgument(
+          keys >= 1 && keys <= 10_000_000, "usageMaxKeys must be 1 to 10000000, got: " + keys);
+      this.usageMaxKeys = keys;
+      return this;
+    }
+
     /** The wall clock for event times and timestamps. Default UTC system clock. */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
@@ -546,6 +654,39 @@ public final class ConfigSyncClient implements AutoCloseable {
         ownedTimer = new SystemScheduler("configsync-timer");
         timer = ownedTimer;
       }
+      ListenerDispatcher dispatcher = new ListenerDispatcher(listeners);
+      List<Consumer<SyncEvent>> events = List.copyOf(eventListeners);
+      SyncMetrics guardedMetrics = new GuardedMetrics(metrics);
+      List<URI> ingest = new ArrayList<>();
+      if (usageEndpoint != null) {
+        ingest.add(usageEndpoint);
+      } else {
+        for (URI replica : controlPlanes) {
+          ingest.add(OutletUri.withPath(replica, HybridProtocol.INGEST_PATH));
+        }
+      }
+      UsageReporter.Settings usage =
+          new UsageReporter.Settings(
+              usageReporting,
+              new ControlPlanes(ingest, rng),
+              usageFlushInterval,
+              usageBatchSize,
+              usageBufferBatches,
+              usageHelloTimeout,
+              usageMaxKeys,
+              transport,
+              timer,
+              clock,
+              backoff,
+              heartbeatInterval,
+              dead,
+              handshakeTimeout,
+              guardedMetrics,
+              event -> {
+                for (Consumer<SyncEvent> listener : events) {
+                  dispatcher.dispatch("onEvent", () -> listener.accept(event));
+                }
+              });
       SyncLoop.Settings settings =
           new SyncLoop.Settings(
               new ControlPlanes(controlPlanes, rng),
@@ -566,8 +707,8 @@ public final class ConfigSyncClient implements AutoCloseable {
               validator,
               reportErrors,
               List.copyOf(snapshotListeners),
-              List.copyOf(eventListeners),
-              new ListenerDispatcher(listeners),
+              events,
+              dispatcher,
               ownedListeners,
               clock,
               timer,
@@ -577,8 +718,12 @@ public final class ConfigSyncClient implements AutoCloseable {
               licenseWarning,
               backupExport,
               backupImport,
-              backupExportDelay);
-      return new ConfigSyncClient(new SyncLoop(settings));
+              backupExportDelay,
+              guardedMetrics,
+              usage);
+      SyncLoop loop = new SyncLoop(settings);
+      guardedMetrics.bind(loop::status);
+      return new ConfigSyncClient(loop);
     }
 
     private static String localHostname() {

@@ -12,27 +12,42 @@ final class OutletUri {
 
   /** Checks a control-plane address given to the builder; returns it with the default path. */
   static URI normalize(URI controlPlane) {
+    return normalize(controlPlane, HybridProtocol.OUTLET_PATH, "controlPlane");
+  }
+
+  /**
+   * Checks a {@code wss://} address given to the builder as {@code setting}; returns it with an
+   * explicit port and {@code defaultPath} when it has no path.
+   */
+  static URI normalize(URI controlPlane, String defaultPath, String setting) {
     String scheme = controlPlane.getScheme();
     if (scheme == null || !scheme.equalsIgnoreCase("wss")) {
       throw new IllegalArgumentException(
-          "controlPlane must be a wss:// URI (the connection is always mutual TLS), got: "
+          setting
+              + " must be a wss:// URI (the connection is always mutual TLS), got: "
               + controlPlane);
     }
     if (controlPlane.getHost() == null) {
-      throw new IllegalArgumentException("controlPlane has no host: " + controlPlane);
+      throw new IllegalArgumentException(setting + " has no host: " + controlPlane);
     }
     if (controlPlane.getRawQuery() != null || controlPlane.getRawFragment() != null) {
       throw new IllegalArgumentException(
-          "controlPlane must not carry a query or fragment (the client adds node_id and the"
+          setting
+              + " must not carry a query or fragment (the client adds node_id and the"
               + " rest): "
               + controlPlane);
     }
     String path = controlPlane.getRawPath();
     if (path == null || path.isEmpty() || path.equals("/")) {
-      path = HybridProtocol.OUTLET_PATH;
+      path = defaultPath;
     }
     int port = controlPlane.getPort() == -1 ? 443 : controlPlane.getPort();
     return URI.create("wss://" + hostForUri(controlPlane.getHost()) + ":" + port + path);
+  }
+
+  /** {@code endpoint} (already normalized) with its path replaced by {@code path}. */
+  static URI withPath(URI endpoint, String path) {
+    return URI.create("wss://" + hostForUri(endpoint.getHost()) + ":" + endpoint.getPort() + path);
   }
 
   private static String hostForUri(String host) {

@@ -94,6 +94,13 @@ public sealed interface SyncEvent {
   record BackupFailed(Instant time, String operation, @Nullable String hash, String reason)
       implements SyncEvent {}
 
+  /**
+   * The usage buffer was full, so its oldest batches were dropped: {@code records} counted requests
+   * ({@code batches} batches) will never reach the control plane. Totals since start are in {@link
+   * UsageStatus#lostRecords()}.
+   */
+  record UsageLost(Instant time, long batches, long records) implements SyncEvent {}
+
   /** The client was closed. The last event. */
   record Stopped(Instant time) implements SyncEvent {}
 }

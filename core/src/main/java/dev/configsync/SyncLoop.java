@@ -8,6 +8,7 @@ import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SnapshotStore;
+import dev.configsync.spi.SyncMetrics;
 import dev.configsync.spi.Transport;
 import io.github.resilience4j.core.IntervalFunction;
 import java.io.IOException;
@@ -75,7 +76,9 @@ final class SyncLoop {
       Duration licenseWarning,
       @Nullable BackupStore backupExport,
       @Nullable BackupStore backupImport,
-      Duration backupExportDelay) {
+      Duration backupExportDelay,
+      SyncMetrics metrics,
+      UsageReporter.Settings usage) {
 
     private static final Pattern MAJOR_MINOR = Pattern.compile("(\\d+)\\.(\\d+)");
 
@@ -99,6 +102,7 @@ final class SyncLoop {
   private final ExecutorService pipeline;
   private final ExecutorService cacheWriter;
   private final ExecutorService backupWorker;
+  private final UsageReporter reporter;
 
   // Read from any thread, written only by the loop.
   private volatile @Nullable ConfigSnapshot current;
@@ -133,6 +137,9 @@ final class SyncLoop {
   private boolean everExported;
   private long lastExportNanos;
   private Scheduler.@Nullable Cancellable exportTimer;
+  private long reconnects;
+  private CacheState cacheState;
+  private @Nullable Instant lastCacheWrite;
 
   SyncLoop(Settings settings) {
     this.s = settings;
@@ -142,6 +149,8 @@ final class SyncLoop {
     this.pipeline = worker("configsync-pipeline");
     this.cacheWriter = worker("configsync-cache-writer");
     this.backupWorker = worker("configsync-backup");
+    this.reporter = new UsageReporter(settings.usage());
+    this.cacheState = settings.store() == null ? CacheState.NO_STORE : CacheState.EMPTY;
     this.status = buildStatus();
   }
 
@@ -193,8 +202,12 @@ final class SyncLoop {
           nodeId = id;
           state = SyncState.STARTING;
           log.info("configsync node {} starting; control plane {}", id, s.controlPlanes());
+          reporter.start(id, s.hostname(), s.nodeVersion());
           if (seed.isPresent()) {
-            publish(seed.get());
+            if (seed.get().source() == SnapshotSource.CACHE) {
+              cacheState = CacheState.CURRENT;
+            }
+            publish(seed.get(), s.scheduler().nanoTime());
           } else {
             importOnFirstFailure = s.backupImport() != null;
             String why =
@@ -219,7 +232,11 @@ final class SyncLoop {
   }
 
   SyncStatus status() {
-    return status;
+    return status.withUsage(reporter.status());
+  }
+
+  UsageRecorder usage() {
+    return reporter.recorder();
   }
 
   Optional<ConfigSnapshot> awaitFirstSnapshot(Duration timeout) throws InterruptedException {
@@ -264,6 +281,7 @@ final class SyncLoop {
     } catch (Exception e) {
       log.debug("error while stopping the timer", e);
     }
+    reporter.close(); // before the transport: a last batch may still be written
     try {
       s.transport().close();
     } catch (RuntimeException e) {
@@ -441,7 +459,7 @@ final class SyncLoop {
                 nodeId,
                 snapshot.hash(),
                 file);
-            accept(snapshot, false, done);
+            accept(snapshot, false, done, s.scheduler().nanoTime());
           }
         });
     try {
@@ -727,6 +745,8 @@ final class SyncLoop {
     Duration retryIn = Duration.ofMillis(delayMillis);
     state = SyncState.WAITING_RETRY;
     lastError = reason;
+    reconnects++;
+    metrics().reconnect();
     log.info(
         "configsync node {} disconnected: {}; keeps serving {}; retrying in {} ms",
         nodeId,
@@ -741,6 +761,7 @@ final class SyncLoop {
   // ---- apply pipeline -------------------------------------------------------------------------
 
   private void onPayload(byte[] payload) {
+    metrics().payloadReceived(payload.length);
     if (pendingPayload != null) {
       log.debug("configsync: a newer configuration replaces one not yet decoded");
     }
@@ -755,6 +776,7 @@ final class SyncLoop {
     }
     pendingPayload = null;
     decoding = true;
+    long started = s.scheduler().nanoTime();
     try {
       pipeline.execute(
           () -> {
@@ -772,9 +794,10 @@ final class SyncLoop {
                           null,
                           "configuration could not be processed: " + describe(e),
                           e),
-                      false);
+                      false,
+                      0);
             }
-            Decoded outcome = result;
+            Decoded outcome = result.startedAt(started);
             loop.execute(() -> onDecoded(outcome));
           });
     } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -784,7 +807,14 @@ final class SyncLoop {
 
   /** The outcome of decoding on the pipeline thread. */
   private record Decoded(
-      @Nullable ConfigSnapshot snapshot, @Nullable ConfigRejectedException error, boolean same) {}
+      @Nullable ConfigSnapshot snapshot,
+      @Nullable ConfigRejectedException error,
+      boolean same,
+      long startedNanos) {
+    Decoded startedAt(long nanos) {
+      return new Decoded(snapshot, error, same, nanos);
+    }
+  }
 
   /** Runs on the pipeline thread: no loop state here. */
   private Decoded decodeAndValidate(byte[] payload) {
@@ -793,11 +823,11 @@ final class SyncLoop {
           decoder.decode(payload, SnapshotSource.CONTROL_PLANE, s.clock().instant());
       ConfigSnapshot running = current;
       if (running != null && running.hash().equals(snapshot.hash())) {
-        return new Decoded(snapshot, null, true); // no need to validate what already runs
+        return new Decoded(snapshot, null, true, 0); // no need to validate what already runs
       }
-      return new Decoded(check(snapshot), null, false);
+      return new Decoded(check(snapshot), null, false, 0);
     } catch (ConfigRejectedException e) {
-      return new Decoded(null, e, false);
+      return new Decoded(null, e, false, 0);
     }
   }
 
@@ -851,7 +881,7 @@ final class SyncLoop {
             pendingPayload = result.snapshot().payload();
           }
         } else {
-          accept(result.snapshot(), result.same(), null);
+          accept(result.snapshot(), result.same(), null, result.startedNanos());
         }
       }
     }
@@ -861,6 +891,7 @@ final class SyncLoop {
   private void reject(ConfigRejectedException e) {
     rejectedCount++;
     lastError = e.getMessage();
+    metrics().rejected(e.reason());
     log.warn(
         "configsync node {} rejected configuration {} ({}): {}; keeps running {}",
         nodeId,
@@ -886,7 +917,8 @@ final class SyncLoop {
   private void accept(
       ConfigSnapshot snapshot,
       boolean sameAsRunning,
-      @Nullable CompletableFuture<ConfigSnapshot> done) {
+      @Nullable CompletableFuture<ConfigSnapshot> done,
+      long startedNanos) {
     ConfigSnapshot running = current;
     PendingApply p = pendingApply;
     boolean runningSame = running != null && running.hash().equals(snapshot.hash());
@@ -899,7 +931,7 @@ final class SyncLoop {
       // cache the control plane's own bytes, so that the cache and the source agree. (The
       // shortcut skipped the checks; the content is the running one, so is its license.)
       if (running.license().isPresent() && snapshot.license().isEmpty()) {
-        accept(snapshot.withLicense(running.license().get()), false, done);
+        accept(snapshot.withLicense(running.license().get()), false, done, startedNanos);
         return;
       }
       sameAsRunning = false;
@@ -947,26 +979,33 @@ final class SyncLoop {
     }
     SnapshotStore store = s.store();
     if (store == null) {
-      publish(snapshot);
+      publish(snapshot, startedNanos);
       if (done != null) {
         done.complete(snapshot);
       }
       return;
     }
-    PendingApply next = new PendingApply(snapshot, done == null ? new CompletableFuture<>() : done);
+    PendingApply next =
+        new PendingApply(snapshot, done == null ? new CompletableFuture<>() : done, startedNanos);
     pendingApply = next;
     try {
       next.write =
           cacheWriter.submit(
               () -> {
                 @Nullable Exception failure = null;
+                long writeStarted = s.scheduler().nanoTime();
                 try {
                   store.write(snapshot.payload());
                 } catch (IOException | RuntimeException e) {
                   failure = e;
                 }
                 Exception f = failure;
-                loop.execute(() -> onCacheWriteDone(next, f));
+                Duration took = Duration.ofNanos(s.scheduler().nanoTime() - writeStarted);
+                loop.execute(
+                    () -> {
+                      metrics().cacheWrite(took, f == null);
+                      onCacheWriteDone(next, f);
+                    });
               });
     } catch (java.util.concurrent.RejectedExecutionException e) {
       pendingApply = null; // closing
@@ -986,6 +1025,9 @@ final class SyncLoop {
       // Either it outlived its time limit and the snapshot was applied without it (then it is
       // current, and now cached after all), or a newer configuration superseded it (never current).
       if (failure == null && current == p.snapshot) {
+        cacheState = CacheState.CURRENT;
+        lastCacheWrite = now();
+        refreshStatus();
         emit(new SyncEvent.CacheWritten(now(), p.snapshot.hash(), p.snapshot.payload().length));
       }
       return;
@@ -995,8 +1037,11 @@ final class SyncLoop {
       p.timeout.cancel();
     }
     if (failure == null) {
+      cacheState = CacheState.CURRENT;
+      lastCacheWrite = now();
       emit(new SyncEvent.CacheWritten(now(), p.snapshot.hash(), p.snapshot.payload().length));
     } else {
+      cacheState = CacheState.STALE;
       String reason = describe(failure);
       log.warn(
           "configsync could not cache configuration {} ({}); applying it anyway: a restart now"
@@ -1005,7 +1050,7 @@ final class SyncLoop {
           reason);
       emit(new SyncEvent.CacheWriteFailed(now(), p.snapshot.hash(), reason));
     }
-    publish(p.snapshot);
+    publish(p.snapshot, p.startedNanos);
     p.done.complete(p.snapshot);
   }
 
@@ -1020,8 +1065,9 @@ final class SyncLoop {
             + " an older configuration",
         reason,
         p.snapshot.hash());
+    cacheState = CacheState.STALE;
     emit(new SyncEvent.CacheWriteFailed(now(), p.snapshot.hash(), reason));
-    publish(p.snapshot);
+    publish(p.snapshot, p.startedNanos);
     p.done.complete(p.snapshot);
   }
 
@@ -1029,12 +1075,15 @@ final class SyncLoop {
   private static final class PendingApply {
     final ConfigSnapshot snapshot;
     final CompletableFuture<ConfigSnapshot> done;
+    final long startedNanos;
     @Nullable Future<?> write;
     Scheduler.@Nullable Cancellable timeout;
 
-    PendingApply(ConfigSnapshot snapshot, CompletableFuture<ConfigSnapshot> done) {
+    PendingApply(
+        ConfigSnapshot snapshot, CompletableFuture<ConfigSnapshot> done, long startedNanos) {
       this.snapshot = snapshot;
       this.done = done;
+      this.startedNanos = startedNanos;
     }
 
     void abandon(String why) {
@@ -1048,7 +1097,7 @@ final class SyncLoop {
     }
   }
 
-  private void publish(ConfigSnapshot snapshot) {
+  private void publish(ConfigSnapshot snapshot, long startedNanos) {
     ConfigSnapshot previous = current;
     if (previous != null
         && previous.source() == SnapshotSource.MANUAL
@@ -1078,6 +1127,7 @@ final class SyncLoop {
     current = snapshot;
     appliedCount++;
     lastApplied = now();
+    metrics().applied(snapshot.source(), Duration.ofNanos(s.scheduler().nanoTime() - startedNanos));
     List<SyncEvent> licenseEvents = updateLicense(snapshot.license().orElse(null));
     refreshStatus();
     firstSnapshot.countDown();
@@ -1204,7 +1254,7 @@ final class SyncLoop {
               loop.execute(
                   () -> {
                     if (state != SyncState.CLOSED && current == null && pendingApply == null) {
-                      accept(snapshot, false, null);
+                      accept(snapshot, false, null, s.scheduler().nanoTime());
                     }
                   });
             } catch (ConfigRejectedException e) {
@@ -1325,6 +1375,10 @@ final class SyncLoop {
     return s.clock().instant();
   }
 
+  private SyncMetrics metrics() {
+    return s.metrics();
+  }
+
   private String describeStore() {
     SnapshotStore store = s.store();
     return store == null ? "(no store)" : store.describe();
@@ -1349,6 +1403,10 @@ final class SyncLoop {
         lastError,
         licenseState,
         license == null ? null : license.expiresAt(),
-        state != SyncState.CLOSED && licenseState != LicenseState.EXPIRED);
+        state != SyncState.CLOSED && licenseState != LicenseState.EXPIRED,
+        reconnects,
+        cacheState,
+        lastCacheWrite,
+        UsageStatus.OFF);
   }
 }

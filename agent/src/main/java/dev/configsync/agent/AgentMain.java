@@ -25,6 +25,7 @@ import picocli.CommandLine.Spec;
  *     --cache-dir DIR [--output FILE] [--on-change CMD] ...
  * configsync-agent load FILE --cache-dir DIR [--force] [--timeout DURATION]
  * configsync-agent hash FILE
+ * configsync-agent status --cache-dir DIR
  * configsync-agent license keygen --out DIR
  * configsync-agent license issue --signing-key FILE --customer NAME --license-key KEY
  *     --expires YYYY-MM-DD [--config FILE --out FILE] ...
@@ -99,6 +100,7 @@ public final class AgentMain {
             .addSubcommand("run", new RunCommand(out, err, stop, installSignals))
             .addSubcommand("load", new LoadCommand(out, err))
             .addSubcommand("hash", new HashCommand(out, err))
+            .addSubcommand("status", new StatusCommand(out, err))
             .addSubcommand(
                 "license",
                 new CommandLine(new LicenseCommand())
@@ -157,7 +159,7 @@ public final class AgentMain {
     public Integer call() {
       CommandSpec s = Objects.requireNonNull(spec, "spec");
       throw new ParameterException(
-          s.commandLine(), "a command is required: run, load, hash or license");
+          s.commandLine(), "a command is required: run, load, hash, status or license");
     }
   }
 }

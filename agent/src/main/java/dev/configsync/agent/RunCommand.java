@@ -317,6 +317,9 @@ final class RunCommand implements Callable<Integer> {
       }
       return AgentMain.EXIT_FAILURE;
     }
+    StatusFile statusFile =
+        new StatusFile(Objects.requireNonNull(cacheDir, "--cache-dir"), client::status);
+    statusFile.start();
     IncomingWatcher incoming =
         new IncomingWatcher(
             setup.incoming(), client, lines, clock, IncomingWatcher.configuredPollInterval());
@@ -337,6 +340,7 @@ final class RunCommand implements Callable<Integer> {
     try {
       incoming.close(); // a manual load under way finishes first
       client.close();
+      statusFile.close(); // the last status: closed
       if (runner != null) {
         runner.close(ON_CHANGE_STOP_GRACE);
       }

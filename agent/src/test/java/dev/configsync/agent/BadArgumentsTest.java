@@ -198,7 +198,7 @@ class BadArgumentsTest {
     Result result = run(List.of());
 
     assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
-    assertThat(result.err()).contains("run, load, hash or license");
+    assertThat(result.err()).contains("run, load, hash, status or license");
     assertThat(result.out()).isEmpty();
   }
 

@@ -33,8 +33,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin HTTP API: {@code PUT /config}, {@code GET /config}, {@code GET
- * /clustering/data-planes}, {@code GET /status}. Every error is a 4xx or 5xx with a JSON body
- * {@code {"error": code, "message": text}}; a request that fails publishes nothing.
+ * /clustering/data-planes}, {@code GET /status}, {@code GET /usage}. Every error is a 4xx or 5xx
+ * with a JSON body {@code {"error": code, "message": text}}; a request that fails publishes
+ * nothing.
  */
 // Netty reports write and close failures through the pipeline; their futures need no checking.
 @SuppressWarnings("FutureReturnValueIgnored")
@@ -108,6 +109,9 @@ final class AdminApi {
         case "/status" ->
             HttpJson.send(
                 ctx, method.equals(HttpMethod.GET) ? status() : notAllowed("GET"), keepAlive);
+        case "/usage" ->
+            HttpJson.send(
+                ctx, method.equals(HttpMethod.GET) ? usage() : notAllowed("GET"), keepAlive);
         default ->
             HttpJson.send(
                 ctx,
@@ -116,7 +120,8 @@ final class AdminApi {
                     "not_found",
                     "no endpoint at "
                         + path
-                        + "; the admin API has /config, /clustering/data-planes and /status"),
+                        + "; the admin API has /config, /clustering/data-planes, /status and"
+                        + " /usage"),
                 keepAlive);
       }
     }
@@ -373,6 +378,52 @@ final class AdminApi {
     answer.put("data_planes", planes);
     answer.put("tls_mode", server.tls().mode().name().toLowerCase(Locale.ROOT));
     answer.put("store", server.storeDescription());
+    return HttpJson.response(HttpResponseStatus.OK, answer);
+  }
+
+  private FullHttpResponse usage() {
+    UsageReport report = server.usage();
+    List<Map<String, Object>> rows =
+        report.rows().stream()
+            .map(
+                r -> {
+                  Map<String, Object> m = new LinkedHashMap<>();
+                  m.put("node_id", r.nodeId());
+                  m.put("service", r.counts().service());
+                  m.put("route", r.counts().route());
+                  m.put("consumer", r.counts().consumer());
+                  for (int k = 1; k <= 5; k++) {
+                    m.put(k + "xx", r.counts().byClass(k));
+                  }
+                  m.put("total", r.counts().total());
+                  return m;
+                })
+            .toList();
+    Map<String, String> hostnames = new LinkedHashMap<>();
+    server.dataPlanes().forEach(n -> hostnames.put(n.id(), n.hostname()));
+    List<Map<String, Object>> billing =
+        report.billing().stream()
+            .map(
+                b -> {
+                  Map<String, Object> m = new LinkedHashMap<>();
+                  m.put("node_id", b.nodeId());
+                  m.put("hostname", hostnames.get(b.nodeId()));
+                  m.put("period", b.day().toString());
+                  m.put("api_calls", b.apiCalls());
+                  m.put("services_configured", b.servicesConfigured());
+                  return m;
+                })
+            .toList();
+    Map<String, Object> batches = new LinkedHashMap<>();
+    batches.put("accepted", report.batchesAccepted());
+    batches.put("duplicates_ignored", report.duplicatesIgnored());
+    batches.put("refused", report.batchesRefused());
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("usage", rows);
+    answer.put("billing", billing);
+    answer.put("api_calls", report.apiCalls());
+    answer.put("batches", batches);
+    answer.put("rows_over_limit", report.rowsOverLimit());
     return HttpJson.response(HttpResponseStatus.OK, answer);
   }
 

@@ -100,6 +100,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   private final Clock clock;
   private final NodeRegistry registry;
   private final Outlet outlet;
+  private final UsageIngest usage;
   private final Object publishLock = new Object();
   private final EventLoopGroup bossGroup;
   private final EventLoopGroup ioGroup;
@@ -128,6 +129,7 @@ public final class ControlPlaneServer implements AutoCloseable {
             b.deadAfter(),
             b.handshakeTimeout,
             b.maxInboundFrameBytes);
+    this.usage = new UsageIngest(registry, outlet, b.onUsage);
     this.bossGroup =
         new MultiThreadIoEventLoopGroup(
             1, new DefaultThreadFactory("configsync-cp-accept", true), NioIoHandler.newFactory());
@@ -190,7 +192,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                         .addLast("tls", ssl)
                         .addLast("http", new HttpServerCodec(4096, 8192, 8192))
                         .addLast("aggregator", new HttpObjectAggregator(8192))
-                        .addLast("outlet-http", new OutletHttpHandler(outlet));
+                        .addLast("outlet-http", new OutletHttpHandler(outlet, usage));
                   }
                 })
             .bind(settings.listen)
@@ -538,6 +540,16 @@ public final class ControlPlaneServer implements AutoCloseable {
   }
 
   /**
+   * The usage the data planes reported on {@code /v1/ingest} since this server started: per node,
+   * service, route and consumer, and billing figures per node and UTC day. Each batch is counted
+   * once, however often a node sends it. Kept in memory only: forward batches elsewhere with {@link
+   * Builder#onUsage} to keep them across restarts. Never blocks for long (a consistent copy).
+   */
+  public UsageReport usage() {
+    return usage.report();
+  }
+
+  /**
    * Every data plane seen and not yet forgotten, sorted by hostname then id. With a {@link
    * Builder#fleetDirectory}, also those other replicas serve: a node known to several replicas is
    * listed once, as the replica it is connected to (or, if none, the one that saw it last) reports
@@ -681,6 +693,8 @@ public final class ControlPlaneServer implements AutoCloseable {
         timer.cancel(false);
       }
     }
+    // Count the usage batches already received, and queue their acks ahead of the close frames.
+    usage.close(Duration.ofSeconds(2));
     for (OutletSession session : new ArrayList<>(outlet.sessions)) {
       session.closeFromAnyThread(
           io.netty.handler.codec.http.websocketx.WebSocketCloseStatus.ENDPOINT_UNAVAILABLE,
@@ -747,6 +761,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private int ioThreads;
     private Duration tlsReloadInterval = Duration.ofSeconds(30);
+    private Consumer<UsageBatch> onUsage = batch -> {};
 
     private Builder() {}
 
@@ -943,6 +958,19 @@ public final class ControlPlaneServer implements AutoCloseable {
       requireArgument(
           !interval.isNegative(), "tlsReloadInterval must not be negative: " + interval);
       this.tlsReloadInterval = interval;
+      return this;
+    }
+
+    /**
+     * Called with every usage batch a data plane sends, once per batch (a batch a node sends again
+     * after a reconnect is recognised and not passed again), before it is acknowledged: for
+     * embedders that forward usage elsewhere (billing, analytics). Runs on one thread ({@code
+     * configsync-cp-usage}), one batch at a time. Throw to refuse a batch: it is not counted nor
+     * acknowledged, the node's connection is closed, and the node sends it again after
+     * reconnecting. Default: nothing.
+     */
+    public Builder onUsage(Consumer<UsageBatch> callback) {
+      this.onUsage = Objects.requireNonNull(callback, "onUsage");
       return this;
     }
 

@@ -38,10 +38,16 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
   static final String INGEST_PATH = "/v1/ingest";
 
   private final Outlet outlet;
+  private final @Nullable UsageIngest ingest;
   private @Nullable ScheduledFuture<?> upgradeTimer;
 
   OutletHttpHandler(Outlet outlet) {
+    this(outlet, null);
+  }
+
+  OutletHttpHandler(Outlet outlet, @Nullable UsageIngest ingest) {
     this.outlet = outlet;
+    this.ingest = ingest;
   }
 
   @Override
@@ -97,6 +103,8 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
     String path = query.path();
     if (path.equals(dev.configsync.internal.HybridProtocol.OUTLET_PATH)) {
       outlet(ctx, request, query.parameters());
+    } else if (path.equals(INGEST_PATH) && ingest != null) {
+      ingest(ctx, request, query.parameters(), ingest);
     } else if (path.equals(INGEST_PATH)) {
       reject(
           ctx,
@@ -180,6 +188,65 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
                 ctx.close();
               }
             });
+  }
+
+  /** {@code /v1/ingest}: usage telemetry; only {@code node_id} is required. */
+  private void ingest(
+      ChannelHandlerContext ctx,
+      FullHttpRequest request,
+      Map<String, List<String>> params,
+      UsageIngest usage) {
+    if (!request.method().equals(HttpMethod.GET)) {
+      reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
+      return;
+    }
+    String nodeId = single(params, "node_id");
+    if (nodeId == null || !UUID_TEXT.matcher(nodeId).matches()) {
+      log.info("Refused usage connection from {}: node_id must be a UUID", address(ctx));
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "node_id must be a UUID");
+      return;
+    }
+    WebSocketServerHandshaker handshaker = handshaker(request);
+    if (handshaker == null) {
+      WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
+      return;
+    }
+    IngestSession session =
+        new IngestSession(
+            usage,
+            outlet,
+            ctx.channel(),
+            nodeId.toLowerCase(java.util.Locale.ROOT),
+            hostAddress(ctx.channel().remoteAddress()));
+    ctx.pipeline().addAfter(ctx.name(), "ingest-session", session);
+    handshaker
+        .handshake(ctx.channel(), request)
+        .addListener(
+            future -> {
+              if (future.isSuccess()) {
+                ctx.pipeline().remove(this);
+                session.start();
+              } else {
+                log.info(
+                    "WebSocket upgrade with {} failed: {}",
+                    address(ctx),
+                    rootMessage(future.cause()));
+                ctx.close();
+              }
+            });
+  }
+
+  private @Nullable WebSocketServerHandshaker handshaker(FullHttpRequest request) {
+    return new WebSocketServerHandshakerFactory(
+            "wss://" + request.headers().get(HttpHeaderNames.HOST, "localhost") + request.uri(),
+            null,
+            WebSocketDecoderConfig.newBuilder()
+                .maxFramePayloadLength(outlet.maxInboundFrameBytes)
+                .allowMaskMismatch(false)
+                .allowExtensions(false)
+                .closeOnProtocolViolation(true)
+                .build())
+        .newHandshaker(request);
   }
 
   private static @Nullable String single(Map<String, List<String>> params, String name) {

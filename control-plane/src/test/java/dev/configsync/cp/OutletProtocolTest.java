@@ -231,7 +231,8 @@ class OutletProtocolTest {
   void answersOtherPathsWithAJsonError() throws Exception {
     RawDataPlane ingest = RawDataPlane.connect(f.dataPlaneTls(), cp, "/v1/ingest", 0);
     f.closeables.add(ingest);
-    assertThat(ingest.responseStatus).startsWith("HTTP/1.1 501");
+    assertThat(ingest.responseStatus).startsWith("HTTP/1.1 400"); // usage needs a node_id
+    assertThat(ingest.body()).contains("node_id");
     RawDataPlane other = RawDataPlane.connect(f.dataPlaneTls(), cp, "/admin", 0);
     f.closeables.add(other);
     assertThat(other.responseStatus).startsWith("HTTP/1.1 404");

@@ -17,6 +17,21 @@ public final class HybridProtocol {
   /** The path of the configuration WebSocket. */
   public static final String OUTLET_PATH = "/v1/outlet";
 
+  /** The path of the usage telemetry WebSocket. */
+  public static final String INGEST_PATH = "/v1/ingest";
+
+  /** Message type of a batch of usage counts (data plane to control plane, gzip JSON). */
+  public static final String TYPE_USAGE = "usage";
+
+  /**
+   * Message type a configsync control plane sends first on {@code /v1/ingest} (plain JSON) to say
+   * it acknowledges usage batches. A configsync extension: Kong's control plane sends nothing.
+   */
+  public static final String TYPE_INGEST_HELLO = "ingest_hello";
+
+  /** Message type of the acknowledgement of one usage batch (configsync extension). */
+  public static final String TYPE_ACK = "ack";
+
   /** Message type of the first data-plane frame. */
   public static final String TYPE_BASIC_INFO = "basic_info";
 

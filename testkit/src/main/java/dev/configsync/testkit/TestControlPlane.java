@@ -80,6 +80,7 @@ public final class TestControlPlane implements AutoCloseable {
   private final List<JsonNode> errorReports = new CopyOnWriteArrayList<>();
   private final Map<String, List<ByteString>> pongs = new ConcurrentHashMap<>();
   private final List<CloseFrame> closeFrames = new CopyOnWriteArrayList<>();
+  private final List<JsonNode> usageBatches = new CopyOnWriteArrayList<>();
   private final AtomicInteger connections = new AtomicInteger();
   private volatile boolean answerPings = true;
   private final Object publishLock = new Object();
@@ -258,6 +259,15 @@ public final class TestControlPlane implements AutoCloseable {
     return List.copyOf(errorReports);
   }
 
+  /**
+   * The usage batches data planes sent on {@code /v1/ingest}, inflated, oldest first. Like Kong's
+   * control plane, this one never acknowledges them (it sends no {@code ingest_hello}), so data
+   * planes fall back to fire-and-forget.
+   */
+  public List<JsonNode> usageBatches() {
+    return List.copyOf(usageBatches);
+  }
+
   /** The protocol violations seen, one line each, oldest first. */
   public List<String> violations() {
     return List.copyOf(violations);
@@ -407,6 +417,15 @@ public final class TestControlPlane implements AutoCloseable {
 
   private MockResponse upgrade(RecordedRequest request) {
     String key = request.getHeaders().get("Sec-WebSocket-Key");
+    if (HybridProtocol.INGEST_PATH.equals(request.getUrl().encodedPath()) && key != null) {
+      return new MockResponse.Builder()
+          .code(101)
+          .setHeader("Connection", "Upgrade")
+          .setHeader("Upgrade", "websocket")
+          .setHeader("Sec-WebSocket-Accept", WebSocketHandshake.acceptFor(key))
+          .socketHandler(this::serveIngest)
+          .build();
+    }
     if (!HybridProtocol.OUTLET_PATH.equals(request.getUrl().encodedPath())) {
       return new MockResponse.Builder().code(404).body("no such endpoint").build();
     }
@@ -425,6 +444,43 @@ public final class TestControlPlane implements AutoCloseable {
         .setHeader("Sec-WebSocket-Accept", WebSocketHandshake.acceptFor(key))
         .socketHandler(socket -> serve(request, socket))
         .build();
+  }
+
+  /** Kong-like telemetry: reads usage batches, answers pings, never says anything else. */
+  private void serveIngest(Socket socket) {
+    WebSocketFrameReader reader =
+        new WebSocketFrameReader(Okio.buffer(socket.getSource()), true, MAX_FRAME);
+    WebSocketFrameWriter writer =
+        new WebSocketFrameWriter(Okio.buffer(socket.getSink()), false, random);
+    try {
+      while (true) {
+        WebSocketFrame frame = reader.readFrame();
+        switch (frame.opcode()) {
+          case WebSocketFrame.OP_BINARY -> {
+            try {
+              usageBatches.add(
+                  Json.readFrozen(
+                      dev.configsync.internal.Gzip.decompress(
+                          frame.payload().toByteArray(), MAX_FRAME)));
+            } catch (IOException e) {
+              violations.add("ingest: a usage batch that is not gzip JSON");
+            }
+          }
+          case WebSocketFrame.OP_PING -> writer.write(WebSocketFrame.pong(frame.payload()));
+          case WebSocketFrame.OP_CLOSE -> {
+            writer.writeClose(1000, "");
+            return;
+          }
+          default -> {
+            // pongs and anything else: ignored
+          }
+        }
+      }
+    } catch (IOException e) {
+      // the data plane went away
+    } finally {
+      socket.cancel();
+    }
   }
 
   private void serve(RecordedRequest request, Socket socket) {
