@@ -139,7 +139,7 @@ public final class Gateway implements AutoCloseable {
     private int threads = 32;
     private long maxRequestBodyBytes = 8L * 1024 * 1024;
     private Duration connectTimeout = Duration.ofSeconds(5);
-    private UsageRecorder usage = UsageRecorder.none();
+    private @Nullable UsageRecorder usage; // default: the client's usage telemetry
 
     private Builder() {}
 
@@ -181,7 +181,7 @@ public final class Gateway implements AutoCloseable {
       return this;
     }
 
-    /** Where each answered request is reported. Default: nowhere. */
+    /** Where each answered request is reported. Default: the client's usage telemetry. */
     public Builder usageRecorder(UsageRecorder recorder) {
       this.usage = Objects.requireNonNull(recorder, "usageRecorder");
       return this;
@@ -197,6 +197,26 @@ public final class Gateway implements AutoCloseable {
      * @throws IOException when the port cannot be bound
      * @throws IllegalStateException when {@code client} lacks a required setting
      */
+    /**
+     * The default recorder: the client's usage telemetry, which sends aggregate counts to the
+     * control plane ({@code /v1/ingest}). Requests that matched no route are not sent (the client
+     * counts only named services and routes); each status class is counted as its x00 code.
+     */
+    static UsageRecorder toControlPlane(ConfigSyncClient sync) {
+      return (service, route, consumer, status) ->
+          sync.usage().record(service, route, consumer, code(status));
+    }
+
+    private static int code(UsageRecorder.StatusClass status) {
+      return switch (status) {
+        case INFORMATIONAL -> 100;
+        case SUCCESS -> 200;
+        case REDIRECTION -> 300;
+        case CLIENT_ERROR -> 400;
+        case SERVER_ERROR -> 500;
+      };
+    }
+
     public Gateway start(ConfigSyncClient.Builder client) throws IOException {
       Objects.requireNonNull(client, "client");
       HttpServer server = HttpServer.create(listen, 128);
@@ -214,8 +234,10 @@ public final class Gateway implements AutoCloseable {
                 .connectTimeout(connectTimeout)
                 .executor(upstreamThreads)
                 .build();
+        UsageRecorder recorder = usage != null ? usage : toControlPlane(sync);
         server.createContext(
-            "/", new ProxyHandler(gateway.table::get, sync, upstream, usage, maxRequestBodyBytes));
+            "/",
+            new ProxyHandler(gateway.table::get, sync, upstream, recorder, maxRequestBodyBytes));
         server.setExecutor(requestThreads);
         server.start();
         sync.start();

@@ -348,6 +348,34 @@ class GatewayIntegrationTest {
   }
 
   @Test
+  void byDefaultUsageReachesTheControlPlane() throws Exception {
+    Upstream one = bed.upstream("upstream-1");
+    bed.startControlPlane();
+    bed.cp().publish(configA(one));
+    Gateway gateway =
+        Gateway.builder()
+            .listen(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
+            .start(bed.client("dp-usage").usageFlushInterval(java.time.Duration.ofMillis(200)));
+    try {
+      await().until(() -> gateway.routingTable().isPresent());
+      for (int i = 0; i < 5; i++) {
+        HttpResponse<String> ok =
+            bed.http.send(
+                HttpRequest.newBuilder(bed.uri(gateway, "/a")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(ok.statusCode()).isEqualTo(200);
+      }
+      await()
+          .until(
+              () ->
+                  bed.cp().usage().rows().stream().mapToLong(r -> r.counts().byClass(2)).sum()
+                      == 5);
+    } finally {
+      gateway.close();
+    }
+  }
+
+  @Test
   void refusesARequestBodyOverTheLimitWith413() throws Exception {
     Upstream one = bed.upstream("upstream-1");
     bed.startControlPlane();
