@@ -765,29 +765,25 @@ public final class ControlPlaneServer implements AutoCloseable {
 
     private Builder() {}
 
-    /** A snapshot of these settings, so that changing the builder later cannot reach a server. */
+    /**
+     * A snapshot of these settings, so that changing the builder later cannot reach a server. Every
+     * field is copied by reflection, so that a setting added later cannot be forgotten here.
+     */
     private Builder copy() {
       Builder c = new Builder();
-      c.tls = tls;
-      c.listen = listen;
-      c.admin = admin;
-      c.adminToken = adminToken;
-      c.store = store;
-      c.fleet = fleet;
-      c.heartbeat = heartbeat;
-      c.deadAfter = deadAfter;
-      c.handshakeTimeout = handshakeTimeout;
-      c.maxPayloadBytes = maxPayloadBytes;
-      c.maxInflatedBytes = maxInflatedBytes;
-      c.maxInboundFrameBytes = maxInboundFrameBytes;
-      c.maxAdminBodyBytes = maxAdminBodyBytes;
-      c.forgetAfter = forgetAfter;
-      c.version = version;
       c.capabilities.putAll(capabilities);
-      c.validator = validator;
-      c.clock = clock;
-      c.ioThreads = ioThreads;
-      c.tlsReloadInterval = tlsReloadInterval;
+      for (java.lang.reflect.Field field : Builder.class.getDeclaredFields()) {
+        int modifiers = field.getModifiers();
+        if (java.lang.reflect.Modifier.isStatic(modifiers)
+            || java.lang.reflect.Modifier.isFinal(modifiers)) {
+          continue; // the only final field, capabilities, is copied above
+        }
+        try {
+          field.set(c, field.get(this));
+        } catch (IllegalAccessException e) {
+          throw new IllegalStateException("cannot copy the setting " + field.getName(), e);
+        }
+      }
       return c;
     }
 
