@@ -321,6 +321,12 @@ final class OkHttpConnection implements Transport.Connection {
       if (writer == null || cancelled) {
         return false;
       }
+      if (frame.opcode() == WebSocketFrame.OP_PONG) {
+        // A peer that pings faster than we can write (or stops reading) must not grow the queue:
+        // RFC 6455 section 5.5.3 lets us answer only the latest ping, so a new pong replaces any
+        // pong still waiting.
+        outbox.removeIf(queued -> queued.opcode() == WebSocketFrame.OP_PONG);
+      }
       outbox.add(frame);
       if (writing) {
         return true;
@@ -337,6 +343,13 @@ final class OkHttpConnection implements Transport.Connection {
       return false;
     }
     return true;
+  }
+
+  /** Frames queued and not yet handed to the socket; for tests. */
+  int queuedFrames() {
+    synchronized (lock) {
+      return outbox.size();
+    }
   }
 
   private void drainOutbox() {
