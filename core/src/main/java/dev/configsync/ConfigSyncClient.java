@@ -3,6 +3,7 @@ package dev.configsync;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.ReconnectBackoff;
+import dev.configsync.internal.SerializedRandom;
 import dev.configsync.internal.SystemScheduler;
 import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
@@ -595,7 +596,8 @@ public final class ConfigSyncClient implements AutoCloseable {
 
     /**
      * The random source of the reconnect jitter and of the choice among {@link #controlPlanes}, for
-     * tests. Default: a new {@code SplittableRandom}-quality generator.
+     * tests. Default: a new {@code L64X128MixRandom}. The client calls it from more than one
+     * thread, one call at a time (it serializes the calls itself), so it need not be thread-safe.
      */
     public Builder random(RandomGenerator random) {
       this.random = Objects.requireNonNull(random, "random");
@@ -636,7 +638,9 @@ public final class ConfigSyncClient implements AutoCloseable {
                 + maxPayloadBytes
                 + ")");
       }
-      RandomGenerator rng = random != null ? random : RandomGenerator.of("L64X128MixRandom");
+      // Drawn from on the sync loop and on the telemetry thread: serialize the calls.
+      RandomGenerator rng =
+          SerializedRandom.of(random != null ? random : RandomGenerator.of("L64X128MixRandom"));
       IntervalFunction backoff =
           reconnectBackoff != null
               ? reconnectBackoff
