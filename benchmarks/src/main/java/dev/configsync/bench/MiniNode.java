@@ -33,6 +33,8 @@ import org.jspecify.annotations.Nullable;
  */
 final class MiniNode implements Transport.Listener {
   private static final JsonFactory JSON = new JsonFactory();
+  private static final java.lang.management.ThreadMXBean CPU =
+      java.lang.management.ManagementFactory.getThreadMXBean();
   private static final byte[] BASIC_INFO = HybridProtocol.basicInfo(CpRig.PLUGINS, Map.of());
 
   final UUID id = UUID.randomUUID();
@@ -108,7 +110,7 @@ final class MiniNode implements Transport.Listener {
 
   @Override
   public void onBinary(byte[] payload) {
-    long start = System.nanoTime();
+    long start = CPU.getCurrentThreadCpuTime();
     String h;
     try {
       h = configHash(payload);
@@ -116,7 +118,7 @@ final class MiniNode implements Transport.Listener {
       failure = e;
       return;
     }
-    decodeNanos.addAndGet(System.nanoTime() - start);
+    decodeNanos.addAndGet(CPU.getCurrentThreadCpuTime() - start);
     hash = h;
     connection().sendPing(HybridProtocol.pingPayload(h));
     onApplied.accept(this);
