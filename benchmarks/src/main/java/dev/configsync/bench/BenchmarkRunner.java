@@ -29,7 +29,9 @@ public final class BenchmarkRunner {
 
   /** Every measurement, in table order. */
   static List<Measurement> all() {
-    return List.of();
+    return List.of(
+        // control plane
+        new PublishToListener(), new FanOut(), new IdleConnections(), new ReconnectStorm());
   }
 
   /** Command-line entry point; see the class description. */

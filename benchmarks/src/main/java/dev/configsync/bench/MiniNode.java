@@ -1,0 +1,166 @@
+package dev.configsync.bench;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.HybridProtocol;
+import dev.configsync.okhttp.OkHttpTransport;
+import dev.configsync.spi.Transport;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.zip.GZIPInputStream;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A minimal data plane for fleet-sized measurements: one WebSocket connection through the real
+ * {@link OkHttpTransport} (mutual TLS, RFC 6455 codec, one reader thread), {@code basic_info}, a
+ * first ping, and for every {@code reconfigure} frame: gunzip, a streaming parse of the whole
+ * message to find {@code config_hash}, and a ping that reports it, as the protocol requires. It
+ * does not build a tree nor verify the hash (a full {@code ConfigSyncClient} does both; the publish
+ * measurement uses one).
+ */
+final class MiniNode implements Transport.Listener {
+  private static final JsonFactory JSON = new JsonFactory();
+  private static final java.lang.management.ThreadMXBean CPU =
+      java.lang.management.ManagementFactory.getThreadMXBean();
+  private static final byte[] BASIC_INFO = HybridProtocol.basicInfo(CpRig.PLUGINS, Map.of());
+
+  final UUID id = UUID.randomUUID();
+  private final Consumer<MiniNode> onApplied;
+  private final Consumer<MiniNode> onOpen;
+  private final CountDownLatch assigned = new CountDownLatch(1);
+  private volatile Transport.@Nullable Connection connection;
+  private volatile String hash = ConfigHash.NONE;
+  private volatile @Nullable Throwable failure;
+  private final AtomicLong decodeNanos;
+
+  MiniNode(Consumer<MiniNode> onOpen, Consumer<MiniNode> onApplied, AtomicLong decodeNanos) {
+    this.onOpen = onOpen;
+    this.onApplied = onApplied;
+    this.decodeNanos = decodeNanos;
+  }
+
+  void connect(Transport transport, URI controlPlane) {
+    URI uri =
+        URI.create(
+            controlPlane
+                + HybridProtocol.OUTLET_PATH
+                + "?node_id="
+                + id
+                + "&node_hostname="
+                + URLEncoder.encode(
+                    "bench-" + id.toString().substring(0, 8), StandardCharsets.UTF_8)
+                + "&node_version=0.1.0");
+    connection =
+        transport.connect(
+            new Transport.ConnectRequest(uri, 64L << 20, Duration.ofSeconds(60)), this);
+    assigned.countDown();
+  }
+
+  String hash() {
+    return hash;
+  }
+
+  @Nullable Throwable failure() {
+    return failure;
+  }
+
+  void cancel() {
+    Transport.Connection c = connection;
+    if (c != null) {
+      c.cancel();
+    }
+  }
+
+  private Transport.Connection connection() {
+    try {
+      if (!assigned.await(60, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("connection not assigned");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+    Transport.Connection c = connection;
+    if (c == null) {
+      throw new IllegalStateException("connection not assigned");
+    }
+    return c;
+  }
+
+  @Override
+  public void onOpen() {
+    Transport.Connection c = connection();
+    c.sendBinary(BASIC_INFO);
+    c.sendPing(HybridProtocol.pingPayload(hash));
+    onOpen.accept(this);
+  }
+
+  @Override
+  public void onBinary(byte[] payload) {
+    long start = CPU.getCurrentThreadCpuTime();
+    String h;
+    try {
+      h = configHash(payload);
+    } catch (IOException | RuntimeException e) {
+      failure = e;
+      return;
+    }
+    decodeNanos.addAndGet(CPU.getCurrentThreadCpuTime() - start);
+    hash = h;
+    connection().sendPing(HybridProtocol.pingPayload(h));
+    onApplied.accept(this);
+  }
+
+  /** Inflates the whole frame and reads the message's {@code config_hash}. */
+  static String configHash(byte[] frame) throws IOException {
+    String found = null;
+    try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(frame), 64 * 1024);
+        JsonParser p = JSON.createParser(in)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new IOException("not a JSON object");
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if ("config_hash".equals(name) && value == JsonToken.VALUE_STRING) {
+          found = p.getText();
+        } else {
+          p.skipChildren();
+        }
+      }
+    }
+    if (found == null) {
+      throw new IOException("no config_hash in the frame");
+    }
+    return found;
+  }
+
+  @Override
+  public void onPong(byte[] payload) {}
+
+  @Override
+  public void onPing(byte[] payload) {}
+
+  @Override
+  public void onClosed(int code, String reason) {
+    failure = new IOException("closed by the control plane: " + code + " " + reason);
+  }
+
+  @Override
+  public void onFailure(Throwable error) {
+    failure = error;
+  }
+}
