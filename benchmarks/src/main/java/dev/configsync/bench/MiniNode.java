@@ -126,8 +126,20 @@ final class MiniNode implements Transport.Listener {
 
   /** Inflates the whole frame and reads the message's {@code config_hash}. */
   static String configHash(byte[] frame) throws IOException {
+    String found = inflateAndScan(frame);
+    if (found == null) {
+      throw new IOException("no config_hash in the frame");
+    }
+    return found;
+  }
+
+  /**
+   * Inflates gzipped JSON and reads all of it; returns its top-level {@code config_hash} string, or
+   * null when it has none.
+   */
+  static @Nullable String inflateAndScan(byte[] gzipped) throws IOException {
     String found = null;
-    try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(frame), 64 * 1024);
+    try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(gzipped), 64 * 1024);
         JsonParser p = JSON.createParser(in)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new IOException("not a JSON object");
@@ -141,9 +153,6 @@ final class MiniNode implements Transport.Listener {
           p.skipChildren();
         }
       }
-    }
-    if (found == null) {
-      throw new IOException("no config_hash in the frame");
     }
     return found;
   }

@@ -1,6 +1,7 @@
 package dev.configsync.bench;
 
 import dev.configsync.testkit.TestPki;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -31,6 +32,7 @@ final class TlsPairs implements AutoCloseable {
   private final List<Thread> readers = new ArrayList<>();
   private final ExecutorService writers;
   private volatile int expected;
+  private volatile boolean decode;
   private volatile @Nullable CountDownLatch done;
   private final AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
   private final String cipherSuite;
@@ -91,6 +93,7 @@ final class TlsPairs implements AutoCloseable {
 
   private void drain(SSLSocket socket) {
     byte[] buffer = new byte[64 * 1024];
+    ByteArrayOutputStream received = new ByteArrayOutputStream();
     try {
       InputStream in = socket.getInputStream();
       long got = 0;
@@ -100,9 +103,17 @@ final class TlsPairs implements AutoCloseable {
           return;
         }
         got += r;
+        if (decode) {
+          received.write(buffer, 0, r);
+        }
         int want = expected;
         if (want > 0 && got >= want) {
           got -= want;
+          if (decode) {
+            // What every node must do with a frame, however minimal: inflate it and read it.
+            MiniNode.inflateAndScan(received.toByteArray());
+            received.reset();
+          }
           CountDownLatch latch = done;
           if (latch != null) {
             latch.countDown();
@@ -113,6 +124,19 @@ final class TlsPairs implements AutoCloseable {
       if (!socket.isClosed()) {
         failure.compareAndSet(null, e);
       }
+    }
+  }
+
+  /**
+   * Like {@link #sendToAll(byte[])}, and every reader then inflates the gzipped {@code payload} and
+   * scans its JSON, as a minimal node does with a frame, before it counts as done.
+   */
+  void sendToAllAndDecode(byte[] payload) throws Exception {
+    decode = true;
+    try {
+      sendToAll(payload);
+    } finally {
+      decode = false;
     }
   }
 
