@@ -251,6 +251,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                 () -> registry.forget(settings.forgetAfter), period, period, TimeUnit.MILLISECONDS);
     if (fleet != null) {
       fleet.start(registry::snapshot);
+      fleet.shareUsage(usage::report);
     }
     log.info(
         "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
@@ -542,11 +543,22 @@ public final class ControlPlaneServer implements AutoCloseable {
   /**
    * The usage the data planes reported on {@code /v1/ingest} since this server started: per node,
    * service, route and consumer, and billing figures per node and UTC day. Each batch is counted
-   * once, however often a node sends it. Kept in memory only: forward batches elsewhere with {@link
-   * Builder#onUsage} to keep them across restarts. Never blocks for long (a consistent copy).
+   * once, however often a node sends it (to the same replica). Kept in memory only: forward batches
+   * elsewhere with {@link Builder#onUsage} to keep them across restarts. Never blocks for long (a
+   * consistent copy).
+   *
+   * <p>With a {@link Builder#fleetDirectory} that shares usage (etcd's does), the sum over every
+   * replica: this one's figures as they are now, the others' as they last shared them (within the
+   * directory's flush interval).
    */
   public UsageReport usage() {
-    return usage.report();
+    Map<String, UsageReport> replicas = usageByReplica();
+    return replicas.isEmpty() ? usage.report() : UsageReport.sum(replicas.values());
+  }
+
+  /** Every replica's usage by name, or empty when no fleet directory shares usage. */
+  Map<String, UsageReport> usageByReplica() {
+    return fleet == null ? Map.of() : fleet.usageByReplica();
   }
 
   /**

@@ -11,6 +11,7 @@ import dev.configsync.cp.ConfigConflictException;
 import dev.configsync.cp.ConfigStore;
 import dev.configsync.cp.DataPlaneInfo;
 import dev.configsync.cp.FleetDirectory;
+import dev.configsync.cp.UsageReport;
 import dev.configsync.cp.etcd.EtcdGateway.Call;
 import dev.configsync.cp.etcd.EtcdGateway.OutcomeUnknownException;
 import dev.configsync.cp.etcd.EtcdGateway.WatchStream;
@@ -30,6 +31,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -90,6 +92,9 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private static final Duration LAST_SEEN_REFRESH = Duration.ofSeconds(30);
   private static final int OPS_PER_TXN = 64; // etcd refuses more than --max-txn-ops (128)
 
+  /** The aggregate under which replicas share their usage figures (see {@link #shareUsage}). */
+  static final String USAGE_AGGREGATE = "cp-usage";
+
   private final Builder settings;
   private final EtcdGateway gateway;
   private final String prefix;
@@ -108,6 +113,10 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private final Map<String, JsonNode> replicas = new ConcurrentHashMap<>();
   private final Map<String, Map<String, JsonNode>> aggregates = new ConcurrentHashMap<>();
   private final Map<String, EtcdAggregate> ownAggregates = new ConcurrentHashMap<>();
+  private volatile @Nullable Supplier<UsageReport> localUsage;
+  private @Nullable UsageReport usageShared; // scheduler thread only
+  private boolean warnedUsageRows; // scheduler thread only
+  private final Map<String, DecodedUsage> remoteUsage = new ConcurrentHashMap<>();
 
   // Health: nanoTime of the first failure since the last success, 0 when healthy.
   private final AtomicLong failingSince = new AtomicLong();
@@ -344,6 +353,96 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     return Map.copyOf(replicas);
   }
 
+  // ---- usage -----------------------------------------------------------------------------------
+
+  /**
+   * Shares this replica's usage figures through the aggregate {@code cp-usage}: read from {@code
+   * local} once per {@link Builder#flushInterval}, and written only when they changed, so that a
+   * replica writes them at most once per interval however many batches its data planes send.
+   */
+  @Override
+  public void shareUsage(Supplier<UsageReport> local) {
+    this.localUsage = Objects.requireNonNull(local, "local");
+    aggregate(USAGE_AGGREGATE);
+  }
+
+  /**
+   * This replica's usage as {@code local} returns it now, and every other replica's as last written
+   * to etcd (from memory, kept current by the watch), by replica name; empty before {@link
+   * #shareUsage}. A value that cannot be read (written by an incompatible version) is left out.
+   */
+  @Override
+  public Map<String, UsageReport> usageByReplica() {
+    Supplier<UsageReport> local = localUsage;
+    if (local == null) {
+      return Map.of();
+    }
+    Map<String, UsageReport> all = new TreeMap<>();
+    aggregates
+        .getOrDefault(USAGE_AGGREGATE, Map.of())
+        .forEach(
+            (name, json) -> {
+              if (!name.equals(replica)) {
+                UsageReport r = decodeUsage(name, json);
+                if (r != null) {
+                  all.put(name, r);
+                }
+              }
+            });
+    all.put(replica, local.get());
+    return all;
+  }
+
+  private record DecodedUsage(JsonNode json, @Nullable UsageReport report) {}
+
+  /** Decodes a replica's shared report once per value written (the watch's node, by identity). */
+  @SuppressWarnings("ReferenceEquality")
+  private @Nullable UsageReport decodeUsage(String name, JsonNode json) {
+    DecodedUsage known = remoteUsage.get(name);
+    if (known != null && known.json() == json) {
+      return known.report();
+    }
+    UsageReport report;
+    try {
+      report = UsageJson.read(json);
+    } catch (RuntimeException e) {
+      log.warn(
+          "Ignoring the unreadable usage figures of replica {} in etcd: {}", name, e.toString());
+      report = null;
+    }
+    remoteUsage.put(name, new DecodedUsage(json, report));
+    return report;
+  }
+
+  /**
+   * Hands this replica's figures to the aggregate when they changed (scheduler thread). The control
+   * plane returns the same report object until a batch is counted: identity tells a change cheaply.
+   */
+  @SuppressWarnings("ReferenceEquality")
+  private void shareUsageNow() {
+    Supplier<UsageReport> local = localUsage;
+    if (local == null) {
+      return;
+    }
+    UsageReport now = local.get();
+    if (now == usageShared) {
+      return;
+    }
+    UsageJson.Written w = UsageJson.write(now, UsageJson.MAX_BYTES);
+    if (w.rowsLeftOut() && !warnedUsageRows) {
+      warnedUsageRows = true;
+      log.warn(
+          "The usage rows of replica {} ({} rows) exceed {} bytes as JSON: the other replicas see"
+              + " its billing figures and counters, not its rows (their requests count in"
+              + " rows_over_limit)",
+          replica,
+          now.rows().size(),
+          UsageJson.MAX_BYTES);
+    }
+    aggregate(USAGE_AGGREGATE).set(w.json());
+    usageShared = now;
+  }
+
   // ---- aggregates ------------------------------------------------------------------------------
 
   /**
@@ -436,6 +535,7 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
         lastKeepAliveNanos = now;
       }
       flushNodes();
+      shareUsageNow();
       for (EtcdAggregate a : ownAggregates.values()) {
         a.flush();
       }
