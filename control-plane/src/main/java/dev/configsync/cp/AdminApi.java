@@ -384,6 +384,7 @@ final class AdminApi {
   }
 
   private FullHttpResponse usage() {
+    // As server.fleetUsage(), from the same snapshot as the per-replica breakdown below.
     Map<String, UsageReport> byReplica = server.usageByReplica();
     UsageReport report = byReplica.isEmpty() ? server.usage() : UsageReport.sum(byReplica.values());
     List<Map<String, Object>> rows =

@@ -591,7 +591,8 @@ class HighAvailabilityTest {
                     .isEqualTo(recordedB.get());
                 assertThat(usage.path("usage").findValuesAsText("node_id"))
                     .containsExactlyInAnyOrder(idA.toString(), idB.toString());
-                assertThat(r.cp().usage().apiCalls(idB.toString())).isEqualTo(recordedB.get());
+                assertThat(r.cp().fleetUsage().apiCalls(idB.toString())).isEqualTo(recordedB.get());
+                assertThat(r.cp().usage().apiCalls()).isEqualTo(local(r).apiCalls());
               });
     }
     long batchesA = local(a).batchesAccepted();
