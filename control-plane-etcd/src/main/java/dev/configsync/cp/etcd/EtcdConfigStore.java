@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -1063,21 +1064,66 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
       return this;
     }
 
-    /** TLS for {@code https://} endpoints (etcd's client certificate and CA); default none. */
+    /**
+     * TLS for {@code https://} endpoints, as a ready {@link SSLContext} (its trust managers check
+     * etcd's certificates, its key managers present this replica's client certificate); default
+     * none: the JDK's default trust store, no client certificate. The host name in each endpoint is
+     * checked against etcd's certificate. See {@link #tls(Path, Path, Path)} for PEM files.
+     */
     public Builder sslContext(SSLContext context) {
       this.ssl = Objects.requireNonNull(context, "sslContext");
       return this;
     }
 
     /**
+     * TLS for {@code https://} endpoints from PEM files, read once, now: trusts only the CA
+     * certificates in {@code caFile} for etcd's server certificates (etcd's {@code
+     * --trusted-ca-file} issuer), and presents the certificate chain in {@code certFile} with the
+     * unencrypted key in {@code keyFile}, for etcd's {@code --client-cert-auth}. The host name in
+     * each endpoint is checked against etcd's certificate. Replaces {@link #sslContext}.
+     *
+     * @throws IllegalArgumentException naming the file that cannot be read, or when the key does
+     *     not match the certificate
+     */
+    public Builder tls(Path caFile, Path certFile, Path keyFile) {
+      Objects.requireNonNull(caFile, "caFile");
+      Objects.requireNonNull(certFile, "certFile");
+      Objects.requireNonNull(keyFile, "keyFile");
+      this.ssl = EtcdTls.context(caFile, certFile, keyFile);
+      return this;
+    }
+
+    /**
+     * TLS for {@code https://} endpoints without a client certificate (etcd without {@code
+     * --client-cert-auth}): trusts only the CA certificates in {@code caFile}, read once, now.
+     *
+     * @throws IllegalArgumentException when the file cannot be read
+     */
+    public Builder tls(Path caFile) {
+      this.ssl = EtcdTls.context(Objects.requireNonNull(caFile, "caFile"), null, null);
+      return this;
+    }
+
+    /**
      * Builds the store. It contacts etcd only when the control plane loads from it.
      *
-     * @throws IllegalStateException when {@link #endpoints} was not set
+     * @throws IllegalStateException when {@link #endpoints} was not set, or TLS is set and an
+     *     endpoint is not {@code https://}
      */
     public EtcdConfigStore build() {
       if (endpoints.isEmpty()) {
         throw new IllegalStateException(
             "endpoints is required: endpoints(List.of(URI.create(\"http://etcd-1:2379\"), ...))");
+      }
+      if (ssl != null) {
+        for (URI e : endpoints) {
+          if (!"https".equals(e.getScheme())) {
+            throw new IllegalStateException(
+                "TLS is set for etcd but endpoint "
+                    + e
+                    + " is not https://: list every member's https:// client URL");
+          }
+        }
       }
       return new EtcdConfigStore(this);
     }
