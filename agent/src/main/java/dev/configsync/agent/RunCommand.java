@@ -62,8 +62,12 @@ final class RunCommand implements Callable<Integer> {
       names = "--control-plane",
       required = true,
       paramLabel = "wss://HOST:PORT",
-      description = "The control plane to connect to (path defaults to /v1/outlet, port to 443).")
-  @Nullable String controlPlane;
+      description = {
+        "The control plane to connect to (path defaults to /v1/outlet, port to 443).",
+        "Repeatable: give every replica of a highly available control plane; each connection"
+            + " attempt picks one at random."
+      })
+  List<String> controlPlanes = new ArrayList<>();
 
   @Option(
       names = "--cert",
@@ -267,7 +271,7 @@ final class RunCommand implements Callable<Integer> {
     try {
       ConfigSyncClient.Builder builder =
           ConfigSyncClient.builder()
-              .controlPlane(setup.controlPlane())
+              .controlPlanes(setup.controlPlanes())
               .transport(transport)
               .snapshotStore(setup.store())
               .heartbeatInterval(heartbeat)
@@ -327,7 +331,7 @@ final class RunCommand implements Callable<Integer> {
     log.info(
         "configsync-agent {} running against {}; stop with SIGTERM or SIGINT",
         ConfigSyncClient.VERSION,
-        setup.controlPlane());
+        setup.controlPlanes().size() == 1 ? setup.controlPlanes().get(0) : setup.controlPlanes());
 
     boolean interrupted = false;
     try {
@@ -405,7 +409,7 @@ final class RunCommand implements Callable<Integer> {
     if (command != null && command.isBlank()) {
       throw new BadArgumentException("--on-change must not be empty");
     }
-    URI uri = controlPlaneUri(Objects.requireNonNull(controlPlane, "--control-plane"));
+    List<URI> uris = controlPlaneUris(controlPlanes);
     TlsConfig tls = tls(mode.equals("shared"));
     OutputFile.Format outputFormat =
         switch (format) {
@@ -436,7 +440,7 @@ final class RunCommand implements Callable<Integer> {
       // cache could be using.
       FileSnapshotStore store = CacheKeyOptions.openStore(dir, encryption);
       Path incoming = Incoming.createDirectory(dir);
-      return new Setup(uri, tls, store, file, lock, incoming);
+      return new Setup(uris, tls, store, file, lock, incoming);
     } catch (IOException | RuntimeException e) {
       lock.close();
       throw new BadArgumentException(
@@ -490,7 +494,29 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
+  /** Checks every {@code --control-plane}; a replica listed twice is refused. */
+  private static List<URI> controlPlaneUris(List<String> texts) throws BadArgumentException {
+    if (texts.isEmpty()) {
+      throw new BadArgumentException("--control-plane is required");
+    }
+    List<URI> uris = new ArrayList<>();
+    for (String text : texts) {
+      uris.add(controlPlaneUri(text));
+    }
+    try {
+      // The client's own check of the list (the same address twice, after normalization).
+      ConfigSyncClient.builder().controlPlanes(uris);
+    } catch (IllegalArgumentException e) {
+      throw new BadArgumentException("--control-plane: " + e.getMessage(), e);
+    }
+    return List.copyOf(uris);
+  }
+
   private static URI controlPlaneUri(String text) throws BadArgumentException {
+    if (text.contains(",")) {
+      throw new BadArgumentException(
+          "--control-plane takes one address; repeat the flag for each replica, got: " + text);
+    }
     URI uri;
     try {
       uri = new URI(text.trim());
@@ -572,7 +598,7 @@ final class RunCommand implements Callable<Integer> {
 
   /** What {@link #setUp()} checked and built. */
   private record Setup(
-      URI controlPlane,
+      List<URI> controlPlanes,
       TlsConfig tls,
       FileSnapshotStore store,
       @Nullable OutputFile output,

@@ -12,6 +12,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,6 +97,46 @@ class AgentRunTest {
 
   private static JsonNode readJson(Path file) throws Exception {
     return JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void runWithTwoControlPlanesOneOfThemDeadConnectsAndUsesBoth() throws Exception {
+    int dead;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      dead = s.getLocalPort(); // closed again: connecting there is refused
+    }
+    String hash = cp.publish(config(1));
+    List<String> args = baseArgs();
+    // The dead replica first, the live one in a second --control-plane.
+    args.set(args.indexOf("--control-plane") + 1, "wss://127.0.0.1:" + dead);
+    args.addAll(List.of("--control-plane", "wss://127.0.0.1:" + cp.port()));
+    RunningAgent agent = start(args);
+
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.hasEvent("snapshot_applied", e -> e.path("hash").asText().equals(hash)));
+    assertThat(port(agent.event("connected", e -> true).orElseThrow())).isEqualTo(cp.port());
+
+    // With the live one gone too, the agent's attempts go to either address, picked at random.
+    cp.stop();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.hasEvent("connecting", e -> port(e) == dead));
+    cp.restart();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                agent.events().stream()
+                        .filter(e -> e.path("event").asText().equals("connected"))
+                        .count()
+                    >= 2);
+    assertThat(agent.events().stream().filter(e -> e.path("event").asText().equals("connected")))
+        .allSatisfy(e -> assertThat(port(e)).isEqualTo(cp.port()));
+  }
+
+  private static int port(JsonNode event) {
+    return URI.create(event.path("endpoint").asText()).getPort();
   }
 
   @Test

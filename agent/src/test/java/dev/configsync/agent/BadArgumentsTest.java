@@ -86,6 +86,26 @@ class BadArgumentsTest {
             replace("--control-plane", "wss://127.0.0.1:9/?node_id=1"),
             "--control-plane",
             "query"),
+        bad(
+            "missing --control-plane",
+            remove("--control-plane"),
+            "Missing required option",
+            "--control-plane"),
+        bad(
+            "second URL not wss",
+            add("--control-plane", "https://127.0.0.1:10"),
+            "wss://",
+            "https://127.0.0.1:10"),
+        bad("second URL without host", add("--control-plane", "wss:///v1/outlet"), "host"),
+        bad(
+            "the same replica twice",
+            add("--control-plane", "wss://127.0.0.1:9/v1/outlet"),
+            "--control-plane",
+            "twice"),
+        bad(
+            "comma-separated addresses",
+            replace("--control-plane", "wss://127.0.0.1:9,wss://127.0.0.1:10"),
+            "--control-plane takes one address; repeat the flag"),
         bad("bad duration", add("--heartbeat", "5 parsecs"), "--heartbeat", "5 parsecs"),
         bad("zero heartbeat", add("--heartbeat", "0s"), "--heartbeat", "positive"),
         bad(

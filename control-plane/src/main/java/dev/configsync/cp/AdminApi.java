@@ -20,11 +20,13 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
@@ -382,7 +384,9 @@ final class AdminApi {
   }
 
   private FullHttpResponse usage() {
-    UsageReport report = server.usage();
+    // As server.fleetUsage(), from the same snapshot as the per-replica breakdown below.
+    Map<String, UsageReport> byReplica = server.usageByReplica();
+    UsageReport report = byReplica.isEmpty() ? server.usage() : UsageReport.sum(byReplica.values());
     List<Map<String, Object>> rows =
         report.rows().stream()
             .map(
@@ -424,6 +428,18 @@ final class AdminApi {
     answer.put("api_calls", report.apiCalls());
     answer.put("batches", batches);
     answer.put("rows_over_limit", report.rowsOverLimit());
+    List<Map<String, Object>> replicas = new ArrayList<>();
+    new TreeMap<>(byReplica)
+        .forEach(
+            (name, r) -> {
+              Map<String, Object> m = new LinkedHashMap<>();
+              m.put("replica", name);
+              m.put("api_calls", r.apiCalls());
+              m.put("batches_accepted", r.batchesAccepted());
+              m.put("duplicates_ignored", r.duplicatesIgnored());
+              replicas.add(m);
+            });
+    answer.put("replicas", replicas);
     return HttpJson.response(HttpResponseStatus.OK, answer);
   }
 

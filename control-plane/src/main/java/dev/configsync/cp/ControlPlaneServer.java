@@ -251,6 +251,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                 () -> registry.forget(settings.forgetAfter), period, period, TimeUnit.MILLISECONDS);
     if (fleet != null) {
       fleet.start(registry::snapshot);
+      fleet.shareUsage(usage::report);
     }
     log.info(
         "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
@@ -540,13 +541,31 @@ public final class ControlPlaneServer implements AutoCloseable {
   }
 
   /**
-   * The usage the data planes reported on {@code /v1/ingest} since this server started: per node,
-   * service, route and consumer, and billing figures per node and UTC day. Each batch is counted
-   * once, however often a node sends it. Kept in memory only: forward batches elsewhere with {@link
-   * Builder#onUsage} to keep them across restarts. Never blocks for long (a consistent copy).
+   * The usage the data planes reported on {@code /v1/ingest} to this server since it started: per
+   * node, service, route and consumer, and billing figures per node and UTC day. Each batch is
+   * counted once, however often a node sends it. Kept in memory only: forward batches elsewhere
+   * with {@link Builder#onUsage} to keep them across restarts. Never blocks for long (a consistent
+   * copy). With replicas, this replica's share only (what its metrics count); see {@link
+   * #fleetUsage()}.
    */
   public UsageReport usage() {
     return usage.report();
+  }
+
+  /**
+   * The whole fleet's usage, as {@code GET /usage} reports it: with a {@link
+   * Builder#fleetDirectory} that shares usage (etcd's does), the sum over every replica of this
+   * replica's figures as they are now and the others' as they last shared them (within the
+   * directory's flush interval); otherwise the same as {@link #usage()}.
+   */
+  public UsageReport fleetUsage() {
+    Map<String, UsageReport> replicas = usageByReplica();
+    return replicas.isEmpty() ? usage.report() : UsageReport.sum(replicas.values());
+  }
+
+  /** Every replica's usage by name, or empty when no fleet directory shares usage. */
+  Map<String, UsageReport> usageByReplica() {
+    return fleet == null ? Map.of() : fleet.usageByReplica();
   }
 
   /**

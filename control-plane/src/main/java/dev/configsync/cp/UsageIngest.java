@@ -12,7 +12,6 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -68,6 +67,7 @@ final class UsageIngest {
   private long duplicates;
   private long refused;
   private long overLimit;
+  private @Nullable UsageReport report; // the last report, until something changes
 
   UsageIngest(NodeRegistry registry, Outlet outlet, Consumer<UsageBatch> callback) {
     this.registry = registry;
@@ -101,6 +101,7 @@ final class UsageIngest {
     } catch (IOException | RuntimeException e) {
       synchronized (this) {
         refused++;
+        report = null;
       }
       session.refuseFromAnyThread(1002, "protocol violation: bad usage batch: " + e.getMessage());
       return;
@@ -111,6 +112,7 @@ final class UsageIngest {
       duplicate = highest != null && batch.seq() <= highest;
       if (duplicate) {
         duplicates++;
+        report = null;
       }
     }
     if (duplicate) {
@@ -138,6 +140,7 @@ final class UsageIngest {
         remember(batch);
         aggregate(batch, services);
         accepted++;
+        report = null;
       }
     }
     session.ackFromAnyThread(batch.stream(), batch.seq());
@@ -195,7 +198,15 @@ final class UsageIngest {
     return runsLatest && services.isArray() ? services.size() : 0;
   }
 
+  /**
+   * What was counted so far; the same object until a batch is processed, so that it is cheap to
+   * call often and a change shows by identity (see {@link FleetDirectory#shareUsage}).
+   */
   synchronized UsageReport report() {
+    UsageReport last = report;
+    if (last != null) {
+      return last;
+    }
     List<UsageReport.Row> rowList = new ArrayList<>(rows.size());
     rows.forEach(
         (k, v) ->
@@ -211,17 +222,14 @@ final class UsageIngest {
                         v[2],
                         v[3],
                         v[4]))));
-    rowList.sort(
-        Comparator.comparing(UsageReport.Row::nodeId)
-            .thenComparing(r -> r.counts().service())
-            .thenComparing(r -> r.counts().route())
-            .thenComparing(r -> Objects.requireNonNullElse(r.counts().consumer(), "")));
+    rowList.sort(UsageReport.ROW_ORDER);
     List<UsageReport.Billing> billing = new ArrayList<>(days.size());
     days.forEach(
         (k, v) -> billing.add(new UsageReport.Billing(k.node(), k.day(), v.apiCalls, v.services)));
-    billing.sort(
-        Comparator.comparing(UsageReport.Billing::nodeId).thenComparing(UsageReport.Billing::day));
-    return new UsageReport(rowList, billing, accepted, duplicates, refused, overLimit);
+    billing.sort(UsageReport.BILLING_ORDER);
+    last = new UsageReport(rowList, billing, accepted, duplicates, refused, overLimit);
+    report = last;
+    return last;
   }
 
   /**

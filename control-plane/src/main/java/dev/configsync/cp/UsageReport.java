@@ -2,11 +2,18 @@ package dev.configsync.cp;
 
 import dev.configsync.UsageCount;
 import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 
 /**
  * What the control plane has aggregated from the usage its data planes sent, since it started (see
- * {@link ControlPlaneServer#usage()}; {@code GET /usage} on the admin API). Immutable.
+ * {@link ControlPlaneServer#usage()}; {@code GET /usage} on the admin API); for the replicas of a
+ * highly available control plane, the sum of what every replica counted. Immutable.
  *
  * @param rows requests per node, service, route and consumer, by status class; sorted by node,
  *     service, route, consumer
@@ -30,6 +37,79 @@ public record UsageReport(
     rows = List.copyOf(rows);
     billing = List.copyOf(billing);
   }
+
+  /**
+   * The sum of {@code reports} (one per replica): rows of the same node, service, route and
+   * consumer add up, as do billing figures of the same node and day ({@code servicesConfigured}
+   * takes the largest), and every counter.
+   */
+  static UsageReport sum(Collection<UsageReport> reports) {
+    if (reports.size() == 1) {
+      return reports.iterator().next();
+    }
+    Map<List<String>, long[]> rows = new LinkedHashMap<>();
+    Map<List<Object>, long[]> days = new LinkedHashMap<>();
+    long accepted = 0;
+    long duplicates = 0;
+    long refused = 0;
+    long overLimit = 0;
+    for (UsageReport r : reports) {
+      for (Row row : r.rows) {
+        UsageCount c = row.counts();
+        long[] sum =
+            rows.computeIfAbsent(
+                List.of(
+                    row.nodeId(),
+                    c.service(),
+                    c.route(),
+                    Objects.requireNonNullElse(c.consumer(), "")),
+                k -> new long[5]);
+        for (int k = 0; k < 5; k++) {
+          sum[k] += c.byClass(k + 1);
+        }
+      }
+      for (Billing b : r.billing) {
+        long[] sum = days.computeIfAbsent(List.of(b.nodeId(), b.day()), k -> new long[2]);
+        sum[0] += b.apiCalls();
+        sum[1] = Math.max(sum[1], b.servicesConfigured());
+      }
+      accepted += r.batchesAccepted;
+      duplicates += r.duplicatesIgnored;
+      refused += r.batchesRefused;
+      overLimit += r.rowsOverLimit;
+    }
+    List<Row> rowList = new ArrayList<>(rows.size());
+    rows.forEach(
+        (k, v) ->
+            rowList.add(
+                new Row(
+                    k.get(0),
+                    new UsageCount(
+                        k.get(1),
+                        k.get(2),
+                        k.get(3).isEmpty() ? null : k.get(3),
+                        v[0],
+                        v[1],
+                        v[2],
+                        v[3],
+                        v[4]))));
+    rowList.sort(ROW_ORDER);
+    List<Billing> billing = new ArrayList<>(days.size());
+    days.forEach(
+        (k, v) ->
+            billing.add(new Billing((String) k.get(0), (LocalDate) k.get(1), v[0], (int) v[1])));
+    billing.sort(BILLING_ORDER);
+    return new UsageReport(rowList, billing, accepted, duplicates, refused, overLimit);
+  }
+
+  static final Comparator<Row> ROW_ORDER =
+      Comparator.comparing(Row::nodeId)
+          .thenComparing(r -> r.counts().service())
+          .thenComparing(r -> r.counts().route())
+          .thenComparing(r -> Objects.requireNonNullElse(r.counts().consumer(), ""));
+
+  static final Comparator<Billing> BILLING_ORDER =
+      Comparator.comparing(Billing::nodeId).thenComparing(Billing::day);
 
   /** Requests counted for {@code nodeId}, all periods. */
   public long apiCalls(String nodeId) {

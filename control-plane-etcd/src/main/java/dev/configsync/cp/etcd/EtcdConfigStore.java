@@ -11,6 +11,7 @@ import dev.configsync.cp.ConfigConflictException;
 import dev.configsync.cp.ConfigStore;
 import dev.configsync.cp.DataPlaneInfo;
 import dev.configsync.cp.FleetDirectory;
+import dev.configsync.cp.UsageReport;
 import dev.configsync.cp.etcd.EtcdGateway.Call;
 import dev.configsync.cp.etcd.EtcdGateway.OutcomeUnknownException;
 import dev.configsync.cp.etcd.EtcdGateway.WatchStream;
@@ -18,6 +19,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,6 +32,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -90,6 +93,9 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private static final Duration LAST_SEEN_REFRESH = Duration.ofSeconds(30);
   private static final int OPS_PER_TXN = 64; // etcd refuses more than --max-txn-ops (128)
 
+  /** The aggregate under which replicas share their usage figures (see {@link #shareUsage}). */
+  static final String USAGE_AGGREGATE = "cp-usage";
+
   private final Builder settings;
   private final EtcdGateway gateway;
   private final String prefix;
@@ -108,6 +114,10 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private final Map<String, JsonNode> replicas = new ConcurrentHashMap<>();
   private final Map<String, Map<String, JsonNode>> aggregates = new ConcurrentHashMap<>();
   private final Map<String, EtcdAggregate> ownAggregates = new ConcurrentHashMap<>();
+  private volatile @Nullable Supplier<UsageReport> localUsage;
+  private @Nullable UsageReport usageShared; // scheduler thread only
+  private boolean warnedUsageRows; // scheduler thread only
+  private final Map<String, DecodedUsage> remoteUsage = new ConcurrentHashMap<>();
 
   // Health: nanoTime of the first failure since the last success, 0 when healthy.
   private final AtomicLong failingSince = new AtomicLong();
@@ -344,6 +354,96 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     return Map.copyOf(replicas);
   }
 
+  // ---- usage -----------------------------------------------------------------------------------
+
+  /**
+   * Shares this replica's usage figures through the aggregate {@code cp-usage}: read from {@code
+   * local} once per {@link Builder#flushInterval}, and written only when they changed, so that a
+   * replica writes them at most once per interval however many batches its data planes send.
+   */
+  @Override
+  public void shareUsage(Supplier<UsageReport> local) {
+    this.localUsage = Objects.requireNonNull(local, "local");
+    aggregate(USAGE_AGGREGATE);
+  }
+
+  /**
+   * This replica's usage as {@code local} returns it now, and every other replica's as last written
+   * to etcd (from memory, kept current by the watch), by replica name; empty before {@link
+   * #shareUsage}. A value that cannot be read (written by an incompatible version) is left out.
+   */
+  @Override
+  public Map<String, UsageReport> usageByReplica() {
+    Supplier<UsageReport> local = localUsage;
+    if (local == null) {
+      return Map.of();
+    }
+    Map<String, UsageReport> all = new TreeMap<>();
+    aggregates
+        .getOrDefault(USAGE_AGGREGATE, Map.of())
+        .forEach(
+            (name, json) -> {
+              if (!name.equals(replica)) {
+                UsageReport r = decodeUsage(name, json);
+                if (r != null) {
+                  all.put(name, r);
+                }
+              }
+            });
+    all.put(replica, local.get());
+    return all;
+  }
+
+  private record DecodedUsage(JsonNode json, @Nullable UsageReport report) {}
+
+  /** Decodes a replica's shared report once per value written (the watch's node, by identity). */
+  @SuppressWarnings("ReferenceEquality")
+  private @Nullable UsageReport decodeUsage(String name, JsonNode json) {
+    DecodedUsage known = remoteUsage.get(name);
+    if (known != null && known.json() == json) {
+      return known.report();
+    }
+    UsageReport report;
+    try {
+      report = UsageJson.read(json);
+    } catch (RuntimeException e) {
+      log.warn(
+          "Ignoring the unreadable usage figures of replica {} in etcd: {}", name, e.toString());
+      report = null;
+    }
+    remoteUsage.put(name, new DecodedUsage(json, report));
+    return report;
+  }
+
+  /**
+   * Hands this replica's figures to the aggregate when they changed (scheduler thread). The control
+   * plane returns the same report object until a batch is counted: identity tells a change cheaply.
+   */
+  @SuppressWarnings("ReferenceEquality")
+  private void shareUsageNow() {
+    Supplier<UsageReport> local = localUsage;
+    if (local == null) {
+      return;
+    }
+    UsageReport now = local.get();
+    if (now == usageShared) {
+      return;
+    }
+    UsageJson.Written w = UsageJson.write(now, UsageJson.MAX_BYTES);
+    if (w.rowsLeftOut() && !warnedUsageRows) {
+      warnedUsageRows = true;
+      log.warn(
+          "The usage rows of replica {} ({} rows) exceed {} bytes as JSON: the other replicas see"
+              + " its billing figures and counters, not its rows (their requests count in"
+              + " rows_over_limit)",
+          replica,
+          now.rows().size(),
+          UsageJson.MAX_BYTES);
+    }
+    aggregate(USAGE_AGGREGATE).set(w.json());
+    usageShared = now;
+  }
+
   // ---- aggregates ------------------------------------------------------------------------------
 
   /**
@@ -436,6 +536,7 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
         lastKeepAliveNanos = now;
       }
       flushNodes();
+      shareUsageNow();
       for (EtcdAggregate a : ownAggregates.values()) {
         a.flush();
       }
@@ -963,21 +1064,66 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
       return this;
     }
 
-    /** TLS for {@code https://} endpoints (etcd's client certificate and CA); default none. */
+    /**
+     * TLS for {@code https://} endpoints, as a ready {@link SSLContext} (its trust managers check
+     * etcd's certificates, its key managers present this replica's client certificate); default
+     * none: the JDK's default trust store, no client certificate. The host name in each endpoint is
+     * checked against etcd's certificate. See {@link #tls(Path, Path, Path)} for PEM files.
+     */
     public Builder sslContext(SSLContext context) {
       this.ssl = Objects.requireNonNull(context, "sslContext");
       return this;
     }
 
     /**
+     * TLS for {@code https://} endpoints from PEM files, read once, now: trusts only the CA
+     * certificates in {@code caFile} for etcd's server certificates (etcd's {@code
+     * --trusted-ca-file} issuer), and presents the certificate chain in {@code certFile} with the
+     * unencrypted key in {@code keyFile}, for etcd's {@code --client-cert-auth}. The host name in
+     * each endpoint is checked against etcd's certificate. Replaces {@link #sslContext}.
+     *
+     * @throws IllegalArgumentException naming the file that cannot be read, or when the key does
+     *     not match the certificate
+     */
+    public Builder tls(Path caFile, Path certFile, Path keyFile) {
+      Objects.requireNonNull(caFile, "caFile");
+      Objects.requireNonNull(certFile, "certFile");
+      Objects.requireNonNull(keyFile, "keyFile");
+      this.ssl = EtcdTls.context(caFile, certFile, keyFile);
+      return this;
+    }
+
+    /**
+     * TLS for {@code https://} endpoints without a client certificate (etcd without {@code
+     * --client-cert-auth}): trusts only the CA certificates in {@code caFile}, read once, now.
+     *
+     * @throws IllegalArgumentException when the file cannot be read
+     */
+    public Builder tls(Path caFile) {
+      this.ssl = EtcdTls.context(Objects.requireNonNull(caFile, "caFile"), null, null);
+      return this;
+    }
+
+    /**
      * Builds the store. It contacts etcd only when the control plane loads from it.
      *
-     * @throws IllegalStateException when {@link #endpoints} was not set
+     * @throws IllegalStateException when {@link #endpoints} was not set, or TLS is set and an
+     *     endpoint is not {@code https://}
      */
     public EtcdConfigStore build() {
       if (endpoints.isEmpty()) {
         throw new IllegalStateException(
             "endpoints is required: endpoints(List.of(URI.create(\"http://etcd-1:2379\"), ...))");
+      }
+      if (ssl != null) {
+        for (URI e : endpoints) {
+          if (!"https".equals(e.getScheme())) {
+            throw new IllegalStateException(
+                "TLS is set for etcd but endpoint "
+                    + e
+                    + " is not https://: list every member's https:// client URL");
+          }
+        }
       }
       return new EtcdConfigStore(this);
     }

@@ -17,6 +17,9 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocketFactory;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
@@ -64,7 +67,7 @@ final class EtcdCluster implements AutoCloseable {
     }
 
     URI clientUrl() {
-      return URI.create("http://127.0.0.1:" + clientPort);
+      return URI.create((tls == null ? "http" : "https") + "://127.0.0.1:" + clientPort);
     }
 
     void start(boolean existing) throws IOException {
@@ -91,6 +94,18 @@ final class EtcdCluster implements AutoCloseable {
               token,
               "--log-level",
               "warn");
+      if (tls != null) {
+        cmd = new ArrayList<>(cmd);
+        cmd.addAll(
+            List.of(
+                "--cert-file",
+                tls.cert().toString(),
+                "--key-file",
+                tls.key().toString(),
+                "--trusted-ca-file",
+                tls.ca().toString(),
+                "--client-cert-auth"));
+      }
       process =
           new ProcessBuilder(cmd)
               .redirectErrorStream(true)
@@ -105,8 +120,23 @@ final class EtcdCluster implements AutoCloseable {
   private final String initialCluster;
   private final String token;
   private final EtcdGateway admin;
+  private final @Nullable ServerTls tls;
+  private final @Nullable SSLSocketFactory clientTls;
+
+  /**
+   * etcd's TLS on its client URLs ({@code --cert-file}, {@code --key-file}, {@code
+   * --trusted-ca-file}, {@code --client-cert-auth}); peers stay on plain HTTP.
+   */
+  record ServerTls(Path cert, Path key, Path ca) {}
 
   private EtcdCluster(int size) throws IOException {
+    this(size, null, null);
+  }
+
+  private EtcdCluster(int size, @Nullable ServerTls tls, @Nullable SSLContext clientTls)
+      throws IOException {
+    this.tls = tls;
+    this.clientTls = clientTls == null ? null : clientTls.getSocketFactory();
     Path shm = Path.of("/dev/shm");
     root =
         Files.isDirectory(shm) && Files.isWritable(shm)
@@ -120,13 +150,26 @@ final class EtcdCluster implements AutoCloseable {
     }
     initialCluster = String.join(",", peers);
     token = root.getFileName().toString();
-    admin = new EtcdGateway(endpoints(), Duration.ofSeconds(5), null);
+    admin = new EtcdGateway(endpoints(), Duration.ofSeconds(5), this.clientTls);
   }
 
   /** Starts a cluster of {@code size} members and waits until every member is healthy. */
   static EtcdCluster start(int size) throws IOException {
     requireEtcd();
-    EtcdCluster cluster = new EtcdCluster(size);
+    return start(new EtcdCluster(size));
+  }
+
+  /**
+   * Starts a cluster whose client URLs take only TLS clients with a certificate from {@code
+   * tls.ca()}; {@code client} is this fixture's own client TLS.
+   */
+  static EtcdCluster startTls(int size, ServerTls tls, SSLContext client) throws IOException {
+    requireEtcd();
+    return start(new EtcdCluster(size, tls, client));
+  }
+
+  private static EtcdCluster start(EtcdCluster cluster) throws IOException {
+    int size = cluster.members.size();
     try {
       for (Member m : cluster.members) {
         m.start(false);
@@ -167,7 +210,7 @@ final class EtcdCluster implements AutoCloseable {
   }
 
   private void awaitHealthy(int i) {
-    EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), null);
+    EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), clientTls);
     await()
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(100))
@@ -185,7 +228,7 @@ final class EtcdCluster implements AutoCloseable {
       if (!members.get(i).process.isAlive()) {
         continue;
       }
-      EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), null);
+      EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), clientTls);
       JsonNode status =
           one.call("/v3/maintenance/status", EtcdGateway.JSON.createObjectNode(), Call.IDEMPOTENT);
       if (status.path("leader").asText().equals(status.path("header").path("member_id").asText())) {

@@ -13,6 +13,7 @@ import dev.configsync.cp.ConfigConflictException;
 import dev.configsync.cp.ControlPlaneServer;
 import dev.configsync.cp.DataPlaneInfo;
 import dev.configsync.cp.ServerTls;
+import dev.configsync.cp.UsageReport;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.testkit.FaultProxy;
 import dev.configsync.testkit.TestPki;
@@ -33,6 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -41,6 +43,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.random.RandomGenerator;
 import okhttp3.tls.HeldCertificate;
 import org.awaitility.core.ConditionFactory;
@@ -547,5 +550,80 @@ class HighAvailabilityTest {
     assertThat(requests.get()).isGreaterThan(1000);
     assertThat(writes).isBetween(1L, 20L);
     assertThat(x.aggregate("usage").byReplica().get("y").path("requests").asInt()).isEqualTo(7);
+  }
+
+  @Test
+  void usageCountedByTwoReplicasIsTheFleetsSumOnEitherWrittenAtABoundedRate() throws Exception {
+    long started = System.nanoTime();
+    Replica a = replica("a");
+    Replica b = replica("b");
+    UUID idA = UUID.randomUUID();
+    UUID idB = UUID.randomUUID();
+    ConfigSyncClient na = usageNode(idA, a);
+    ConfigSyncClient nb = usageNode(idB, b);
+    AtomicLong recordedA = new AtomicLong();
+    AtomicLong recordedB = new AtomicLong();
+    // Each node flushes a batch every 20 ms while it records: many batches per 100 ms flush.
+    eventually()
+        .pollInterval(Duration.ofMillis(5))
+        .until(
+            () -> {
+              na.usage().record("svc", "route-a", null, 200);
+              recordedA.incrementAndGet();
+              for (int i = 0; i < 2; i++) {
+                nb.usage().record("svc", "route-b", "alice", 503);
+                recordedB.incrementAndGet();
+              }
+              return local(a).batchesAccepted() >= 40 && local(b).batchesAccepted() >= 40;
+            });
+    long total = recordedA.get() + recordedB.get();
+    for (Replica r : List.of(a, b)) {
+      eventually()
+          .untilAsserted(
+              () -> {
+                JsonNode usage = get(r.adminPort(), "/usage");
+                assertThat(usage.path("api_calls").asLong()).isEqualTo(total);
+                assertThat(usage.path("replicas").findValuesAsText("replica"))
+                    .containsExactly("a", "b");
+                assertThat(usage.path("replicas").path(0).path("api_calls").asLong())
+                    .isEqualTo(recordedA.get());
+                assertThat(usage.path("replicas").path(1).path("api_calls").asLong())
+                    .isEqualTo(recordedB.get());
+                assertThat(usage.path("usage").findValuesAsText("node_id"))
+                    .containsExactlyInAnyOrder(idA.toString(), idB.toString());
+                assertThat(r.cp().fleetUsage().apiCalls(idB.toString())).isEqualTo(recordedB.get());
+                assertThat(r.cp().usage().apiCalls()).isEqualTo(local(r).apiCalls());
+              });
+    }
+    long batchesA = local(a).batchesAccepted();
+    long writesA = etcd.version(prefix + "aggregates/cp-usage/a");
+    long elapsedMillis = Duration.ofNanos(System.nanoTime() - started).toMillis();
+    System.out.printf(
+        "usage sharing: replica a counted %d batches, wrote its figures %d times in %d ms%n",
+        batchesA, writesA, elapsedMillis);
+    // At most one write per 100 ms flush interval, whatever the batch rate: never one per batch.
+    assertThat(writesA).isBetween(1L, elapsedMillis / 100 + 1);
+    assertThat(writesA).isLessThan(batchesA / 2);
+  }
+
+  private static UsageReport local(Replica r) {
+    return r.store().usageByReplica().get(r.name());
+  }
+
+  private ConfigSyncClient usageNode(UUID id, Replica replica) {
+    ConfigSyncClient client =
+        ConfigSyncClient.builder()
+            .controlPlane(replica.outlet())
+            .transport(OkHttpTransport.create(pki.dataPlaneTls()))
+            .nodeId(id)
+            .nodeHostname("gw-" + replica.name())
+            .heartbeatInterval(HEARTBEAT)
+            .reconnectDelay(Duration.ofMillis(50), Duration.ofMillis(150))
+            .handshakeTimeout(Duration.ofSeconds(5))
+            .usageFlushInterval(Duration.ofMillis(20))
+            .build();
+    closeables.add(client);
+    client.start();
+    return client;
   }
 }
