@@ -251,9 +251,13 @@ final class AdminApi {
     String media =
         contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
     JsonNode config;
+    byte[] json = null; // the body, when it can go into the frame as it is
     try {
       switch (media) {
-        case "application/json" -> config = ControlPlaneServer.parseJson(body);
+        case "application/json" -> {
+          config = ControlPlaneServer.parseJson(body);
+          json = ControlPlaneServer.isPlainUtf8(body) ? body : null;
+        }
         case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml" ->
             config = new YamlConfigFormat().read(BODY, body, Integer.MAX_VALUE);
         default -> {
@@ -264,7 +268,7 @@ final class AdminApi {
                   + (media.isEmpty() ? " (none was sent)" : ", not " + media));
         }
       }
-      PublishResult result = server.publishFrozen(config, expected);
+      PublishResult result = server.publishFrozen(config, expected, json);
       Map<String, Object> answer = new LinkedHashMap<>();
       answer.put("hash", result.hash());
       answer.put("hashes", hashes(result.hashes()));

@@ -36,7 +36,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -105,6 +108,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   private final EventLoopGroup bossGroup;
   private final EventLoopGroup ioGroup;
   private final ExecutorService adminExecutor;
+  private final ExecutorService encoder;
   private final Instant startedAt;
   private long sequence; // guarded by publishLock
   private @Nullable Channel outletChannel;
@@ -138,6 +142,15 @@ public final class ControlPlaneServer implements AutoCloseable {
             b.ioThreads,
             new DefaultThreadFactory("configsync-cp-io", true),
             NioIoHandler.newFactory());
+    // Compresses frames while the publishing thread hashes; its thread ends when idle.
+    this.encoder =
+        new java.util.concurrent.ThreadPoolExecutor(
+            0,
+            1,
+            30,
+            TimeUnit.SECONDS,
+            new java.util.concurrent.LinkedBlockingQueue<>(),
+            new DefaultThreadFactory("configsync-cp-encode", true));
     // One publish at a time, and a short queue: each waiting PUT holds its body in memory.
     this.adminExecutor =
         new java.util.concurrent.ThreadPoolExecutor(
@@ -328,7 +341,8 @@ public final class ControlPlaneServer implements AutoCloseable {
    */
   public PublishResult publish(String configJson) {
     Objects.requireNonNull(configJson, "configJson");
-    return publishFrozen(parseJson(configJson.getBytes(StandardCharsets.UTF_8)));
+    byte[] json = configJson.getBytes(StandardCharsets.UTF_8);
+    return publishFrozen(parseJson(json), null, json);
   }
 
   /**
@@ -351,7 +365,15 @@ public final class ControlPlaneServer implements AutoCloseable {
     } catch (JsonProcessingException e) {
       throw new InvalidConfigurationException("the configuration cannot be written as JSON", e);
     }
-    return publishFrozen(parseJson(json));
+    return publishFrozen(parseJson(json), null, json);
+  }
+
+  private static byte[] writeJson(JsonNode config) {
+    try {
+      return Json.WRITER.writeValueAsBytes(config);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a parsed configuration could not be written as JSON", e);
+    }
   }
 
   static JsonNode parseJson(byte[] json) {
@@ -391,19 +413,48 @@ public final class ControlPlaneServer implements AutoCloseable {
     } catch (JsonProcessingException e) {
       throw new InvalidConfigurationException("the configuration cannot be written as JSON", e);
     }
-    return publishFrozen(parseJson(json), expectedHash);
+    return publishFrozen(parseJson(json), expectedHash, json);
+  }
+
+  /**
+   * Whether {@code json}, which {@link #parseJson} accepted, is UTF-8 (Jackson detects UTF-16 and
+   * UTF-32 by zero bytes, and skips a byte order mark), so that it can be copied into a frame as it
+   * is. JSON text starts with whitespace or a bracket, both ASCII, so UTF-16 or UTF-32 text has a
+   * zero byte among its first four.
+   */
+  static boolean isPlainUtf8(byte[] json) {
+    if (json.length >= 3
+        && (json[0] & 0xff) == 0xef
+        && (json[1] & 0xff) == 0xbb
+        && (json[2] & 0xff) == 0xbf) {
+      return false;
+    }
+    for (int i = 0; i < Math.min(4, json.length); i++) {
+      if (json[i] == 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Publishes an already parsed, frozen tree. */
   PublishResult publishFrozen(JsonNode config) {
-    return publishFrozen(config, null);
+    return publishFrozen(config, null, null);
   }
 
   /**
    * Publishes an already parsed, frozen tree; with {@code expectedHash}, only if the configuration
    * in force has that hash.
+   *
+   * <p>The frame is compressed on the encoder thread while this one computes the hashes (the two
+   * costliest steps of a publish, each about as long as the other, so a publish on two cores takes
+   * about the longer of them instead of their sum).
+   *
+   * @param json the UTF-8 JSON {@code config} was parsed from (one value, nothing after it), which
+   *     goes into the frame as it is; null to write the tree instead
    */
-  PublishResult publishFrozen(JsonNode config, @Nullable String expectedHash) {
+  PublishResult publishFrozen(
+      JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
     if (closed) {
       throw new IllegalStateException("the control plane is closed");
     }
@@ -415,6 +466,15 @@ public final class ControlPlaneServer implements AutoCloseable {
       settings.validator.accept(config);
     } catch (IllegalArgumentException e) {
       throw new InvalidConfigurationException("refused by the validator: " + e.getMessage(), e);
+    }
+    CompletableFuture<HybridProtocol.ReconfigureFrame> encoding;
+    try {
+      encoding =
+          CompletableFuture.supplyAsync(
+              () -> HybridProtocol.ReconfigureFrame.begin(json != null ? json : writeJson(config)),
+              encoder);
+    } catch (RejectedExecutionException e) {
+      throw new IllegalStateException("the control plane is closed", e);
     }
     ConfigHashes hashes = ConfigHash.configHashes(config);
     synchronized (publishLock) {
@@ -437,7 +497,13 @@ public final class ControlPlaneServer implements AutoCloseable {
       }
       // Milliseconds: the precision of the message's timestamp, so a restart restores it exactly.
       Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-      byte[] frame = HybridProtocol.reconfigure(config, hashes, now.toEpochMilli() / 1000.0, null);
+      byte[] frame;
+      try {
+        frame = encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
+      } catch (CompletionException e) {
+        Throwable cause = e.getCause() != null ? e.getCause() : e;
+        throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
+      }
       if (frame.length > settings.maxPayloadBytes) {
         throw InvalidConfigurationException.tooLarge(
             "the compressed configuration is "
@@ -748,6 +814,7 @@ public final class ControlPlaneServer implements AutoCloseable {
         log.warn("Closing the config store failed: {}", e.toString());
       }
     }
+    encoder.shutdown(); // a frame still compressing finishes; its publish already gave up
     log.info("Control plane stopped");
   }
 

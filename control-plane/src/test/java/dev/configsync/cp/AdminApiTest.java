@@ -11,6 +11,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -79,6 +80,44 @@ class AdminApiTest {
     assertThat(json(get).path("services").get(0).path("name").asText()).isEqualTo("a");
     assertThat(get.headers().firstValue("ETag"))
         .hasValue("\"" + answer.path("hash").asText() + "\"");
+  }
+
+  @Test
+  void everyEncodingOfAJsonBodyReachesTheNodesAsTheSameConfiguration() throws Exception {
+    // A UTF-8 body goes into the frame as sent (pretty-printed here); a body with a byte order
+    // mark, or in UTF-16, is written again from its tree. Nodes must read each one back exactly.
+    start(false);
+    var snapshots = new java.util.concurrent.CopyOnWriteArrayList<dev.configsync.ConfigSnapshot>();
+    var events = new java.util.concurrent.CopyOnWriteArrayList<dev.configsync.SyncEvent>();
+    var client = f.startClient(c -> c, snapshots, events);
+    int n = 0;
+    for (java.nio.charset.Charset charset :
+        List.of(
+            java.nio.charset.StandardCharsets.UTF_8,
+            java.nio.charset.StandardCharsets.UTF_16LE,
+            java.nio.charset.StandardCharsets.UTF_16BE)) {
+      for (String bom : List.of("", "\uFEFF")) {
+        if (!bom.isEmpty() && !charset.equals(java.nio.charset.StandardCharsets.UTF_8)) {
+          continue;
+        }
+        String text =
+            bom
+                + "{\n  \"services\": [\n    {\"name\": \"caf\u00e9-"
+                + n++
+                + "\", \"port\": 8000, \"tags\": [\"\u2603\"]}\n  ]\n}\n";
+        HttpResponse<String> response =
+            send(
+                HttpRequest.newBuilder(uri("/config"))
+                    .header("Content-Type", "application/json")
+                    .PUT(HttpRequest.BodyPublishers.ofByteArray(text.getBytes(charset))));
+        assertThat(response.statusCode()).as(charset + " " + !bom.isEmpty()).isEqualTo(200);
+        String hash = json(response).path("hash").asText();
+        org.awaitility.Awaitility.await().until(() -> hash.equals(client.status().hash()));
+        assertThat(snapshots.get(snapshots.size() - 1).config())
+            .isEqualTo(JSON.readTree(text.substring(bom.length())));
+      }
+    }
+    assertThat(n).isEqualTo(4);
   }
 
   @Test

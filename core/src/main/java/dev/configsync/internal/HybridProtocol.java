@@ -4,9 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.ConfigHashes;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.zip.GZIPOutputStream;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -108,22 +112,76 @@ public final class HybridProtocol {
   /** As {@link #reconfigure(JsonNode, double, String)}, with {@code hashes} already computed. */
   public static byte[] reconfigure(
       JsonNode configTable, ConfigHashes hashes, double timestampSeconds, @Nullable String origin) {
-    ObjectNode root = Json.WRITER.createObjectNode();
-    root.put("type", TYPE_RECONFIGURE);
-    root.put("timestamp", timestampSeconds);
-    root.set("config_table", configTable);
-    root.put("config_hash", hashes.config());
-    ObjectNode h = root.putObject("hashes");
-    h.put("config", hashes.config());
-    h.put("routes", hashes.routes());
-    h.put("services", hashes.services());
-    h.put("plugins", hashes.plugins());
-    h.put("upstreams", hashes.upstreams());
-    h.put("targets", hashes.targets());
-    if (origin != null) {
-      root.put(ORIGIN_FIELD, origin);
+    return ReconfigureFrame.begin(toBytes(configTable)).finish(hashes, timestampSeconds, origin);
+  }
+
+  /**
+   * A {@code reconfigure} frame compressed in two steps, so that the costly part can run while the
+   * configuration's hashes are still being computed: {@link #begin} compresses the message up to
+   * and including {@code config_table} (the configuration's JSON, as given), {@link #finish} adds
+   * the hashes, the timestamp and the origin and closes the gzip stream.
+   *
+   * <p>The message is {@code {"type":"reconfigure","config_table":<json>,"config_hash":..,
+   * "hashes":{..},"timestamp":..[,"configsync_origin":..]}}. Not thread-safe: {@code finish} may
+   * run on another thread than {@code begin} only after a happens-before edge (a future's result,
+   * for example), and at most once.
+   */
+  public static final class ReconfigureFrame {
+    private static final byte[] HEAD =
+        ("{\"type\":\"" + TYPE_RECONFIGURE + "\",\"config_table\":")
+            .getBytes(StandardCharsets.US_ASCII);
+
+    private final ByteArrayOutputStream out;
+    private final GZIPOutputStream gzip;
+
+    private ReconfigureFrame(ByteArrayOutputStream out, GZIPOutputStream gzip) {
+      this.out = out;
+      this.gzip = gzip;
     }
-    return Gzip.compress(toBytes(root));
+
+    /**
+     * Compresses the start of the message with {@code configJson} as its {@code config_table}.
+     *
+     * @param configJson one JSON value in UTF-8, as written by Jackson (the caller's guarantee: it
+     *     is copied into the message as it is)
+     */
+    public static ReconfigureFrame begin(byte[] configJson) {
+      ByteArrayOutputStream out = new ByteArrayOutputStream(Math.max(256, configJson.length / 4));
+      try {
+        GZIPOutputStream gzip = new GZIPOutputStream(out, 64 * 1024);
+        gzip.write(HEAD);
+        gzip.write(configJson);
+        return new ReconfigureFrame(out, gzip);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e); // cannot happen in memory
+      }
+    }
+
+    /** Adds the rest of the message and returns the whole compressed frame. */
+    public byte[] finish(ConfigHashes hashes, double timestampSeconds, @Nullable String origin) {
+      ObjectNode tail = Json.WRITER.createObjectNode();
+      tail.put("config_hash", hashes.config());
+      ObjectNode h = tail.putObject("hashes");
+      h.put("config", hashes.config());
+      h.put("routes", hashes.routes());
+      h.put("services", hashes.services());
+      h.put("plugins", hashes.plugins());
+      h.put("upstreams", hashes.upstreams());
+      h.put("targets", hashes.targets());
+      tail.put("timestamp", timestampSeconds);
+      if (origin != null) {
+        tail.put(ORIGIN_FIELD, origin);
+      }
+      byte[] rest = toBytes(tail); // {"config_hash":...}: its '{' becomes the ',' after the table
+      try {
+        gzip.write(',');
+        gzip.write(rest, 1, rest.length - 1);
+        gzip.close();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e); // cannot happen in memory
+      }
+      return out.toByteArray();
+    }
   }
 
   private static byte[] toBytes(JsonNode node) {
