@@ -10,7 +10,9 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Set;
@@ -129,11 +131,13 @@ public final class Json {
   }
 
   private static JsonNode frozen(JsonParser parser) throws IOException {
-    JsonNode node = read(PARSER, parser);
+    // The tree comes from the parser alone, so one batch freezes it without a second walk.
+    FrozenNodes.Batch batch = FrozenNodes.batch();
+    JsonNode node = read(PARSER.reader().with(batch.factory()), parser);
     if (node.isMissingNode()) {
       throw new JsonParseException(parser, "no JSON content");
     }
-    return FrozenNodes.freeze(node);
+    return batch.freeze(node);
   }
 
   /**
@@ -146,13 +150,19 @@ public final class Json {
    * @throws IOException on malformed input or a broken limit
    */
   public static JsonNode read(ObjectMapper mapper, JsonParser parser) throws IOException {
+    return read(mapper.reader(), parser);
+  }
+
+  /** As {@link #read(ObjectMapper, JsonParser)}, with a reader of such a mapper. */
+  static JsonNode read(ObjectReader reader, JsonParser parser) throws IOException {
+    JsonNodeFactory nodes = reader.getConfig().getNodeFactory();
     try (parser) {
       JsonNode node;
       try {
         if (parser.nextToken() == null) {
-          return mapper.missingNode();
+          return nodes.missingNode();
         }
-        node = mapper.readValue(parser, JsonNode.class);
+        node = reader.readValue(parser, JsonNode.class);
       } catch (StreamConstraintsException e) {
         if (e.getLocation() != null) {
           throw e;
@@ -162,7 +172,7 @@ public final class Json {
         located.setStackTrace(e.getStackTrace()); // where the limit was hit, not this line
         throw located;
       }
-      return node == null ? mapper.getNodeFactory().nullNode() : node;
+      return node == null ? nodes.nullNode() : node;
     }
   }
 }
