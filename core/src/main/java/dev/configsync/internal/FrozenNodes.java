@@ -78,8 +78,19 @@ public final class FrozenNodes {
   public static final class Batch {
     private final Factory factory = new Factory(this);
     private volatile boolean frozen;
+    private boolean duplicateKeys;
 
     private Batch() {}
+
+    /**
+     * Whether a key was put twice into one of this batch's objects before it was frozen: when the
+     * batch's factory built a parsed document, that is a duplicate key in the document (a parser
+     * without duplicate detection keeps the last value). Noticed for free, from the map's {@code
+     * put}. Read it on the thread that built the tree.
+     */
+    public boolean sawDuplicateKeys() {
+      return duplicateKeys;
+    }
 
     /** The factory whose containers this batch freezes. */
     public JsonNodeFactory factory() {
@@ -209,7 +220,12 @@ public final class FrozenNodes {
     @Override
     public @Nullable JsonNode put(String key, JsonNode value) {
       check();
-      return super.put(key, value);
+      JsonNode previous = super.put(key, value);
+      Batch b = batch;
+      if (previous != null && b != null) {
+        b.duplicateKeys = true;
+      }
+      return previous;
     }
 
     @Override
