@@ -2,11 +2,14 @@ package dev.configsync.bench;
 
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.SnapshotSource;
 import dev.configsync.SyncEvent;
 import dev.configsync.cache.FileSnapshotStore;
+import dev.configsync.spi.SyncMetrics;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -28,6 +31,8 @@ final class DataPlaneNode implements AutoCloseable {
   private final ConfigSyncClient client;
   private final LinkedBlockingQueue<Long> applied = new LinkedBlockingQueue<>();
   private volatile @Nullable Consumer<ConfigSnapshot> onApply;
+  private volatile long lastAppliedNanos;
+  private volatile long lastCacheWriteNanos;
 
   DataPlaneNode(@Nullable Path storeDirectory) throws IOException, InterruptedException {
     CountDownLatch connected = new CountDownLatch(1);
@@ -37,6 +42,18 @@ final class DataPlaneNode implements AutoCloseable {
             .transport(transport)
             .maxPayloadBytes(MAX_PAYLOAD_BYTES)
             .usageReporting(false)
+            .metrics(
+                new SyncMetrics() {
+                  @Override
+                  public void applied(SnapshotSource source, Duration took) {
+                    lastAppliedNanos = took.toNanos();
+                  }
+
+                  @Override
+                  public void cacheWrite(Duration took, boolean ok) {
+                    lastCacheWriteNanos = took.toNanos();
+                  }
+                })
             .onSnapshot(
                 snapshot -> {
                   long at = System.nanoTime();
@@ -75,6 +92,19 @@ final class DataPlaneNode implements AutoCloseable {
           "no snapshot listener call within 5 minutes; status " + client.status());
     }
     return at - sent;
+  }
+
+  /**
+   * The client's own measure of the last apply (its {@code SyncMetrics.applied}): from handing the
+   * payload to the pipeline thread to publishing, cache write included; nanoseconds.
+   */
+  long lastAppliedNanos() {
+    return lastAppliedNanos;
+  }
+
+  /** The last cache write's duration as the client measured it ({@code SyncMetrics.cacheWrite}). */
+  long lastCacheWriteNanos() {
+    return lastCacheWriteNanos;
   }
 
   /** Runs {@code hook} in the snapshot listener, after the time of the call is taken. */
