@@ -33,7 +33,7 @@ final class ApplyMeasurement implements Measurement {
       @Nullable Object[] sink = new Object[1];
       double[] floors = new double[mode.repetitions()];
       double[] floorGc = new double[mode.repetitions()];
-      sink[0] = Floors.gunzipAndParse(frames[1]); // warm-up
+      Timing.warmUp(() -> sink[0] = Floors.gunzipAndParse(frames[1]));
       for (int i = 0; i < floors.length; i++) {
         byte[] frame = frames[i % 2];
         Floors.usedAfterGc(); // every repetition starts with an empty young generation
@@ -83,8 +83,14 @@ final class ApplyMeasurement implements Measurement {
   private static Applies applies(@Nullable Path store, byte[][] frames, int repetitions)
       throws Exception {
     try (DataPlaneNode node = new DataPlaneNode(store)) {
-      node.apply(frames[0]); // the first apply, from empty: not timed
-      node.apply(frames[1]); // warm-up
+      int next = 0;
+      node.apply(frames[next++ % 2]); // the first apply, from empty: not timed
+      // Warm-up: at least 2 applies, more while they take under 2 seconds in all (at most 20), so
+      // that the small sizes run compiled code too.
+      long warmUpEnd = System.nanoTime() + 2_000_000_000L;
+      for (int i = 0; i < 20 && (i < 2 || System.nanoTime() < warmUpEnd); i++) {
+        node.apply(frames[next++ % 2]);
+      }
       double[] total = new double[repetitions];
       double[] applied = new double[repetitions];
       double[] write = new double[repetitions];
@@ -92,7 +98,7 @@ final class ApplyMeasurement implements Measurement {
       for (int i = 0; i < repetitions; i++) {
         Floors.usedAfterGc(); // as for the floor: the old configuration is then in the old gen
         long gcBefore = Floors.gcMillis();
-        total[i] = node.apply(frames[i % 2]) / 1e6;
+        total[i] = node.apply(frames[next++ % 2]) / 1e6;
         gc[i] = Floors.gcMillis() - gcBefore;
         applied[i] = node.lastAppliedNanos() / 1e6;
         write[i] = store == null ? 0 : node.lastCacheWriteNanos() / 1e6;

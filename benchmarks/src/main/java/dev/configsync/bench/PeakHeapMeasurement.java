@@ -18,11 +18,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * it counts live objects, not garbage. The floor is the heap after parsing the new frame with the
  * tree held, minus the heap before. Ours: with the old configuration running (and held by the
  * benchmark, as a gateway's routing table would hold it until its listener swaps), the baseline is
- * taken; then the new frame is delivered while a sampler thread forces a full collection every 10
- * ms and records the heap in use after it, and the snapshot listener takes a last sample while both
- * configurations are live. Ours is the largest sample minus the baseline: the peak of live extra
- * heap, as sampled (the collections slow the apply down, which only gives the sampler more
- * chances). Median of up to three applies.
+ * taken; then the new frame is delivered while a sampler thread forces a full collection (then
+ * waits 10 ms, or three times as long as the collection took, whichever is longer) and records the
+ * heap in use after it, and the snapshot listener takes a last sample while both configurations are
+ * live. Ours is the largest sample minus the baseline: the peak of live extra heap, as sampled (the
+ * collections slow the apply down, which only gives the sampler more chances). Median of up to
+ * three applies.
  */
 final class PeakHeapMeasurement implements Measurement {
   static final double GOAL = 2.0;
@@ -65,10 +66,14 @@ final class PeakHeapMeasurement implements Measurement {
               new Thread(
                   () -> {
                     while (!done.get()) {
+                      long gcStart = System.nanoTime();
                       peak.accumulateAndGet(Floors.usedAfterGc(), Math::max);
                       count[0]++;
+                      // Let the apply run at least three times as long as the collections take.
+                      long pauseMillis =
+                          Math.max(10, 3 * (System.nanoTime() - gcStart) / 1_000_000);
                       try {
-                        Thread.sleep(10);
+                        Thread.sleep(pauseMillis);
                       } catch (InterruptedException e) {
                         return;
                       }

@@ -32,6 +32,14 @@ final class Timing {
     return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   }
 
+  /** Runs {@code task} for about a second (at least 3 and at most 50 times), to get it compiled. */
+  static void warmUp(Runnable task) {
+    long end = System.nanoTime() + 1_000_000_000L;
+    for (int i = 0; i < 50 && (i < 3 || System.nanoTime() < end); i++) {
+      task.run();
+    }
+  }
+
   /** Nanoseconds {@code task} takes. */
   static long time(Runnable task) {
     long start = System.nanoTime();
