@@ -46,7 +46,7 @@ public class CacheWriteBenchmark {
 
   private byte[] payload = new byte[0];
   private Path dir = Path.of(".");
-  private Path floorFile = Path.of(".");
+  private @Nullable Path floorFile;
   private int count;
   private @Nullable FileSnapshotStore store;
 
@@ -61,7 +61,11 @@ public class CacheWriteBenchmark {
   /** Removes the last floor file, outside the measurement. */
   @TearDown(Level.Invocation)
   public void deleteFloorFile() throws IOException {
-    Files.deleteIfExists(floorFile);
+    Path file = floorFile;
+    if (file != null) {
+      Files.deleteIfExists(file);
+      floorFile = null;
+    }
   }
 
   /** Removes the directory. */
@@ -77,8 +81,9 @@ public class CacheWriteBenchmark {
   /** The floor. */
   @Benchmark
   public void writeAndForce() throws IOException {
-    floorFile = dir.resolve("floor-" + count++);
-    try (FileChannel channel = FileChannel.open(floorFile, CREATE_NEW, WRITE)) {
+    Path file = dir.resolve("floor-" + count++);
+    floorFile = file;
+    try (FileChannel channel = FileChannel.open(file, CREATE_NEW, WRITE)) {
       ByteBuffer buffer = ByteBuffer.wrap(payload);
       while (buffer.hasRemaining()) {
         channel.write(buffer);
