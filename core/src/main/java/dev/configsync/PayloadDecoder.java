@@ -39,7 +39,7 @@ final class PayloadDecoder {
     }
     JsonNode message;
     try (InputStream in = Gzip.inflating(payload, maxInflatedBytes)) {
-      message = Json.readFrozen(in);
+      message = Json.readFrozen(in, () -> Gzip.inflating(payload, maxInflatedBytes));
       Gzip.drain(in); // reach the gzip trailer, so that its CRC is checked
     } catch (Gzip.InflatedTooLargeException e) {
       throw reject(

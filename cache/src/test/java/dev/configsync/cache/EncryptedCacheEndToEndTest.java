@@ -118,7 +118,7 @@ class EncryptedCacheEndToEndTest {
     assertThat(only(SyncEvent.CacheDamaged.class).reason())
         .contains("no encryption key is configured")
         .contains(KEY_A.keyId());
-    assertThat(events).anyMatch(SyncEvent.StartedEmpty.class::isInstance);
+    eventually().until(() -> events.stream().anyMatch(SyncEvent.StartedEmpty.class::isInstance));
     assertThat(client[0].current()).isEmpty();
     assertNoSecretIn(logs);
   }
@@ -205,6 +205,8 @@ class EncryptedCacheEndToEndTest {
   }
 
   private <T extends SyncEvent> T only(Class<T> type) {
+    // Events reach listeners on the client's listener thread: wait for the first one.
+    eventually().until(() -> events.stream().anyMatch(type::isInstance));
     List<T> found = events.stream().filter(type::isInstance).map(type::cast).toList();
     assertThat(found).hasSize(1);
     return found.get(0);

@@ -28,10 +28,15 @@ import org.jspecify.annotations.Nullable;
  * #freeze} then walks the tree once and flips each container to read-only, after which any mutation
  * throws {@link UnsupportedOperationException}. {@link JsonNode#deepCopy()} still gives an ordinary
  * mutable copy.
+ *
+ * <p>A parse that builds a whole tree itself can skip that walk with a {@link Batch}: every
+ * container its factory creates shares one flag, and {@link Batch#freeze} turns them all read-only
+ * at once, at no cost per node. Containers the batch's factory creates after that (for example
+ * under a {@code deepCopy()}) start out mutable, like this class's {@link #FACTORY}'s.
  */
 public final class FrozenNodes {
   /** The node factory whose containers can be frozen. */
-  public static final JsonNodeFactory FACTORY = new Factory();
+  public static final JsonNodeFactory FACTORY = new Factory(null);
 
   private FrozenNodes() {}
 
@@ -59,26 +64,78 @@ public final class FrozenNodes {
     return root;
   }
 
+  /** A new batch, for building one tree that is then frozen whole. */
+  public static Batch batch() {
+    return new Batch();
+  }
+
+  /**
+   * The containers of one tree under construction, frozen together by one write. Use its {@link
+   * #factory()} for one parse only, on one thread, then {@link #freeze} the result; the tree is
+   * then safe to publish to other threads as any immutable value (through a volatile, a queue, an
+   * executor).
+   */
+  public static final class Batch {
+    private final Factory factory = new Factory(this);
+    private volatile boolean frozen;
+    private boolean duplicateKeys;
+
+    private Batch() {}
+
+    /**
+     * Whether a key was put twice into one of this batch's objects before it was frozen: when the
+     * batch's factory built a parsed document, that is a duplicate key in the document (a parser
+     * without duplicate detection keeps the last value). Noticed for free, from the map's {@code
+     * put}. Read it on the thread that built the tree.
+     */
+    public boolean sawDuplicateKeys() {
+      return duplicateKeys;
+    }
+
+    /** The factory whose containers this batch freezes. */
+    public JsonNodeFactory factory() {
+      return factory;
+    }
+
+    /**
+     * Makes every container {@link #factory()} has created read-only, and returns {@code root}.
+     * {@code root} must be a tree built by this batch's factory alone (as a parse builds it):
+     * containers from elsewhere are not frozen by this.
+     */
+    public JsonNode freeze(JsonNode root) {
+      frozen = true;
+      return root;
+    }
+  }
+
   private static final class Factory extends JsonNodeFactory {
     private static final long serialVersionUID = 1L;
+    private final transient @Nullable Batch batch;
 
-    Factory() {
+    Factory(@Nullable Batch batch) {
       super(false);
+      this.batch = batch;
+    }
+
+    /** The batch a new container joins: none once the batch is frozen. */
+    private @Nullable Batch open() {
+      Batch b = batch;
+      return b == null || b.frozen ? null : b;
     }
 
     @Override
     public ObjectNode objectNode() {
-      return new FrozenObject(this);
+      return new FrozenObject(this, new FreezableMap(open()));
     }
 
     @Override
     public ArrayNode arrayNode() {
-      return new FrozenArray(this, 8);
+      return new FrozenArray(this, new FreezableList(8, open()));
     }
 
     @Override
     public ArrayNode arrayNode(int capacity) {
-      return new FrozenArray(this, capacity);
+      return new FrozenArray(this, new FreezableList(capacity, open()));
     }
   }
 
@@ -87,17 +144,13 @@ public final class FrozenNodes {
     private static final long serialVersionUID = 1L;
     private final FreezableMap map;
 
-    FrozenObject(JsonNodeFactory factory) {
-      this(factory, new FreezableMap());
-    }
-
-    private FrozenObject(JsonNodeFactory factory, FreezableMap map) {
+    FrozenObject(JsonNodeFactory factory, FreezableMap map) {
       super(factory, map);
       this.map = map;
     }
 
     void freezeChildren() {
-      map.frozen = true;
+      map.freezeChildren();
     }
   }
 
@@ -106,17 +159,13 @@ public final class FrozenNodes {
     private static final long serialVersionUID = 1L;
     private final FreezableList list;
 
-    FrozenArray(JsonNodeFactory factory, int capacity) {
-      this(factory, new FreezableList(capacity));
-    }
-
-    private FrozenArray(JsonNodeFactory factory, FreezableList list) {
+    FrozenArray(JsonNodeFactory factory, FreezableList list) {
       super(factory, list);
       this.list = list;
     }
 
     void freezeChildren() {
-      list.frozen = true;
+      list.freezeChildren();
     }
   }
 
@@ -127,27 +176,56 @@ public final class FrozenNodes {
 
   @SuppressWarnings("serial")
   private static final class FreezableMap extends LinkedHashMap<String, JsonNode> {
-    boolean frozen;
+    private boolean frozen;
+    private final transient @Nullable Batch batch;
 
-    // A view of the unguarded entries, for Collections.unmodifiableMap to wrap read-only.
-    private final Map<String, JsonNode> unguarded =
-        new AbstractMap<>() {
-          @Override
-          public Set<Map.Entry<String, JsonNode>> entrySet() {
-            return FreezableMap.super.entrySet();
-          }
-        };
+    // A view of the unguarded entries, for Collections.unmodifiableMap to wrap read-only; made on
+    // first use, as most maps are never iterated through entrySet().
+    private transient @Nullable Map<String, JsonNode> unguarded;
+
+    FreezableMap(@Nullable Batch batch) {
+      this.batch = batch;
+    }
+
+    void freezeChildren() {
+      frozen = true;
+    }
+
+    private boolean isFrozen() {
+      Batch b = batch;
+      return frozen || (b != null && b.frozen);
+    }
 
     private void check() {
-      if (frozen) {
+      if (isFrozen()) {
         throw readOnly();
       }
+    }
+
+    private Map<String, JsonNode> unguarded() {
+      Map<String, JsonNode> view = unguarded;
+      if (view == null) {
+        view =
+            new AbstractMap<>() {
+              @Override
+              public Set<Map.Entry<String, JsonNode>> entrySet() {
+                return FreezableMap.super.entrySet();
+              }
+            };
+        unguarded = view;
+      }
+      return view;
     }
 
     @Override
     public @Nullable JsonNode put(String key, JsonNode value) {
       check();
-      return super.put(key, value);
+      JsonNode previous = super.put(key, value);
+      Batch b = batch;
+      if (previous != null && b != null) {
+        b.duplicateKeys = true;
+      }
+      return previous;
     }
 
     @Override
@@ -231,30 +309,41 @@ public final class FrozenNodes {
 
     @Override
     public Set<Map.Entry<String, JsonNode>> entrySet() {
-      return frozen ? Collections.unmodifiableMap(unguarded).entrySet() : super.entrySet();
+      return isFrozen() ? Collections.unmodifiableMap(unguarded()).entrySet() : super.entrySet();
     }
 
     @Override
     public Set<String> keySet() {
-      return frozen ? Collections.unmodifiableSet(super.keySet()) : super.keySet();
+      return isFrozen() ? Collections.unmodifiableSet(super.keySet()) : super.keySet();
     }
 
     @Override
     public Collection<JsonNode> values() {
-      return frozen ? Collections.unmodifiableCollection(super.values()) : super.values();
+      return isFrozen() ? Collections.unmodifiableCollection(super.values()) : super.values();
     }
   }
 
   @SuppressWarnings("serial")
   private static final class FreezableList extends ArrayList<JsonNode> {
-    boolean frozen;
+    private boolean frozen;
+    private final transient @Nullable Batch batch;
 
-    FreezableList(int capacity) {
+    FreezableList(int capacity, @Nullable Batch batch) {
       super(capacity);
+      this.batch = batch;
+    }
+
+    void freezeChildren() {
+      frozen = true;
+    }
+
+    private boolean isFrozen() {
+      Batch b = batch;
+      return frozen || (b != null && b.frozen);
     }
 
     private void check() {
-      if (frozen) {
+      if (isFrozen()) {
         throw readOnly();
       }
     }
@@ -348,7 +437,7 @@ public final class FrozenNodes {
       // Not Collections.unmodifiableList(this).iterator(): that calls back into this method, for
       // ever. ArrayList's own iterators remove through remove(int), which is guarded anyway.
       Iterator<JsonNode> it = super.iterator();
-      if (!frozen) {
+      if (!isFrozen()) {
         return it;
       }
       return new Iterator<>() {

@@ -1,0 +1,84 @@
+package dev.configsync.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+
+/** The floors' operations and the small tools the data plane measurements share. */
+final class Floors {
+  private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
+
+  private Floors() {}
+
+  /** gunzip and Jackson's {@code readTree} with its defaults: the least an apply has to do. */
+  static JsonNode gunzipAndParse(byte[] gzip) {
+    try (InputStream in = new GZIPInputStream(new java.io.ByteArrayInputStream(gzip), 64 * 1024)) {
+      return Workload.PLAIN.readTree(in);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Heap in use after full collections: {@link System#gc()} (a full, stop-the-world collection
+   * under G1 unless {@code -XX:+ExplicitGCInvokesConcurrent}) until two readings agree within 1%,
+   * at most five times.
+   */
+  static long usedAfterGc() {
+    long previous = Long.MAX_VALUE;
+    for (int i = 0; i < 5; i++) {
+      System.gc();
+      long used = MEMORY.getHeapMemoryUsage().getUsed();
+      if (Math.abs(previous - used) <= used / 100) {
+        return used;
+      }
+      previous = used;
+    }
+    return previous;
+  }
+
+  /** Milliseconds all collectors have spent collecting since the JVM started. */
+  static long gcMillis() {
+    long total = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      total += Math.max(0, gc.getCollectionTime());
+    }
+    return total;
+  }
+
+  /** Heap in use now, garbage included. */
+  static long usedNow() {
+    return MEMORY.getHeapMemoryUsage().getUsed();
+  }
+
+  /** A new temporary directory, in {@code java.io.tmpdir}. */
+  static Path tempDirectory(String prefix) throws IOException {
+    return Files.createTempDirectory("configsync-bench-" + prefix);
+  }
+
+  /** Deletes {@code dir} and everything in it; failures are ignored (it is temporary). */
+  static void deleteQuietly(Path dir) {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      walk.sorted(Comparator.reverseOrder())
+          .forEach(
+              p -> {
+                try {
+                  Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                  // temporary; the OS cleans up eventually
+                }
+              });
+    } catch (IOException ignored) {
+      // as above
+    }
+  }
+}
