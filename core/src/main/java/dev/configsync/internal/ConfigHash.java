@@ -11,6 +11,9 @@ import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -49,7 +52,9 @@ import org.jspecify.annotations.Nullable;
  * String#getBytes} does (Kong's JSON decoder rejects such input). A {@code float} node is widened
  * to {@code double}, so it may differ from the double the original JSON text denoted.
  *
- * <p>Thread-safe: every call uses its own state.
+ * <p>Thread-safe: every call uses its own state. {@link #configHashes} hashes the six parts of a
+ * table in parallel, on the calling thread and on helpers (the common pool by default), so the tree
+ * must not change while it runs (configurations are frozen trees).
  */
 public final class ConfigHash {
 
@@ -82,22 +87,136 @@ public final class ConfigHash {
    *     POJO, or a missing node inside an array)
    */
   public static ConfigHashes configHashes(@Nullable JsonNode configTable) {
-    Hasher hasher = new Hasher();
+    return configHashes(configTable, ForkJoinPool.commonPool());
+  }
+
+  /**
+   * As {@link #configHashes(JsonNode)}, with the helpers of the parallel computation run on {@code
+   * helpers}.
+   *
+   * <p>The six parts (routes, services, plugins, upstreams, targets, the rest) hash independently.
+   * The calling thread hashes parts itself and offers the others to {@code helpers}: each part is
+   * claimed once, by whichever thread gets to it first, largest first. A busy or direct executor
+   * ({@code Runnable::run}) costs nothing but the parallelism: the caller then hashes every part
+   * itself. The caller waits only for parts a helper has already started.
+   *
+   * @param helpers where helper tasks run; the common pool by default
+   */
+  public static ConfigHashes configHashes(@Nullable JsonNode configTable, Executor helpers) {
     if (configTable == null || !configTable.isContainerNode()) {
-      return new ConfigHashes(hasher.hash(configTable, false), NONE, NONE, NONE, NONE, NONE);
+      return new ConfigHashes(new Hasher().hash(configTable, false), NONE, NONE, NONE, NONE, NONE);
     }
-    String routes = hasher.hash(configTable.get("routes"), false);
-    String services = hasher.hash(configTable.get("services"), false);
-    String plugins = hasher.hash(configTable.get("plugins"), false);
-    String upstreams = hasher.hash(configTable.get("upstreams"), false);
-    String targets = hasher.hash(configTable.get("targets"), false);
-    String rest = hasher.hash(configTable, true);
+    Parts parts = new Parts(configTable);
+    int helperCount = Math.min(parts.count() - 1, HELPERS);
+    for (int i = 0; i < helperCount; i++) {
+      try {
+        helpers.execute(parts::work);
+      } catch (RejectedExecutionException e) {
+        break; // the caller hashes what no helper takes
+      }
+    }
+    parts.work();
+    String[] hashes = parts.await();
     MessageDigest md5 = newMd5();
-    for (String part : new String[] {routes, services, plugins, upstreams, targets, rest}) {
+    for (String part : hashes) {
       md5.update(part.getBytes(StandardCharsets.US_ASCII));
     }
     String config = hex(md5.digest());
-    return new ConfigHashes(config, routes, services, plugins, upstreams, targets);
+    return new ConfigHashes(config, hashes[0], hashes[1], hashes[2], hashes[3], hashes[4]);
+  }
+
+  /** At most this many helper tasks per call, besides the caller: enough for six parts. */
+  private static final int HELPERS =
+      Math.max(0, Math.min(5, Runtime.getRuntime().availableProcessors() - 1));
+
+  /**
+   * The six parts of a configuration table and their hashes, in Kong's order (routes, services,
+   * plugins, upstreams, targets, rest); claimed one at a time, largest first, by any thread.
+   */
+  private static final class Parts {
+    private static final String[] GRANULAR = {
+      "routes", "services", "plugins", "upstreams", "targets"
+    };
+
+    private final @Nullable JsonNode[] values = new JsonNode[6];
+
+    /** Part indexes, largest first. */
+    private final int[] order;
+
+    private final java.util.concurrent.atomic.AtomicInteger next =
+        new java.util.concurrent.atomic.AtomicInteger();
+    private final String[] results = new String[6];
+    private final @Nullable RuntimeException[] failures = new RuntimeException[6];
+    private final java.util.concurrent.CountDownLatch done;
+
+    Parts(JsonNode table) {
+      Integer[] byWeight = new Integer[6];
+      long[] weight = new long[6];
+      for (int i = 0; i < 5; i++) {
+        JsonNode v = table.get(GRANULAR[i]);
+        values[i] = v;
+        weight[i] = v == null ? 0 : v.size();
+        byWeight[i] = i;
+      }
+      values[5] = table;
+      for (Map.Entry<String, JsonNode> e : table.properties()) {
+        if (!isGranularKey(e.getKey())) {
+          weight[5] += Math.max(1, e.getValue().size());
+        }
+      }
+      byWeight[5] = 5;
+      Arrays.sort(byWeight, (a, b) -> Long.compare(weight[b], weight[a]));
+      this.order = new int[6];
+      for (int i = 0; i < 6; i++) {
+        order[i] = byWeight[i];
+      }
+      this.done = new java.util.concurrent.CountDownLatch(6);
+    }
+
+    int count() {
+      return 6;
+    }
+
+    /** Hashes parts until none is left to claim. */
+    void work() {
+      Hasher hasher = null;
+      for (int claimed = next.getAndIncrement(); claimed < 6; claimed = next.getAndIncrement()) {
+        int part = order[claimed];
+        if (hasher == null) {
+          hasher = new Hasher();
+        }
+        try {
+          results[part] = hasher.hash(values[part], part == 5);
+        } catch (RuntimeException e) {
+          failures[part] = e;
+          hasher = null; // its state is undefined after a failure
+        } finally {
+          done.countDown();
+        }
+      }
+    }
+
+    /** Waits for the parts helpers are still hashing; rethrows the first failure. */
+    String[] await() {
+      boolean interrupted = false;
+      while (true) {
+        try {
+          done.await();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true; // a part in progress always finishes: wait for it, then say so
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+      for (RuntimeException failure : failures) {
+        if (failure != null) {
+          throw failure;
+        }
+      }
+      return results;
+    }
   }
 
   /**
