@@ -11,6 +11,8 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Instant;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -23,9 +25,35 @@ final class PayloadDecoder {
   private final long maxPayloadBytes;
   private final long maxInflatedBytes;
 
+  private final @Nullable Executor inflater;
+
   PayloadDecoder(long maxPayloadBytes, long maxInflatedBytes) {
+    this(maxPayloadBytes, maxInflatedBytes, null);
+  }
+
+  /**
+   * @param inflater where payloads larger than {@link #INFLATE_AHEAD_BYTES} are inflated, ahead of
+   *     the parse on the calling thread; null to inflate on the calling thread
+   */
+  PayloadDecoder(long maxPayloadBytes, long maxInflatedBytes, @Nullable Executor inflater) {
     this.maxPayloadBytes = maxPayloadBytes;
     this.maxInflatedBytes = maxInflatedBytes;
+    this.inflater = inflater;
+  }
+
+  /** Below this compressed size a second thread costs more than it saves. */
+  static final int INFLATE_AHEAD_BYTES = 64 * 1024;
+
+  private InputStream inflate(byte[] payload) throws IOException {
+    Executor e = inflater;
+    if (e != null && payload.length >= INFLATE_AHEAD_BYTES) {
+      try {
+        return Gzip.inflatingAhead(payload, maxInflatedBytes, e);
+      } catch (RejectedExecutionException closing) {
+        // The client is closing: inflate here, as without an inflater.
+      }
+    }
+    return Gzip.inflating(payload, maxInflatedBytes);
   }
 
   ConfigSnapshot decode(byte[] payload, SnapshotSource source, Instant now)
@@ -38,7 +66,7 @@ final class PayloadDecoder {
           null);
     }
     JsonNode message;
-    try (InputStream in = Gzip.inflating(payload, maxInflatedBytes)) {
+    try (InputStream in = inflate(payload)) {
       message = Json.readFrozen(in, () -> Gzip.inflating(payload, maxInflatedBytes));
       Gzip.drain(in); // reach the gzip trailer, so that its CRC is checked
     } catch (Gzip.InflatedTooLargeException e) {

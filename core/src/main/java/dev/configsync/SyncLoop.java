@@ -95,6 +95,10 @@ final class SyncLoop {
   private final Settings s;
   private final SerialContext loop = new SerialContext();
   private final PayloadDecoder decoder;
+
+  /** Inflates large payloads ahead of the parse on the pipeline thread (or the starting thread). */
+  private final ExecutorService inflater;
+
   private final ConfigFiles files;
   private final CountDownLatch firstSnapshot = new CountDownLatch(1);
   private final java.util.concurrent.atomic.AtomicBoolean closing =
@@ -144,7 +148,9 @@ final class SyncLoop {
   SyncLoop(Settings settings) {
     this.s = settings;
     this.uri = settings.controlPlanes().uris().get(0);
-    this.decoder = new PayloadDecoder(settings.maxPayloadBytes(), settings.maxInflatedBytes());
+    this.inflater = worker("configsync-inflate");
+    this.decoder =
+        new PayloadDecoder(settings.maxPayloadBytes(), settings.maxInflatedBytes(), inflater);
     this.files = new ConfigFiles(decoder, settings.maxPayloadBytes(), settings.maxInflatedBytes());
     this.pipeline = worker("configsync-pipeline");
     this.cacheWriter = worker("configsync-cache-writer");
@@ -269,10 +275,13 @@ final class SyncLoop {
     }
     backupWorker.shutdownNow(); // a backup is best effort; a node never waits for it to stop
     cacheWriter.shutdown(); // a write under way finishes: the store's write is atomic anyway
+    // Interrupted, an inflating task stops; the decode waiting for it then fails, as it should.
+    inflater.shutdownNow();
     boolean fromListener = !wait || s.dispatcher().onListenerThread();
     try {
       if (wait) {
         awaitQuietly(pipeline, Duration.ofSeconds(5));
+        awaitQuietly(inflater, Duration.ofSeconds(5));
         awaitQuietly(cacheWriter, s.cacheWriteTimeout());
       }
       if (s.ownedScheduler() != null) {

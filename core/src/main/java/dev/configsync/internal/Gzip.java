@@ -6,6 +6,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.concurrent.Executor;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 
@@ -40,6 +41,20 @@ public final class Gzip {
    */
   public static InputStream inflating(byte[] gzip, long maxInflated) throws IOException {
     return new Capped(new GZIPInputStream(new ByteArrayInputStream(gzip), 64 * 1024), maxInflated);
+  }
+
+  /**
+   * As {@link #inflating(byte[], long)}, inflating on {@code executor}, up to half a megabyte ahead
+   * of the reader, so that inflating and parsing run at the same time. A bad gzip header is
+   * reported here, at once; every later error (corrupt data, a bad trailer, more than {@code
+   * maxInflated} bytes) by the read that reaches it, as {@link #inflating} would. Closing the
+   * stream stops the inflating task.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException when {@code executor} refuses the task
+   */
+  public static InputStream inflatingAhead(byte[] gzip, long maxInflated, Executor executor)
+      throws IOException {
+    return InflateAhead.start(inflating(gzip, maxInflated), executor);
   }
 
   /** Inflates {@code gzip} whole, within {@code maxInflated} bytes. */
