@@ -342,7 +342,8 @@ public final class ControlPlaneServer implements AutoCloseable {
   public PublishResult publish(String configJson) {
     Objects.requireNonNull(configJson, "configJson");
     byte[] json = configJson.getBytes(StandardCharsets.UTF_8);
-    return publishFrozen(parseJson(json), null, json);
+    // A leading U+FEFF becomes a byte order mark, which the parser skips but a frame cannot hold.
+    return publishFrozen(parseJson(json), null, isPlainUtf8(json) ? json : null);
   }
 
   /**
