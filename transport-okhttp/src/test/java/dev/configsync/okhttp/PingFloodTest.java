@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 import okhttp3.tls.HandshakeCertificates;
@@ -68,13 +69,16 @@ class PingFloodTest {
       listening.setNeedClientAuth(true);
       Future<?> flood = serverThread.submit(() -> pingForEver(listening));
       AtomicInteger pings = new AtomicInteger();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
       OkHttpConnection connection =
           (OkHttpConnection)
               transport.connect(
                   new Transport.ConnectRequest(
                       URI.create("wss://127.0.0.1:" + listening.getLocalPort() + "/v1/outlet"),
                       1 << 20,
-                      Duration.ofSeconds(10)),
+                      // Also the write timeout: the pongs' writer is stuck for the whole test,
+                      // which takes far longer than 10 s on a loaded machine.
+                      Duration.ofMinutes(5)),
                   new Transport.Listener() {
                     @Override
                     public void onOpen() {}
@@ -94,9 +98,14 @@ class PingFloodTest {
                     public void onClosed(int code, String reason) {}
 
                     @Override
-                    public void onFailure(Throwable error) {}
+                    public void onFailure(Throwable error) {
+                      failure.set(error);
+                    }
                   });
-      await().atMost(Duration.ofSeconds(60)).until(() -> pings.get() == PINGS);
+      await()
+          .atMost(Duration.ofMinutes(3))
+          .until(() -> pings.get() == PINGS || failure.get() != null);
+      assertThat(failure.get()).isNull();
       flood.get();
       // The writer is stuck on a full socket; at most the latest pong waits behind it.
       assertThat(connection.queuedFrames()).isLessThanOrEqualTo(1);
