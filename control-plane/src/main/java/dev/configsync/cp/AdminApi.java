@@ -164,7 +164,7 @@ final class AdminApi {
           if (auth) {
             response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"configsync\"");
           }
-          HttpJson.send(ctx, response, false);
+          HttpJson.sendAndLinger(ctx, response); // the refused body is dropped below
           return;
         }
         refusing = false;

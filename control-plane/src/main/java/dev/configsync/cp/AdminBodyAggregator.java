@@ -19,14 +19,14 @@ final class AdminBodyAggregator extends HttpObjectAggregator {
 
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-    HttpJson.send(
+    // The rest of the body is dropped by the aggregator as it arrives.
+    HttpJson.sendAndLinger(
         ctx,
         HttpJson.error(
             HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
             "too_large",
             "the request body is larger than "
                 + maxBytes
-                + " bytes (maxAdminBodyBytes); nothing was published"),
-        false);
+                + " bytes (maxAdminBodyBytes); nothing was published"));
   }
 }

@@ -41,6 +41,29 @@ final class HttpJson {
     return response(status, Map.of("error", code, "message", message));
   }
 
+  /**
+   * Sends {@code response} to a request whose body is not read (refused before or while it
+   * arrives), then ends the connection gracefully: the output is shut down after the response (a
+   * FIN, not a reset), and what the client still sends is read and dropped until it closes, or
+   * until the connection's read timeout. Closing at once instead would reset the connection while
+   * the client is still sending, and a reset can destroy the response before the client reads it.
+   * Plain TCP channels only (the admin API).
+   */
+  static void sendAndLinger(ChannelHandlerContext ctx, FullHttpResponse response) {
+    response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    ctx.writeAndFlush(response)
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (f.isSuccess()
+                      && f.channel() instanceof io.netty.channel.socket.SocketChannel socket) {
+                    socket.shutdownOutput();
+                  } else {
+                    f.channel().close();
+                  }
+                });
+  }
+
   /** Sends {@code response}, then closes the connection unless {@code keepAlive}. */
   static void send(ChannelHandlerContext ctx, FullHttpResponse response, boolean keepAlive) {
     if (keepAlive) {

@@ -121,6 +121,31 @@ class AdminApiTest {
   }
 
   @Test
+  void aBodyRefusedWhileItIsStillArrivingStillGetsItsAnswer() throws Exception {
+    // The server answers before the client has sent the body: closing at once would reset the
+    // connection under the client's feet, and the answer could be lost with it.
+    start(true);
+    String big = "{\"x\":\"" + "a".repeat(4 * 1024 * 1024) + "\"}";
+    for (int i = 0; i < 5; i++) {
+      HttpResponse<String> tooLarge =
+          send(
+              HttpRequest.newBuilder(uri("/config"))
+                  .header("Authorization", "Bearer " + TOKEN)
+                  .header("Content-Type", "application/json")
+                  .PUT(HttpRequest.BodyPublishers.ofString(big)));
+      assertThat(tooLarge.statusCode()).isEqualTo(413);
+      assertThat(json(tooLarge).path("error").asText()).isEqualTo("too_large");
+      HttpResponse<String> unauthorized =
+          send(
+              HttpRequest.newBuilder(uri("/config"))
+                  .header("Content-Type", "application/json")
+                  .PUT(HttpRequest.BodyPublishers.ofString(big)));
+      assertThat(unauthorized.statusCode()).isEqualTo(401);
+    }
+    assertThat(f.cp.currentConfig()).isEmpty();
+  }
+
+  @Test
   void refusesBadConfigurationsWithAClearJsonErrorAndPublishesNothing() throws Exception {
     start(false);
     HttpResponse<String> badJson = put("{\"services\": [", "application/json");
