@@ -360,13 +360,17 @@ public final class ControlPlaneServer implements AutoCloseable {
    */
   public PublishResult publish(JsonNode config) {
     Objects.requireNonNull(config, "config");
-    byte[] json;
+    byte[] json = callersJson(config);
+    return publishFrozen(parseJson(json), null, json);
+  }
+
+  /** The caller's tree as JSON: the copy a publish takes. */
+  private static byte[] callersJson(JsonNode config) {
     try {
-      json = Json.WRITER.writeValueAsBytes(config);
+      return Json.WRITER.writeValueAsBytes(config);
     } catch (JsonProcessingException e) {
       throw new InvalidConfigurationException("the configuration cannot be written as JSON", e);
     }
-    return publishFrozen(parseJson(json), null, json);
   }
 
   private static byte[] writeJson(JsonNode config) {
@@ -408,12 +412,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   public PublishResult publish(JsonNode config, String expectedHash) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(expectedHash, "expectedHash");
-    byte[] json;
-    try {
-      json = Json.WRITER.writeValueAsBytes(config);
-    } catch (JsonProcessingException e) {
-      throw new InvalidConfigurationException("the configuration cannot be written as JSON", e);
-    }
+    byte[] json = callersJson(config);
     return publishFrozen(parseJson(json), expectedHash, json);
   }
 

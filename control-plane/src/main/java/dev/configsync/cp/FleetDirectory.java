@@ -9,8 +9,8 @@ import java.util.function.Supplier;
  * Where the replicas of one control plane share which data planes each of them serves, so that
  * {@link ControlPlaneServer#dataPlanes()} (and {@code GET /clustering/data-planes}) on any replica
  * lists the whole fleet, and, optionally, the usage each of them counted, so that {@link
- * ControlPlaneServer#usage()} (and {@code GET /usage}) on any replica adds up the whole fleet's.
- * {@code configsync-control-plane-etcd} has one on etcd.
+ * ControlPlaneServer#fleetUsage()} (and {@code GET /usage}) on any replica adds up the whole
+ * fleet's. {@code configsync-control-plane-etcd} has one on etcd.
  *
  * <p>Threading: {@link #start} and {@link #shareUsage} are called once each, from the thread that
  * starts the control plane; {@link #remote} and {@link #usageByReplica} from any thread, and must

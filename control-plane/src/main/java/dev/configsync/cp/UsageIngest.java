@@ -44,8 +44,6 @@ final class UsageIngest {
   /** The largest inflated batch read. */
   static final long MAX_INFLATED = 16L << 20;
 
-  private record RowKey(String node, String service, String route, String consumer) {}
-
   private record DayKey(String node, LocalDate day) {}
 
   private static final class Day {
@@ -61,7 +59,7 @@ final class UsageIngest {
 
   // Guarded by this.
   private final Map<String, LinkedHashMap<String, Long>> seen = new HashMap<>();
-  private final Map<RowKey, long[]> rows = new HashMap<>();
+  private final Map<UsageReport.RowKey, long[]> rows = new HashMap<>();
   private final Map<DayKey, Day> days = new HashMap<>();
   private long accepted;
   private long duplicates;
@@ -168,8 +166,8 @@ final class UsageIngest {
     d.services = Math.max(d.services, services);
     for (UsageCount c : batch.counts()) {
       d.apiCalls += c.total();
-      RowKey key =
-          new RowKey(
+      UsageReport.RowKey key =
+          new UsageReport.RowKey(
               batch.nodeId(), c.service(), c.route(), c.consumer() == null ? "" : c.consumer());
       long[] row = rows.get(key);
       if (row == null) {
@@ -207,22 +205,7 @@ final class UsageIngest {
     if (last != null) {
       return last;
     }
-    List<UsageReport.Row> rowList = new ArrayList<>(rows.size());
-    rows.forEach(
-        (k, v) ->
-            rowList.add(
-                new UsageReport.Row(
-                    k.node(),
-                    new UsageCount(
-                        k.service(),
-                        k.route(),
-                        k.consumer().isEmpty() ? null : k.consumer(),
-                        v[0],
-                        v[1],
-                        v[2],
-                        v[3],
-                        v[4]))));
-    rowList.sort(UsageReport.ROW_ORDER);
+    List<UsageReport.Row> rowList = UsageReport.sortedRows(rows);
     List<UsageReport.Billing> billing = new ArrayList<>(days.size());
     days.forEach(
         (k, v) -> billing.add(new UsageReport.Billing(k.node(), k.day(), v.apiCalls, v.services)));

@@ -12,8 +12,9 @@ import java.util.Objects;
 
 /**
  * What the control plane has aggregated from the usage its data planes sent, since it started (see
- * {@link ControlPlaneServer#usage()}; {@code GET /usage} on the admin API); for the replicas of a
- * highly available control plane, the sum of what every replica counted. Immutable.
+ * {@link ControlPlaneServer#usage()}), or, for the replicas of a highly available control plane,
+ * the sum of what every replica counted ({@link ControlPlaneServer#fleetUsage()}; {@code GET
+ * /usage} on the admin API). Immutable.
  *
  * @param rows requests per node, service, route and consumer, by status class; sorted by node,
  *     service, route, consumer
@@ -47,7 +48,7 @@ public record UsageReport(
     if (reports.size() == 1) {
       return reports.iterator().next();
     }
-    Map<List<String>, long[]> rows = new LinkedHashMap<>();
+    Map<RowKey, long[]> rows = new LinkedHashMap<>();
     Map<List<Object>, long[]> days = new LinkedHashMap<>();
     long accepted = 0;
     long duplicates = 0;
@@ -58,7 +59,7 @@ public record UsageReport(
         UsageCount c = row.counts();
         long[] sum =
             rows.computeIfAbsent(
-                List.of(
+                new RowKey(
                     row.nodeId(),
                     c.service(),
                     c.route(),
@@ -78,28 +79,37 @@ public record UsageReport(
       refused += r.batchesRefused;
       overLimit += r.rowsOverLimit;
     }
-    List<Row> rowList = new ArrayList<>(rows.size());
-    rows.forEach(
-        (k, v) ->
-            rowList.add(
-                new Row(
-                    k.get(0),
-                    new UsageCount(
-                        k.get(1),
-                        k.get(2),
-                        k.get(3).isEmpty() ? null : k.get(3),
-                        v[0],
-                        v[1],
-                        v[2],
-                        v[3],
-                        v[4]))));
-    rowList.sort(ROW_ORDER);
+    List<Row> rowList = sortedRows(rows);
     List<Billing> billing = new ArrayList<>(days.size());
     days.forEach(
         (k, v) ->
             billing.add(new Billing((String) k.get(0), (LocalDate) k.get(1), v[0], (int) v[1])));
     billing.sort(BILLING_ORDER);
     return new UsageReport(rowList, billing, accepted, duplicates, refused, overLimit);
+  }
+
+  /** The key of a row; an empty consumer stands for none. */
+  record RowKey(String node, String service, String route, String consumer) {}
+
+  /** Rows from counts by status class (1xx to 5xx) per key, sorted as a report's rows are. */
+  static List<Row> sortedRows(Map<RowKey, long[]> counts) {
+    List<Row> rowList = new ArrayList<>(counts.size());
+    counts.forEach(
+        (k, v) ->
+            rowList.add(
+                new Row(
+                    k.node(),
+                    new UsageCount(
+                        k.service(),
+                        k.route(),
+                        k.consumer().isEmpty() ? null : k.consumer(),
+                        v[0],
+                        v[1],
+                        v[2],
+                        v[3],
+                        v[4]))));
+    rowList.sort(ROW_ORDER);
+    return rowList;
   }
 
   static final Comparator<Row> ROW_ORDER =

@@ -107,8 +107,7 @@ public final class ConfigHash {
       return new ConfigHashes(new Hasher().hash(configTable, false), NONE, NONE, NONE, NONE, NONE);
     }
     Parts parts = new Parts(configTable);
-    int helperCount = Math.min(parts.count() - 1, HELPERS);
-    for (int i = 0; i < helperCount; i++) {
+    for (int i = 0; i < HELPERS; i++) {
       try {
         helpers.execute(parts::work);
       } catch (RejectedExecutionException e) {
@@ -171,10 +170,6 @@ public final class ConfigHash {
         order[i] = byWeight[i];
       }
       this.done = new java.util.concurrent.CountDownLatch(6);
-    }
-
-    int count() {
-      return 6;
     }
 
     /** Hashes parts until none is left to claim. */
