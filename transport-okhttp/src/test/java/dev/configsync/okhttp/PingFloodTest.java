@@ -67,7 +67,7 @@ class PingFloodTest {
                     write(dir, "dp.key", client.privateKeyPkcs8Pem()),
                     write(dir, "ca.pem", ca.certificatePem())))) {
       listening.setNeedClientAuth(true);
-      Future<?> flood = serverThread.submit(() -> pingForEver(listening));
+      Future<SSLSocket> flood = serverThread.submit(() -> pingForEver(listening));
       AtomicInteger pings = new AtomicInteger();
       AtomicReference<Throwable> failure = new AtomicReference<>();
       OkHttpConnection connection =
@@ -107,17 +107,26 @@ class PingFloodTest {
           .alias("all pings received (or a failure)")
           .until(() -> pings.get() == PINGS || failure.get() != null);
       assertThat(failure.get()).as("the connection failed after %d pings", pings.get()).isNull();
-      flood.get();
-      // The writer is stuck on a full socket; at most the latest pong waits behind it.
-      assertThat(connection.queuedFrames()).isLessThanOrEqualTo(1);
-      connection.cancel();
+      SSLSocket controlPlane = flood.get();
+      try {
+        // The writer is stuck on a full socket; at most the latest pong waits behind it.
+        assertThat(connection.queuedFrames()).isLessThanOrEqualTo(1);
+        connection.cancel();
+      } finally {
+        controlPlane.close();
+      }
     } finally {
       serverThread.shutdownNow();
     }
   }
 
-  /** Accepts one upgrade, then sends ping after ping and never reads again. */
-  private static Void pingForEver(SSLServerSocket listening) throws Exception {
+  /**
+   * Accepts one upgrade, then sends ping after ping and never reads again. Returns the socket still
+   * open: the caller closes it when the test is over. (Dropped here, it would be closed by its
+   * cleaner at the next GC, and closing a socket with unread data resets the connection while the
+   * node is still reading the last pings.)
+   */
+  private static SSLSocket pingForEver(SSLServerSocket listening) throws Exception {
     SSLSocket socket = (SSLSocket) listening.accept();
     BufferedReader request =
         new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
@@ -143,6 +152,6 @@ class PingFloodTest {
     for (int i = 0; i < PINGS; i++) {
       frames.writePing(payload);
     }
-    return null;
+    return socket;
   }
 }
