@@ -8,7 +8,7 @@ import dev.configsync.cache.YamlConfigFormat;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -16,10 +16,12 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,6 +31,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,28 +51,94 @@ final class AdminApi {
   private final ControlPlaneServer server;
   private final byte @Nullable [] token;
   private final Executor blocking;
+  private final Executor reads;
 
   private final boolean loopbackOnly;
 
+  /**
+   * @param blocking runs publishes ({@code PUT /config})
+   * @param reads builds the answers to {@code GET}s: writing out a large configuration, or a large
+   *     fleet's list, takes long enough that it must not hold up an event loop that also serves
+   *     data planes
+   */
   AdminApi(
-      ControlPlaneServer server, @Nullable String token, Executor blocking, boolean loopbackOnly) {
+      ControlPlaneServer server,
+      @Nullable String token,
+      Executor blocking,
+      Executor reads,
+      boolean loopbackOnly) {
     this.server = server;
     this.loopbackOnly = loopbackOnly;
     this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
     this.blocking = blocking;
+    this.reads = reads;
   }
 
+  /** A new handler for one admin connection (it keeps that connection's queue of requests). */
   ChannelHandler handler() {
     return new Handler();
   }
 
-  @ChannelHandler.Sharable
-  private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+  /**
+   * One admin connection. Requests are answered one at a time, in the order they came: a client
+   * that sends several without waiting (HTTP pipelining) gets its answers in that order, and a
+   * {@code GET} sent after a {@code PUT} sees what the {@code PUT} published. Answers that take
+   * time are built off the event loop; while one is pending the connection reads nothing more, and
+   * requests already read wait here. All fields are touched on the connection's event loop only.
+   */
+  private final class Handler extends ChannelInboundHandlerAdapter {
+    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    private boolean answering;
+    private boolean closing;
+
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (!(msg instanceof FullHttpRequest request)) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      if (closing) {
+        request.release();
+        return;
+      }
+      waiting.add(request);
+      answerWaiting(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      closing = true;
+      for (FullHttpRequest r = waiting.poll(); r != null; r = waiting.poll()) {
+        r.release();
+      }
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("Admin connection failed: {}", cause.toString());
+      ctx.close();
+    }
+
+    private void answerWaiting(ChannelHandlerContext ctx) {
+      while (!answering && !closing) {
+        FullHttpRequest request = waiting.poll();
+        if (request == null) {
+          return;
+        }
+        try {
+          answer(ctx, request);
+        } finally {
+          request.release();
+        }
+      }
+    }
+
+    /** Sends an answer now, or (for {@code answerOn}) sets {@code answering} until it is sent. */
+    private void answer(ChannelHandlerContext ctx, FullHttpRequest request) {
       boolean keepAlive = HttpUtil.isKeepAlive(request);
       if (!request.decoderResult().isSuccess()) {
-        HttpJson.send(
+        send(
             ctx,
             HttpJson.error(HttpResponseStatus.BAD_REQUEST, "bad_request", "malformed HTTP request"),
             false);
@@ -84,38 +153,27 @@ final class AdminApi {
       switch (path) {
         case "/config" -> {
           if (method.equals(HttpMethod.GET)) {
-            HttpJson.send(ctx, getConfig(), keepAlive);
+            get(ctx, method, AdminApi.this::getConfig, keepAlive);
           } else if (method.equals(HttpMethod.PUT) || method.equals(HttpMethod.POST)) {
             byte[] body = ByteBufUtil.getBytes(request.content());
             String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
             String ifMatch = request.headers().get(HttpHeaderNames.IF_MATCH);
-            try {
-              blocking.execute(() -> HttpJson.send(ctx, putConfig(body, type, ifMatch), keepAlive));
-            } catch (RejectedExecutionException e) {
-              HttpJson.send(
-                  ctx,
-                  HttpJson.error(
-                      HttpResponseStatus.SERVICE_UNAVAILABLE,
-                      "busy",
-                      "the control plane is busy with earlier publishes, or shutting down;"
-                          + " nothing was published; retry"),
-                  false);
-            }
+            answerOn(
+                blocking,
+                ctx,
+                () -> putConfig(body, type, ifMatch),
+                keepAlive,
+                "the control plane is busy with earlier publishes, or shutting down;"
+                    + " nothing was published; retry");
           } else {
-            HttpJson.send(ctx, notAllowed("GET, PUT"), keepAlive);
+            send(ctx, notAllowed("GET, PUT"), keepAlive);
           }
         }
-        case "/clustering/data-planes" ->
-            HttpJson.send(
-                ctx, method.equals(HttpMethod.GET) ? dataPlanes() : notAllowed("GET"), keepAlive);
-        case "/status" ->
-            HttpJson.send(
-                ctx, method.equals(HttpMethod.GET) ? status() : notAllowed("GET"), keepAlive);
-        case "/usage" ->
-            HttpJson.send(
-                ctx, method.equals(HttpMethod.GET) ? usage() : notAllowed("GET"), keepAlive);
+        case "/clustering/data-planes" -> get(ctx, method, AdminApi.this::dataPlanes, keepAlive);
+        case "/status" -> get(ctx, method, AdminApi.this::status, keepAlive);
+        case "/usage" -> get(ctx, method, AdminApi.this::usage, keepAlive);
         default ->
-            HttpJson.send(
+            send(
                 ctx,
                 HttpJson.error(
                     HttpResponseStatus.NOT_FOUND,
@@ -128,10 +186,74 @@ final class AdminApi {
       }
     }
 
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("Admin connection failed: {}", cause.toString());
-      ctx.close();
+    private void send(ChannelHandlerContext ctx, FullHttpResponse response, boolean keepAlive) {
+      if (!keepAlive) {
+        closing = true; // the connection ends with this answer: later requests go unanswered
+      }
+      HttpJson.send(ctx, response, keepAlive);
+    }
+
+    private void get(
+        ChannelHandlerContext ctx,
+        HttpMethod method,
+        Supplier<FullHttpResponse> answer,
+        boolean keepAlive) {
+      if (method.equals(HttpMethod.GET)) {
+        answerOn(
+            reads,
+            ctx,
+            answer,
+            keepAlive,
+            "the control plane is busy with earlier admin reads, or shutting down; retry");
+      } else {
+        send(ctx, notAllowed("GET"), keepAlive);
+      }
+    }
+
+    /**
+     * Builds the answer on {@code executor}, off the event loop, and sends it from there (Netty
+     * hands the write to the event loop); then the event loop goes on with the next request.
+     */
+    private void answerOn(
+        Executor executor,
+        ChannelHandlerContext ctx,
+        Supplier<FullHttpResponse> answer,
+        boolean keepAlive,
+        String busy) {
+      answering = true;
+      ctx.channel().config().setAutoRead(false);
+      try {
+        executor.execute(
+            () -> {
+              FullHttpResponse response;
+              try {
+                response = answer.get();
+              } catch (RuntimeException e) {
+                log.warn("An admin request failed", e);
+                response =
+                    HttpJson.error(
+                        HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "the answer could not be built: " + e);
+              }
+              FullHttpResponse sent = response;
+              try {
+                ctx.executor()
+                    .execute(
+                        () -> {
+                          send(ctx, sent, keepAlive);
+                          answering = false;
+                          ctx.channel().config().setAutoRead(true);
+                          answerWaiting(ctx);
+                        });
+              } catch (RejectedExecutionException closed) {
+                ReferenceCountUtil.release(sent); // the server is closing: no one to answer
+              }
+            });
+      } catch (RejectedExecutionException e) {
+        answering = false;
+        send(ctx, HttpJson.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "busy", busy), false);
+      }
     }
   }
 
@@ -154,7 +276,7 @@ final class AdminApi {
         String problem = refusal(request);
         if (problem != null) {
           refusing = true;
-          io.netty.util.ReferenceCountUtil.release(msg);
+          ReferenceCountUtil.release(msg);
           boolean auth = problem.startsWith("missing or wrong");
           FullHttpResponse response =
               HttpJson.error(
@@ -169,7 +291,7 @@ final class AdminApi {
         }
         refusing = false;
       } else if (refusing) {
-        io.netty.util.ReferenceCountUtil.release(msg); // the refused request's body: dropped
+        ReferenceCountUtil.release(msg); // the refused request's body: dropped
         return;
       }
       ctx.fireChannelRead(msg);

@@ -76,7 +76,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threading: all methods are thread-safe. Publishes are serialized. Connections are served on
  * Netty event loops (threads named {@code configsync-cp-io-*}); the admin API's publishes run on
- * one thread ({@code configsync-cp-admin}). {@link #close()} stops every thread the server started.
+ * one thread ({@code configsync-cp-admin}), the answers to its reads on another ({@code
+ * configsync-cp-admin-read}). {@link #close()} stops every thread the server started.
  */
 // Netty reports write and close failures through the pipeline; their futures need no checking.
 @SuppressWarnings("FutureReturnValueIgnored")
@@ -108,6 +109,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   private final EventLoopGroup bossGroup;
   private final EventLoopGroup ioGroup;
   private final ExecutorService adminExecutor;
+  private final ExecutorService adminReads;
   private final ExecutorService encoder;
   private final Instant startedAt;
   private long sequence; // guarded by publishLock
@@ -164,6 +166,15 @@ public final class ControlPlaneServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    // Admin GETs: one at a time, off the event loops; the thread ends when idle.
+    this.adminReads =
+        new java.util.concurrent.ThreadPoolExecutor(
+            0,
+            1,
+            30,
+            TimeUnit.SECONDS,
+            new java.util.concurrent.ArrayBlockingQueue<>(64),
+            new DefaultThreadFactory("configsync-cp-admin-read", true));
     this.startedAt = clock.instant();
   }
 
@@ -218,6 +229,7 @@ public final class ControlPlaneServer implements AutoCloseable {
               this,
               settings.adminToken,
               adminExecutor,
+              adminReads,
               adminAt.getAddress() != null && adminAt.getAddress().isLoopbackAddress());
       io.netty.channel.ChannelFuture adminBind =
           new ServerBootstrap()
@@ -793,9 +805,13 @@ public final class ControlPlaneServer implements AutoCloseable {
     ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     adminExecutor.shutdownNow();
+    adminReads.shutdownNow();
     try {
       if (!adminExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
         log.warn("An admin publish did not finish within 5 s of close()");
+      }
+      if (!adminReads.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("An admin read did not finish within 5 s of close()");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -305,4 +305,66 @@ class AdminApiTest {
     assertThat(json(response).path("error").asText()).isEqualTo("internal_error");
     assertThat(f.cp.currentConfig()).isEmpty();
   }
+
+  @Test
+  void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+    start(false);
+    String put = "{\"services\":[{\"name\":\"a\"}],\"routes\":[]}";
+    String requests =
+        "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            + "PUT /config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: "
+            + put.length()
+            + "\r\n\r\n"
+            + put
+            + "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            + "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    try (java.net.Socket socket =
+        new java.net.Socket(
+            InetAddress.getLoopbackAddress(), f.cp.adminAddress().orElseThrow().getPort())) {
+      socket.setSoTimeout(10_000);
+      // All four at once, without waiting for an answer.
+      socket.getOutputStream().write(requests.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      java.io.DataInputStream in = new java.io.DataInputStream(socket.getInputStream());
+      List<String> answers = new java.util.ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        answers.add(readResponse(in));
+      }
+      assertThat(answers.get(0)).startsWith("404 ").contains("no_config");
+      assertThat(answers.get(1)).startsWith("200 ").contains("\"hash\"");
+      // The GET sent after the PUT sees what the PUT published.
+      assertThat(answers.get(2)).startsWith("200 ").contains("\"name\":\"a\"");
+      assertThat(answers.get(3)).startsWith("200 ").contains("\"config_hash\"");
+    }
+  }
+
+  /** Reads one HTTP/1.1 response with a Content-Length: its status code and reason, then body. */
+  private static String readResponse(java.io.DataInputStream in) throws java.io.IOException {
+    String status = readLine(in);
+    int length = -1;
+    for (String header = readLine(in); !header.isEmpty(); header = readLine(in)) {
+      if (header.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+        length = Integer.parseInt(header.substring(header.indexOf(':') + 1).trim());
+      }
+    }
+    assertThat(length).as("Content-Length of '%s'", status).isNotNegative();
+    byte[] body = new byte[length];
+    in.readFully(body);
+    return status.substring("HTTP/1.1 ".length())
+        + "\n"
+        + new String(body, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  private static String readLine(java.io.DataInputStream in) throws java.io.IOException {
+    StringBuilder line = new StringBuilder();
+    for (int c = in.read(); c != '\n'; c = in.read()) {
+      if (c < 0) {
+        throw new java.io.EOFException("the connection ended mid-line: " + line);
+      }
+      if (c != '\r') {
+        line.append((char) c);
+      }
+    }
+    return line.toString();
+  }
 }
