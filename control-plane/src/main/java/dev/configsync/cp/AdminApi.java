@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -74,6 +75,13 @@ final class AdminApi {
     this.reads = reads;
   }
 
+  /**
+   * An answer decided before the request reached the {@link Handler} (a 401, 403 or 413 sent from
+   * the request's head): passed down the pipeline so that it is sent in turn, after the answers to
+   * the requests before it, and then ends the connection (see {@link HttpJson#sendAndLinger}).
+   */
+  record Refusal(FullHttpResponse response) {}
+
   /** A new handler for one admin connection (it keeps that connection's queue of requests). */
   ChannelHandler handler() {
     return new Handler();
@@ -83,35 +91,54 @@ final class AdminApi {
    * One admin connection. Requests are answered one at a time, in the order they came: a client
    * that sends several without waiting (HTTP pipelining) gets its answers in that order, and a
    * {@code GET} sent after a {@code PUT} sees what the {@code PUT} published. Answers that take
-   * time are built off the event loop; while one is pending the connection reads nothing more, and
-   * requests already read wait here. All fields are touched on the connection's event loop only.
+   * time are built off the event loop; while one is pending the connection reads nothing more from
+   * the socket, and requests (or {@link Refusal}s) already read wait here. All fields are touched
+   * on the connection's event loop only.
    */
   private final class Handler extends ChannelInboundHandlerAdapter {
-    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    /** {@link FullHttpRequest}s and {@link Refusal}s, in the order they came. */
+    private final ArrayDeque<Object> waiting = new ArrayDeque<>();
+
     private boolean answering;
     private boolean closing;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (!(msg instanceof FullHttpRequest request)) {
-        ReferenceCountUtil.release(msg);
+      if (closing || !(msg instanceof FullHttpRequest || msg instanceof Refusal)) {
+        discard(msg);
         return;
       }
-      if (closing) {
-        request.release();
-        return;
-      }
-      waiting.add(request);
+      waiting.add(msg);
       answerWaiting(ctx);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       closing = true;
-      for (FullHttpRequest r = waiting.poll(); r != null; r = waiting.poll()) {
-        r.release();
+      for (Object m = waiting.poll(); m != null; m = waiting.poll()) {
+        discard(m);
       }
       ctx.fireChannelInactive();
+    }
+
+    /**
+     * A connection that sends nothing for a while is closed, unless it waits for an answer (a
+     * publish may take longer than that): slow clients cannot hold connections, or half-sent
+     * bodies, for ever.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+      if (event instanceof IdleStateEvent) {
+        if (!answering && waiting.isEmpty()) {
+          ctx.close();
+        }
+        return;
+      }
+      ctx.fireUserEventTriggered(event);
+    }
+
+    private void discard(Object msg) {
+      ReferenceCountUtil.release(msg instanceof Refusal r ? r.response() : msg);
     }
 
     @Override
@@ -122,12 +149,23 @@ final class AdminApi {
 
     private void answerWaiting(ChannelHandlerContext ctx) {
       while (!answering && !closing) {
-        FullHttpRequest request = waiting.poll();
-        if (request == null) {
+        Object next = waiting.poll();
+        if (next == null) {
           return;
         }
+        if (next instanceof Refusal refusal) {
+          closing = true;
+          HttpJson.sendAndLinger(ctx, refusal.response());
+          return;
+        }
+        FullHttpRequest request = (FullHttpRequest) next;
         try {
           answer(ctx, request);
+        } catch (RuntimeException e) {
+          // Never leave a client waiting: whatever went wrong, it gets an answer.
+          log.warn("An admin request failed", e);
+          answering = false;
+          send(ctx, internalError(), false);
         } finally {
           request.release();
         }
@@ -145,7 +183,21 @@ final class AdminApi {
         return;
       }
       // Authentication happened on the request's head, before its body was read (see Gate).
-      String path = new QueryStringDecoder(request.uri()).path();
+      String path;
+      try {
+        path = new QueryStringDecoder(request.uri()).path();
+      } catch (IllegalArgumentException e) {
+        send(
+            ctx,
+            HttpJson.error(
+                HttpResponseStatus.BAD_REQUEST,
+                "bad_request",
+                "the request target is not a valid URI ("
+                    + LogSafe.text(String.valueOf(e.getMessage()), 100)
+                    + ")"),
+            false);
+        return;
+      }
       if (path.length() > 1 && path.endsWith("/")) {
         path = path.substring(0, path.length() - 1);
       }
@@ -226,22 +278,23 @@ final class AdminApi {
         executor.execute(
             () -> {
               FullHttpResponse response;
+              boolean keep = keepAlive;
+              Error fatal = null;
               try {
                 response = answer.get();
-              } catch (RuntimeException e) {
+              } catch (RuntimeException | Error e) {
                 log.warn("An admin request failed", e);
-                response =
-                    HttpJson.error(
-                        HttpResponseStatus.INTERNAL_SERVER_ERROR,
-                        "internal_error",
-                        "the answer could not be built: " + e);
+                response = internalError();
+                keep = false;
+                fatal = e instanceof Error error ? error : null;
               }
               FullHttpResponse sent = response;
+              boolean sentKeepAlive = keep;
               try {
                 ctx.executor()
                     .execute(
                         () -> {
-                          send(ctx, sent, keepAlive);
+                          send(ctx, sent, sentKeepAlive);
                           answering = false;
                           ctx.channel().config().setAutoRead(true);
                           answerWaiting(ctx);
@@ -249,12 +302,22 @@ final class AdminApi {
               } catch (RejectedExecutionException closed) {
                 ReferenceCountUtil.release(sent); // the server is closing: no one to answer
               }
+              if (fatal != null) {
+                throw fatal; // answered; the executor's thread goes, as the error demands
+              }
             });
       } catch (RejectedExecutionException e) {
         answering = false;
         send(ctx, HttpJson.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "busy", busy), false);
       }
     }
+  }
+
+  private static FullHttpResponse internalError() {
+    return HttpJson.error(
+        HttpResponseStatus.INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the request failed unexpectedly; the control plane's log has the details");
   }
 
   /**
@@ -286,7 +349,8 @@ final class AdminApi {
           if (auth) {
             response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"configsync\"");
           }
-          HttpJson.sendAndLinger(ctx, response); // the refused body is dropped below
+          // Answered in turn by the Handler; the refused body is dropped below.
+          ctx.fireChannelRead(new Refusal(response));
           return;
         }
         refusing = false;

@@ -166,15 +166,18 @@ public final class ControlPlaneServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    // Admin GETs: one at a time, off the event loops; the thread ends when idle.
-    this.adminReads =
+    // Admin GETs, off the event loops: two threads, so that a GET /status does not wait for a large
+    // GET /config; they end when idle.
+    java.util.concurrent.ThreadPoolExecutor reads =
         new java.util.concurrent.ThreadPoolExecutor(
-            0,
-            1,
+            2,
+            2,
             30,
             TimeUnit.SECONDS,
             new java.util.concurrent.ArrayBlockingQueue<>(64),
             new DefaultThreadFactory("configsync-cp-admin-read", true));
+    reads.allowCoreThreadTimeOut(true);
+    this.adminReads = reads;
     this.startedAt = clock.instant();
   }
 
@@ -241,9 +244,9 @@ public final class ControlPlaneServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                       ch.pipeline()
-                          // An admin connection idle for a minute is closed: slow clients cannot
-                          // hold connections (and half-sent bodies) for ever.
-                          .addLast("idle", new io.netty.handler.timeout.ReadTimeoutHandler(60))
+                          // Reports a minute without reading; the admin handler then closes the
+                          // connection unless it waits for an answer.
+                          .addLast("idle", new io.netty.handler.timeout.IdleStateHandler(60, 0, 0))
                           .addLast("http", new HttpServerCodec())
                           .addLast("gate", api.gate())
                           .addLast(

@@ -310,31 +310,90 @@ class AdminApiTest {
   void pipelinedRequestsAreAnsweredInOrder() throws Exception {
     start(false);
     String put = "{\"services\":[{\"name\":\"a\"}],\"routes\":[]}";
-    String requests =
-        "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-            + "PUT /config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + "Content-Length: "
-            + put.length()
-            + "\r\n\r\n"
-            + put
-            + "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-            + "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    List<String> answers =
+        exchange(
+            4,
+            "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                + "PUT /config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Content-Length: "
+                + put.length()
+                + "\r\n\r\n"
+                + put
+                + "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                + "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assertThat(answers.get(0)).startsWith("404 ").contains("no_config");
+    assertThat(answers.get(1)).startsWith("200 ").contains("\"hash\"");
+    // The GET sent after the PUT sees what the PUT published.
+    assertThat(answers.get(2)).startsWith("200 ").contains("\"name\":\"a\"");
+    assertThat(answers.get(3)).startsWith("200 ").contains("\"config_hash\"");
+  }
+
+  @Test
+  void aRefusalDoesNotOvertakeTheAnswersBeforeIt() throws Exception {
+    start(false);
+    String status = "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assertThat(exchange(2, status + "GET /status HTTP/1.1\r\nHost: evil.example\r\n\r\n"))
+        .satisfiesExactly(
+            a -> assertThat(a).startsWith("200 ").contains("\"config_hash\""),
+            a -> assertThat(a).startsWith("403 ").contains("forbidden"));
+    assertThat(
+            exchange(
+                2,
+                status
+                    + "PUT /config HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                    + "\r\nContent-Length: 9999999\r\n\r\n{\"services\":"))
+        .satisfiesExactly(
+            a -> assertThat(a).startsWith("200 ").contains("\"config_hash\""),
+            a -> assertThat(a).startsWith("413 ").contains("too_large"));
+    assertThat(f.cp.currentConfig()).isEmpty();
+  }
+
+  @Test
+  void aRequestTargetThatIsNotAUriIsAnswered400AndEndsTheConnection() throws Exception {
+    start(false);
+    String status = "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    // Three requests sent at once: the second cannot be decoded; the third is never answered.
+    assertThat(exchange(2, status + "GET /%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + status))
+        .satisfiesExactly(
+            a -> assertThat(a).startsWith("200 "),
+            a -> assertThat(a).startsWith("400 ").contains("bad_request", "not a valid URI"));
+  }
+
+  @Test
+  void anOversizedBodyThatExpects100ContinueGetsTheJson413() throws Exception {
+    start(false);
+    assertThat(
+            exchange(
+                1,
+                String.join(
+                    "\r\n",
+                    "PUT /config HTTP/1.1",
+                    "Host: 127.0.0.1",
+                    "Content-Type: application/json",
+                    "Expect: 100-continue",
+                    "Content-Length: 9999999",
+                    "",
+                    "")))
+        .satisfiesExactly(a -> assertThat(a).startsWith("413 ").contains("too_large"));
+  }
+
+  /**
+   * Sends {@code requests} in one write, without waiting for any answer, and reads {@code answers}
+   * answers; then checks that the server ended the connection.
+   */
+  private List<String> exchange(int answers, String requests) throws Exception {
     try (java.net.Socket socket =
         new java.net.Socket(
             InetAddress.getLoopbackAddress(), f.cp.adminAddress().orElseThrow().getPort())) {
       socket.setSoTimeout(10_000);
-      // All four at once, without waiting for an answer.
       socket.getOutputStream().write(requests.getBytes(java.nio.charset.StandardCharsets.UTF_8));
       java.io.DataInputStream in = new java.io.DataInputStream(socket.getInputStream());
-      List<String> answers = new java.util.ArrayList<>();
-      for (int i = 0; i < 4; i++) {
-        answers.add(readResponse(in));
+      List<String> out = new java.util.ArrayList<>();
+      for (int i = 0; i < answers; i++) {
+        out.add(readResponse(in));
       }
-      assertThat(answers.get(0)).startsWith("404 ").contains("no_config");
-      assertThat(answers.get(1)).startsWith("200 ").contains("\"hash\"");
-      // The GET sent after the PUT sees what the PUT published.
-      assertThat(answers.get(2)).startsWith("200 ").contains("\"name\":\"a\"");
-      assertThat(answers.get(3)).startsWith("200 ").contains("\"config_hash\"");
+      assertThat(in.read()).as("the connection ends after the last answer").isEqualTo(-1);
+      return out;
     }
   }
 
