@@ -114,22 +114,27 @@ final class AdminApi {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+      endAnswering();
+      ctx.fireChannelInactive();
+    }
+
+    /** No request on this connection will be answered any more: drops those still waiting. */
+    private void endAnswering() {
       closing = true;
       for (Object m = waiting.poll(); m != null; m = waiting.poll()) {
         discard(m);
       }
-      ctx.fireChannelInactive();
     }
 
     /**
-     * A connection that sends nothing for a while is closed, unless it waits for an answer (a
-     * publish may take longer than that): slow clients cannot hold connections, or half-sent
-     * bodies, for ever.
+     * A connection on which nothing moves for a while (no byte read or written) is closed, unless
+     * it waits for an answer (a publish may take longer than that): slow clients cannot hold
+     * connections, or half-sent bodies, for ever. One whose answers have ended is closed as well.
      */
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
       if (event instanceof IdleStateEvent) {
-        if (!answering && waiting.isEmpty()) {
+        if (closing || (!answering && waiting.isEmpty())) {
           ctx.close();
         }
         return;
@@ -154,7 +159,7 @@ final class AdminApi {
           return;
         }
         if (next instanceof Refusal refusal) {
-          closing = true;
+          endAnswering();
           HttpJson.sendAndLinger(ctx, refusal.response());
           return;
         }
@@ -240,7 +245,7 @@ final class AdminApi {
 
     private void send(ChannelHandlerContext ctx, FullHttpResponse response, boolean keepAlive) {
       if (!keepAlive) {
-        closing = true; // the connection ends with this answer: later requests go unanswered
+        endAnswering(); // the connection ends with this answer: later requests go unanswered
       }
       HttpJson.send(ctx, response, keepAlive);
     }

@@ -244,9 +244,13 @@ public final class ControlPlaneServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                       ch.pipeline()
-                          // Reports a minute without reading; the admin handler then closes the
-                          // connection unless it waits for an answer.
-                          .addLast("idle", new io.netty.handler.timeout.IdleStateHandler(60, 0, 0))
+                          // Reports a minute with no byte read or written (a slow reader of a large
+                          // answer is not idle); the admin handler then closes the connection
+                          // unless it waits for an answer.
+                          .addLast(
+                              "idle",
+                              new io.netty.handler.timeout.IdleStateHandler(
+                                  true, 0, 0, 60, TimeUnit.SECONDS))
                           .addLast("http", new HttpServerCodec())
                           .addLast("gate", api.gate())
                           .addLast(

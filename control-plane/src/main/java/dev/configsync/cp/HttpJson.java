@@ -45,9 +45,9 @@ final class HttpJson {
    * Sends {@code response} to a request whose body is not read (refused before or while it
    * arrives), then ends the connection gracefully: the output is shut down after the response (a
    * FIN, not a reset), and what the client still sends is read and dropped until it closes, or
-   * until the connection's read timeout. Closing at once instead would reset the connection while
-   * the client is still sending, and a reset can destroy the response before the client reads it.
-   * Plain TCP channels only (the admin API).
+   * until the connection is closed as idle. Closing at once instead would reset the connection
+   * while the client is still sending, and a reset can destroy the response before the client reads
+   * it. Plain TCP channels only (the admin API).
    */
   static void sendAndLinger(ChannelHandlerContext ctx, FullHttpResponse response) {
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
