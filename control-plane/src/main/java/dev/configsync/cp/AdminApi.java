@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -169,7 +170,6 @@ final class AdminApi {
         } catch (RuntimeException e) {
           // Never leave a client waiting: whatever went wrong, it gets an answer.
           log.warn("An admin request failed", e);
-          answering = false;
           send(ctx, internalError(), false);
         } finally {
           request.release();
@@ -335,12 +335,12 @@ final class AdminApi {
     return new Gate();
   }
 
-  private final class Gate extends io.netty.channel.ChannelInboundHandlerAdapter {
+  private final class Gate extends ChannelInboundHandlerAdapter {
     private boolean refusing;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (msg instanceof io.netty.handler.codec.http.HttpRequest request) {
+      if (msg instanceof HttpRequest request) {
         String problem = refusal(request);
         if (problem != null) {
           refusing = true;
@@ -367,7 +367,7 @@ final class AdminApi {
     }
   }
 
-  private @Nullable String refusal(io.netty.handler.codec.http.HttpRequest request) {
+  private @Nullable String refusal(HttpRequest request) {
     if (token != null) {
       String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
       boolean ok =
