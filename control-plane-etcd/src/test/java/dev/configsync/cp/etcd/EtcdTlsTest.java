@@ -123,7 +123,7 @@ class EtcdTlsTest {
     Optional<byte[]> loaded = b.load();
     assertThat(loaded).isPresent();
     List<String> seenByB = new CopyOnWriteArrayList<>();
-    b.watch((payload, hash) -> seenByB.add(hash)); // a streaming watch, over TLS too
+    b.watch((payload, hash, revision) -> seenByB.add(hash)); // a streaming watch, over TLS too
     a.save(frame(second), second, first);
     a.aggregate("probe").set(EtcdGateway.JSON.createObjectNode().put("n", 3)); // lease, puts
 
