@@ -582,15 +582,8 @@ public final class ControlPlaneServer implements AutoCloseable {
                 + "; nothing was published",
             e);
       }
-      if (revision > 0 && revision <= servedRevision) {
-        // A store that orders writes cannot return an older revision for a successful
-        // compare-and-set; never serve anything older than what is served.
-        throw new IllegalStateException(
-            "the store answered revision "
-                + revision
-                + " for a write, at or below the served revision "
-                + servedRevision);
-      }
+      // A successful compare-and-set is newer than everything committed before it, so its revision
+      // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
           new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
       outlet.publish(published);

@@ -635,6 +635,13 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
       return;
     }
     try {
+      if (failingSince.get() != 0) {
+        // Something failed since etcd's last answer: ask every round, so that an answer ends the
+        // failing spell at once instead of waiting for the next write (a quorum read: a member cut
+        // off from its leader cannot answer it).
+        ObjectNode probe = range(hashKey()).put("count_only", true);
+        call("/v3/kv/range", probe, Call.IDEMPOTENT);
+      }
       long now = System.nanoTime();
       if (leaseId == 0 || now - lastKeepAliveNanos >= settings.leaseTtl.toNanos() / 3) {
         keepAlive();
@@ -1167,8 +1174,10 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     }
 
     /**
-     * How long etcd may be unreachable before the replica reports itself degraded and refuses
-     * publishes; default 5 s (longer than an etcd leader election).
+     * How long etcd may go without answering this replica, counted from its last answer, before the
+     * replica reports itself degraded and refuses publishes; default 5 s (longer than an etcd
+     * leader election). Keep it above {@link #requestTimeout}: a single call that fails after
+     * {@code requestTimeout} otherwise makes the replica degraded at once.
      */
     public Builder unavailableAfter(Duration after) {
       require(
