@@ -50,7 +50,7 @@ final class Outlet {
    * Who a configuration that uses {@code plugins} goes to, among the connections open now: {@code
    * sent} compatible nodes (it is queued to them, or they already run it), {@code withheld} the
    * others by reason, {@code awaitingBasicInfo} connections not yet identified (checked when their
-   * {@code basic_info} arrives). Any thread.
+   * {@code basic_info} arrives). Connections that are closing are not counted. Any thread.
    */
   record Tally(int sent, Map<DataPlaneSyncStatus, Integer> withheld, int awaitingBasicInfo) {
     int connected() {
@@ -63,6 +63,9 @@ final class Outlet {
     int awaiting = 0;
     Map<DataPlaneSyncStatus, Integer> withheld = new java.util.EnumMap<>(DataPlaneSyncStatus.class);
     for (OutletSession session : sessions) {
+      if (session.isEnding()) {
+        continue; // closing: gets nothing more, and is not counted
+      }
       Compatibility.Verdict verdict = session.verdictFor(plugins);
       if (verdict == null) {
         awaiting++;

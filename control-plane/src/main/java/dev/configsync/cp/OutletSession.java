@@ -69,6 +69,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   // What the node declared once the registry admitted it; null before that and once closing. Read
   // by the admin thread to count who a publish goes to (see Outlet#tally).
   private volatile @Nullable Map<String, String> admittedPlugins;
+  private volatile boolean ending;
   private long newestOffered = -1;
   private boolean writing;
   private @Nullable Published waiting;
@@ -118,6 +119,11 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   /** How many waiting frames a newer publish replaced before they were sent. */
   int framesReplaced() {
     return framesReplaced.get();
+  }
+
+  /** Whether this connection is closing or closed (any thread). */
+  boolean isEnding() {
+    return ending;
   }
 
   /**
@@ -172,6 +178,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
             close.statusCode(),
             LogSafe.text(close.reasonText(), 123));
         closing = true;
+        ending = true;
         channel
             .writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE))
             .addListener(ChannelFutureListener.CLOSE);
@@ -496,6 +503,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       return;
     }
     closing = true;
+    ending = true;
     admittedPlugins = null;
     if (status.equals(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE)) {
       log.info(
@@ -520,6 +528,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closing = true;
+    ending = true;
     admittedPlugins = null;
     ScheduledFuture<?> timer = deadTimer;
     if (timer != null) {
@@ -543,6 +552,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         address,
         OutletHttpHandler.safeFailure(cause));
     closing = true;
+    ending = true;
     ctx.close();
   }
 

@@ -101,6 +101,7 @@ class AdminConnectionLimitsTest {
     send(third, "GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n");
     String refused = readAll(third);
     assertThat(refused).startsWith("HTTP/1.1 503").contains("too_many_connections");
+    third.close(); // a refused connection counts until it is closed
 
     first.close();
     await()
