@@ -95,6 +95,34 @@ class HostilePeerTest {
   }
 
   @Test
+  void aUsageStreamNameHoldingANewlineCannotForgeALogLine() throws Exception {
+    // The stream name is echoed back in the ack as sent; only the log sees it sanitised.
+    start(
+        b ->
+            b.onUsage(
+                batch -> {
+                  throw new IllegalStateException("refused by the test");
+                }));
+    String node = java.util.UUID.randomUUID().toString();
+    RawDataPlane dp =
+        RawDataPlane.connect(f.dataPlaneTls(), f.address(), "/v1/ingest?node_id=" + node, 0);
+    f.closeables.add(dp);
+    assertThat(dp.upgraded()).as(dp.responseStatus).isTrue();
+    dp.read(); // ingest_hello
+    String json =
+        "{\"type\":\"usage\",\"node_id\":\""
+            + node
+            + "\",\"stream\":\"s\\nUSAGE-FORGED \\u001b[2J\",\"seq\":1,"
+            + "\"window_start\":1700000000000,\"window_end\":1700000010000,\"counts\":[]}";
+    dp.writer.writeBinary(
+        ByteString.of(
+            dev.configsync.internal.Gzip.compress(json.getBytes(StandardCharsets.UTF_8))));
+    assertThat(closeCode(dp.readUntilClose())).isEqualTo(1011);
+    await().until(() -> log.text().contains("The usage callback failed"));
+    assertNotForged("USAGE-FORGED");
+  }
+
+  @Test
   void aNodeVersionHoldingAnEscapeSequenceIsRefusedAndNotLogged() throws Exception {
     start(b -> b);
     // Another major version, so the old code logged its compatibility reason at WARN.
