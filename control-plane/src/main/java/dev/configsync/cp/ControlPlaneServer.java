@@ -96,8 +96,8 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** How long a disconnected node stays listed by default: 14 days (as Kong's purge delay). */
   public static final Duration DEFAULT_FORGET_AFTER = Duration.ofDays(14);
 
-  /** The default largest number of data planes the registry holds: 10,000. */
-  public static final int DEFAULT_MAX_DATA_PLANES = 10_000;
+  /** The default largest number of data planes the registry holds: 5,000. */
+  public static final int DEFAULT_MAX_DATA_PLANES = 5_000;
 
   /** The default memory budget of the registry, as it estimates its entries: 64 MiB. */
   public static final long DEFAULT_MAX_REGISTRY_BYTES = 64L << 20;
@@ -1044,7 +1044,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     }
 
     /**
-     * The most data planes the registry holds, connected or not (default 10,000). When a new node
+     * The most data planes the registry holds, connected or not (default 5,000). When a new node
      * would pass it, the disconnected node seen longest ago is evicted; when every entry is
      * connected, the new node is refused (close code 1008, logged).
      */
@@ -1056,8 +1056,9 @@ public final class ControlPlaneServer implements AutoCloseable {
 
     /**
      * The registry's memory budget (default 64 MiB), against an estimate of each entry's heap (its
-     * text as UTF-16 plus per-string overhead; see docs/control-plane.md). Enforced as {@link
-     * #maxDataPlanes}: disconnected nodes are evicted first, longest unseen first.
+     * text plus per-string overhead, about 10 KB for a typical node, at most about 107 KB at the
+     * default limits; see docs/control-plane.md). Enforced as {@link #maxDataPlanes}: disconnected
+     * nodes are evicted first, longest unseen first.
      */
     public Builder maxRegistryBytes(long bytes) {
       requireArgument(

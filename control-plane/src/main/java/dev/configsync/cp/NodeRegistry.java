@@ -137,20 +137,28 @@ final class NodeRegistry {
   }
 
   /**
-   * An estimate of the heap an entry takes: a fixed part, and each string as UTF-16 plus an
-   * object's overhead. Rough, but proportional to what a node can make the registry hold.
+   * An estimate of the heap an entry takes: 1 KiB for the entry, and for each string 48 bytes plus
+   * one byte per character (two when it holds a character beyond U+00FF, as the JVM's compact
+   * strings do), plus 16 bytes per label or plugin. Measured on JDK 17, an entry at the default
+   * limits took 94 to 102 KB in two runs (this estimate: 107 KB) and one with 60 plugins and 4
+   * labels 8 KB (this estimate: about 10 KB).
    */
   static long estimatedBytes(DataPlaneInfo info) {
     long total = 1024;
     for (String s : new String[] {info.id(), info.hostname(), info.address(), info.version()}) {
-      total += 56 + 2L * s.length();
+      total += stringBytes(s);
     }
     for (Map<String, String> m : List.of(info.capabilities(), info.labels())) {
       for (Map.Entry<String, String> e : m.entrySet()) {
-        total += 2 * 56 + 32 + 2L * (e.getKey().length() + e.getValue().length());
+        total += 16 + stringBytes(e.getKey()) + stringBytes(e.getValue());
       }
     }
     return total;
+  }
+
+  private static long stringBytes(String s) {
+    boolean wide = s.chars().anyMatch(c -> c > 0xff);
+    return 48 + (wide ? 2L : 1L) * s.length();
   }
 
   /** Applies {@code change} to the node's entry if {@code session} still owns it. */
