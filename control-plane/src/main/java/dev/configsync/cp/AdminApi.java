@@ -56,6 +56,10 @@ final class AdminApi {
   private final Executor reads;
 
   private final boolean loopbackOnly;
+  private final java.time.Duration headTimeout;
+  private final int maxConnections;
+  private final java.util.concurrent.atomic.AtomicInteger connections =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   /**
    * @param blocking runs publishes ({@code PUT /config})
@@ -68,8 +72,12 @@ final class AdminApi {
       @Nullable String token,
       Executor blocking,
       Executor reads,
-      boolean loopbackOnly) {
+      boolean loopbackOnly,
+      java.time.Duration headTimeout,
+      int maxConnections) {
     this.server = server;
+    this.headTimeout = headTimeout;
+    this.maxConnections = maxConnections;
     this.loopbackOnly = loopbackOnly;
     this.token = token == null ? null : ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
     this.blocking = blocking;
@@ -82,6 +90,182 @@ final class AdminApi {
    * the requests before it, and then ends the connection (see {@link HttpJson#sendAndLinger}).
    */
   record Refusal(FullHttpResponse response) {}
+
+  /**
+   * Sets up a new admin connection's pipeline. One over {@code maxConnections} is answered 503
+   * {@code too_many_connections} at once and closed; the others get a deadline for each request's
+   * head (see {@link HeadDeadline}), the idle check, the HTTP codec, the {@link Gate}, the body
+   * aggregator and the {@link Handler}.
+   */
+  void initChannel(io.netty.channel.socket.SocketChannel ch, int maxBodyBytes) {
+    int open = connections.incrementAndGet();
+    ch.closeFuture().addListener(f -> connections.decrementAndGet());
+    if (open > maxConnections) {
+      ch.pipeline()
+          .addLast(
+              "idle",
+              new io.netty.handler.timeout.IdleStateHandler(
+                  true, 0, 0, headTimeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS))
+          .addLast("http", new io.netty.handler.codec.http.HttpServerCodec())
+          .addLast("too-many", new TooMany(open - 1));
+      return;
+    }
+    HeadDeadline deadline = new HeadDeadline();
+    ch.pipeline()
+        // Reports a minute with no byte read or written (a slow reader of a large answer is not
+        // idle); the admin handler then closes the connection unless it waits for an answer.
+        .addLast(
+            "idle",
+            new io.netty.handler.timeout.IdleStateHandler(
+                true, 0, 0, 60, java.util.concurrent.TimeUnit.SECONDS))
+        .addLast("head-clock", deadline.clock())
+        .addLast("http", new io.netty.handler.codec.http.HttpServerCodec())
+        .addLast("head-done", deadline.done())
+        .addLast("gate", gate())
+        .addLast("aggregator", new AdminBodyAggregator(maxBodyBytes))
+        .addLast("admin", handler());
+  }
+
+  /** A connection over the limit: answered 503 as soon as it opens, what it sends is dropped. */
+  private final class TooMany extends ChannelInboundHandlerAdapter {
+    private final int open;
+
+    TooMany(int open) {
+      this.open = open;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      log.debug("Refused an admin connection: {} are open (maxAdminConnections)", open);
+      HttpJson.sendAndLinger(
+          ctx,
+          HttpJson.error(
+              HttpResponseStatus.SERVICE_UNAVAILABLE,
+              "too_many_connections",
+              "the admin API has "
+                  + maxConnections
+                  + " connections open, its limit (maxAdminConnections); close idle ones and"
+                  + " retry"));
+      ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ReferenceCountUtil.release(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+      if (event instanceof IdleStateEvent) {
+        ctx.close();
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+
+  /**
+   * The deadline for a request's head: a clock starts at the first byte of a request (below the
+   * HTTP codec) and stops when the codec has read the head. A client that takes longer is answered
+   * 408, in turn, and the connection ends; if it still sends bytes that long after, it is closed.
+   * The clock does not run out while the connection reads nothing because an earlier answer is
+   * pending.
+   */
+  private final class HeadDeadline {
+    private boolean awaitingHead = true;
+    private boolean refused;
+    private io.netty.util.concurrent.@Nullable ScheduledFuture<?> timer;
+    private @Nullable ChannelHandlerContext doneCtx;
+
+    ChannelHandler clock() {
+      return new ChannelInboundHandlerAdapter() {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+          if (awaitingHead && timer == null) {
+            arm(ctx);
+          }
+          ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+          cancel();
+          ctx.fireChannelInactive();
+        }
+      };
+    }
+
+    ChannelHandler done() {
+      return new ChannelInboundHandlerAdapter() {
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+          doneCtx = ctx;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+          if (msg instanceof HttpRequest) {
+            awaitingHead = false;
+            cancel();
+          }
+          if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
+            awaitingHead = true;
+          }
+          ctx.fireChannelRead(msg);
+        }
+      };
+    }
+
+    private void arm(ChannelHandlerContext ctx) {
+      timer =
+          ctx.executor()
+              .schedule(
+                  () -> expired(ctx),
+                  headTimeout.toNanos(),
+                  java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    private void cancel() {
+      if (timer != null) {
+        timer.cancel(false);
+        timer = null;
+      }
+    }
+
+    private void expired(ChannelHandlerContext ctx) {
+      timer = null;
+      ChannelHandlerContext next = doneCtx;
+      if (!ctx.channel().isActive() || next == null) {
+        return;
+      }
+      if (!ctx.channel().config().isAutoRead()) {
+        arm(ctx); // an earlier answer is pending, so nothing is read: not the client's delay
+        return;
+      }
+      if (refused) {
+        ctx.close();
+        return;
+      }
+      refused = true;
+      log.info(
+          "Admin client {} did not send a complete request head within {} ms"
+              + " (adminRequestHeadTimeout); answered 408",
+          ctx.channel().remoteAddress(),
+          headTimeout.toMillis());
+      next.fireChannelRead(
+          new Refusal(
+              HttpJson.error(
+                  HttpResponseStatus.REQUEST_TIMEOUT,
+                  "request_timeout",
+                  "the request head (request line and headers) did not arrive within "
+                      + headTimeout.toMillis()
+                      + " ms (adminRequestHeadTimeout)")));
+      arm(ctx); // closes the connection if the client is still at it after another deadline
+    }
+  }
 
   /** A new handler for one admin connection (it keeps that connection's queue of requests). */
   ChannelHandler handler() {
@@ -363,7 +547,7 @@ final class AdminApi {
           return;
         }
         refusing = false;
-      } else if (refusing) {
+      } else if (refusing && !(msg instanceof Refusal)) {
         ReferenceCountUtil.release(msg); // the refused request's body: dropped
         return;
       }
@@ -470,7 +654,21 @@ final class AdminApi {
       answer.put("changed", result.changed());
       answer.put("published_at", result.publishedAt().toString());
       answer.put("payload_bytes", result.payloadBytes());
-      answer.put("connected_data_planes", server.connectedCount());
+      Published latest = server.outlet().latest();
+      Outlet.Tally tally =
+          server
+              .outlet()
+              .tally(
+                  latest != null && latest.hash().equals(result.hash())
+                      ? latest.plugins()
+                      : Compatibility.pluginsUsed(config));
+      // connected_data_planes = sent_to + every withheld count + awaiting_basic_info
+      answer.put("connected_data_planes", tally.connected());
+      answer.put("sent_to", tally.sent());
+      Map<String, Integer> withheld = new TreeMap<>();
+      tally.withheld().forEach((status, n) -> withheld.put(status.wireName(), n));
+      answer.put("withheld", withheld);
+      answer.put("awaiting_basic_info", tally.awaitingBasicInfo());
       return HttpJson.response(HttpResponseStatus.OK, answer);
     } catch (ConfigFileException e) {
       return HttpJson.error(HttpResponseStatus.BAD_REQUEST, "invalid_yaml", e.getMessage());

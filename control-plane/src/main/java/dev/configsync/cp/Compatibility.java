@@ -15,7 +15,19 @@ import java.util.regex.Pattern;
  * plugins (capabilities) fit. Stateless.
  */
 final class Compatibility {
-  private static final Pattern VERSION = Pattern.compile("(\\d{1,9})\\.(\\d{1,9})(?:[.\\-+].*)?");
+  /**
+   * MAJOR.MINOR, then optionally one of {@code . - +} and letters, digits and {@code . - + _ ~}
+   * only: no spaces, control characters or escape sequences, so a version that passes can be logged
+   * and shown as it is.
+   */
+  private static final Pattern VERSION =
+      Pattern.compile("(\\d{1,9})\\.(\\d{1,9})(?:[.\\-+][0-9A-Za-z.\\-+_~]*)?");
+
+  /** The longest version (a node's, or a plugin's) accepted: {@value} characters. */
+  static final int MAX_VERSION_LENGTH = 64;
+
+  /** The longest plugin name a node may declare: {@value} characters. */
+  static final int MAX_PLUGIN_NAME_LENGTH = 128;
 
   private Compatibility() {}
 
@@ -26,6 +38,9 @@ final class Compatibility {
 
   /** Major and minor of a MAJOR.MINOR[...] version, or empty when it has another form. */
   static Optional<int[]> majorMinor(String version) {
+    if (version.length() > MAX_VERSION_LENGTH) {
+      return Optional.empty();
+    }
     Matcher m = VERSION.matcher(version);
     if (!m.matches()) {
       return Optional.empty();
@@ -40,7 +55,9 @@ final class Compatibility {
     if (node.isEmpty()) {
       return new Verdict(
           DataPlaneSyncStatus.VERSION_INCOMPATIBLE,
-          "node_version '" + nodeVersion + "' is not of the form MAJOR.MINOR[.PATCH]");
+          "node_version '"
+              + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
+              + "' is not of the form MAJOR.MINOR[.PATCH]");
     }
     int[] n = node.get();
     int[] c = cp.orElseThrow();
@@ -48,7 +65,7 @@ final class Compatibility {
       return new Verdict(
           DataPlaneSyncStatus.VERSION_INCOMPATIBLE,
           "node version "
-              + nodeVersion
+              + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
               + " has another major version than the control plane's "
               + controlPlaneVersion);
     }
@@ -56,7 +73,7 @@ final class Compatibility {
       return new Verdict(
           DataPlaneSyncStatus.VERSION_INCOMPATIBLE,
           "node version "
-              + nodeVersion
+              + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
               + " is newer than the control plane's "
               + controlPlaneVersion
               + "; upgrade the control plane first");
@@ -75,7 +92,9 @@ final class Compatibility {
       if (nodeVersion == null) {
         return new Verdict(
             DataPlaneSyncStatus.PLUGIN_SET_INCOMPATIBLE,
-            "the configuration uses plugin '" + name + "', which the node did not declare");
+            "the configuration uses plugin '"
+                + LogSafe.text(name, MAX_PLUGIN_NAME_LENGTH)
+                + "', which the node did not declare");
       }
       String cpVersion = controlPlanePlugins.get(name);
       if (cpVersion == null) {
@@ -87,9 +106,9 @@ final class Compatibility {
         return new Verdict(
             DataPlaneSyncStatus.PLUGIN_VERSION_INCOMPATIBLE,
             "plugin '"
-                + name
+                + LogSafe.text(name, MAX_PLUGIN_NAME_LENGTH)
                 + "' is version "
-                + nodeVersion
+                + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
                 + " on the node but "
                 + cpVersion
                 + " on the control plane (the major versions must match)");

@@ -99,6 +99,24 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** The most entries {@link #history} returns (and keeps, for stores without a history). */
   public static final int MAX_HISTORY = 100;
 
+  /** The default largest number of data planes the registry holds: 5,000. */
+  public static final int DEFAULT_MAX_DATA_PLANES = 5_000;
+
+  /** The default memory budget of the registry, as it estimates its entries: 64 MiB. */
+  public static final long DEFAULT_MAX_REGISTRY_BYTES = 64L << 20;
+
+  /** The default largest number of labels a data plane may declare: 64. */
+  public static final int DEFAULT_MAX_NODE_LABELS = 64;
+
+  /** The default largest number of plugins a data plane may declare: 256. */
+  public static final int DEFAULT_MAX_NODE_PLUGINS = 256;
+
+  /** The default longest time an admin client may take to send a request's head: 10 s. */
+  public static final Duration DEFAULT_ADMIN_REQUEST_HEAD_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The default largest number of admin connections open at once: 64. */
+  public static final int DEFAULT_MAX_ADMIN_CONNECTIONS = 64;
+
   private final Builder settings;
   private volatile ServerTls tls;
   private volatile String tlsFilesStamp;
@@ -135,7 +153,8 @@ public final class ControlPlaneServer implements AutoCloseable {
     this.store = b.store;
     this.fleet = b.fleet;
     this.clock = b.clock;
-    this.registry = new NodeRegistry(clock);
+    this.registry =
+        new NodeRegistry(clock, b.maxDataPlanes, b.maxRegistryBytes, b.maxNodeIdsPerCertificate);
     this.outlet =
         new Outlet(
             registry,
@@ -143,7 +162,9 @@ public final class ControlPlaneServer implements AutoCloseable {
             b.capabilities,
             b.deadAfter(),
             b.handshakeTimeout,
-            b.maxInboundFrameBytes);
+            b.maxInboundFrameBytes,
+            b.maxNodeLabels,
+            b.maxNodePlugins);
     this.usage = new UsageIngest(registry, outlet, b.onUsage);
     this.bossGroup =
         new MultiThreadIoEventLoopGroup(
@@ -243,7 +264,9 @@ public final class ControlPlaneServer implements AutoCloseable {
               settings.adminToken,
               adminExecutor,
               adminReads,
-              adminAt.getAddress() != null && adminAt.getAddress().isLoopbackAddress());
+              adminAt.getAddress() != null && adminAt.getAddress().isLoopbackAddress(),
+              settings.adminRequestHeadTimeout,
+              settings.maxAdminConnections);
       io.netty.channel.ChannelFuture adminBind =
           new ServerBootstrap()
               .group(bossGroup, ioGroup)
@@ -253,19 +276,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                   new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                      ch.pipeline()
-                          // Reports a minute with no byte read or written (a slow reader of a large
-                          // answer is not idle); the admin handler then closes the connection
-                          // unless it waits for an answer.
-                          .addLast(
-                              "idle",
-                              new io.netty.handler.timeout.IdleStateHandler(
-                                  true, 0, 0, 60, TimeUnit.SECONDS))
-                          .addLast("http", new HttpServerCodec())
-                          .addLast("gate", api.gate())
-                          .addLast(
-                              "aggregator", new AdminBodyAggregator(settings.maxAdminBodyBytes))
-                          .addLast("admin", api.handler());
+                      api.initChannel(ch, settings.maxAdminBodyBytes);
                     }
                   })
               .bind(settings.admin)
@@ -886,10 +897,25 @@ public final class ControlPlaneServer implements AutoCloseable {
     }
     // Count the usage batches already received, and queue their acks ahead of the close frames.
     usage.close(Duration.ofSeconds(2));
-    for (OutletSession session : new ArrayList<>(outlet.sessions)) {
+    List<OutletSession> open = new ArrayList<>(outlet.sessions);
+    for (OutletSession session : open) {
       session.closeFromAnyThread(
           io.netty.handler.codec.http.websocketx.WebSocketCloseStatus.ENDPOINT_UNAVAILABLE,
           "the control plane is shutting down");
+    }
+    // Each node answers the close frame, or its connection is closed after a bound; the event
+    // loops must not close the connections (dropping close frames not yet sent) before that.
+    long deadline =
+        System.nanoTime()
+            + TimeUnit.MILLISECONDS.toNanos(OutletSession.CLOSE_REPLY_TIMEOUT_MS + 1000);
+    for (OutletSession session : open) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0 || !session.closeFuture().awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
+        log.warn(
+            "Data plane connections still open {} ms after the close frames; closing them",
+            OutletSession.CLOSE_REPLY_TIMEOUT_MS + 1000);
+        break;
+      }
     }
     for (Channel c : new Channel[] {outletChannel, adminChannel}) {
       if (c != null) {
@@ -956,6 +982,13 @@ public final class ControlPlaneServer implements AutoCloseable {
     private int maxInboundFrameBytes = DEFAULT_MAX_INBOUND_FRAME_BYTES;
     private int maxAdminBodyBytes = (int) ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
     private Duration forgetAfter = DEFAULT_FORGET_AFTER;
+    private int maxDataPlanes = DEFAULT_MAX_DATA_PLANES;
+    private long maxRegistryBytes = DEFAULT_MAX_REGISTRY_BYTES;
+    private int maxNodeIdsPerCertificate;
+    private int maxNodeLabels = DEFAULT_MAX_NODE_LABELS;
+    private int maxNodePlugins = DEFAULT_MAX_NODE_PLUGINS;
+    private Duration adminRequestHeadTimeout = DEFAULT_ADMIN_REQUEST_HEAD_TIMEOUT;
+    private int maxAdminConnections = DEFAULT_MAX_ADMIN_CONNECTIONS;
     private String version = ConfigSyncClient.VERSION;
     private final Map<String, String> capabilities = new LinkedHashMap<>();
     private Consumer<JsonNode> validator = config -> {};
@@ -1099,6 +1132,90 @@ public final class ControlPlaneServer implements AutoCloseable {
     public Builder forgetAfter(Duration after) {
       requirePositive("forgetAfter", after);
       this.forgetAfter = after;
+      return this;
+    }
+
+    /**
+     * The most data planes the registry holds, connected or not (default 5,000). When a new node
+     * would pass it, the disconnected node seen longest ago is evicted; when every entry is
+     * connected, the new node is refused (close code 1008, logged).
+     */
+    public Builder maxDataPlanes(int count) {
+      requireArgument(count >= 1, "maxDataPlanes must be at least 1: " + count);
+      this.maxDataPlanes = count;
+      return this;
+    }
+
+    /**
+     * The registry's memory budget (default 64 MiB), against an estimate of each entry's heap (its
+     * text plus per-string overhead, about 10 KB for a typical node, at most about 107 KB at the
+     * default limits; see docs/control-plane.md). Enforced as {@link #maxDataPlanes}: disconnected
+     * nodes are evicted first, longest unseen first.
+     */
+    public Builder maxRegistryBytes(long bytes) {
+      requireArgument(
+          bytes >= 1 << 20, "maxRegistryBytes must be at least 1 MiB (1048576): " + bytes);
+      this.maxRegistryBytes = bytes;
+      return this;
+    }
+
+    /**
+     * The most node_ids one client certificate may hold in the registry (default 0: no cap, since
+     * in shared mode, and often in pki mode, every node presents the same certificate). With a cap,
+     * a certificate's new node_id evicts that certificate's longest unseen disconnected entry, and
+     * is refused (close code 1008) when all of them are connected. Set it to 1 when every node has
+     * a certificate of its own.
+     */
+    public Builder maxNodeIdsPerCertificate(int count) {
+      requireArgument(count >= 0, "maxNodeIdsPerCertificate must not be negative: " + count);
+      this.maxNodeIdsPerCertificate = count;
+      return this;
+    }
+
+    /**
+     * The most labels a node may declare in {@code basic_info} (default 64; keys at most 64
+     * characters, values at most 256). A node that sends more is refused: close code 1008 with the
+     * reason, logged at WARN.
+     */
+    public Builder maxNodeLabels(int count) {
+      requireArgument(count >= 0 && count <= 10_000, "maxNodeLabels must be 0 to 10000: " + count);
+      this.maxNodeLabels = count;
+      return this;
+    }
+
+    /**
+     * The most plugins a node may declare in {@code basic_info} (default 256; names at most 128
+     * characters, versions at most 64). A node that sends more is refused: close code 1008 with the
+     * reason, logged at WARN.
+     */
+    public Builder maxNodePlugins(int count) {
+      requireArgument(count >= 0 && count <= 10_000, "maxNodePlugins must be 0 to 10000: " + count);
+      this.maxNodePlugins = count;
+      return this;
+    }
+
+    /**
+     * The longest an admin client may take to send a request's head (request line and headers),
+     * counted from its first byte (default 10 s). A slower client is answered 408 and the
+     * connection is closed.
+     */
+    public Builder adminRequestHeadTimeout(Duration timeout) {
+      requirePositive("adminRequestHeadTimeout", timeout);
+      requireArgument(
+          timeout.compareTo(Duration.ofMinutes(10)) <= 0,
+          "adminRequestHeadTimeout must be at most 10 minutes: " + timeout);
+      this.adminRequestHeadTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The most admin connections open at once (default 64); one more is answered 503 {@code
+     * too_many_connections} and closed.
+     */
+    public Builder maxAdminConnections(int count) {
+      requireArgument(
+          count >= 1 && count <= 100_000, "maxAdminConnections must be 1 to 100000: " + count);
+      this.maxAdminConnections = count;
       return this;
     }
 

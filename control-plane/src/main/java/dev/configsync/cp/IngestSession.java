@@ -203,7 +203,10 @@ final class IngestSession extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("Usage connection of data plane {} failed: {}", nodeId, cause.toString());
+    log.debug(
+        "Usage connection of data plane {} failed: {}",
+        nodeId,
+        OutletHttpHandler.safeFailure(cause));
     closing = true;
     ctx.close();
   }

@@ -17,7 +17,14 @@ final class Outlet {
   final Duration deadAfter;
   final Duration handshakeTimeout;
   final int maxInboundFrameBytes;
+  final int maxNodeLabels;
+  final int maxNodePlugins;
   final Set<OutletSession> sessions = ConcurrentHashMap.newKeySet();
+  // Failed TLS handshakes are logged at INFO at most once per interval (see OutletHttpHandler).
+  final java.util.concurrent.atomic.AtomicLong nextTlsFailureInfoNanos =
+      new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+  final java.util.concurrent.atomic.AtomicInteger tlsFailuresAtDebug =
+      new java.util.concurrent.atomic.AtomicInteger();
   private volatile @Nullable Published latest;
 
   Outlet(
@@ -26,13 +33,49 @@ final class Outlet {
       Map<String, String> plugins,
       Duration deadAfter,
       Duration handshakeTimeout,
-      int maxInboundFrameBytes) {
+      int maxInboundFrameBytes,
+      int maxNodeLabels,
+      int maxNodePlugins) {
     this.registry = registry;
     this.version = version;
     this.plugins = Map.copyOf(plugins);
     this.deadAfter = deadAfter;
     this.handshakeTimeout = handshakeTimeout;
     this.maxInboundFrameBytes = maxInboundFrameBytes;
+    this.maxNodeLabels = maxNodeLabels;
+    this.maxNodePlugins = maxNodePlugins;
+  }
+
+  /**
+   * Who a configuration that uses {@code plugins} goes to, among the connections open now: {@code
+   * sent} compatible nodes (it is queued to them, or they already run it), {@code withheld} the
+   * others by reason, {@code awaitingBasicInfo} connections not yet identified (checked when their
+   * {@code basic_info} arrives). Connections that are closing are not counted. Any thread.
+   */
+  record Tally(int sent, Map<DataPlaneSyncStatus, Integer> withheld, int awaitingBasicInfo) {
+    int connected() {
+      return sent + awaitingBasicInfo + withheld.values().stream().mapToInt(i -> i).sum();
+    }
+  }
+
+  Tally tally(Set<String> plugins) {
+    int sent = 0;
+    int awaiting = 0;
+    Map<DataPlaneSyncStatus, Integer> withheld = new java.util.EnumMap<>(DataPlaneSyncStatus.class);
+    for (OutletSession session : sessions) {
+      if (session.isEnding()) {
+        continue; // closing: gets nothing more, and is not counted
+      }
+      Compatibility.Verdict verdict = session.verdictFor(plugins);
+      if (verdict == null) {
+        awaiting++;
+      } else if (verdict.status() == DataPlaneSyncStatus.NORMAL) {
+        sent++;
+      } else {
+        withheld.merge(verdict.status(), 1, Integer::sum);
+      }
+    }
+    return new Tally(sent, Map.copyOf(withheld), awaiting);
   }
 
   @Nullable Published latest() {

@@ -10,6 +10,8 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
+import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
@@ -85,12 +87,52 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
     }
   }
 
+  /** At most one failed TLS handshake is logged at INFO per this interval; the rest at DEBUG. */
+  static final long TLS_FAILURE_INFO_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof SslHandshakeCompletionEvent done && !done.isSuccess()) {
-      log.info("TLS handshake with {} failed: {}", address(ctx), rootMessage(done.cause()));
+      logTlsFailure(ctx, done.cause());
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  /**
+   * One short line, without what the peer sent: a plaintext request's bytes (Netty's hex dump in
+   * {@link NotSslRecordException}) can carry an {@code Authorization} header. Rate-limited, since
+   * any peer can fail a handshake as often as it connects.
+   */
+  private void logTlsFailure(ChannelHandlerContext ctx, @Nullable Throwable cause) {
+    long now = System.nanoTime();
+    long next = outlet.nextTlsFailureInfoNanos.get();
+    if (now - next >= 0
+        && outlet.nextTlsFailureInfoNanos.compareAndSet(
+            next, now + TLS_FAILURE_INFO_INTERVAL_NANOS)) {
+      int quiet = outlet.tlsFailuresAtDebug.getAndSet(0);
+      log.info(
+          "TLS handshake with {} failed: {}{}",
+          address(ctx),
+          safeFailure(cause),
+          quiet == 0 ? "" : " (" + quiet + " more since the last such line, logged at DEBUG)");
+    } else {
+      outlet.tlsFailuresAtDebug.incrementAndGet();
+      log.debug("TLS handshake with {} failed: {}", address(ctx), safeFailure(cause));
+    }
+  }
+
+  /**
+   * What went wrong, in a line fit for the log: never the peer's bytes (a {@link
+   * NotSslRecordException}'s message is a hex dump of them), and at most 200 printable characters.
+   */
+  static String safeFailure(@Nullable Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof NotSslRecordException) {
+        return "the peer did not speak TLS (plaintext sent to the TLS port?); what it sent is not"
+            + " logged";
+      }
+    }
+    return LogSafe.text(rootMessage(cause), 200);
   }
 
   @Override
@@ -170,7 +212,8 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
             nodeId.toLowerCase(java.util.Locale.ROOT),
             hostname,
             version,
-            hostAddress(ctx.channel().remoteAddress()));
+            hostAddress(ctx.channel().remoteAddress()),
+            peerCertificate(ctx));
     // The session goes in first, so that no frame can arrive with nobody to read it.
     ctx.pipeline().addAfter(ctx.name(), "outlet-session", session);
     handshaker
@@ -184,7 +227,7 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
                 log.info(
                     "WebSocket upgrade with {} failed: {}",
                     address(ctx),
-                    rootMessage(future.cause()));
+                    safeFailure(future.cause()));
                 ctx.close();
               }
             });
@@ -230,7 +273,7 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
                 log.info(
                     "WebSocket upgrade with {} failed: {}",
                     address(ctx),
-                    rootMessage(future.cause()));
+                    safeFailure(future.cause()));
                 ctx.close();
               }
             });
@@ -249,6 +292,28 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
         .newHandshaker(request);
   }
 
+  /**
+   * The SHA-256 of the client certificate the peer presented (hex), which the registry counts
+   * node_ids by; "none" when there is none (not possible with mutual TLS, kept for safety).
+   */
+  static String peerCertificate(ChannelHandlerContext ctx) {
+    SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+    try {
+      java.security.cert.Certificate[] chain =
+          ssl == null ? null : ssl.engine().getSession().getPeerCertificates();
+      if (chain == null || chain.length == 0) {
+        return "none";
+      }
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256").digest(chain[0].getEncoded());
+      return java.util.HexFormat.of().formatHex(digest);
+    } catch (javax.net.ssl.SSLPeerUnverifiedException
+        | java.security.cert.CertificateEncodingException
+        | java.security.NoSuchAlgorithmException e) {
+      return "none";
+    }
+  }
+
   private static @Nullable String single(Map<String, List<String>> params, String name) {
     List<String> values = params.get(name);
     return values == null || values.size() != 1 ? null : values.get(0);
@@ -261,7 +326,7 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("Connection from {} failed before the upgrade: {}", address(ctx), cause.toString());
+    log.debug("Connection from {} failed before the upgrade: {}", address(ctx), safeFailure(cause));
     ctx.close();
   }
 

@@ -53,6 +53,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private final String hostname;
   private final String version;
   private final String address;
+  private final String certificate;
   private final Compatibility.Verdict versionVerdict;
 
   private boolean helloReceived;
@@ -65,6 +66,10 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private String delivered = ConfigHash.NONE;
   private long lastPingNanos;
   private Map<String, String> capabilities = Map.of();
+  // What the node declared once the registry admitted it; null before that and once closing. Read
+  // by the admin thread to count who a publish goes to (see Outlet#tally).
+  private volatile @Nullable Map<String, String> admittedPlugins;
+  private volatile boolean ending;
   private long newestOffered = -1;
   private boolean writing;
   private @Nullable Published waiting;
@@ -81,7 +86,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       String nodeId,
       String hostname,
       String version,
-      String address) {
+      String address,
+      String certificate) {
     this.outlet = outlet;
     this.channel = channel;
     this.nodeId = nodeId;
@@ -89,11 +95,20 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     this.hostname = LogSafe.text(hostname, 255);
     this.version = LogSafe.text(version, 64);
     this.address = address;
-    this.versionVerdict = Compatibility.checkVersion(version, outlet.version);
+    this.certificate = certificate;
+    this.versionVerdict = Compatibility.checkVersion(this.version, outlet.version);
   }
+
+  /** How long a node has to answer our close frame before the connection is closed anyway. */
+  static final long CLOSE_REPLY_TIMEOUT_MS = 2000;
 
   String nodeId() {
     return nodeId;
+  }
+
+  /** Completes when this connection is closed. */
+  io.netty.channel.ChannelFuture closeFuture() {
+    return channel.closeFuture();
   }
 
   /** How many configuration frames this connection started writing. */
@@ -104,6 +119,26 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   /** How many waiting frames a newer publish replaced before they were sent. */
   int framesReplaced() {
     return framesReplaced.get();
+  }
+
+  /** Whether this connection is closing or closed (any thread). */
+  boolean isEnding() {
+    return ending;
+  }
+
+  /**
+   * Whether this node gets a configuration that uses {@code plugins} (the same rules as {@link
+   * #offer}); null before its {@code basic_info} was admitted, or once the connection is closing.
+   * Any thread.
+   */
+  Compatibility.@Nullable Verdict verdictFor(java.util.Set<String> plugins) {
+    Map<String, String> declared = admittedPlugins;
+    if (declared == null) {
+      return null;
+    }
+    return versionVerdict.status() != DataPlaneSyncStatus.NORMAL
+        ? versionVerdict
+        : Compatibility.checkPlugins(plugins, declared, outlet.plugins);
   }
 
   /** Called on the event loop once this handler is in the pipeline. */
@@ -118,6 +153,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     try {
       if (closing) {
+        if (msg instanceof CloseWebSocketFrame) {
+          channel.close(); // the node answered our close frame: the closing handshake is done
+        }
         return;
       }
       if (msg instanceof PingWebSocketFrame ping) {
@@ -140,6 +178,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
             close.statusCode(),
             LogSafe.text(close.reasonText(), 123));
         closing = true;
+        ending = true;
         channel
             .writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE))
             .addListener(ChannelFutureListener.CLOSE);
@@ -217,10 +256,27 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /** The longest label key a node may declare, in characters. */
+  static final int MAX_LABEL_KEY_LENGTH = 64;
+
+  /** The longest label value a node may declare, in characters. */
+  static final int MAX_LABEL_VALUE_LENGTH = 256;
+
+  /**
+   * Reads {@code basic_info}. What the node declares is checked against the limits before anything
+   * is kept (a node over one is refused with 1008 and the limit it passed), and every string is
+   * made {@link LogSafe} here, where it enters: nothing the node sent reaches a log line, an answer
+   * or a compatibility reason as it was sent.
+   */
   private void onBasicInfo(JsonNode message) {
     JsonNode plugins = message.path("plugins");
     if (!plugins.isArray() && !plugins.isMissingNode()) {
       violation("basic_info.plugins must be an array");
+      return;
+    }
+    if (plugins.size() > outlet.maxNodePlugins) {
+      overLimit(
+          plugins.size() + " plugins; at most " + outlet.maxNodePlugins + " (maxNodePlugins)");
       return;
     }
     Map<String, String> caps = new LinkedHashMap<>();
@@ -231,40 +287,82 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         violation("basic_info.plugins entries must be {\"name\": string, \"version\": string}");
         return;
       }
-      caps.put(name.asText(), v.asText(""));
+      if (name.asText().length() > Compatibility.MAX_PLUGIN_NAME_LENGTH
+          || v.asText("").length() > Compatibility.MAX_VERSION_LENGTH) {
+        overLimit(
+            "a plugin name over "
+                + Compatibility.MAX_PLUGIN_NAME_LENGTH
+                + " or a plugin version over "
+                + Compatibility.MAX_VERSION_LENGTH
+                + " characters");
+        return;
+      }
+      caps.put(
+          LogSafe.text(name.asText(), Compatibility.MAX_PLUGIN_NAME_LENGTH),
+          LogSafe.text(v.asText(""), Compatibility.MAX_VERSION_LENGTH));
     }
     JsonNode labelNode = message.path("labels");
     Map<String, String> labels = new LinkedHashMap<>();
     if (labelNode.isObject()) {
+      if (labelNode.size() > outlet.maxNodeLabels) {
+        overLimit(
+            labelNode.size() + " labels; at most " + outlet.maxNodeLabels + " (maxNodeLabels)");
+        return;
+      }
       for (Map.Entry<String, JsonNode> f : labelNode.properties()) {
         if (!f.getValue().isTextual()) {
           violation("basic_info.labels values must be strings");
           return;
         }
-        labels.put(f.getKey(), f.getValue().asText());
+        if (f.getKey().length() > MAX_LABEL_KEY_LENGTH
+            || f.getValue().asText().length() > MAX_LABEL_VALUE_LENGTH) {
+          overLimit(
+              "a label key over "
+                  + MAX_LABEL_KEY_LENGTH
+                  + " or a label value over "
+                  + MAX_LABEL_VALUE_LENGTH
+                  + " characters");
+          return;
+        }
+        labels.put(
+            LogSafe.text(f.getKey(), MAX_LABEL_KEY_LENGTH),
+            LogSafe.text(f.getValue().asText(), MAX_LABEL_VALUE_LENGTH));
       }
     } else if (!labelNode.isMissingNode() && !labelNode.isNull()) {
       violation("basic_info.labels must be an object");
       return;
     }
-    helloReceived = true;
-    capabilities = Map.copyOf(caps);
     Instant now = outlet.registry.now();
     DataPlaneInfo info =
-        NodeRegistry.newNode(nodeId, hostname, address, version, capabilities, labels, now);
+        NodeRegistry.newNode(nodeId, hostname, address, version, Map.copyOf(caps), labels, now);
     if (versionVerdict.status() != DataPlaneSyncStatus.NORMAL) {
       info = NodeRegistry.withStatus(info, versionVerdict);
+    }
+    NodeRegistry.Admission admission = outlet.registry.connect(this, info, certificate);
+    if (admission.refusal() != null) {
+      close(WebSocketCloseStatus.POLICY_VIOLATION, "refused: " + admission.refusal());
+      return;
+    }
+    helloReceived = true;
+    capabilities = Map.copyOf(caps);
+    admittedPlugins = capabilities;
+    if (versionVerdict.status() != DataPlaneSyncStatus.NORMAL) {
       log.warn(
           "Data plane {} ({}) is not sent configuration: {}",
           nodeId,
           hostname,
           versionVerdict.reason());
     }
-    OutletSession replaced = outlet.registry.connect(this, info);
+    OutletSession replaced = admission.replaced();
     if (replaced != null) {
       replaced.closeFromAnyThread("replaced by a newer connection from the same node_id");
     }
     log.info("Data plane {} ({}, {}, version {}) connected", nodeId, hostname, address, version);
+  }
+
+  /** Refuses a {@code basic_info} that declares more than the limits allow. */
+  private void overLimit(String what) {
+    close(WebSocketCloseStatus.POLICY_VIOLATION, "basic_info declares " + what);
   }
 
   private void onErrorReport(JsonNode message) {
@@ -405,6 +503,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       return;
     }
     closing = true;
+    ending = true;
+    admittedPlugins = null;
     if (status.equals(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE)) {
       log.info(
           "Closing connection of data plane {} ({}, {}): {}", nodeId, hostname, address, reason);
@@ -412,16 +512,24 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       log.warn(
           "Closing connection of data plane {} ({}, {}): {}", nodeId, hostname, address, reason);
     }
+    // The connection ends when the node answers with its own close frame (RFC 6455 5.5.1), not
+    // when ours is written: closing at once, with a ping of the node's still unread, makes the
+    // kernel reset the connection and drop our close frame before it is sent (nodes then saw an end
+    // of stream instead of the close code).
     channel
         .writeAndFlush(new CloseWebSocketFrame(status.code(), truncate(reason, 120)))
-        .addListener(ChannelFutureListener.CLOSE);
-    // A node that reads nothing must not hold the connection open behind a close frame.
-    channel.eventLoop().schedule(() -> channel.close(), 2, TimeUnit.SECONDS);
+        .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+    // A node that reads nothing, or does not answer, must not hold the connection open.
+    channel
+        .eventLoop()
+        .schedule(() -> channel.close(), CLOSE_REPLY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closing = true;
+    ending = true;
+    admittedPlugins = null;
     ScheduledFuture<?> timer = deadTimer;
     if (timer != null) {
       timer.cancel(false);
@@ -442,8 +550,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         nodeId,
         hostname,
         address,
-        cause.toString());
+        OutletHttpHandler.safeFailure(cause));
     closing = true;
+    ending = true;
     ctx.close();
   }
 

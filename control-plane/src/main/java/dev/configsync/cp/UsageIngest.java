@@ -101,7 +101,8 @@ final class UsageIngest {
         refused++;
         report = null;
       }
-      session.refuseFromAnyThread(1002, "protocol violation: bad usage batch: " + e.getMessage());
+      session.refuseFromAnyThread(
+          1002, "protocol violation: bad usage batch: " + LogSafe.text(e.getMessage(), 200));
       return;
     }
     boolean duplicate;
@@ -126,7 +127,7 @@ final class UsageIngest {
         log.warn(
             "The usage callback failed on batch {}/{} of data plane {}; not acknowledged (the node"
                 + " sends it again after reconnecting): {}",
-            batch.stream(),
+            LogSafe.text(batch.stream(), 64), // node-supplied
             batch.seq(),
             batch.nodeId(),
             e.toString());

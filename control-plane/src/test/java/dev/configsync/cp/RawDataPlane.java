@@ -23,7 +23,7 @@ import okio.Okio;
  * control, so it can misbehave (wrong frames, silence, not reading).
  */
 final class RawDataPlane implements java.io.Closeable {
-  final String nodeId = UUID.randomUUID().toString();
+  String nodeId = UUID.randomUUID().toString();
   final SSLSocket socket;
   final BufferedSource in;
   final BufferedSink out;
@@ -63,16 +63,19 @@ final class RawDataPlane implements java.io.Closeable {
       TlsConfig tls, InetSocketAddress cp, String nodeId, String version, int receiveBuffer)
       throws IOException {
     String id = nodeId == null ? UUID.randomUUID().toString() : nodeId;
-    return connect(
-        tls,
-        cp,
-        "/v1/outlet?node_id="
-            + id
-            + "&node_hostname=raw-"
-            + id.substring(0, 8)
-            + "&node_version="
-            + version,
-        receiveBuffer);
+    RawDataPlane dp =
+        connect(
+            tls,
+            cp,
+            "/v1/outlet?node_id="
+                + id
+                + "&node_hostname=raw-"
+                + id.substring(0, 8)
+                + "&node_version="
+                + version,
+            receiveBuffer);
+    dp.nodeId = id;
+    return dp;
   }
 
   private void upgrade(String pathAndQuery) throws IOException {
