@@ -1135,9 +1135,12 @@ final class SyncLoop {
     }
     current = snapshot;
     appliedCount++;
-    lastApplied = now();
+    // One instant for the apply and the license events it causes (stamped apart, an event could
+    // carry a later time than one delivered after it).
+    Instant appliedAt = now();
+    lastApplied = appliedAt;
     metrics().applied(snapshot.source(), Duration.ofNanos(s.scheduler().nanoTime() - startedNanos));
-    List<SyncEvent> licenseEvents = updateLicense(snapshot.license().orElse(null));
+    List<SyncEvent> licenseEvents = updateLicense(snapshot.license().orElse(null), appliedAt);
     refreshStatus();
     firstSnapshot.countDown();
     log.info(
@@ -1149,10 +1152,16 @@ final class SyncLoop {
     for (Consumer<ConfigSnapshot> listener : s.snapshotListeners()) {
       s.dispatcher().dispatch("onSnapshot", () -> listener.accept(snapshot));
     }
+    // The license events this configuration causes come just before its SnapshotApplied, with the
+    // same time: a listener that acts on SnapshotApplied (the agent writes its output file) then
+    // knows the license state already, and what it reports comes after both, in time order.
+    licenseEvents.forEach(this::emit);
     emit(
         new SyncEvent.SnapshotApplied(
-            now(), snapshot.hash(), snapshot.source(), previous == null ? null : previous.hash()));
-    licenseEvents.forEach(this::emit);
+            appliedAt,
+            snapshot.hash(),
+            snapshot.source(),
+            previous == null ? null : previous.hash()));
     if (s.backupExport() != null && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
       scheduleExport();
     }
@@ -1294,14 +1303,16 @@ final class SyncLoop {
 
   private @Nullable Instant warnedFor;
 
-  /** Takes {@code next} as the running license; returns the events the change calls for. */
-  private List<SyncEvent> updateLicense(@Nullable License next) {
+  /**
+   * Takes {@code next} as the running license at {@code now}; returns the events the change calls
+   * for, stamped {@code now}.
+   */
+  private List<SyncEvent> updateLicense(@Nullable License next, Instant now) {
     if (s.licenseVerifier() == null) {
       return List.of();
     }
     license = next;
     LicenseState before = licenseState;
-    Instant now = now();
     licenseState = LicenseVerifier.stateAt(next, now, s.licenseWarning());
     scheduleLicenseCheck(now);
     List<SyncEvent> events = new ArrayList<>();
@@ -1365,7 +1376,7 @@ final class SyncLoop {
                           if (state == SyncState.CLOSED || !running.equals(license)) {
                             return;
                           }
-                          List<SyncEvent> events = updateLicense(running);
+                          List<SyncEvent> events = updateLicense(running, now());
                           refreshStatus();
                           events.forEach(this::emit);
                         }),
