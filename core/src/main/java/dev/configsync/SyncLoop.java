@@ -100,7 +100,10 @@ final class SyncLoop {
   private final ExecutorService inflater;
 
   private final ConfigFiles files;
-  private final CountDownLatch firstSnapshot = new CountDownLatch(1);
+  // Released by the loop when the first configuration applies, and once the onSnapshot listeners
+  // have run for it.
+  private final CountDownLatch firstApplied = new CountDownLatch(1);
+  private final CountDownLatch firstDelivered = new CountDownLatch(1);
   private final java.util.concurrent.atomic.AtomicBoolean closing =
       new java.util.concurrent.atomic.AtomicBoolean();
   private final ExecutorService pipeline;
@@ -246,7 +249,10 @@ final class SyncLoop {
   }
 
   Optional<ConfigSnapshot> awaitFirstSnapshot(Duration timeout) throws InterruptedException {
-    firstSnapshot.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    // On the listener thread the listeners cannot run while the caller waits: waiting for them
+    // would only wait out the timeout. There, the apply itself is waited for.
+    CountDownLatch latch = s.dispatcher().onListenerThread() ? firstApplied : firstDelivered;
+    latch.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     return current();
   }
 
@@ -1142,7 +1148,8 @@ final class SyncLoop {
     metrics().applied(snapshot.source(), Duration.ofNanos(s.scheduler().nanoTime() - startedNanos));
     List<SyncEvent> licenseEvents = updateLicense(snapshot.license().orElse(null), appliedAt);
     refreshStatus();
-    firstSnapshot.countDown();
+    boolean first = firstApplied.getCount() > 0;
+    firstApplied.countDown();
     log.info(
         "configsync node {} applied configuration {} from {} (was {})",
         nodeId,
@@ -1151,6 +1158,10 @@ final class SyncLoop {
         previous == null ? "none" : previous.hash());
     for (Consumer<ConfigSnapshot> listener : s.snapshotListeners()) {
       s.dispatcher().dispatch("onSnapshot", () -> listener.accept(snapshot));
+    }
+    if (first) {
+      // Queued behind the onSnapshot callbacks: runs once they have all returned (or thrown).
+      s.dispatcher().dispatch("first snapshot delivered", firstDelivered::countDown);
     }
     // The license events this configuration causes come just before its SnapshotApplied, with the
     // same time: a listener that acts on SnapshotApplied (the agent writes its output file) then
