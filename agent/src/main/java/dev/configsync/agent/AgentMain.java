@@ -72,7 +72,31 @@ public final class AgentMain {
 
   /** Runs the command line and exits the JVM with its status. */
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals("load")) {
+      quietForLoad();
+    }
     System.exit(execute(args, System.out, System.err, new StopSignal(), true));
+  }
+
+  /**
+   * {@code load} without a running agent checks and caches the file with a client of its own that
+   * never dials (see {@link LoadCommand}). That client's log lines describe a node that is not
+   * there ({@code wss://offline.invalid}, {@code retrying in 3600000 ms}, {@code starts EMPTY}) and
+   * repeat a refusal that {@code load} itself reports: they are turned off in a {@code load}
+   * process, where the loggers are not created yet, unless {@code -D} says otherwise. {@code load}
+   * reports what the operator needs itself: one answer on stdout, a refusal once on stderr.
+   */
+  private static void quietForLoad() {
+    quiet("dev.configsync.SyncLoop", "off");
+    quiet("dev.configsync.UsageReporter", "off");
+    quiet("dev.configsync.cache.FileSnapshotStore", "warn"); // "created node identity ..."
+  }
+
+  private static void quiet(String logger, String level) {
+    String property = "org.slf4j.simpleLogger.log." + logger;
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, level);
+    }
   }
 
   /**
