@@ -220,4 +220,113 @@ class NginxExampleTest {
     assertThat(get(port, "/configsync-hash")).isEqualTo("200 " + b);
     assertThat(get(port, "/a")).isEqualTo("200 two");
   }
+
+  /**
+   * An expired license stops nginx serving (503 on every route) and a renewed one brings the routes
+   * back, with the agent running throughout.
+   */
+  @Test
+  void anExpiredLicenseMakesNginxAnswer503AndARenewedOneRestoresTheRoutes() throws Exception {
+    requireNginx();
+    int one = upstream("one").getAddress().getPort();
+    int port = startNginx();
+    TestControlPlane cp = TestControlPlane.start(pki);
+    cleanup.add(cp);
+    Path certs = pki.writeDataPlaneFiles(dir.resolve("pki"));
+    java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
+    Path keyFile =
+        Files.writeString(
+            dir.resolve("license.pub"),
+            dev.configsync.license.LicenseSigner.publicKeyPem(vendor.getPublic()));
+    String config =
+        "{\"services\":[{\"name\":\"one\",\"url\":\"http://127.0.0.1:"
+            + one
+            + "\"}],\"routes\":[{\"name\":\"r1\",\"service\":\"one\",\"paths\":[\"/a\"]}]}";
+    java.time.LocalDate today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
+    java.util.function.Function<java.time.LocalDate, com.fasterxml.jackson.databind.JsonNode>
+        licensed =
+            lastDay -> {
+              try {
+                return dev.configsync.license.LicenseSigner.withLicense(
+                    new com.fasterxml.jackson.databind.ObjectMapper().readTree(config),
+                    new dev.configsync.license.LicenseSigner(vendor.getPrivate())
+                        .sign(
+                            new dev.configsync.license.LicenseTerms(
+                                "Example Co",
+                                "K-1",
+                                "Enterprise",
+                                1,
+                                lastDay.minusDays(400),
+                                lastDay)));
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            };
+    cp.publish(licensed.apply(today.minusDays(1)));
+    RunningAgent agent =
+        new RunningAgent(
+            List.of(
+                "run",
+                "--control-plane",
+                "wss://127.0.0.1:" + cp.port(),
+                "--cert",
+                certs.resolve("dp.crt").toString(),
+                "--key",
+                certs.resolve("dp.key").toString(),
+                "--ca",
+                certs.resolve("ca.crt").toString(),
+                "--cache-dir",
+                dir.resolve("cache").toString(),
+                "--license-key",
+                keyFile.toString(),
+                "--output",
+                dir.resolve("config.json").toString(),
+                "--on-change",
+                "NGINX_PREFIX='" + prefix + "' sh '" + EXAMPLE.resolve("render.sh") + "'",
+                "--heartbeat",
+                "1s",
+                "--reconnect-min",
+                "100ms",
+                "--reconnect-max",
+                "200ms"));
+    cleanup.add(agent::stop);
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/a").startsWith("503 "));
+    assertThat(get(port, "/a")).contains("license expired");
+    assertThat(get(port, "/configsync-hash")).isEqualTo("200 2da3c26e4dbd6dd6ea3ab60a3dd7fb3e");
+
+    String renewed = cp.publish(licensed.apply(today.plusYears(1)));
+    await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/a").equals("200 one"));
+    assertThat(get(port, "/configsync-hash")).isEqualTo("200 " + renewed);
+    assertThat(agent.isDone()).isFalse();
+  }
+
+  /**
+   * The example declares no plugins because it enforces none; a configuration with a plugin that
+   * reaches it anyway is refused before nginx is touched (only jq is needed), the routes unchanged.
+   */
+  @Test
+  void renderRefusesAConfigurationThatUsesAPluginAndKeepsTheRoutes() throws Exception {
+    if (run(Duration.ofSeconds(30), "sh", "-c", "command -v jq") != 0) {
+      requireNginx(); // installs jq too, or skips outside CI
+    }
+    Path conf = Files.createDirectories(dir.resolve("nginx").resolve("conf"));
+    Files.writeString(conf.resolve("routes.conf"), "# the running routes\n");
+    Path config = dir.resolve("config.json");
+    Files.writeString(
+        config,
+        "{\"services\":[{\"name\":\"s\",\"url\":\"http://127.0.0.1:1\",\"routes\":[{\"paths\":"
+            + "[\"/a\"],\"plugins\":[{\"name\":\"key-auth\"}]}]}]}");
+    ProcessBuilder pb = new ProcessBuilder("sh", EXAMPLE.resolve("render.sh").toString());
+    pb.environment().put("CONFIGSYNC_OUTPUT", config.toString());
+    pb.environment().put("CONFIGSYNC_HASH", "0123456789abcdef0123456789abcdef");
+    pb.environment().put("NGINX_PREFIX", dir.resolve("nginx").toString());
+    Process render = pb.redirectErrorStream(true).start();
+    String output = new String(render.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(render.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(render.exitValue()).as(output).isEqualTo(1);
+    assertThat(output).contains("uses plugins (key-auth)").contains("keeping the previous routes");
+    assertThat(Files.readString(conf.resolve("routes.conf"))).isEqualTo("# the running routes\n");
+    assertThat(conf.resolve("routes.conf.new")).doesNotExist();
+  }
 }
