@@ -603,10 +603,10 @@ public final class ControlPlaneServer implements AutoCloseable {
       servedRevision = Math.max(servedRevision, revision);
       remember(published, revision);
       log.info(
-          "Published configuration {} ({} bytes compressed) to {} connected data plane(s)",
+          "Published configuration {} ({} bytes compressed): {}",
           hashes.config(),
           frame.length,
-          outlet.sessions.size());
+          fanOut(published));
       return new PublishResult(hashes, true, now, frame.length);
     }
   }
@@ -658,12 +658,38 @@ public final class ControlPlaneServer implements AutoCloseable {
       remember(published, revision);
       log.info(
           "Configuration {} (store revision {}) taken from {}, where another replica or an earlier"
-              + " publish with an unknown outcome wrote it; sent to {} connected data plane(s)",
+              + " publish with an unknown outcome wrote it; {}",
           published.hash(),
           revision,
           store.describe(),
-          outlet.sessions.size());
+          fanOut(published));
     }
+  }
+
+  /**
+   * Who {@code published} goes to, for the log: the compatible nodes it is sent to and, per reason,
+   * those it is withheld from (a count of connected nodes alone hid that every one was withheld).
+   */
+  private String fanOut(Published published) {
+    Outlet.Tally tally = outlet.tally(published.plugins());
+    StringBuilder text =
+        new StringBuilder("sent to ").append(tally.sent()).append(" data plane(s)");
+    if (!tally.withheld().isEmpty()) {
+      text.append(", withheld from ");
+      String sep = "";
+      for (Map.Entry<DataPlaneSyncStatus, Integer> e : tally.withheld().entrySet()) {
+        text.append(sep)
+            .append(e.getValue())
+            .append(" (")
+            .append(e.getKey().wireName())
+            .append(')');
+        sep = ", ";
+      }
+    }
+    if (tally.awaitingBasicInfo() > 0) {
+      text.append(", ").append(tally.awaitingBasicInfo()).append(" not yet identified");
+    }
+    return text.toString();
   }
 
   /** Records a configuration taken into force, for stores that keep no history (publishLock). */
