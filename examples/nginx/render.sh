@@ -10,11 +10,21 @@
 #   routes:   [{name, service: {name} | "name", paths: ["/a", ...]}]
 #   and routes nested under a service: services: [{name, url, routes: [{paths: [...]}]}]
 # Each path becomes `location ^~ PATH { proxy_pass URL; }` (the path is passed on unchanged).
+# This example enforces no plugins, and its agent declares none (no --capability), so a control
+# plane that checks compatibility never sends it a configuration that uses one. One that arrives
+# anyway (a manual load, a control plane that does not check) is refused here and the previous
+# routes stay: rendering its routes without its plugins would drop what they enforce.
 set -eu
 : "${CONFIGSYNC_OUTPUT:?set by configsync-agent --output}"
 : "${NGINX_PREFIX:?the nginx prefix directory}"
 conf="$NGINX_PREFIX/conf"
 new="$conf/routes.conf.new"
+
+plugins=$(jq -r '[.. | objects | .plugins? | arrays | .[] | .name? | strings] | unique | join(", ")' "$CONFIGSYNC_OUTPUT")
+if [ -n "$plugins" ]; then
+  echo "render.sh: configuration ${CONFIGSYNC_HASH:-unknown} uses plugins ($plugins) that this nginx example does not enforce; keeping the previous routes" >&2
+  exit 1
+fi
 
 jq -r '
   (.services // []) as $services

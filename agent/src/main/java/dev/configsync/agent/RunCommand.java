@@ -1,5 +1,6 @@
 package dev.configsync.agent;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.SyncEvent;
@@ -17,10 +18,15 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -207,6 +213,26 @@ final class RunCommand implements Callable<Integer> {
       description = "A label reported to the control plane; repeatable.")
   List<Label> labels = new ArrayList<>();
 
+  @Option(
+      names = "--capability",
+      paramLabel = "NAME=VERSION",
+      converter = Capability.Converter.class,
+      description = {
+        "A plugin (capability) this node runs, with its version, declared to the control plane;"
+            + " repeatable. The control plane withholds every configuration that uses a plugin the"
+            + " node does not declare. Declare only what the proxy really enforces."
+      })
+  List<Capability> capabilities = new ArrayList<>();
+
+  @Option(
+      names = "--node-version",
+      paramLabel = "VERSION",
+      description =
+          "The version reported to the control plane as node_version (MAJOR.MINOR[.PATCH]),"
+              + " checked by it for compatibility (default: the agent's, ${DEFAULT-VALUE}).",
+      defaultValue = ConfigSyncClient.VERSION)
+  String nodeVersion = ConfigSyncClient.VERSION;
+
   private final PrintStream out;
   private final PrintStream err;
   private final StopSignal stop;
@@ -295,6 +321,10 @@ final class RunCommand implements Callable<Integer> {
       for (Label label : labels) {
         builder.label(label.key(), label.value());
       }
+      builder.nodeVersion(nodeVersion);
+      for (Capability capability : capabilities) {
+        builder.capability(capability.name(), capability.version());
+      }
       client = builder.build();
     } catch (IllegalArgumentException | IllegalStateException e) {
       transport.close();
@@ -322,7 +352,8 @@ final class RunCommand implements Callable<Integer> {
       return AgentMain.EXIT_FAILURE;
     }
     StatusFile statusFile =
-        new StatusFile(Objects.requireNonNull(cacheDir, "--cache-dir"), client::status);
+        new StatusFile(
+            Objects.requireNonNull(cacheDir, "--cache-dir"), client::status, this::declaredFields);
     statusFile.start();
     IncomingWatcher incoming =
         new IncomingWatcher(
@@ -332,6 +363,7 @@ final class RunCommand implements Callable<Integer> {
         "configsync-agent {} running against {}; stop with SIGTERM or SIGINT",
         ConfigSyncClient.VERSION,
         setup.controlPlanes().size() == 1 ? setup.controlPlanes().get(0) : setup.controlPlanes());
+    logDeclarations();
 
     boolean interrupted = false;
     try {
@@ -360,6 +392,42 @@ final class RunCommand implements Callable<Integer> {
       return AgentMain.EXIT_LICENSE_EXPIRED;
     }
     return AgentMain.EXIT_OK;
+  }
+
+  /**
+   * Says what the node declares to the control plane. The protocol gives a node no signal when the
+   * control plane withholds a configuration from it (the control plane only sends nothing), so this
+   * line, and {@code plugins} in the status, are what the node itself can show.
+   */
+  private void logDeclarations() {
+    if (capabilities.isEmpty()) {
+      log.info(
+          "declaring node_version {} and no plugins: a control plane that checks compatibility"
+              + " withholds every configuration that uses a plugin (see --capability)",
+          nodeVersion);
+    } else {
+      log.info(
+          "declaring node_version {} and plugins {}: a control plane that checks compatibility"
+              + " withholds configurations that use any other plugin",
+          nodeVersion,
+          declaredPlugins());
+    }
+  }
+
+  /** The declared plugins, name to version, in the order given. */
+  private Map<String, String> declaredPlugins() {
+    Map<String, String> plugins = new LinkedHashMap<>();
+    for (Capability capability : capabilities) {
+      plugins.put(capability.name(), capability.version());
+    }
+    return plugins;
+  }
+
+  /** The agent's fields of {@code status.json}: what it declares to the control plane. */
+  private void declaredFields(ObjectNode status) {
+    status.put("node_version", nodeVersion);
+    ObjectNode plugins = status.putObject("plugins");
+    declaredPlugins().forEach(plugins::put);
   }
 
   private void installSignalHandling() {
@@ -405,6 +473,7 @@ final class RunCommand implements Callable<Integer> {
       }
     }
     checkDurations();
+    checkDeclarations();
     String command = onChange;
     if (command != null && command.isBlank()) {
       throw new BadArgumentException("--on-change must not be empty");
@@ -492,6 +561,42 @@ final class RunCommand implements Callable<Integer> {
               + Durations.format(reconnectMin)
               + ")");
     }
+  }
+
+  /** {@code --node-version} and the {@code --capability} list: each plugin named once. */
+  private void checkDeclarations() throws BadArgumentException {
+    if (!Capability.VERSION.matcher(nodeVersion).matches()) {
+      throw new BadArgumentException(
+          "--node-version must be MAJOR.MINOR[.PATCH] with an optional -suffix or +suffix of"
+              + " letters, digits, '.' and '-' (at most "
+              + Capability.MAX_VERSION_LENGTH
+              + " characters), got: "
+              + printable(nodeVersion));
+    }
+    Set<String> names = new HashSet<>();
+    for (Capability capability : capabilities) {
+      if (!names.add(capability.name())) {
+        throw new BadArgumentException(
+            "--capability names plugin '"
+                + capability.name()
+                + "' twice; declare each plugin once, with the version the node runs");
+      }
+    }
+  }
+
+  /** {@code text} with control characters escaped, for an error message. */
+  static String printable(String text) {
+    StringBuilder b = new StringBuilder();
+    text.codePoints()
+        .forEach(
+            c -> {
+              if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
+                b.append(String.format(Locale.ROOT, "\\u%04x", c));
+              } else {
+                b.appendCodePoint(c);
+              }
+            });
+    return b.toString();
   }
 
   /** Checks every {@code --control-plane}; a replica listed twice is refused. */
@@ -615,6 +720,57 @@ final class RunCommand implements Callable<Integer> {
 
     BadArgumentException(@Nullable String message, Throwable cause) {
       super(message, cause);
+    }
+  }
+
+  /**
+   * A {@code --capability NAME=VERSION}: a plugin the node runs, declared to the control plane in
+   * {@code basic_info.plugins}.
+   */
+  record Capability(String name, String version) {
+    static final int MAX_NAME_LENGTH = 128;
+    static final int MAX_VERSION_LENGTH = 64;
+
+    /** Kong's plugin names: letters, digits, '-', '_' and '.', starting with a letter or digit. */
+    static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+
+    /** MAJOR.MINOR[.PATCH], an optional {@code -pre} or {@code +build} suffix; printable only. */
+    static final Pattern VERSION =
+        Pattern.compile("(?=.{1,64}$)\\d{1,9}\\.\\d{1,9}(\\.\\d{1,9})?([-+.][0-9A-Za-z.+-]*)?");
+
+    /** Parses {@code NAME=VERSION}; picocli names the option in its message (exit 2). */
+    static final class Converter implements CommandLine.ITypeConverter<Capability> {
+      @Override
+      public Capability convert(String text) {
+        int eq = text.indexOf('=');
+        if (eq < 0) {
+          throw new CommandLine.TypeConversionException(
+              "'"
+                  + printable(text)
+                  + "' is not NAME=VERSION (a plugin name and the version the node runs, e.g."
+                  + " rate-limiting=3.4.0)");
+        }
+        String name = text.substring(0, eq);
+        String version = text.substring(eq + 1);
+        if (!NAME.matcher(name).matches()) {
+          throw new CommandLine.TypeConversionException(
+              "'"
+                  + printable(text)
+                  + "': the plugin name must be 1 to "
+                  + MAX_NAME_LENGTH
+                  + " letters, digits, '-', '_' or '.', starting with a letter or digit");
+        }
+        if (!VERSION.matcher(version).matches()) {
+          throw new CommandLine.TypeConversionException(
+              "'"
+                  + printable(text)
+                  + "': the version must be MAJOR.MINOR[.PATCH] with an optional -suffix or"
+                  + " +suffix (at most "
+                  + MAX_VERSION_LENGTH
+                  + " characters), e.g. 3.4.0");
+        }
+        return new Capability(name, version);
+      }
     }
   }
 

@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -38,12 +39,18 @@ final class StatusFile implements AutoCloseable {
 
   private final Path file;
   private final Supplier<SyncStatus> status;
+  private final Consumer<ObjectNode> agentFields;
   private final ScheduledExecutorService timer;
   private @Nullable String written;
 
-  StatusFile(Path cacheDir, Supplier<SyncStatus> status) {
+  /**
+   * @param agentFields adds the agent's own fields (what it declares to the control plane, what it
+   *     does with the output file) after the client's; called on the status thread
+   */
+  StatusFile(Path cacheDir, Supplier<SyncStatus> status, Consumer<ObjectNode> agentFields) {
     this.file = cacheDir.resolve(FILE_NAME);
     this.status = status;
+    this.agentFields = agentFields;
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -73,7 +80,9 @@ final class StatusFile implements AutoCloseable {
 
   private synchronized void writeIfChanged() {
     try {
-      String json = JSON.writeValueAsString(toJson(status.get()));
+      ObjectNode o = toJson(status.get());
+      agentFields.accept(o);
+      String json = JSON.writeValueAsString(o);
       if (json.equals(written)) {
         return;
       }

@@ -116,6 +116,48 @@ class BadArgumentsTest {
         bad("bad label", add("--label", "novalue"), "--label", "KEY=VALUE"),
         bad("label without key", add("--label", "=v"), "--label"),
         bad(
+            "capability without version",
+            add("--capability", "key-auth"),
+            "--capability",
+            "NAME=VERSION"),
+        bad(
+            "capability without name",
+            add("--capability", "=3.4.0"),
+            "--capability",
+            "plugin name"),
+        bad(
+            "capability version not a version",
+            add("--capability", "key-auth=latest"),
+            "--capability",
+            "MAJOR.MINOR"),
+        bad(
+            "capability version with a line break",
+            add("--capability", "key-auth=3.4.0\nforged"),
+            "--capability",
+            "MAJOR.MINOR",
+            "\\u000a"),
+        bad(
+            "capability name with a space",
+            add("--capability", "key auth=3.4.0"),
+            "--capability",
+            "plugin name"),
+        bad(
+            "the same capability twice",
+            add("--capability", "key-auth=3.4.0", "--capability", "key-auth=2.0.0"),
+            "--capability",
+            "key-auth",
+            "twice"),
+        bad(
+            "node version not a version",
+            add("--node-version", "banana"),
+            "--node-version",
+            "banana"),
+        bad(
+            "node version with an escape sequence",
+            add("--node-version", "0.1.0\u001b[31m"),
+            "--node-version",
+            "\\u001b"),
+        bad(
             "shared cluster mode with a CA",
             add("--cluster-mode", "shared"),
             "--ca is not used with --cluster-mode shared"),

@@ -220,4 +220,33 @@ class NginxExampleTest {
     assertThat(get(port, "/configsync-hash")).isEqualTo("200 " + b);
     assertThat(get(port, "/a")).isEqualTo("200 two");
   }
+
+  /**
+   * The example declares no plugins because it enforces none; a configuration with a plugin that
+   * reaches it anyway is refused before nginx is touched (only jq is needed), the routes unchanged.
+   */
+  @Test
+  void renderRefusesAConfigurationThatUsesAPluginAndKeepsTheRoutes() throws Exception {
+    if (run(Duration.ofSeconds(30), "sh", "-c", "command -v jq") != 0) {
+      requireNginx(); // installs jq too, or skips outside CI
+    }
+    Path conf = Files.createDirectories(dir.resolve("nginx").resolve("conf"));
+    Files.writeString(conf.resolve("routes.conf"), "# the running routes\n");
+    Path config = dir.resolve("config.json");
+    Files.writeString(
+        config,
+        "{\"services\":[{\"name\":\"s\",\"url\":\"http://127.0.0.1:1\",\"routes\":[{\"paths\":"
+            + "[\"/a\"],\"plugins\":[{\"name\":\"key-auth\"}]}]}]}");
+    ProcessBuilder pb = new ProcessBuilder("sh", EXAMPLE.resolve("render.sh").toString());
+    pb.environment().put("CONFIGSYNC_OUTPUT", config.toString());
+    pb.environment().put("CONFIGSYNC_HASH", "0123456789abcdef0123456789abcdef");
+    pb.environment().put("NGINX_PREFIX", dir.resolve("nginx").toString());
+    Process render = pb.redirectErrorStream(true).start();
+    String output = new String(render.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(render.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(render.exitValue()).as(output).isEqualTo(1);
+    assertThat(output).contains("uses plugins (key-auth)").contains("keeping the previous routes");
+    assertThat(Files.readString(conf.resolve("routes.conf"))).isEqualTo("# the running routes\n");
+    assertThat(conf.resolve("routes.conf.new")).doesNotExist();
+  }
 }
