@@ -24,4 +24,15 @@ final class Fleet {
     }
     throw new AssertionError(name + " is not in GET /clustering/data-planes: " + all);
   }
+
+  /** The entry whose {@code id} is {@code nodeId}. */
+  static JsonNode entryById(AdminClient admin, String nodeId) {
+    JsonNode all = admin.dataPlanes();
+    for (JsonNode node : all) {
+      if (node.path("id").asText().equals(nodeId)) {
+        return node;
+      }
+    }
+    throw new AssertionError(nodeId + " is not in GET /clustering/data-planes: " + all);
+  }
 }

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
+import org.awaitility.core.TerminalFailureException;
 
 /**
  * One process started by a test, with its stdout and stderr written to files of their own (read
@@ -135,9 +136,7 @@ final class RunningProcess {
       await()
           .atMost(atMost)
           .pollInterval(Duration.ofMillis(50))
-          .failFast(
-              name + " ended (exit " + exitText() + ") before " + what,
-              () -> !process.isAlive() && first(lines.get(), line) == null)
+          .failFast(() -> !process.isAlive() && first(lines.get(), line) == null)
           .until(
               () -> {
                 found.set(first(lines.get(), line));
@@ -145,8 +144,9 @@ final class RunningProcess {
               });
     } catch (ConditionTimeoutException e) {
       throw new AssertionError(name + ": no " + what + " within " + atMost + "\n" + tails(), e);
-    } catch (AssertionError e) {
-      throw new AssertionError(e.getMessage() + "\n" + tails(), e);
+    } catch (TerminalFailureException e) {
+      throw new AssertionError(
+          name + " ended (exit " + exitText() + ") without printing " + what + "\n" + tails(), e);
     }
     return found.get();
   }
