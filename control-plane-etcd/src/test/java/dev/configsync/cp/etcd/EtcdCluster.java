@@ -27,8 +27,11 @@ import org.junit.jupiter.api.Assumptions;
  * A real etcd cluster of separate {@code etcd} processes (Debian's {@code etcd-server}) on free
  * 127.0.0.1 ports, with data in a temporary directory (on {@code /dev/shm} when there is one, so
  * that etcd's fsyncs cost little on a loaded machine). Members can be killed and restarted.
+ *
+ * <p>Public, and shipped in this module's test jar, for the tests of {@code control-plane-cli},
+ * which run {@code configsync-cp} replicas against a real cluster. Not part of any API.
  */
-final class EtcdCluster implements AutoCloseable {
+public final class EtcdCluster implements AutoCloseable {
   static final Path BINARY =
       Path.of(System.getenv().getOrDefault("CONFIGSYNC_ETCD_BINARY", "/usr/bin/etcd"));
 
@@ -37,7 +40,7 @@ final class EtcdCluster implements AutoCloseable {
    * it; fails instead when the environment variable {@code CI} is set, so CI cannot pass without
    * running these tests.
    */
-  static void requireEtcd() {
+  public static void requireEtcd() {
     if (Files.isExecutable(BINARY)) {
       return;
     }
@@ -127,7 +130,7 @@ final class EtcdCluster implements AutoCloseable {
    * etcd's TLS on its client URLs ({@code --cert-file}, {@code --key-file}, {@code
    * --trusted-ca-file}, {@code --client-cert-auth}); peers stay on plain HTTP.
    */
-  record ServerTls(Path cert, Path key, Path ca) {}
+  public record ServerTls(Path cert, Path key, Path ca) {}
 
   private EtcdCluster(int size) throws IOException {
     this(size, null, null);
@@ -154,7 +157,7 @@ final class EtcdCluster implements AutoCloseable {
   }
 
   /** Starts a cluster of {@code size} members and waits until every member is healthy. */
-  static EtcdCluster start(int size) throws IOException {
+  public static EtcdCluster start(int size) throws IOException {
     requireEtcd();
     return start(new EtcdCluster(size));
   }
@@ -163,7 +166,8 @@ final class EtcdCluster implements AutoCloseable {
    * Starts a cluster whose client URLs take only TLS clients with a certificate from {@code
    * tls.ca()}; {@code client} is this fixture's own client TLS.
    */
-  static EtcdCluster startTls(int size, ServerTls tls, SSLContext client) throws IOException {
+  public static EtcdCluster startTls(int size, ServerTls tls, SSLContext client)
+      throws IOException {
     requireEtcd();
     return start(new EtcdCluster(size, tls, client));
   }
@@ -184,11 +188,11 @@ final class EtcdCluster implements AutoCloseable {
     }
   }
 
-  List<URI> endpoints() {
+  public List<URI> endpoints() {
     return members.stream().map(Member::clientUrl).toList();
   }
 
-  URI endpoint(int i) {
+  public URI endpoint(int i) {
     return members.get(i).clientUrl();
   }
 
@@ -197,14 +201,14 @@ final class EtcdCluster implements AutoCloseable {
   }
 
   /** Kills member {@code i} (SIGKILL) and waits until it is gone. */
-  void kill(int i) throws InterruptedException {
+  public void kill(int i) throws InterruptedException {
     Process p = members.get(i).process;
     p.destroyForcibly();
     p.waitFor();
   }
 
   /** Starts member {@code i} again on its data and waits until it is healthy. */
-  void restart(int i) throws IOException {
+  public void restart(int i) throws IOException {
     members.get(i).start(true);
     awaitHealthy(i);
   }
@@ -253,7 +257,7 @@ final class EtcdCluster implements AutoCloseable {
   }
 
   /** Every key under {@code prefix}, with its value as text. */
-  List<String> keys(String prefix) throws IOException {
+  public List<String> keys(String prefix) throws IOException {
     ObjectNode request = EtcdGateway.JSON.createObjectNode();
     request.put("key", EtcdGateway.b64(prefix)).put("range_end", EtcdGateway.prefixEnd(prefix));
     request.put("keys_only", true);
@@ -265,7 +269,7 @@ final class EtcdCluster implements AutoCloseable {
   }
 
   /** The number of times {@code key} was written (etcd's version), 0 when absent. */
-  long version(String key) throws IOException {
+  public long version(String key) throws IOException {
     return admin
         .call("/v3/kv/range", range(key), Call.IDEMPOTENT)
         .path("kvs")

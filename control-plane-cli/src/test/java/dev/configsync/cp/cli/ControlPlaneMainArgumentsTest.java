@@ -27,6 +27,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * nothing on stdout, and leaves no port bound and no store written.
  */
 class ControlPlaneMainArgumentsTest {
+  /** etcd endpoints that are never contacted: every command line below is refused before. */
+  private static final String ETCD = "http://127.0.0.1:2379";
+
+  private static final String ETCD_TLS = "https://127.0.0.1:2379";
+
   @TempDir static Path dir;
   private static Path files;
 
@@ -233,7 +238,141 @@ class ControlPlaneMainArgumentsTest {
         bad("max payload not a size", add("--max-payload", "lots"), "--max-payload", "lots"),
         bad("max payload too small", add("--max-payload", "100"), "--max-payload", "1024"),
         bad("max payload too large", add("--max-payload", "4GiB"), "--max-payload"),
-        bad("unknown flag", add("--colour", "blue"), "--colour"));
+        bad("unknown flag", add("--colour", "blue"), "--colour"),
+        // A replica on etcd.
+        bad(
+            "--etcd-ca without --etcd-endpoint",
+            add("--etcd-ca", file("ca.crt")),
+            "--etcd-ca is for a replica on etcd",
+            "--etcd-endpoint"),
+        bad(
+            "--replica-name without --etcd-endpoint",
+            add("--replica-name", "cp-a"),
+            "--replica-name is for a replica on etcd"),
+        bad(
+            "--etcd-lease-ttl without --etcd-endpoint",
+            add("--etcd-lease-ttl", "10s"),
+            "--etcd-lease-ttl is for a replica on etcd"),
+        bad(
+            "--store with --etcd-endpoint",
+            add("--etcd-endpoint", ETCD, "--store", dir.resolve("unused-store").toString()),
+            "--store and --etcd-endpoint contradict each other"),
+        bad(
+            "--etcd-cert without --etcd-key",
+            add(
+                "--etcd-endpoint",
+                ETCD_TLS,
+                "--etcd-ca",
+                file("ca.crt"),
+                "--etcd-cert",
+                file("cp.crt")),
+            "--etcd-cert needs --etcd-key"),
+        bad(
+            "--etcd-key without --etcd-cert",
+            add(
+                "--etcd-endpoint",
+                ETCD_TLS,
+                "--etcd-ca",
+                file("ca.crt"),
+                "--etcd-key",
+                file("cp.key")),
+            "--etcd-key needs --etcd-cert"),
+        bad(
+            "--etcd-cert without --etcd-ca",
+            add(
+                "--etcd-endpoint",
+                ETCD_TLS,
+                "--etcd-cert",
+                file("cp.crt"),
+                "--etcd-key",
+                file("cp.key")),
+            "--etcd-cert needs --etcd-ca"),
+        bad(
+            "--etcd-ca with an http:// endpoint",
+            add("--etcd-endpoint", ETCD, "--etcd-ca", file("ca.crt")),
+            "--etcd-ca is for https:// endpoints",
+            ETCD),
+        bad(
+            "http and https endpoints mixed",
+            add("--etcd-endpoint", ETCD, "--etcd-endpoint", ETCD_TLS),
+            "--etcd-endpoint",
+            "all http:// or all https://"),
+        bad(
+            "etcd endpoint without a scheme",
+            add("--etcd-endpoint", "etcd-1:2379"),
+            "--etcd-endpoint",
+            "'etcd-1:2379' is not an etcd client URL"),
+        bad(
+            "etcd endpoint without a port",
+            add("--etcd-endpoint", "http://etcd-1"),
+            "--etcd-endpoint",
+            "'http://etcd-1' is not an etcd client URL"),
+        bad(
+            "etcd endpoint with a path",
+            add("--etcd-endpoint", "http://127.0.0.1:2379/v3"),
+            "--etcd-endpoint",
+            "/v3"),
+        bad(
+            "replica name with a space",
+            add("--etcd-endpoint", ETCD, "--replica-name", "cp a"),
+            "--replica-name",
+            "cp a"),
+        bad(
+            "etcd prefix without a trailing slash",
+            add("--etcd-endpoint", ETCD, "--etcd-prefix", "/configsync"),
+            "--etcd-prefix",
+            "end with '/'"),
+        bad(
+            "etcd lease TTL below 2 s",
+            add("--etcd-endpoint", ETCD, "--etcd-lease-ttl", "1s"),
+            "--etcd-lease-ttl",
+            "at least 2 s"),
+        bad(
+            "etcd request timeout not a duration",
+            add("--etcd-endpoint", ETCD, "--etcd-request-timeout", "soon"),
+            "--etcd-request-timeout",
+            "soon"),
+        bad(
+            "garbage etcd CA",
+            add("--etcd-endpoint", ETCD_TLS, "--etcd-ca", file("garbage.pem")),
+            "--etcd-ca " + file("garbage.pem")),
+        bad(
+            "etcd key file given as --etcd-cert too",
+            add(
+                "--etcd-endpoint",
+                ETCD_TLS,
+                "--etcd-ca",
+                file("ca.crt"),
+                "--etcd-cert",
+                file("cp.key"),
+                "--etcd-key",
+                file("cp.key")),
+            "configsync-cp: --etcd-cert " + file("cp.key")),
+        bad(
+            "etcd certificate given as --etcd-key too",
+            add(
+                "--etcd-endpoint",
+                ETCD_TLS,
+                "--etcd-ca",
+                file("ca.crt"),
+                "--etcd-cert",
+                file("cp.crt"),
+                "--etcd-key",
+                file("cp.crt")),
+            "configsync-cp: --etcd-key " + file("cp.crt")),
+        bad(
+            "etcd key of another certificate",
+            add(
+                "--etcd-endpoint",
+                ETCD_TLS,
+                "--etcd-ca",
+                file("ca.crt"),
+                "--etcd-cert",
+                file("cp.crt"),
+                "--etcd-key",
+                file("other-cp.key")),
+            "--etcd-cert/--etcd-key",
+            file("other-cp.key")));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -317,7 +456,17 @@ class ControlPlaneMainArgumentsTest {
             "--version",
             "--capability",
             "--forget-after",
-            "--max-payload");
+            "--max-payload",
+            "--etcd-endpoint",
+            "--etcd-ca",
+            "--etcd-cert",
+            "--etcd-key",
+            "--replica-name",
+            "--etcd-prefix",
+            "--etcd-lease-ttl",
+            "--etcd-request-timeout",
+            "--etcd-unavailable-after",
+            "--etcd-flush-interval");
   }
 
   @Test

@@ -15,7 +15,9 @@ import dev.configsync.cp.InvalidConfigurationException;
 import dev.configsync.cp.PublishResult;
 import dev.configsync.cp.PublishedConfig;
 import dev.configsync.cp.ServerTls;
+import dev.configsync.cp.etcd.EtcdConfigStore;
 import dev.configsync.internal.Json;
+import dev.configsync.tls.PemMaterial;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.PrintStream;
@@ -23,6 +25,8 @@ import java.io.PrintWriter;
 import java.net.BindException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.Charset;
 import java.nio.file.Files;
@@ -55,9 +59,17 @@ import picocli.CommandLine.ParameterException;
  * <pre>
  * configsync-cp --cert FILE --key FILE [--ca FILE] [--cluster-mode pki|shared]
  *     [--listen HOST:PORT] [--admin-listen HOST:PORT | --no-admin] [--admin-token-file FILE]
- *     [--store DIR] [--config FILE] [--heartbeat DURATION] [--version X.Y.Z]
+ *     [--store DIR | --etcd-endpoint URL... [--etcd-ca FILE [--etcd-cert FILE --etcd-key FILE]]
+ *      [--replica-name NAME] [--etcd-prefix PREFIX] [--etcd-lease-ttl DURATION]
+ *      [--etcd-request-timeout DURATION] [--etcd-unavailable-after DURATION]
+ *      [--etcd-flush-interval DURATION]]
+ *     [--config FILE] [--heartbeat DURATION] [--version X.Y.Z]
  *     [--capability NAME=VERSION]... [--forget-after DURATION] [--max-payload BYTES]
  * </pre>
+ *
+ * <p>With {@code --etcd-endpoint} it runs as one replica of a highly available control plane: the
+ * configuration, the fleet and the usage figures are kept in etcd ({@link EtcdConfigStore}), shared
+ * with the other replicas given the same endpoints and prefix.
  *
  * <p>When it is ready it prints one line on stdout (addresses with their actual ports, trust mode,
  * admin URL, store, configuration hash); logs go to stderr. Exit status: {@link #EXIT_OK} after a
@@ -175,8 +187,90 @@ public final class ControlPlaneMain implements Callable<Integer> {
       paramLabel = "DIR",
       description =
           "Keep the published configuration in DIR/config.json.gz, so that it survives a restart."
-              + " Without it the configuration is kept in memory only.")
+              + " Without it (and without --etcd-endpoint) the configuration is kept in memory"
+              + " only.")
   @Nullable Path store;
+
+  @Option(
+      names = "--etcd-endpoint",
+      paramLabel = "URL",
+      converter = EtcdUrl.Converter.class,
+      description =
+          "Run as one replica of a highly available control plane: keep the configuration, the"
+              + " fleet and the usage figures in the etcd cluster at URL (a member's client URL,"
+              + " http://host:2379 or https://). Repeatable: list every member. Replaces --store.")
+  List<URI> etcdEndpoints = new ArrayList<>();
+
+  @Option(
+      names = "--etcd-ca",
+      paramLabel = "FILE",
+      description =
+          "The CA certificate(s), PEM, trusted for etcd's certificates (https:// endpoints);"
+              + " without it the JDK's trust store is used.")
+  @Nullable Path etcdCa;
+
+  @Option(
+      names = "--etcd-cert",
+      paramLabel = "FILE",
+      description =
+          "This replica's client certificate chain for etcd, PEM (etcd's --client-cert-auth);"
+              + " needs --etcd-key and --etcd-ca.")
+  @Nullable Path etcdCert;
+
+  @Option(
+      names = "--etcd-key",
+      paramLabel = "FILE",
+      description = "The private key of --etcd-cert, PEM, unencrypted.")
+  @Nullable Path etcdKey;
+
+  @Option(
+      names = "--replica-name",
+      paramLabel = "NAME",
+      description =
+          "This replica's name in etcd, unique among the replicas (1 to 128 letters, digits or"
+              + " . _ : -); default: this machine's host name. Give one to each replica that"
+              + " shares a machine.")
+  @Nullable String replicaName;
+
+  @Option(
+      names = "--etcd-prefix",
+      paramLabel = "PREFIX",
+      description =
+          "The etcd key prefix, ending with '/' (default /configsync/); one per control plane"
+              + " sharing the etcd cluster.")
+  @Nullable String etcdPrefix;
+
+  @Option(
+      names = "--etcd-lease-ttl",
+      paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description =
+          "How long a crashed replica's data planes stay listed (default 10s, at least 2s).")
+  @Nullable Duration etcdLeaseTtl;
+
+  @Option(
+      names = "--etcd-request-timeout",
+      paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description = "The longest one etcd call may take, over every member tried (default 2s).")
+  @Nullable Duration etcdRequestTimeout;
+
+  @Option(
+      names = "--etcd-unavailable-after",
+      paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description =
+          "How long etcd may be unreachable before this replica reports itself degraded and"
+              + " refuses publishes (default 5s).")
+  @Nullable Duration etcdUnavailableAfter;
+
+  @Option(
+      names = "--etcd-flush-interval",
+      paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description =
+          "At most one round of fleet and usage writes to etcd per interval (default 1s).")
+  @Nullable Duration etcdFlushInterval;
 
   @Option(
       names = "--config",
@@ -496,9 +590,7 @@ public final class ControlPlaneMain implements Callable<Integer> {
                     .append(HostPort.format(a))
                     .append(setup.token() == null ? " (no token)" : " (bearer token required)"),
             () -> line.append("admin API off"));
-    Path dir = setup.storeDirectory();
-    line.append(", store ")
-        .append(dir == null ? "in memory (lost on restart)" : dir.toAbsolutePath().toString());
+    line.append(", store ").append(setup.store());
     line.append(", ")
         .append(
             server
@@ -515,6 +607,7 @@ public final class ControlPlaneMain implements Callable<Integer> {
   private Setup setUp() throws BadArgumentException {
     ServerTls.Mode mode = mode();
     InetSocketAddress admin = adminAddress();
+    boolean etcd = checkStoreFlags();
     ServerTls tls = tls(mode);
     String token = token();
     ControlPlaneServer.Builder builder = ControlPlaneServer.builder().tls(tls);
@@ -545,6 +638,11 @@ public final class ControlPlaneMain implements Callable<Integer> {
     setting("--max-payload", () -> builder.maxPayloadBytes(payload));
     JsonNode table = configFile();
 
+    if (etcd) {
+      EtcdConfigStore shared = etcdStore();
+      builder.configStore(shared).fleetDirectory(shared);
+      return new Setup(builder, dataPlanes, admin, table, token, null, null, shared.describe());
+    }
     Path dir = store;
     if (dir == null) {
       log()
@@ -552,7 +650,8 @@ public final class ControlPlaneMain implements Callable<Integer> {
               "No --store: the configuration is kept in memory and is lost when the control plane"
                   + " restarts (nodes keep running theirs, but get nothing new until a publish)");
       builder.configStore(new InMemoryConfigStore());
-      return new Setup(builder, dataPlanes, admin, table, token, null, null);
+      return new Setup(
+          builder, dataPlanes, admin, table, token, null, null, "in memory (lost on restart)");
     }
     StoreLock lock;
     try {
@@ -573,10 +672,151 @@ public final class ControlPlaneMain implements Callable<Integer> {
     try {
       ConfigStore files = FileConfigStore.open(dir, payload);
       builder.configStore(files);
-      return new Setup(builder, dataPlanes, admin, table, token, dir, lock);
+      return new Setup(
+          builder, dataPlanes, admin, table, token, dir, lock, dir.toAbsolutePath().toString());
     } catch (IOException | RuntimeException e) {
       lock.close();
       throw new BadArgumentException("--store " + dir + " cannot be used: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Checks that the store flags go together, before any file is read; returns whether the store is
+   * etcd.
+   */
+  private boolean checkStoreFlags() throws BadArgumentException {
+    if (etcdEndpoints.isEmpty()) {
+      String etcdOnly =
+          etcdCa != null
+              ? "--etcd-ca"
+              : etcdCert != null
+                  ? "--etcd-cert"
+                  : etcdKey != null
+                      ? "--etcd-key"
+                      : replicaName != null
+                          ? "--replica-name"
+                          : etcdPrefix != null
+                              ? "--etcd-prefix"
+                              : etcdLeaseTtl != null
+                                  ? "--etcd-lease-ttl"
+                                  : etcdRequestTimeout != null
+                                      ? "--etcd-request-timeout"
+                                      : etcdUnavailableAfter != null
+                                          ? "--etcd-unavailable-after"
+                                          : etcdFlushInterval != null
+                                              ? "--etcd-flush-interval"
+                                              : null;
+      if (etcdOnly != null) {
+        throw new BadArgumentException(
+            etcdOnly
+                + " is for a replica on etcd: add --etcd-endpoint URL (once per etcd member), or"
+                + " remove "
+                + etcdOnly);
+      }
+      return false;
+    }
+    if (store != null) {
+      throw new BadArgumentException(
+          "--store and --etcd-endpoint contradict each other: with --etcd-endpoint the"
+              + " configuration is kept in etcd, shared by every replica; remove --store");
+    }
+    if (etcdCert != null && etcdKey == null) {
+      throw new BadArgumentException(
+          "--etcd-cert needs --etcd-key FILE, the private key of that certificate");
+    }
+    if (etcdKey != null && etcdCert == null) {
+      throw new BadArgumentException(
+          "--etcd-key needs --etcd-cert FILE, the client certificate it belongs to");
+    }
+    if (etcdCert != null && etcdCa == null) {
+      throw new BadArgumentException(
+          "--etcd-cert needs --etcd-ca FILE, the CA that issued etcd's server certificates (etcd's"
+              + " --trusted-ca-file)");
+    }
+    boolean https = etcdEndpoints.stream().anyMatch(u -> "https".equals(u.getScheme()));
+    boolean http = etcdEndpoints.stream().anyMatch(u -> "http".equals(u.getScheme()));
+    if (https && http) {
+      throw new BadArgumentException(
+          "--etcd-endpoint: give every member's URL with the same scheme, all http:// or all"
+              + " https://, got "
+              + etcdEndpoints);
+    }
+    if (http && etcdCa != null) {
+      throw new BadArgumentException(
+          "--etcd-ca is for https:// endpoints, but --etcd-endpoint "
+              + etcdEndpoints.get(0)
+              + " is http://: use etcd's https:// client URLs, or remove --etcd-ca"
+              + (etcdCert != null ? ", --etcd-cert and --etcd-key" : ""));
+    }
+    return true;
+  }
+
+  /** The etcd store the flags describe; contacts etcd only when the server loads from it. */
+  private EtcdConfigStore etcdStore() throws BadArgumentException {
+    EtcdConfigStore.Builder b = EtcdConfigStore.builder();
+    setting("--etcd-endpoint", () -> b.endpoints(etcdEndpoints));
+    String name = replicaName;
+    if (name != null) {
+      setting("--replica-name", () -> b.replicaName(name));
+    }
+    String prefix = etcdPrefix;
+    if (prefix != null) {
+      setting("--etcd-prefix", () -> b.prefix(prefix));
+    }
+    Duration ttl = etcdLeaseTtl;
+    if (ttl != null) {
+      setting("--etcd-lease-ttl", () -> b.leaseTtl(ttl));
+    }
+    Duration timeout = etcdRequestTimeout;
+    if (timeout != null) {
+      setting("--etcd-request-timeout", () -> b.requestTimeout(timeout));
+    }
+    Duration after = etcdUnavailableAfter;
+    if (after != null) {
+      setting("--etcd-unavailable-after", () -> b.unavailableAfter(after));
+    }
+    Duration flush = etcdFlushInterval;
+    if (flush != null) {
+      setting("--etcd-flush-interval", () -> b.flushInterval(flush));
+    }
+    Path caFile = etcdCa;
+    if (caFile != null) {
+      Path certFile = etcdCert;
+      Path keyFile = etcdKey;
+      // Each file checked in its own role first, so that the message names the flag at fault.
+      pemRole(
+          "--etcd-ca",
+          caFile,
+          () -> PemMaterial.certificates(PemMaterial.readFile(caFile), caFile.toString()));
+      if (certFile != null && keyFile != null) {
+        pemRole(
+            "--etcd-cert",
+            certFile,
+            () -> PemMaterial.certificates(PemMaterial.readFile(certFile), certFile.toString()));
+        pemRole(
+            "--etcd-key",
+            keyFile,
+            () -> PemMaterial.privateKey(PemMaterial.readFile(keyFile), keyFile.toString()));
+        setting("--etcd-cert/--etcd-key", () -> b.tls(caFile, certFile, keyFile));
+      } else {
+        setting("--etcd-ca", () -> b.tls(caFile));
+      }
+    }
+    try {
+      return b.build();
+    } catch (IllegalStateException e) {
+      throw new BadArgumentException("--etcd-endpoint: " + e.getMessage(), e);
+    }
+  }
+
+  /** Runs {@code check} on the PEM file given as {@code flag}; a refusal names the flag. */
+  private static void pemRole(String flag, Path file, Runnable check) throws BadArgumentException {
+    try {
+      check.run();
+    } catch (IllegalArgumentException e) {
+      String message = String.valueOf(e.getMessage());
+      throw new BadArgumentException(
+          flag + (message.startsWith(file.toString()) ? " " : " " + file + ": ") + message, e);
     }
   }
 
@@ -825,7 +1065,8 @@ public final class ControlPlaneMain implements Callable<Integer> {
       @Nullable JsonNode config,
       @Nullable String token,
       @Nullable Path storeDirectory,
-      @Nullable StoreLock lock) {
+      @Nullable StoreLock lock,
+      String store) {
 
     void release() {
       StoreLock l = lock;
@@ -837,7 +1078,7 @@ public final class ControlPlaneMain implements Callable<Integer> {
     /** Never prints the token. */
     @Override
     public String toString() {
-      return "Setup[store=" + storeDirectory + "]";
+      return "Setup[store=" + store + "]";
     }
   }
 
@@ -853,6 +1094,41 @@ public final class ControlPlaneMain implements Callable<Integer> {
               "'" + text + "' is not NAME=VERSION (for example rate-limiting=3.9.0)");
         }
         return new Capability(text.substring(0, eq).strip(), text.substring(eq + 1).strip());
+      }
+    }
+  }
+
+  /** {@code --etcd-endpoint URL}: an etcd member's client URL. */
+  static final class EtcdUrl {
+    private EtcdUrl() {}
+
+    /** The picocli converter; picocli names the option in its message. */
+    static final class Converter implements CommandLine.ITypeConverter<URI> {
+      @Override
+      public URI convert(String value) {
+        URI uri;
+        try {
+          uri = new URI(value.strip());
+        } catch (URISyntaxException e) {
+          throw new CommandLine.TypeConversionException(
+              "'" + value + "' is not a URL: " + e.getReason());
+        }
+        if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+            || uri.getHost() == null
+            || uri.getPort() == -1
+            || !(uri.getRawPath() == null
+                || uri.getRawPath().isEmpty()
+                || uri.getRawPath().equals("/"))
+            || uri.getRawQuery() != null
+            || uri.getRawFragment() != null
+            || uri.getRawUserInfo() != null) {
+          throw new CommandLine.TypeConversionException(
+              "'"
+                  + value
+                  + "' is not an etcd client URL such as http://10.0.0.1:2379 or"
+                  + " https://etcd-1:2379 (scheme, host and port, nothing else)");
+        }
+        return uri;
       }
     }
   }
