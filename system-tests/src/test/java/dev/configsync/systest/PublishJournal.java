@@ -66,10 +66,21 @@ final class PublishJournal {
    */
   Attempt publish(
       ControlPlaneProcess replica, String client, String id, String config, Duration timeout) {
+    return publish(replica, client, id, config, null, timeout);
+  }
+
+  /** As {@link #publish}, with {@code If-Match: "ifMatch"} unless it is null. */
+  Attempt publish(
+      ControlPlaneProcess replica,
+      String client,
+      String id,
+      String config,
+      String ifMatch,
+      Duration timeout) {
     Instant sent = Instant.now();
     Attempt attempt;
     try {
-      AdminClient.Answer answer = replica.admin().publish(config, timeout);
+      AdminClient.Answer answer = replica.admin().publish(config, ifMatch, timeout);
       attempt =
           new Attempt(
               id,
