@@ -122,9 +122,17 @@ public final class ConfigSyncClient implements AutoCloseable {
   }
 
   /**
-   * Waits until the node runs a configuration (from any source), at most {@code timeout}.
+   * Waits until the node runs a configuration (from any source) and the {@link Builder#onSnapshot}
+   * listeners have run for it, at most {@code timeout}: when this returns a configuration, state
+   * that those listeners set from it (a routing table, say) is in place. The listeners run on the
+   * listener executor, so this also waits for the callbacks queued before them; a listener that
+   * blocks makes this wait until the timeout.
    *
-   * @return the running configuration, or empty when none arrived in time
+   * <p>Called from a listener (on the listener executor's thread, where the listeners cannot run
+   * while it waits), it waits only until the configuration is applied, not for the listeners.
+   *
+   * @return the running configuration (which may be newer than the first), or empty when none was
+   *     applied and delivered in time
    * @throws InterruptedException when interrupted while waiting
    */
   public Optional<ConfigSnapshot> awaitFirstSnapshot(Duration timeout) throws InterruptedException {

@@ -10,6 +10,11 @@ import org.jspecify.annotations.Nullable;
  * ConfigSyncClient.Builder#onEvent}. Events are plain data: switch over them.
  *
  * <p>Events never carry configuration content, keys or certificates.
+ *
+ * <p>Events come in the order they happened, and their {@link #time()}s in that order (the one
+ * exception is {@link UsageLost}, produced by the telemetry thread). A new configuration that
+ * changes the license state causes its {@link LicenseExpiring}, {@link LicenseExpired} or {@link
+ * LicenseRenewed} just before its {@link SnapshotApplied}, with the same time.
  */
 public sealed interface SyncEvent {
 

@@ -100,7 +100,10 @@ final class SyncLoop {
   private final ExecutorService inflater;
 
   private final ConfigFiles files;
-  private final CountDownLatch firstSnapshot = new CountDownLatch(1);
+  // Released by the loop when the first configuration applies, and once the onSnapshot listeners
+  // have run for it.
+  private final CountDownLatch firstApplied = new CountDownLatch(1);
+  private final CountDownLatch firstDelivered = new CountDownLatch(1);
   private final java.util.concurrent.atomic.AtomicBoolean closing =
       new java.util.concurrent.atomic.AtomicBoolean();
   private final ExecutorService pipeline;
@@ -246,7 +249,10 @@ final class SyncLoop {
   }
 
   Optional<ConfigSnapshot> awaitFirstSnapshot(Duration timeout) throws InterruptedException {
-    firstSnapshot.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    // On the listener thread the listeners cannot run while the caller waits: waiting for them
+    // would only wait out the timeout. There, the apply itself is waited for.
+    CountDownLatch latch = s.dispatcher().onListenerThread() ? firstApplied : firstDelivered;
+    latch.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     return current();
   }
 
@@ -1135,11 +1141,15 @@ final class SyncLoop {
     }
     current = snapshot;
     appliedCount++;
-    lastApplied = now();
+    // One instant for the apply and the license events it causes (stamped apart, an event could
+    // carry a later time than one delivered after it).
+    Instant appliedAt = now();
+    lastApplied = appliedAt;
     metrics().applied(snapshot.source(), Duration.ofNanos(s.scheduler().nanoTime() - startedNanos));
-    List<SyncEvent> licenseEvents = updateLicense(snapshot.license().orElse(null));
+    List<SyncEvent> licenseEvents = updateLicense(snapshot.license().orElse(null), appliedAt);
     refreshStatus();
-    firstSnapshot.countDown();
+    boolean first = firstApplied.getCount() > 0;
+    firstApplied.countDown();
     log.info(
         "configsync node {} applied configuration {} from {} (was {})",
         nodeId,
@@ -1149,10 +1159,20 @@ final class SyncLoop {
     for (Consumer<ConfigSnapshot> listener : s.snapshotListeners()) {
       s.dispatcher().dispatch("onSnapshot", () -> listener.accept(snapshot));
     }
+    if (first) {
+      // Queued behind the onSnapshot callbacks: runs once they have all returned (or thrown).
+      s.dispatcher().dispatch("first snapshot delivered", firstDelivered::countDown);
+    }
+    // The license events this configuration causes come just before its SnapshotApplied, with the
+    // same time: a listener that acts on SnapshotApplied (the agent writes its output file) then
+    // knows the license state already, and what it reports comes after both, in time order.
+    licenseEvents.forEach(this::emit);
     emit(
         new SyncEvent.SnapshotApplied(
-            now(), snapshot.hash(), snapshot.source(), previous == null ? null : previous.hash()));
-    licenseEvents.forEach(this::emit);
+            appliedAt,
+            snapshot.hash(),
+            snapshot.source(),
+            previous == null ? null : previous.hash()));
     if (s.backupExport() != null && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
       scheduleExport();
     }
@@ -1294,14 +1314,16 @@ final class SyncLoop {
 
   private @Nullable Instant warnedFor;
 
-  /** Takes {@code next} as the running license; returns the events the change calls for. */
-  private List<SyncEvent> updateLicense(@Nullable License next) {
+  /**
+   * Takes {@code next} as the running license at {@code now}; returns the events the change calls
+   * for, stamped {@code now}.
+   */
+  private List<SyncEvent> updateLicense(@Nullable License next, Instant now) {
     if (s.licenseVerifier() == null) {
       return List.of();
     }
     license = next;
     LicenseState before = licenseState;
-    Instant now = now();
     licenseState = LicenseVerifier.stateAt(next, now, s.licenseWarning());
     scheduleLicenseCheck(now);
     List<SyncEvent> events = new ArrayList<>();
@@ -1365,7 +1387,7 @@ final class SyncLoop {
                           if (state == SyncState.CLOSED || !running.equals(license)) {
                             return;
                           }
-                          List<SyncEvent> events = updateLicense(running);
+                          List<SyncEvent> events = updateLicense(running, now());
                           refreshStatus();
                           events.forEach(this::emit);
                         }),

@@ -252,6 +252,90 @@ class LicenseLifecycleTest {
     assertThat(events(SyncEvent.SnapshotApplied.class)).hasSize(1); // the manual load only
   }
 
+  /**
+   * With a clock that moves on every reading, the events still come in time order: the license
+   * events of a configuration come just before its SnapshotApplied, with the same time (the license
+   * event used to be stamped before the apply and delivered after it).
+   */
+  @Test
+  void licenseEventsOfAConfigurationComeInTimeOrderJustBeforeItsApply() {
+    java.util.concurrent.atomic.AtomicLong ticks = new java.util.concurrent.atomic.AtomicLong();
+    Clock ticking =
+        new Clock() {
+          @Override
+          public ZoneId getZone() {
+            return ZoneOffset.UTC;
+          }
+
+          @Override
+          public Clock withZone(ZoneId zone) {
+            return this;
+          }
+
+          @Override
+          public Instant instant() {
+            return clock.instant().plusMillis(ticks.incrementAndGet());
+          }
+        };
+    ConfigSyncClient client =
+        ConfigSyncClient.builder()
+            .controlPlane(URI.create("wss://cp.example.com:8005"))
+            .transport(transport)
+            .snapshotStore(store)
+            .scheduler(scheduler)
+            .clock(ticking)
+            .listenerExecutor(Runnable::run)
+            .licenseKey(vendor.getPublic())
+            .licenseWarning(Duration.ofDays(30)) // LAST_DAY is 10 days ahead: expiring
+            .onEvent(events::add)
+            .build();
+    clients.add(client);
+    client.start();
+    FakeConnection c = connected();
+    JsonNode config = licensed("a", signer, LAST_DAY);
+    c.deliver(HybridProtocol.reconfigure(config, 1.0));
+    eventually().until(() -> !events(SyncEvent.SnapshotApplied.class).isEmpty());
+
+    List<SyncEvent> delivered = List.copyOf(events);
+    for (int i = 1; i < delivered.size(); i++) {
+      assertThat(delivered.get(i).time())
+          .as("%s after %s", delivered.get(i), delivered.get(i - 1))
+          .isAfterOrEqualTo(delivered.get(i - 1).time());
+    }
+    SyncEvent.LicenseExpiring expiring = events(SyncEvent.LicenseExpiring.class).get(0);
+    SyncEvent.SnapshotApplied applied = events(SyncEvent.SnapshotApplied.class).get(0);
+    assertThat(delivered.indexOf(expiring)).isEqualTo(delivered.indexOf(applied) - 1);
+    assertThat(expiring.time()).isEqualTo(applied.time());
+  }
+
+  /**
+   * Restarted on a cache whose license has expired, the client does not serve, keeps connecting,
+   * takes the renewed license the control plane sends, and serves again.
+   */
+  @Test
+  void restartedOnAnExpiredCacheTheClientConnectsAndARenewedLicenseRestoresService() {
+    ConfigSyncClient first = start();
+    FakeConnection c = connected();
+    JsonNode config = licensed("a", signer, LAST_DAY);
+    c.deliver(HybridProtocol.reconfigure(config, 1.0));
+    awaitHash(first, config);
+    first.close();
+    scheduler.advance(Duration.between(START, EXPIRES_AT).plusHours(1));
+    events.clear();
+
+    ConfigSyncClient second = start();
+    assertThat(second.isServing()).isFalse();
+    FakeConnection again = connected();
+    JsonNode renewed = licensed("a", signer, LAST_DAY.plusYears(1));
+    again.deliver(HybridProtocol.reconfigure(renewed, 2.0));
+    awaitHash(second, renewed);
+    eventually().until(() -> !events(SyncEvent.LicenseRenewed.class).isEmpty());
+
+    assertThat(second.isServing()).isTrue();
+    assertThat(second.status().licenseState()).isEqualTo(LicenseState.VALID);
+    assertThat(second.status().source()).isEqualTo(SnapshotSource.CONTROL_PLANE);
+  }
+
   /** Advances time in heartbeat-sized steps, answering pings so the connection stays up. */
   private void keepAliveAndAdvance(FakeConnection c, Duration total) {
     Duration step = Duration.ofSeconds(20);

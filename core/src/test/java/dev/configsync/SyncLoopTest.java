@@ -30,6 +30,8 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
@@ -914,6 +916,87 @@ class SyncLoopTest {
     Optional<ConfigSnapshot> first = client.awaitFirstSnapshot(Duration.ofSeconds(5));
     assertThat(first).isPresent();
     assertThat(first.orElseThrow().hash()).isEqualTo(ConfigHash.configHash(a));
+  }
+
+  /**
+   * When awaitFirstSnapshot returns, the onSnapshot listeners have run: state they set (a routing
+   * table) is in place. It used to return as soon as the loop applied the configuration, before the
+   * listener thread had run them. The listener here waits for awaitFirstSnapshot to return (at most
+   * a second), so a return before the listeners ran is seen every time.
+   */
+  @Test
+  void awaitFirstSnapshotReturnsOnceTheOnSnapshotListenersHaveRun() throws Exception {
+    java.util.concurrent.ExecutorService listenerThread =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      CountDownLatch returned = new CountDownLatch(1);
+      AtomicReference<ConfigSnapshot> routes = new AtomicReference<>();
+      ConfigSyncClient client =
+          start(
+              builder()
+                  .listenerExecutor(listenerThread)
+                  .onSnapshot(
+                      snapshot -> {
+                        try {
+                          returned.await(1, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                          Thread.currentThread().interrupt();
+                        }
+                        routes.set(snapshot);
+                      }));
+      FakeConnection c = transport.last();
+      c.open();
+      ObjectNode a = table("a");
+      c.deliver(payload(a));
+
+      Optional<ConfigSnapshot> first = client.awaitFirstSnapshot(Duration.ofSeconds(30));
+      ConfigSnapshot routesAtReturn = routes.get();
+      returned.countDown();
+
+      assertThat(first).isPresent();
+      assertThat(routesAtReturn).as("routes.get() right after awaitFirstSnapshot").isNotNull();
+      assertThat(routesAtReturn.hash()).isEqualTo(ConfigHash.configHash(a));
+    } finally {
+      listenerThread.shutdownNow();
+    }
+  }
+
+  /**
+   * Called from a listener, awaitFirstSnapshot cannot wait for the listeners (they run after the
+   * caller returns): it returns once the configuration is applied, well before its timeout.
+   */
+  @Test
+  void awaitFirstSnapshotCalledFromAListenerDoesNotWaitForItself() throws Exception {
+    java.util.concurrent.ExecutorService listenerThread =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      AtomicReference<ConfigSyncClient> self = new AtomicReference<>();
+      AtomicReference<Optional<ConfigSnapshot>> seen = new AtomicReference<>();
+      ConfigSyncClient client =
+          start(
+              builder()
+                  .listenerExecutor(listenerThread)
+                  .onSnapshot(
+                      snapshot -> {
+                        try {
+                          seen.set(self.get().awaitFirstSnapshot(Duration.ofSeconds(60)));
+                        } catch (InterruptedException e) {
+                          Thread.currentThread().interrupt();
+                        }
+                      }));
+      self.set(client);
+      FakeConnection c = transport.last();
+      c.open();
+      c.deliver(payload(table("a")));
+
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(30)) // half the listener's own timeout
+          .until(() -> seen.get() != null);
+      assertThat(seen.get()).isPresent();
+      assertThat(client.awaitFirstSnapshot(Duration.ofSeconds(30))).isPresent();
+    } finally {
+      listenerThread.shutdownNow();
+    }
   }
 
   @Test

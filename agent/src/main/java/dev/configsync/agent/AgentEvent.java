@@ -18,6 +18,13 @@ sealed interface AgentEvent {
   /** The configuration with this hash is now in the {@code --output} file. */
   record OutputWritten(Instant time, String hash, Path path) implements AgentEvent {}
 
+  /**
+   * The license expired, so the {@code --output} file was replaced by the empty configuration
+   * ({@code hash} is its hash): the proxy must serve nothing until a renewed license arrives.
+   */
+  record OutputWithdrawn(Instant time, String hash, Path path, String reason)
+      implements AgentEvent {}
+
   /** The configuration with this hash could not be written to the {@code --output} file. */
   record OutputFailed(Instant time, String hash, Path path, String reason) implements AgentEvent {}
 

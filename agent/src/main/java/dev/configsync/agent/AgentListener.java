@@ -1,7 +1,9 @@
 package dev.configsync.agent;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.SyncEvent;
+import dev.configsync.internal.ConfigHash;
 import java.time.Clock;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
@@ -19,6 +21,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The {@link SyncEvent.Stopped} event is held back rather than printed, so that the agent can
  * print it after the on-change runner has stopped too: {@code stopped} is always the last line.
+ *
+ * <p><b>An expired license stops serving, not listening.</b> A configuration whose license has
+ * expired is never written to the output file nor announced to the on-change command. When the
+ * license expires ({@link SyncEvent.LicenseExpired}: during the run, or for a configuration from
+ * the cache at start-up or from the control plane, whose license event comes just before its {@link
+ * SyncEvent.SnapshotApplied}), the output file is replaced by the empty configuration and the
+ * on-change command runs with {@code CONFIGSYNC_SERVING=false}, so that the proxy serves nothing.
+ * The client keeps connecting; a configuration with a renewed license ({@link
+ * SyncEvent.LicenseRenewed}) is written and announced as usual.
  */
 final class AgentListener {
   private static final Logger log = LoggerFactory.getLogger(AgentListener.class);
@@ -29,6 +40,13 @@ final class AgentListener {
   private final Clock clock;
   private final AtomicReference<@Nullable ConfigSnapshot> latest = new AtomicReference<>();
   private final AtomicReference<SyncEvent.@Nullable Stopped> stopped = new AtomicReference<>();
+  // Listener thread only:
+  private @Nullable String announced; // the hash of the last snapshot_applied
+  private boolean licenseExpired; // the client's license state is EXPIRED
+  private boolean withdrawn; // the output holds the empty configuration (license expired)
+
+  /** The hash of the empty configuration {@code {}}, which a withdrawn output file holds. */
+  static final String EMPTY_HASH = ConfigHash.configHash(JsonNodeFactory.instance.objectNode());
 
   AgentListener(
       EventLines lines,
@@ -53,8 +71,28 @@ final class AgentListener {
       return;
     }
     lines.print(event);
-    if (event instanceof SyncEvent.SnapshotApplied applied) {
-      afterApply(applied.hash());
+    if (event instanceof SyncEvent.LicenseExpired) {
+      licenseExpired = true;
+      ConfigSnapshot snapshot = latest.get();
+      if (snapshot == null || snapshot.hash().equals(announced)) {
+        // Expired while running (no new configuration): stop serving now. When the expired license
+        // belongs to a new configuration, its snapshot_applied comes next and withdraws then.
+        withdraw();
+      }
+    } else if (event instanceof SyncEvent.LicenseRenewed) {
+      licenseExpired = false;
+    } else if (event instanceof SyncEvent.SnapshotApplied applied) {
+      announced = applied.hash();
+      if (licenseExpired) {
+        // The client runs it but must not serve it: the proxy is never given it.
+        log.warn(
+            "configuration {} is not written nor announced to the on-change command: its license"
+                + " has expired",
+            applied.hash());
+        withdraw();
+      } else {
+        afterApply(applied.hash());
+      }
     }
   }
 
@@ -71,6 +109,7 @@ final class AgentListener {
           "configuration {} was applied but not handed to the agent; output not written", hash);
       return;
     }
+    withdrawn = false;
     OutputFile file = output;
     if (file != null) {
       try {
@@ -86,6 +125,41 @@ final class AgentListener {
     OnChangeRunner runner = onChange;
     if (runner != null) {
       runner.submit(hash);
+    }
+  }
+
+  /**
+   * The license expired: the proxy must serve nothing. The output file gets the empty
+   * configuration, and the on-change command runs with {@code CONFIGSYNC_SERVING=false}; once only,
+   * until a configuration is written again.
+   */
+  private void withdraw() {
+    if (withdrawn) {
+      return;
+    }
+    withdrawn = true;
+    OutputFile file = output;
+    if (file != null) {
+      try {
+        file.write(JsonNodeFactory.instance.objectNode());
+      } catch (Exception e) {
+        log.error(
+            "cannot withdraw the configuration from {} ({}): the proxy may go on serving a"
+                + " configuration whose license has expired",
+            file.path(),
+            e.toString());
+        lines.print(
+            new AgentEvent.OutputFailed(clock.instant(), EMPTY_HASH, file.path(), describe(e)));
+        withdrawn = false; // tried again at the next expired configuration
+        return;
+      }
+      lines.print(
+          new AgentEvent.OutputWithdrawn(
+              clock.instant(), EMPTY_HASH, file.path(), "license_expired"));
+    }
+    OnChangeRunner runner = onChange;
+    if (runner != null) {
+      runner.submit(EMPTY_HASH, false);
     }
   }
 

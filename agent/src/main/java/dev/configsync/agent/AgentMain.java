@@ -57,12 +57,14 @@ public final class AgentMain {
   public static final int EXIT_USAGE = 2;
 
   /**
-   * Exit status: licensing is on ({@code --license-key}) and the running configuration's license
-   * has expired, now or already in the cache at start-up. The agent stops so that the proxy it
-   * feeds is not kept running on an expired license; a restart exits 3 again until the control
-   * plane sends a renewed license.
+   * Formerly the exit status of {@code run} when the license expired. No command returns it any
+   * more: an agent whose license expires stops serving (it empties its output file) but keeps
+   * running, so that the renewed license the control plane sends can reach it; exiting made that
+   * impossible (see {@code docs/agent.md}). The value stays reserved.
+   *
+   * @deprecated never returned; kept so that code naming it still compiles
    */
-  public static final int EXIT_LICENSE_EXPIRED = 3;
+  @Deprecated public static final int EXIT_LICENSE_EXPIRED = 3;
 
   private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
 
@@ -70,7 +72,31 @@ public final class AgentMain {
 
   /** Runs the command line and exits the JVM with its status. */
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals("load")) {
+      quietForLoad();
+    }
     System.exit(execute(args, System.out, System.err, new StopSignal(), true));
+  }
+
+  /**
+   * {@code load} without a running agent checks and caches the file with a client of its own that
+   * never dials (see {@link LoadCommand}). That client's log lines describe a node that is not
+   * there ({@code wss://offline.invalid}, {@code retrying in 3600000 ms}, {@code starts EMPTY}) and
+   * repeat a refusal that {@code load} itself reports: they are turned off in a {@code load}
+   * process, where the loggers are not created yet, unless {@code -D} says otherwise. {@code load}
+   * reports what the operator needs itself: one answer on stdout, a refusal once on stderr.
+   */
+  private static void quietForLoad() {
+    quiet("dev.configsync.SyncLoop", "off");
+    quiet("dev.configsync.UsageReporter", "off");
+    quiet("dev.configsync.cache.FileSnapshotStore", "warn"); // "created node identity ..."
+  }
+
+  private static void quiet(String logger, String level) {
+    String property = "org.slf4j.simpleLogger.log." + logger;
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, level);
+    }
   }
 
   /**
@@ -79,8 +105,7 @@ public final class AgentMain {
    * command started this way handles no signals: it runs until the calling thread is interrupted,
    * then stops cleanly and returns {@link #EXIT_OK}.
    *
-   * @return the exit status: {@link #EXIT_OK}, {@link #EXIT_FAILURE}, {@link #EXIT_USAGE} or {@link
-   *     #EXIT_LICENSE_EXPIRED}
+   * @return the exit status: {@link #EXIT_OK}, {@link #EXIT_FAILURE} or {@link #EXIT_USAGE}
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     return execute(args, out, err, new StopSignal(), false);
@@ -150,7 +175,7 @@ public final class AgentMain {
         "Keeps this node's gateway configuration current from a control plane (Kong hybrid mode"
             + " protocol v1, mutual TLS).",
         "Exit status: 0 clean stop or success, 1 unexpected failure (load: refused), 2 bad"
-            + " arguments, 3 license expired."
+            + " arguments."
       })
   static final class TopCommand implements Callable<Integer> {
     @Spec @Nullable CommandSpec spec;

@@ -42,10 +42,15 @@ final class EventJson {
 
   /** The event's JSON line, without the line break. */
   static String line(Object event) {
+    return text(toJson(event));
+  }
+
+  /** An event already turned into JSON ({@link #toJson}), as one line, without the line break. */
+  static String text(ObjectNode json) {
     try {
-      return WRITER.writeValueAsString(toJson(event));
+      return WRITER.writeValueAsString(json);
     } catch (JsonProcessingException e) {
-      throw new IllegalStateException("an event could not be written as JSON: " + event, e);
+      throw new IllegalStateException("an event could not be written as JSON: " + json, e);
     }
   }
 

@@ -211,7 +211,7 @@ final class LoadCommand implements Callable<Integer> {
       return refused(
           "cannot hand " + source + " to the agent running on " + dir + ": " + e, null, name);
     }
-    log.info("an agent runs on {}; handed {} to it as {}", dir, source, name);
+    log.debug("an agent runs on {}; handed {} to it as {}", dir, source, name);
     Path request = incoming.resolve(name);
     Path result = incoming.resolve(Incoming.resultName(id));
     long deadline = System.nanoTime() + timeout.toNanos();

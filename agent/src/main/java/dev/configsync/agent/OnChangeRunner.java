@@ -43,7 +43,7 @@ final class OnChangeRunner {
   private final Clock clock;
   private final ExecutorService executor;
   private final Object lock = new Object();
-  private @Nullable String pending; // guarded by lock: the hash of the next run
+  private @Nullable Request pending; // guarded by lock: the next run
   private boolean draining; // guarded by lock: a drain task is queued or running
   private boolean closed; // guarded by lock
 
@@ -76,16 +76,26 @@ final class OnChangeRunner {
             });
   }
 
-  /**
-   * Asks for a run for the configuration {@code hash}. Returns at once: the run starts now, or
-   * after the one under way (replacing any other waiting request). Ignored after {@link #close}.
-   */
+  /** A run asked for: the configuration's hash, and whether the proxy is to serve it. */
+  private record Request(String hash, boolean serving) {}
+
+  /** As {@link #submit(String, boolean)} for a configuration to serve. */
   void submit(String hash) {
+    submit(hash, true);
+  }
+
+  /**
+   * Asks for a run for the configuration {@code hash}, with {@code CONFIGSYNC_SERVING} set to
+   * {@code serving} ({@code false} when the license expired and the proxy must serve nothing).
+   * Returns at once: the run starts now, or after the one under way (replacing any other waiting
+   * request). Ignored after {@link #close}.
+   */
+  void submit(String hash, boolean serving) {
     synchronized (lock) {
       if (closed) {
         return;
       }
-      pending = hash;
+      pending = new Request(hash, serving);
       if (draining) {
         return;
       }
@@ -96,24 +106,25 @@ final class OnChangeRunner {
 
   private void drain() {
     while (true) {
-      String hash;
+      Request next;
       synchronized (lock) {
-        hash = pending;
+        next = pending;
         pending = null;
-        if (hash == null || closed) {
+        if (next == null || closed) {
           draining = false;
           return;
         }
       }
-      runOnce(hash);
+      runOnce(next.hash(), next.serving());
     }
   }
 
-  private void runOnce(String hash) {
+  private void runOnce(String hash, boolean serving) {
     long start = System.nanoTime();
     ProcessBuilder builder = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true);
     Map<String, String> env = builder.environment();
     env.put("CONFIGSYNC_HASH", hash);
+    env.put("CONFIGSYNC_SERVING", String.valueOf(serving));
     if (output != null) {
       env.put("CONFIGSYNC_OUTPUT", output.toString());
     } else {
@@ -207,7 +218,7 @@ final class OnChangeRunner {
     synchronized (lock) {
       closed = true;
       if (pending != null) {
-        log.info("on-change run for {} skipped: the agent is stopping", pending);
+        log.info("on-change run for {} skipped: the agent is stopping", pending.hash());
       }
       pending = null;
     }

@@ -3,7 +3,6 @@ package dev.configsync.agent;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigSyncClient;
-import dev.configsync.SyncEvent;
 import dev.configsync.cache.FileSnapshotStore;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.okhttp.OkHttpTransport;
@@ -47,7 +46,8 @@ import picocli.CommandLine.Option;
       "Connects to the control plane over mutual TLS and keeps this node's configuration current"
           + " until SIGTERM or SIGINT.",
       "Prints one JSON object per line on stdout for each event; logs go to stderr.",
-      "Exit status: 0 clean stop, 1 unexpected failure, 2 bad arguments, 3 license expired."
+      "Exit status: 0 clean stop, 1 unexpected failure, 2 bad arguments. An expired license stops"
+          + " serving (the --output file is emptied), not the agent, which waits for a renewed one."
     })
 final class RunCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
@@ -157,7 +157,9 @@ final class RunCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description =
           "Ed25519 public key (PEM) that must have signed the configuration's license; enables"
-              + " licensing. On expiry the agent exits with status 3.")
+              + " licensing. On expiry the --output file is emptied and --on-change runs with"
+              + " CONFIGSYNC_SERVING=false; the agent keeps connecting and serves again when a"
+              + " renewed license arrives.")
   @Nullable Path licenseKey;
 
   @Option(
@@ -239,7 +241,6 @@ final class RunCommand implements Callable<Integer> {
   private final boolean installSignals;
   private final Clock clock = Clock.systemUTC();
   private @Nullable String licenseKeyPem;
-  private volatile boolean licenseExpired;
 
   RunCommand(PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
     this.out = out;
@@ -274,7 +275,7 @@ final class RunCommand implements Callable<Integer> {
   }
 
   private int runAgent(Setup setup) {
-    EventLines lines = new EventLines(out);
+    EventLines lines = new EventLines(out, clock);
     OutputFile outputFile = setup.output();
     if (outputFile != null) {
       outputFile.deleteStaleTemporaryFiles();
@@ -304,14 +305,7 @@ final class RunCommand implements Callable<Integer> {
               .reconnectDelay(reconnectMin, reconnectMax)
               .clock(clock)
               .onSnapshot(listener::onSnapshot)
-              .onEvent(listener::onEvent)
-              .onEvent(
-                  event -> {
-                    if (event instanceof SyncEvent.LicenseExpired) {
-                      licenseExpired = true; // the node must stop serving: the agent exits 3
-                      stop.requestStop();
-                    }
-                  });
+              .onEvent(listener::onEvent);
       if (fallbackConfig != null) {
         builder.fallbackConfig(fallbackConfig);
       }
@@ -385,11 +379,6 @@ final class RunCommand implements Callable<Integer> {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
-    }
-    if (licenseExpired) {
-      err.println(AgentMain.NAME + ": the license has expired; the node must not serve");
-      err.flush();
-      return AgentMain.EXIT_LICENSE_EXPIRED;
     }
     return AgentMain.EXIT_OK;
   }

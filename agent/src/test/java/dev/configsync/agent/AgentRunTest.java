@@ -19,11 +19,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -186,14 +190,9 @@ class AgentRunTest {
     assertThat(agent.err()).doesNotContain("\"event\"");
   }
 
-  @Test
-  void exitsWithStatus3WhenTheLicenseExpires() throws Exception {
-    java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
-    Path keyFile = dir.resolve("license.pub");
-    Files.writeString(
-        keyFile, dev.configsync.license.LicenseSigner.publicKeyPem(vendor.getPublic()));
-    // A license whose last day was yesterday (UTC): signed, but expired.
-    java.time.LocalDate yesterday = java.time.LocalDate.now(java.time.ZoneOffset.UTC).minusDays(1);
+  /** A configuration with a license whose last day is {@code lastDay} (UTC). */
+  private static JsonNode licensed(int version, java.security.KeyPair vendor, LocalDate lastDay)
+      throws Exception {
     JsonNode license =
         new dev.configsync.license.LicenseSigner(vendor.getPrivate())
             .sign(
@@ -202,30 +201,157 @@ class AgentRunTest {
                     "KEY-1234-5678",
                     "Enterprise",
                     1,
-                    yesterday.minusDays(30),
-                    yesterday));
-    String hash =
-        cp.publish(
-            dev.configsync.license.LicenseSigner.withLicense(JSON.readTree(config(9)), license));
+                    lastDay.minusDays(400),
+                    lastDay));
+    return dev.configsync.license.LicenseSigner.withLicense(
+        JSON.readTree(config(version)), license);
+  }
+
+  /**
+   * An expired license stops serving, not listening: the output is emptied and the on-change
+   * command told so, the agent keeps connecting, and a renewed license serves again, also after a
+   * restart on a cache whose license has expired (which used to exit 3 at once, before the renewed
+   * license could arrive).
+   */
+  @Test
+  void anExpiredLicenseEmptiesTheOutputAndARenewedOneRestoresItAlsoAfterARestart()
+      throws Exception {
+    java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
+    Path keyFile = dir.resolve("license.pub");
+    Files.writeString(
+        keyFile, dev.configsync.license.LicenseSigner.publicKeyPem(vendor.getPublic()));
+    LocalDate today = LocalDate.now(ZoneOffset.UTC);
+    Path output = dir.resolve("config.json");
+    Path runs = dir.resolve("runs.txt");
+    String expired = cp.publish(licensed(9, vendor, today.minusDays(1)));
     List<String> args = baseArgs();
-    args.addAll(List.of("--license-key", keyFile.toString()));
+    args.addAll(
+        List.of(
+            "--license-key",
+            keyFile.toString(),
+            "--output",
+            output.toString(),
+            "--on-change",
+            "echo \"$CONFIGSYNC_HASH $CONFIGSYNC_SERVING\" >> '" + runs + "'"));
 
     RunningAgent agent = start(args);
-
-    await().until(agent::isDone);
-    assertThat(agent.exitCode()).isEqualTo(AgentMain.EXIT_LICENSE_EXPIRED);
-    assertThat(agent.hasEvent("snapshot_applied", e -> e.path("hash").asText().equals(hash)))
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.hasEvent("output_withdrawn", e -> true));
+    assertThat(agent.hasEvent("snapshot_applied", e -> e.path("hash").asText().equals(expired)))
         .isTrue();
     assertThat(agent.hasEvent("license_expired", e -> true)).isTrue();
-    assertThat(agent.err()).contains("license has expired");
+    assertThat(agent.hasEvent("output_written", e -> true)).isFalse();
+    assertThat(readJson(output).size()).as("the empty configuration").isZero();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> Files.exists(runs) && Files.readString(runs).contains("false"));
+    assertThat(Files.readString(runs)).isEqualTo(AgentListener.EMPTY_HASH + " false\n");
+    assertThat(agent.isDone()).as("an expired license stops serving, not the agent").isFalse();
 
-    // The decision holds across a restart, from the cache, with the control plane gone.
-    cp.stop();
-    RunningAgent again = start(args);
-    await().until(again::isDone);
-    assertThat(again.exitCode()).isEqualTo(AgentMain.EXIT_LICENSE_EXPIRED);
-    assertThat(again.hasEvent("snapshot_applied", e -> e.path("source").asText().equals("cache")))
+    // A renewed license: the agent serves again.
+    String renewed = cp.publish(licensed(10, vendor, today.plusYears(1)));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(renewed)));
+    assertThat(agent.hasEvent("license_renewed", e -> true)).isTrue();
+    assertThat(readJson(output).path("services").get(0).path("name").asText()).isEqualTo("s10");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> Files.readString(runs).contains(renewed + " true"));
+    assertThat(agent.stop()).isEqualTo(AgentMain.EXIT_OK);
+
+    // The cache now holds the renewed configuration; make it expire there: the control plane
+    // goes back to an expired license, the agent takes it, and stops.
+    RunningAgent second = start(args);
+    await().atMost(Duration.ofSeconds(20)).until(() -> second.hasEvent("connected", e -> true));
+    String expiredAgain = cp.publish(licensed(11, vendor, today.minusDays(2)));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> second.hasEvent("output_withdrawn", e -> true));
+    assertThat(
+            second.hasEvent("snapshot_applied", e -> e.path("hash").asText().equals(expiredAgain)))
         .isTrue();
+    assertThat(readJson(output).size()).isZero();
+    assertThat(second.stop()).isEqualTo(AgentMain.EXIT_OK);
+
+    // Restarted on that cache, with the renewed license on the control plane.
+    String renewedAgain = cp.publish(licensed(12, vendor, today.plusYears(1)));
+    Files.writeString(output, "{\"left\":\"by an earlier run\"}");
+    RunningAgent third = start(args);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                third.hasEvent(
+                    "output_written", e -> e.path("hash").asText().equals(renewedAgain)));
+    List<String> names =
+        third.events().stream().map(e -> e.path("event").asText()).collect(Collectors.toList());
+    assertThat(names)
+        .containsSubsequence(
+            "license_expired",
+            "snapshot_applied",
+            "output_withdrawn",
+            "connecting",
+            "connected",
+            "license_renewed",
+            "snapshot_applied",
+            "output_written");
+    assertThat(third.event("snapshot_applied", e -> true).orElseThrow().path("source").asText())
+        .isEqualTo("cache");
+    assertThat(third.hasEvent("output_written", e -> e.path("hash").asText().equals(expiredAgain)))
+        .as("an expired configuration is never written")
+        .isFalse();
+    assertThat(readJson(output).path("services").get(0).path("name").asText()).isEqualTo("s12");
+    assertThat(third.isDone()).isFalse();
+    assertThat(third.stop()).isEqualTo(AgentMain.EXIT_OK);
+    assertInTimeOrder(third);
+  }
+
+  /**
+   * The lines printed on the client's listener thread (every event but the on-change and load
+   * results, which come from threads of their own) are in the order of their times.
+   */
+  private static void assertInTimeOrder(RunningAgent agent) {
+    List<JsonNode> lines =
+        agent.events().stream()
+            .filter(e -> !e.path("event").asText().startsWith("on_change_"))
+            .filter(e -> !e.path("event").asText().equals("manual_load_finished"))
+            .collect(Collectors.toList());
+    for (int i = 1; i < lines.size(); i++) {
+      Instant before = Instant.parse(lines.get(i - 1).path("time").asText());
+      Instant after = Instant.parse(lines.get(i).path("time").asText());
+      assertThat(after)
+          .as("line %d: %s after %s", i, lines.get(i), lines.get(i - 1))
+          .isAfterOrEqualTo(before);
+    }
+  }
+
+  /**
+   * A license in its warning window: {@code license_expiring} used to be printed after a {@code
+   * snapshot_applied} and an {@code output_written} stamped later than it.
+   */
+  @Test
+  void licenseEventsArePrintedInTimeOrder() throws Exception {
+    java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
+    Path keyFile = dir.resolve("license.pub");
+    Files.writeString(
+        keyFile, dev.configsync.license.LicenseSigner.publicKeyPem(vendor.getPublic()));
+    String hash = cp.publish(licensed(5, vendor, LocalDate.now(ZoneOffset.UTC).plusDays(3)));
+    List<String> args = baseArgs();
+    args.addAll(
+        List.of(
+            "--license-key", keyFile.toString(), "--output", dir.resolve("out.json").toString()));
+    RunningAgent agent = start(args);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(hash)));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> agent.hasEvent("license_expiring", e -> true));
+    assertThat(agent.stop()).isEqualTo(AgentMain.EXIT_OK);
+    assertInTimeOrder(agent);
   }
 
   @Test

@@ -228,10 +228,60 @@ class EventJsonTest {
     assertThat(line).doesNotContain("\n").contains("line one\\nline \\\"two\\\"");
   }
 
+  /**
+   * A line's time is when it is printed, never before the line above: events stamped on other
+   * threads (the client's loop, the on-change thread) reach the printer out of their time order.
+   */
+  @Test
+  void linesAreStampedWhenPrintedAndNeverGoBackInTime() throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    java.util.Deque<Instant> ticks =
+        new java.util.ArrayDeque<>(
+            List.of(
+                Instant.parse("2026-03-01T12:00:01Z"),
+                Instant.parse("2026-03-01T12:00:00.5Z"), // the wall clock stepped back
+                Instant.parse("2026-03-01T12:00:02Z")));
+    java.time.Clock clock =
+        new java.time.Clock() {
+          @Override
+          public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+          }
+
+          @Override
+          public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+          }
+
+          @Override
+          public Instant instant() {
+            return ticks.removeFirst();
+          }
+        };
+    EventLines lines = new EventLines(new PrintStream(bytes, false, StandardCharsets.UTF_8), clock);
+    // Stamped in the other order than they are printed.
+    lines.print(new SyncEvent.CacheWritten(T.plusSeconds(5), H1, 10));
+    lines.print(new SyncEvent.SnapshotApplied(T, H1, SnapshotSource.CONTROL_PLANE, null));
+    lines.print(new SyncEvent.Stopped(T.minusSeconds(5)));
+    List<String> printed = bytes.toString(StandardCharsets.UTF_8).lines().toList();
+    assertThat(printed)
+        .containsExactly(
+            "{\"event\":\"cache_written\",\"hash\":\""
+                + H1
+                + "\",\"bytes\":10,\"time\":\"2026-03-01T12:00:01Z\"}",
+            "{\"event\":\"snapshot_applied\",\"hash\":\""
+                + H1
+                + "\",\"source\":\"control_plane\",\"time\":\"2026-03-01T12:00:01Z\"}",
+            "{\"event\":\"stopped\",\"time\":\"2026-03-01T12:00:02Z\"}");
+  }
+
   @Test
   void linesFromManyThreadsNeverInterleave() throws Exception {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    EventLines lines = new EventLines(new PrintStream(bytes, false, StandardCharsets.UTF_8));
+    EventLines lines =
+        new EventLines(
+            new PrintStream(bytes, false, StandardCharsets.UTF_8),
+            java.time.Clock.fixed(T, java.time.ZoneOffset.UTC)); // lines are stamped when printed
     String longReason = "x".repeat(10_000);
     int threads = 8;
     int perThread = 200;

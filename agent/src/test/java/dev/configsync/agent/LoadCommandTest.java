@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.configsync.license.LicenseSigner;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -158,5 +159,70 @@ class LoadCommandTest {
     assertThat(Incoming.parseRequest("." + plain + ".1234.tmp")).isEmpty();
     assertThat(Incoming.parseRequest(Incoming.CLAIMED_PREFIX + plain)).isEmpty();
     assertThat(Incoming.parseRequest("manual-not-a-uuid.json")).isEmpty();
+  }
+
+  /** {@code configsync-agent load} in a process of its own, as an operator runs it. */
+  private record LoadRun(int exit, List<String> out, String err) {}
+
+  private LoadRun loadInAProcess(Path file, Path cache) throws Exception {
+    List<String> command =
+        List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-cp",
+            System.getProperty("java.class.path"),
+            AgentMain.class.getName(),
+            "load",
+            file.toString(),
+            "--cache-dir",
+            cache.toString());
+    Path out = dir.resolve("load.out");
+    Path err = dir.resolve("load.err");
+    java.lang.Process p =
+        new ProcessBuilder(command)
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .start();
+    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    return new LoadRun(
+        p.exitValue(), Files.readAllLines(out), Files.readString(err, StandardCharsets.UTF_8));
+  }
+
+  private static int occurrences(String text, String part) {
+    int n = 0;
+    for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * What an operator sees: the answer on stdout, a refusal once on stderr, and nothing of the
+   * offline client that checks the file (it used to log its never-dialled control plane {@code
+   * wss://offline.invalid}, "retrying in 3600000 ms", "starts EMPTY", and the refusal again).
+   */
+  @Test
+  void loadInAProcessPrintsWhatTheOperatorNeedsOnce() throws Exception {
+    Path bad = Files.writeString(dir.resolve("bad.json"), "{\"services\": [\n  {\"name\": }\n]}");
+    LoadRun refused = loadInAProcess(bad, dir.resolve("cache-1"));
+    assertThat(refused.exit()).as(refused.err()).isEqualTo(AgentMain.EXIT_FAILURE);
+    assertThat(refused.out()).hasSize(1);
+    JsonNode answer = JSON.readTree(refused.out().get(0));
+    assertThat(answer.path("ok").asBoolean()).isFalse();
+    assertThat(answer.path("error").asText()).contains("bad.json:2:");
+    assertThat(occurrences(refused.err(), "bad.json:2:")).as(refused.err()).isEqualTo(1);
+    assertThat(refused.err().lines())
+        .as(refused.err())
+        .containsExactly("configsync-agent: " + answer.path("error").asText());
+
+    LoadRun loaded = loadInAProcess(config(), dir.resolve("cache-2"));
+    assertThat(loaded.exit()).as(loaded.err()).isEqualTo(AgentMain.EXIT_OK);
+    assertThat(loaded.out()).hasSize(1);
+    assertThat(JSON.readTree(loaded.out().get(0)).path("applied").asText()).isEqualTo("cache");
+    assertThat(loaded.err()).as("nothing on stderr for a load that worked").isEmpty();
+    for (String internal :
+        List.of("offline.invalid", "3600000", "starts EMPTY", "retrying", "node identity")) {
+      assertThat(refused.err() + loaded.err()).doesNotContain(internal);
+    }
   }
 }

@@ -8,8 +8,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.http.HttpClient;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -17,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * onSnapshot} listener that publishes the new table with one atomic write. A request reads the
  * table once, so it is routed wholly by the old table or wholly by the new one.
  *
+ * <p><b>Plugins.</b> The gateway runs no plugins. It declares to the control plane only the ones
+ * given to {@link Builder#plugin} (none by default), and refuses a configuration that uses any
+ * other, so that it never routes without a plugin the configuration asks for.
+ *
  * <p><b>Responses of its own</b> (JSON {@code {"message": "..."}}): 503 when the license has
  * expired or before any configuration, 404 when no route matches, 413 when the request body is over
  * the limit, 502 when the upstream fails, 504 when it does not answer within the service's {@code
@@ -52,16 +61,27 @@ import org.slf4j.LoggerFactory;
  */
 public final class Gateway implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+  private static final Pattern PLUGIN_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+
+  /** MAJOR.MINOR[.PATCH] with an optional suffix, printable, at most 64 characters. */
+  static final Pattern VERSION =
+      Pattern.compile("(?=.{1,64}$)\\d{1,9}\\.\\d{1,9}(\\.\\d{1,9})?([-+.][0-9A-Za-z.+-]*)?");
 
   private final AtomicReference<@Nullable RoutingTable> table = new AtomicReference<>();
   private final AtomicReference<@Nullable RoutingTable> validated = new AtomicReference<>();
+  private final Map<String, String> plugins; // declared: name to version
   private final AtomicBoolean closed = new AtomicBoolean();
   private final HttpServer server;
   private final ExecutorService requestThreads;
   private final ExecutorService upstreamThreads;
   private @Nullable ConfigSyncClient client;
 
-  private Gateway(HttpServer server, ExecutorService requestThreads, ExecutorService upstream) {
+  private Gateway(
+      HttpServer server,
+      ExecutorService requestThreads,
+      ExecutorService upstream,
+      Map<String, String> plugins) {
+    this.plugins = Map.copyOf(plugins);
     this.server = server;
     this.requestThreads = requestThreads;
     this.upstreamThreads = upstream;
@@ -113,6 +133,19 @@ public final class Gateway implements AutoCloseable {
 
   /** Runs in the client's pipeline thread: refuse a configuration this gateway cannot route by. */
   private void validate(ConfigSnapshot snapshot) {
+    Set<String> unknown = new TreeSet<>(RoutingTable.pluginsUsed(snapshot.config()));
+    unknown.removeAll(plugins.keySet());
+    if (!unknown.isEmpty()) {
+      // Routing without them would serve more than the configuration allows (no authentication,
+      // no rate limit...). A control plane that checks compatibility never sends such a
+      // configuration; this catches one that does not, and manual loads.
+      throw new IllegalArgumentException(
+          "the configuration uses plugin(s) "
+              + unknown
+              + " that this gateway does not run (it declares "
+              + (plugins.isEmpty() ? "none" : plugins.keySet().toString())
+              + ")");
+    }
     validated.set(RoutingTable.from(snapshot.hash(), snapshot.config()));
   }
 
@@ -140,6 +173,7 @@ public final class Gateway implements AutoCloseable {
     private long maxRequestBodyBytes = 8L * 1024 * 1024;
     private Duration connectTimeout = Duration.ofSeconds(5);
     private @Nullable UsageRecorder usage; // default: the client's usage telemetry
+    private final Map<String, String> plugins = new LinkedHashMap<>();
 
     private Builder() {}
 
@@ -178,6 +212,43 @@ public final class Gateway implements AutoCloseable {
         throw new IllegalArgumentException("connectTimeout must be positive, got: " + timeout);
       }
       this.connectTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Declares a plugin that requests through this gateway really go through, with its version: one
+     * you added to the gateway, or one enforced in front of it. The gateway itself runs no plugins.
+     * Declared plugins are sent to the control plane (the client's {@code capability}), which
+     * withholds every configuration that uses a plugin the node does not declare; the gateway
+     * refuses such a configuration too if one reaches it anyway (a manual load, a control plane
+     * that does not check). Declare only what really runs: the gateway routes a configuration's
+     * routes without doing anything about its plugins. Default: none.
+     *
+     * @throws IllegalArgumentException when the name or the version has the wrong form (name:
+     *     letters, digits, '-', '_', '.'; version: MAJOR.MINOR[.PATCH][-suffix|+suffix])
+     */
+    public Builder plugin(String name, String version) {
+      Objects.requireNonNull(name, "plugin name");
+      Objects.requireNonNull(version, "plugin version");
+      if (!PLUGIN_NAME.matcher(name).matches()) {
+        throw new IllegalArgumentException(
+            "plugin name must be 1 to 128 letters, digits, '-', '_' or '.', starting with a letter"
+                + " or digit, got: '"
+                + name
+                + "'");
+      }
+      if (!VERSION.matcher(version).matches()) {
+        throw new IllegalArgumentException(
+            "plugin "
+                + name
+                + ": version must be MAJOR.MINOR[.PATCH] with an optional -suffix or +suffix (at"
+                + " most 64 characters), got: '"
+                + version
+                + "'");
+      }
+      if (plugins.putIfAbsent(name, version) != null) {
+        throw new IllegalArgumentException("plugin " + name + " is declared twice");
+      }
       return this;
     }
 
@@ -222,7 +293,8 @@ public final class Gateway implements AutoCloseable {
       HttpServer server = HttpServer.create(listen, 128);
       ExecutorService requestThreads = Executors.newFixedThreadPool(threads, named("gateway-http"));
       ExecutorService upstreamThreads = Executors.newCachedThreadPool(named("gateway-upstream"));
-      Gateway gateway = new Gateway(server, requestThreads, upstreamThreads);
+      Gateway gateway = new Gateway(server, requestThreads, upstreamThreads, plugins);
+      plugins.forEach(client::capability);
       try {
         ConfigSyncClient sync =
             client.validator(gateway::validate).onSnapshot(gateway::apply).build();

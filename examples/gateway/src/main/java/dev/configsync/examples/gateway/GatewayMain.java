@@ -24,6 +24,7 @@ import org.jspecify.annotations.Nullable;
  * java -jar examples/gateway/target/configsync-gateway.jar \
  *     --control-plane wss://cp.example.com:8005 --cert dp.crt --key dp.key --ca ca.crt \
  *     --cache-dir /var/lib/gateway [--listen 0.0.0.0:8000] [--server-name NAME] [--license-key FILE]
+ *     [--capability NAME=VERSION]... [--node-version VERSION]
  * </pre>
  *
  * <p>Exit code 2 on bad arguments. The gateway runs until the process is stopped (SIGTERM, Ctrl-C),
@@ -49,7 +50,21 @@ public final class GatewayMain {
               "--license-key",
               "CONFIGSYNC_LICENSE_KEY",
               false,
-              "Ed25519 public key (PEM) that signs licenses; turns licensing on"));
+              "Ed25519 public key (PEM) that signs licenses; turns licensing on"),
+          new Option(
+              "--capability",
+              "CONFIGSYNC_CAPABILITIES",
+              false,
+              "NAME=VERSION of a plugin requests really go through (added to the gateway, or"
+                  + " enforced in front of it); repeatable (the variable: comma-separated)."
+                  + " Default none: the gateway runs no plugins"),
+          new Option(
+              "--node-version",
+              "CONFIGSYNC_NODE_VERSION",
+              false,
+              "the node_version reported to the control plane (default "
+                  + ConfigSyncClient.VERSION
+                  + ")"));
 
   private GatewayMain() {}
 
@@ -95,11 +110,39 @@ public final class GatewayMain {
             .controlPlane(URI.create(settings.get("--control-plane")))
             .transport(OkHttpTransport.create(tls))
             .snapshotStore(FileSnapshotStore.open(Path.of(settings.get("--cache-dir"))));
+    String nodeVersion = settings.get("--node-version");
+    if (nodeVersion != null) {
+      if (!Gateway.VERSION.matcher(nodeVersion).matches()) {
+        throw new IllegalArgumentException(
+            "--node-version must be MAJOR.MINOR[.PATCH] with an optional -suffix or +suffix, got: "
+                + printable(nodeVersion));
+      }
+      client.nodeVersion(nodeVersion);
+    }
+    Gateway.Builder gateway = Gateway.builder();
+    String capabilities = settings.get("--capability");
+    if (capabilities != null) {
+      for (String item : capabilities.split(",", -1)) {
+        String capability = item.trim();
+        int eq = capability.indexOf('=');
+        if (eq < 0) {
+          throw new IllegalArgumentException(
+              "--capability must be NAME=VERSION (e.g. key-auth=3.4.0), got: "
+                  + printable(capability));
+        }
+        try {
+          gateway.plugin(capability.substring(0, eq), capability.substring(eq + 1));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(
+              "--capability " + printable(capability) + ": " + printable(e.getMessage()), e);
+        }
+      }
+    }
     String licenseKey = settings.get("--license-key");
     if (licenseKey != null) {
       client.licenseKeyPem(Files.readString(Path.of(licenseKey), StandardCharsets.US_ASCII));
     }
-    return Gateway.builder()
+    return gateway
         .listen(listenAddress(settings.getOrDefault("--listen", "127.0.0.1:8000")))
         .start(client);
   }
@@ -133,6 +176,9 @@ public final class GatewayMain {
         }
         value = args[++i];
       }
+      if (arg.equals("--capability") && out.containsKey(arg)) {
+        value = out.get(arg) + "," + value; // repeatable: kept as the variable's comma list
+      }
       out.put(arg, value);
     }
     for (Option option : OPTIONS) {
@@ -146,6 +192,22 @@ public final class GatewayMain {
       }
     }
     return out;
+  }
+
+  /** {@code text} with control characters escaped, for an error message. */
+  static String printable(@Nullable String text) {
+    StringBuilder b = new StringBuilder();
+    String.valueOf(text)
+        .codePoints()
+        .forEach(
+            c -> {
+              if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
+                b.append(String.format(Locale.ROOT, "\\u%04x", c));
+              } else {
+                b.appendCodePoint(c);
+              }
+            });
+    return b.toString();
   }
 
   /** {@code PORT} or {@code HOST:PORT}. */

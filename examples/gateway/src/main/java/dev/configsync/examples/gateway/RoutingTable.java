@@ -4,7 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -14,6 +17,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -151,6 +155,36 @@ public final class RoutingTable {
       routes.add(route);
     }
     return new RoutingTable(hash, services, routes);
+  }
+
+  /**
+   * The names of the plugins a configuration uses: the {@code name} of each entry of every {@code
+   * plugins} array, at any depth (Kong nests plugins in services, routes and consumers as well as
+   * at the top). Entries with {@code "enabled": false} count too: the control plane counts them.
+   */
+  public static Set<String> pluginsUsed(JsonNode config) {
+    Set<String> names = new TreeSet<>();
+    Deque<JsonNode> pending = new ArrayDeque<>(); // not recursive: a configuration may nest deeply
+    pending.push(config);
+    while (!pending.isEmpty()) {
+      JsonNode node = pending.pop();
+      if (node.isObject()) {
+        JsonNode plugins = node.path("plugins");
+        if (plugins.isArray()) {
+          for (JsonNode plugin : plugins) {
+            if (plugin.path("name").isTextual()) {
+              names.add(plugin.path("name").asText());
+            }
+          }
+        }
+      }
+      for (JsonNode child : node) {
+        if (child.isContainerNode()) {
+          pending.push(child);
+        }
+      }
+    }
+    return Collections.unmodifiableSet(names);
   }
 
   /** The hash of the configuration this table was read from. */

@@ -125,4 +125,41 @@ class GatewayLicenseTest {
     await().until(() -> bed.get(gateway, "/a").statusCode() == 200);
     assertThat(gateway.client().status().licenseState()).isEqualTo(LicenseState.VALID);
   }
+
+  /**
+   * The embedded client restarted on a cache whose license has expired: it does not serve, keeps
+   * connecting, and serves again when the control plane sends a renewed license (real TLS, real
+   * control plane, restarted meanwhile).
+   */
+  @Test
+  void restartedOnAnExpiredCacheItKeepsConnectingAndServesWhenARenewedLicenseArrives()
+      throws Exception {
+    Upstream one = bed.upstream("upstream-1");
+    KeyPair keys = LicenseSigner.generateKeyPair();
+    LicenseSigner signer = new LicenseSigner(keys.getPrivate());
+    Instant expiresAt = EXPIRES_ON.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+    HandClock clock = new HandClock(expiresAt.minusSeconds(60));
+    bed.startControlPlane();
+    bed.cp().publish(licensed(GatewayIntegrationTest.configA(one), signer, EXPIRES_ON));
+    Gateway first =
+        bed.startGateway(
+            "dp-cache", c -> c.licenseKey(keys.getPublic()).clock(clock), UsageRecorder.none());
+    await().until(() -> first.routingTable().isPresent());
+    first.close();
+    bed.stopControlPlane();
+
+    clock.set(expiresAt.plusSeconds(1));
+    Gateway again =
+        bed.startGateway(
+            "dp-cache", c -> c.licenseKey(keys.getPublic()).clock(clock), UsageRecorder.none());
+    assertThat(again.client().isServing()).isFalse();
+    assertThat(bed.get(again, "/a").statusCode()).isEqualTo(503);
+
+    bed.startControlPlane(); // same port and store: still the expired configuration
+    bed.cp()
+        .publish(licensed(GatewayIntegrationTest.configA(one), signer, EXPIRES_ON.plusYears(1)));
+    await().until(() -> bed.get(again, "/a").statusCode() == 200);
+    assertThat(again.client().status().licenseState()).isEqualTo(LicenseState.VALID);
+    assertThat(again.client().status().connectAttempts()).isGreaterThan(1);
+  }
 }

@@ -111,8 +111,18 @@ final class GatewayTestBed implements AutoCloseable {
   Gateway startGateway(
       String cache, UnaryOperator<ConfigSyncClient.Builder> settings, UsageRecorder usage)
       throws IOException {
+    return startGateway(cache, settings, usage, g -> g);
+  }
+
+  Gateway startGateway(
+      String cache,
+      UnaryOperator<ConfigSyncClient.Builder> settings,
+      UsageRecorder usage,
+      UnaryOperator<Gateway.Builder> gatewaySettings)
+      throws IOException {
     Gateway gateway =
-        Gateway.builder()
+        gatewaySettings
+            .apply(Gateway.builder())
             .listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
             .threads(16)
             .usageRecorder(usage)
