@@ -49,12 +49,15 @@ class LicenseSystemTest extends SystemTest {
 
     String valid = cp.admin().publishOk(issued("valid", 30));
     agent.awaitApplied(valid, PATIENCE);
-    eventually().until(() -> agent.status().path("serving").asBoolean());
+    eventually(agent).until(() -> agent.status().path("serving").asBoolean());
 
     String expired = cp.admin().publishOk(expired("expired"));
     agent.awaitEvent("license_expired", e -> true, PATIENCE);
     agent.awaitApplied(expired, PATIENCE);
-    eventually()
+    // Stops serving: the proxy's file is withdrawn (the empty configuration), the agent runs on.
+    agent.awaitEvent("output_withdrawn", e -> true, PATIENCE);
+    assertThat(agent.output()).isEqualTo(AdminClient.JSON.createObjectNode());
+    eventually(agent)
         .untilAsserted(
             () -> {
               JsonNode status = agent.status();
@@ -64,10 +67,13 @@ class LicenseSystemTest extends SystemTest {
             });
     assertThat(agent.process().isAlive()).as("the agent runs on, connected").isTrue();
 
-    String renewed = cp.admin().publishOk(issued("renewed", 60));
+    String renewedConfig = issued("renewed", 60);
+    String renewed = cp.admin().publishOk(renewedConfig);
     agent.awaitEvent("license_renewed", e -> true, PATIENCE);
     agent.awaitApplied(renewed, PATIENCE);
-    eventually().until(() -> agent.status().path("serving").asBoolean());
+    agent.awaitEvent("output_written", e -> e.path("hash").asText().equals(renewed), PATIENCE);
+    assertThat(agent.output()).isEqualTo(AdminClient.JSON.readTree(renewedConfig));
+    eventually(agent).until(() -> agent.status().path("serving").asBoolean());
     assertThat(agent.process().pid()).as("the same process, never restarted").isEqualTo(pid);
     assertThat(agent.events("started_empty")).hasSize(1);
   }
@@ -82,7 +88,8 @@ class LicenseSystemTest extends SystemTest {
 
     // The node goes down with the expired license in its cache; meanwhile the operator renews it.
     agent.kill();
-    String renewed = cp.admin().publishOk(issued("renewed", 60));
+    String renewedConfig = issued("renewed", 60);
+    String renewed = cp.admin().publishOk(renewedConfig);
     agent.restart();
 
     agent.awaitEvent(
@@ -92,7 +99,9 @@ class LicenseSystemTest extends SystemTest {
                 && e.path("source").asText().equals("control_plane"),
         PATIENCE);
     agent.awaitEvent("license_renewed", e -> true, PATIENCE);
-    eventually().until(() -> agent.status().path("serving").asBoolean());
+    agent.awaitEvent("output_written", e -> e.path("hash").asText().equals(renewed), PATIENCE);
+    assertThat(agent.output()).isEqualTo(AdminClient.JSON.readTree(renewedConfig));
+    eventually(agent).until(() -> agent.status().path("serving").asBoolean());
     assertThat(agent.process().isAlive()).isTrue();
     List<JsonNode> fromCache =
         agent.events("snapshot_applied").stream()

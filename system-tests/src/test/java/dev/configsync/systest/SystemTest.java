@@ -49,4 +49,15 @@ abstract class SystemTest {
   static ConditionFactory eventually() {
     return await().atMost(PATIENCE).pollInterval(Duration.ofMillis(100));
   }
+
+  /** {@link #eventually()}, failing at once when {@code agent}'s process has ended. */
+  static ConditionFactory eventually(AgentProcess agent) {
+    return eventually()
+        .failFast(
+            () -> {
+              if (!agent.process().isAlive()) {
+                throw new AssertionError(agent + " ended\n" + agent.process().tails());
+              }
+            });
+  }
 }
