@@ -161,6 +161,14 @@ final class AgentProcess {
     return awaitEvent("snapshot_applied", e -> e.path("hash").asText().equals(hash), atMost);
   }
 
+  /**
+   * Waits until the agent reports {@code output_written} for {@code hash} (it comes after {@code
+   * snapshot_applied}): the {@code --output} file holds that configuration.
+   */
+  JsonNode awaitOutput(String hash, Duration atMost) {
+    return awaitEvent("output_written", e -> e.path("hash").asText().equals(hash), atMost);
+  }
+
   /** The hashes of every {@code snapshot_applied}, in order. */
   List<String> appliedHashes() {
     return events("snapshot_applied").stream().map(e -> e.path("hash").asText()).toList();

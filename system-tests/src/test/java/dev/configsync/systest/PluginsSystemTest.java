@@ -25,7 +25,7 @@ class PluginsSystemTest extends SystemTest {
 
     String plain = cp.admin().publishOk(Configs.orders("plain"));
     for (AgentProcess agent : all) {
-      agent.awaitApplied(plain, PATIENCE);
+      agent.awaitOutput(plain, PATIENCE);
     }
 
     String withPlugin =
@@ -34,7 +34,7 @@ class PluginsSystemTest extends SystemTest {
     assertThat(answer.status()).as("%s", answer).isEqualTo(200);
     String hash = answer.hash();
 
-    declares.awaitApplied(hash, PATIENCE);
+    declares.awaitOutput(hash, PATIENCE);
     assertThat(declares.output()).isEqualTo(AdminClient.JSON.readTree(withPlugin));
     eventually()
         .untilAsserted(

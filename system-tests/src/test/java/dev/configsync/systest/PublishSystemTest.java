@@ -27,7 +27,7 @@ class PublishSystemTest extends SystemTest {
     String first = Configs.orders("v1");
     String hash = cp.admin().publishOk(first);
     for (AgentProcess agent : agents) {
-      agent.awaitApplied(hash, PATIENCE);
+      agent.awaitOutput(hash, PATIENCE);
       assertThat(agent.output()).isEqualTo(AdminClient.JSON.readTree(first));
     }
     eventually()
@@ -62,7 +62,7 @@ class PublishSystemTest extends SystemTest {
     String second = Configs.orders("v2");
     String next = cp.admin().publishOk(second);
     for (AgentProcess agent : agents) {
-      agent.awaitApplied(next, PATIENCE);
+      agent.awaitOutput(next, PATIENCE);
       assertThat(agent.appliedHashes()).containsExactly(hash, next);
       assertThat(agent.output()).isEqualTo(AdminClient.JSON.readTree(second));
     }
