@@ -7,6 +7,7 @@ import dev.configsync.cache.FileSnapshotStore;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.TlsConfig;
+import dev.configsync.tls.PemMaterial;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -665,15 +666,9 @@ final class RunCommand implements Callable<Integer> {
                 : TlsConfig.pki(certFile, keyFile, trusted, passphrase);
       }
     } catch (IllegalArgumentException e) {
-      String message = String.valueOf(e.getMessage());
       // TlsConfig's message names the file; name the flag too.
-      String flag =
-          message.startsWith(keyFile.toString())
-              ? "--key"
-              : caFile != null && message.startsWith(caFile.toString())
-                  ? "--ca"
-                  : message.startsWith(certFile.toString()) ? "--cert" : "--cert/--key/--ca";
-      throw new BadArgumentException(flag + ": " + message, e);
+      throw new BadArgumentException(
+          flagAtFault(certFile, keyFile, caFile, passphrase) + ": " + e.getMessage(), e);
     } finally {
       if (passphrase != null) {
         Arrays.fill(passphrase, '\0'); // TlsConfig keeps its own copy, for rotations
@@ -688,6 +683,35 @@ final class RunCommand implements Callable<Integer> {
       }
     }
     return tls;
+  }
+
+  /**
+   * The flag whose file TlsConfig refused: each file is read again in its own role, since the
+   * message names a file and {@code --cert} and {@code --key} may name the same one. When each is
+   * usable alone, the pair is at fault (a key of another certificate).
+   */
+  private static String flagAtFault(
+      Path certFile, Path keyFile, @Nullable Path caFile, char @Nullable [] passphrase) {
+    if (refused(() -> PemMaterial.certificates(PemMaterial.readFile(certFile), "--cert"))) {
+      return "--cert";
+    }
+    if (refused(() -> PemMaterial.privateKey(PemMaterial.readFile(keyFile), "--key", passphrase))) {
+      return "--key";
+    }
+    if (caFile != null
+        && refused(() -> PemMaterial.certificates(PemMaterial.readFile(caFile), "--ca"))) {
+      return "--ca";
+    }
+    return "--cert/--key";
+  }
+
+  private static boolean refused(Runnable read) {
+    try {
+      read.run();
+      return false;
+    } catch (IllegalArgumentException e) {
+      return true;
+    }
   }
 
   /** What {@link #setUp()} checked and built. */

@@ -246,6 +246,28 @@ class BadArgumentsTest {
   }
 
   @Test
+  void keyFileGivenAsCertTooNamesCert() {
+    Path key = certs.resolve("dp.key");
+    Result result = run(replace("--cert", key.toString()).apply(valid()));
+
+    assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains("--cert: " + key + ": no certificate found");
+    assertThat(result.err()).doesNotContain("--key:");
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
+  void certificateGivenAsKeyTooNamesKey() {
+    Path certificate = certs.resolve("dp.crt");
+    Result result = run(replace("--key", certificate.toString()).apply(valid()));
+
+    assertThat(result.exit()).isEqualTo(AgentMain.EXIT_USAGE);
+    assertThat(result.err()).contains("--key: " + certificate);
+    assertThat(result.err()).doesNotContain("--cert:");
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
   void cacheDirThatIsAFileExitsWith2() throws Exception {
     Path file = Files.writeString(dir.resolve("a-file"), "x");
     Result result = run(replace("--cache-dir", file.toString()).apply(valid()));

@@ -118,6 +118,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   private @Nullable ScheduledFuture<?> sweeper;
   private @Nullable ScheduledFuture<?> tlsWatcher;
   private volatile boolean closed;
+  private volatile boolean started; // open() completed: "stopped" is logged only after that
 
   private ControlPlaneServer(Builder b, ServerTls tls) {
     this.settings = b;
@@ -296,6 +297,7 @@ public final class ControlPlaneServer implements AutoCloseable {
                 + hostPort(adminAddress().orElseThrow())
                 + (settings.adminToken == null ? " (no token)" : " (bearer token required)"),
         store.describe());
+    started = true;
   }
 
   /** The bound channel, or an IOException that names the address and what it was for. */
@@ -838,7 +840,12 @@ public final class ControlPlaneServer implements AutoCloseable {
       }
     }
     encoder.shutdown(); // a frame still compressing finishes; its publish already gave up
-    log.info("Control plane stopped");
+    if (started) {
+      log.info("Control plane stopped");
+    } else {
+      // start() failed and said why; it never listened, so it did not "stop".
+      log.debug("Released what the failed start had opened");
+    }
   }
 
   static String hostPort(InetSocketAddress a) {

@@ -87,17 +87,19 @@ public final class ServerTls {
    *     the passphrase is missing or wrong
    */
   public static ServerTls pki(Path certPem, Path keyPem, Path caPem, char @Nullable [] passphrase) {
-    warnIfLoose(keyPem);
-    return build(
-        Mode.PKI,
-        PemMaterial.readFile(certPem),
-        certPem.toString(),
-        PemMaterial.readFile(keyPem),
-        keyPem.toString(),
-        PemMaterial.readFile(caPem),
-        caPem.toString(),
-        List.of(certPem, keyPem, caPem),
-        passphrase);
+    ServerTls tls =
+        build(
+            Mode.PKI,
+            PemMaterial.readFile(certPem),
+            certPem.toString(),
+            PemMaterial.readFile(keyPem),
+            keyPem.toString(),
+            PemMaterial.readFile(caPem),
+            caPem.toString(),
+            List.of(certPem, keyPem, caPem),
+            passphrase);
+    warnIfLoose(keyPem); // only once the file is known to hold the key, not a certificate
+    return tls;
   }
 
   /**
@@ -114,18 +116,20 @@ public final class ServerTls {
    * char[])}).
    */
   public static ServerTls shared(Path certPem, Path keyPem, char @Nullable [] passphrase) {
-    warnIfLoose(keyPem);
     String cert = PemMaterial.readFile(certPem);
-    return build(
-        Mode.SHARED,
-        cert,
-        certPem.toString(),
-        PemMaterial.readFile(keyPem),
-        keyPem.toString(),
-        cert,
-        certPem.toString(),
-        List.of(certPem, keyPem),
-        passphrase);
+    ServerTls tls =
+        build(
+            Mode.SHARED,
+            cert,
+            certPem.toString(),
+            PemMaterial.readFile(keyPem),
+            keyPem.toString(),
+            cert,
+            certPem.toString(),
+            List.of(certPem, keyPem),
+            passphrase);
+    warnIfLoose(keyPem); // only once the file is known to hold the key, not a certificate
+    return tls;
   }
 
   /** PKI mode from PEM text (for example from a secret store); {@link #reload()} is a no-op. */

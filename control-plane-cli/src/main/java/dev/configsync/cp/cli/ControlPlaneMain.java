@@ -809,14 +809,17 @@ public final class ControlPlaneMain implements Callable<Integer> {
     }
   }
 
-  /** Runs {@code check} on the PEM file given as {@code flag}; a refusal names the flag. */
+  /**
+   * Runs {@code check}, which reads the PEM file given as {@code flag} in that flag's role; a
+   * refusal names the flag, then the file (PemMaterial's messages start with it).
+   */
   private static void pemRole(String flag, Path file, Runnable check) throws BadArgumentException {
     try {
       check.run();
     } catch (IllegalArgumentException e) {
       String message = String.valueOf(e.getMessage());
       throw new BadArgumentException(
-          flag + (message.startsWith(file.toString()) ? " " : " " + file + ": ") + message, e);
+          flag + ": " + (message.startsWith(file.toString()) ? "" : file + ": ") + message, e);
     }
   }
 
@@ -865,22 +868,30 @@ public final class ControlPlaneMain implements Callable<Integer> {
     Path certFile = Objects.requireNonNull(cert, "--cert");
     Path keyFile = Objects.requireNonNull(key, "--key");
     Path caFile = ca;
+    // Each file checked in its own role first, so that a refusal names the flag whose file is
+    // wrong: messages name files, and --cert and --key may name the same one (a combined PEM).
+    pemRole(
+        "--cert",
+        certFile,
+        () -> PemMaterial.certificates(PemMaterial.readFile(certFile), certFile.toString()));
+    pemRole(
+        "--key",
+        keyFile,
+        () -> PemMaterial.privateKey(PemMaterial.readFile(keyFile), keyFile.toString()));
+    if (caFile != null) {
+      pemRole(
+          "--ca",
+          caFile,
+          () -> PemMaterial.certificates(PemMaterial.readFile(caFile), caFile.toString()));
+    }
     try {
       return mode == ServerTls.Mode.SHARED
           ? ServerTls.shared(certFile, keyFile)
           : ServerTls.pki(certFile, keyFile, Objects.requireNonNull(caFile, "--ca"));
     } catch (IllegalArgumentException e) {
-      String message = String.valueOf(e.getMessage());
-      // ServerTls's message starts with the file at fault; name the flag too.
-      String flag =
-          message.startsWith(keyFile.toString())
-              ? "--key"
-              : caFile != null && message.startsWith(caFile.toString())
-                  ? "--ca"
-                  : !message.startsWith(certFile.toString())
-                      ? "--cert/--key/--ca"
-                      : message.contains(keyFile.toString()) ? "--cert/--key" : "--cert";
-      throw new BadArgumentException(flag + ": " + message, e);
+      // Each file is usable on its own: the key does not match the certificate, or the pair
+      // cannot make a TLS context.
+      throw new BadArgumentException("--cert/--key: " + e.getMessage(), e);
     }
   }
 

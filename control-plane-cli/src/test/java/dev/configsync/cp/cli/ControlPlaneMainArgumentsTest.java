@@ -147,6 +147,14 @@ class ControlPlaneMainArgumentsTest {
             "cannot read"),
         bad("garbage CA", replace("--ca", file("garbage.pem")), "--ca", file("garbage.pem")),
         bad(
+            "key file given as --cert too",
+            replace("--cert", file("cp.key")),
+            "configsync-cp: --cert: " + file("cp.key") + ": no certificate found"),
+        bad(
+            "certificate file given as --key too",
+            replace("--key", file("cp.crt")),
+            "configsync-cp: --key: " + file("cp.crt")),
+        bad(
             "key of another certificate",
             replace("--key", file("other-cp.key")),
             "--cert/--key",
@@ -335,7 +343,7 @@ class ControlPlaneMainArgumentsTest {
         bad(
             "garbage etcd CA",
             add("--etcd-endpoint", ETCD_TLS, "--etcd-ca", file("garbage.pem")),
-            "--etcd-ca " + file("garbage.pem")),
+            "--etcd-ca: " + file("garbage.pem")),
         bad(
             "etcd key file given as --etcd-cert too",
             add(
@@ -347,7 +355,7 @@ class ControlPlaneMainArgumentsTest {
                 file("cp.key"),
                 "--etcd-key",
                 file("cp.key")),
-            "configsync-cp: --etcd-cert " + file("cp.key")),
+            "configsync-cp: --etcd-cert: " + file("cp.key")),
         bad(
             "etcd certificate given as --etcd-key too",
             add(
@@ -359,7 +367,7 @@ class ControlPlaneMainArgumentsTest {
                 file("cp.crt"),
                 "--etcd-key",
                 file("cp.crt")),
-            "configsync-cp: --etcd-key " + file("cp.crt")),
+            "configsync-cp: --etcd-key: " + file("cp.crt")),
         bad(
             "etcd key of another certificate",
             add(

@@ -317,6 +317,37 @@ class ControlPlaneMainRunTest {
   }
 
   @Test
+  void aCertificateGivenAsKeyIsRefusedWithoutAWarningAboutKeyPermissions() throws Exception {
+    Path certificate = files.resolve("cp.crt");
+    Files.setPosixFilePermissions(certificate, PosixFilePermissions.fromString("rw-r--r--"));
+    List<String> args = args("--ca", files.resolve("ca.crt").toString());
+    args.set(args.indexOf("--key") + 1, certificate.toString());
+    try (ControlPlaneProcess cp = new ControlPlaneProcess(args, dir.resolve("cp.err"))) {
+      assertThat(cp.exitCode()).as(cp.err()).isEqualTo(ControlPlaneMain.EXIT_USAGE);
+      assertThat(cp.err())
+          .contains("configsync-cp: --key: " + certificate)
+          .doesNotContain("chmod 600")
+          .doesNotContain("private key file is accessible");
+    }
+  }
+
+  @Test
+  void aControlPlaneThatNeverStartedDoesNotLogThatItStopped() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      List<String> args = args("--ca", files.resolve("ca.crt").toString());
+      args.set(args.indexOf("--listen") + 1, "127.0.0.1:" + taken.getLocalPort());
+      try (ControlPlaneProcess cp = new ControlPlaneProcess(args, dir.resolve("cp.err"))) {
+        assertThat(cp.exitCode()).as(cp.err()).isEqualTo(ControlPlaneMain.EXIT_FAILURE);
+        assertThat(cp.err())
+            .contains("configsync-cp: cannot listen on 127.0.0.1:" + taken.getLocalPort())
+            .doesNotContain("Control plane stopped")
+            .doesNotContain("Control plane listening");
+        assertThat(cp.out()).isEmpty();
+      }
+    }
+  }
+
+  @Test
   void sigtermStopsTheProcessCleanlyWithExitStatus0() throws Exception {
     Path token = files.resolve("admin.token");
     Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-r--r--"));
