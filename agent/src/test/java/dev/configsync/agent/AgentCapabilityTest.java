@@ -135,6 +135,10 @@ class AgentCapabilityTest {
                     e ->
                         e.path("hash").asText().equals(hash)
                             && e.path("source").asText().equals("control_plane")));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> declaring.hasEvent("output_written", e -> e.path("hash").asText().equals(hash)));
     JsonNode written = JSON.readTree(dir.resolve("declaring.json").toFile());
     assertThat(written.at("/services/0/routes/0/plugins/0/name").asText())
         .isEqualTo("request-termination");
