@@ -226,6 +226,10 @@ final class AdminApi {
             send(ctx, notAllowed("GET, PUT"), keepAlive);
           }
         }
+        case "/config/history" -> {
+          String limit = firstParameter(request.uri(), "limit");
+          get(ctx, method, () -> history(limit), keepAlive);
+        }
         case "/clustering/data-planes" -> get(ctx, method, AdminApi.this::dataPlanes, keepAlive);
         case "/status" -> get(ctx, method, AdminApi.this::status, keepAlive);
         case "/usage" -> get(ctx, method, AdminApi.this::usage, keepAlive);
@@ -237,8 +241,8 @@ final class AdminApi {
                     "not_found",
                     "no endpoint at "
                         + path
-                        + "; the admin API has /config, /clustering/data-planes, /status and"
-                        + " /usage"),
+                        + "; the admin API has /config, /config/history,"
+                        + " /clustering/data-planes, /status and /usage"),
                 keepAlive);
       }
     }
@@ -486,6 +490,14 @@ final class AdminApi {
       FullHttpResponse response = HttpJson.response(HttpResponseStatus.CONFLICT, answer);
       response.headers().set(HttpHeaderNames.ETAG, "\"" + e.currentHash() + "\"");
       return response;
+    } catch (PublishOutcomeUnknownException e) {
+      // Not "nothing was published": the store may apply it, now or later.
+      Map<String, Object> answer = new LinkedHashMap<>();
+      answer.put("error", "publish_outcome_unknown");
+      answer.put("message", e.getMessage());
+      answer.put("attempted_hash", e.attemptedHash());
+      server.currentConfig().ifPresent(c -> answer.put("current_hash", c.hash()));
+      return HttpJson.response(HttpResponseStatus.GATEWAY_TIMEOUT, answer);
     } catch (ConfigSyncException e) {
       log.error("Publishing from the admin API failed: {}", e.getMessage());
       return HttpJson.error(
@@ -506,6 +518,53 @@ final class AdminApi {
               + e.getClass().getSimpleName()
               + "); nothing was published; the control plane's log has the details");
     }
+  }
+
+  /** The first value of query parameter {@code name}, or null. */
+  private static @Nullable String firstParameter(String uri, String name) {
+    List<String> values = new QueryStringDecoder(uri).parameters().get(name);
+    return values == null || values.isEmpty() ? null : values.get(0);
+  }
+
+  /** {@code GET /config/history[?limit=N]}: the configurations that were in force, newest first. */
+  private FullHttpResponse history(@Nullable String limitParameter) {
+    int limit = 20;
+    if (limitParameter != null) {
+      try {
+        limit = Integer.parseInt(limitParameter);
+      } catch (NumberFormatException e) {
+        limit = -1;
+      }
+      if (limit < 1 || limit > ControlPlaneServer.MAX_HISTORY) {
+        return HttpJson.error(
+            HttpResponseStatus.BAD_REQUEST,
+            "invalid_limit",
+            "limit must be a whole number from 1 to "
+                + ControlPlaneServer.MAX_HISTORY
+                + ", not "
+                + LogSafe.text(limitParameter, 40));
+      }
+    }
+    List<ConfigVersion> versions;
+    try {
+      versions = server.history(limit);
+    } catch (ConfigSyncException e) {
+      return HttpJson.error(
+          HttpResponseStatus.SERVICE_UNAVAILABLE, "store_unavailable", e.getMessage());
+    }
+    List<Map<String, Object>> data = new ArrayList<>();
+    for (ConfigVersion v : versions) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("hash", v.hash());
+      m.put("revision", v.revision());
+      m.put("published_at", v.publishedAt().toString());
+      m.put("replica", v.replica());
+      data.add(m);
+    }
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("data", data);
+    server.currentConfig().ifPresent(c -> answer.put("current_hash", c.hash()));
+    return HttpJson.response(HttpResponseStatus.OK, answer);
   }
 
   private FullHttpResponse dataPlanes() {

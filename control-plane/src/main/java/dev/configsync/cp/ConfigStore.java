@@ -1,6 +1,7 @@
 package dev.configsync.cp;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
@@ -54,13 +55,20 @@ public interface ConfigStore extends AutoCloseable {
    * store with a single writer (the control plane checks its own latest configuration), ignores the
    * expectation.
    *
+   * @return the store's revision of this write, comparable with the revisions {@link #watch} hands
+   *     over (the control plane never goes back to a lower one); 0 for a store without revisions
+   *     (the default)
    * @throws ConfigConflictException when the stored configuration is no longer the expected one;
    *     nothing was saved
-   * @throws IOException when the payload could not be made durable; nothing was published
+   * @throws ConfigOutcomeUnknownException when the write may or may not have been applied (it was
+   *     sent, and no answer says which); the control plane does not send it to its nodes, and the
+   *     watch hands it over if it turns out applied
+   * @throws IOException when the payload could not be made durable; nothing was saved
    */
-  default void save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
+  default long save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
       throws IOException {
     save(payload, hash);
+    return 0;
   }
 
   /**
@@ -68,9 +76,23 @@ public interface ConfigStore extends AutoCloseable {
    * {@link #load} returned (or the last one this store told of). Called once, after {@link #load}.
    * The store calls the listener from one thread of its own, one call at a time, in the order the
    * configurations were saved; it may skip intermediate versions but never goes back to an older
-   * one. The default does nothing: a store with one writer has nothing to tell.
+   * one. It may also hand over this writer's own saves (the control plane ignores a revision at or
+   * below the one it serves). The default does nothing: a store with one writer has nothing to
+   * tell.
    */
   default void watch(Listener listener) {}
+
+  /**
+   * The configurations that were in force, newest first, at most {@code limit} of them, as the
+   * store recorded them (so that every writer sharing it answers the same), or empty when the store
+   * keeps no history (the default): the control plane then lists those it took since it started.
+   * May block for up to the store's request timeout; called from the admin API's read threads.
+   *
+   * @throws IOException when the store cannot be read now
+   */
+  default Optional<List<ConfigVersion>> history(int limit) throws IOException {
+    return Optional.empty();
+  }
 
   /**
    * Why the store cannot be written now (for example, its cluster is unreachable), or empty when it
@@ -85,12 +107,15 @@ public interface ConfigStore extends AutoCloseable {
   @FunctionalInterface
   interface Listener {
     /**
-     * A configuration another writer saved.
+     * A configuration saved in the store, by another writer or by this one (its own save coming
+     * back, or a save whose outcome was unknown).
      *
      * @param payload the gzip {@code reconfigure} payload, as {@link #load} would return it
      * @param hash its configuration hash, as saved with it
+     * @param revision the store's revision of that write, as {@link #save(byte[], String, String)}
+     *     returns them: the control plane takes it only when it is above the revision it serves
      */
-    void changed(byte[] payload, String hash);
+    void changed(byte[] payload, String hash, long revision);
   }
 
   /** Where this store keeps data, for logs and {@code GET /status}. */

@@ -96,6 +96,9 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** How long a disconnected node stays listed by default: 14 days (as Kong's purge delay). */
   public static final Duration DEFAULT_FORGET_AFTER = Duration.ofDays(14);
 
+  /** The most entries {@link #history} returns (and keeps, for stores without a history). */
+  public static final int MAX_HISTORY = 100;
+
   private final Builder settings;
   private volatile ServerTls tls;
   private volatile String tlsFilesStamp;
@@ -113,6 +116,11 @@ public final class ControlPlaneServer implements AutoCloseable {
   private final ExecutorService encoder;
   private final Instant startedAt;
   private long sequence; // guarded by publishLock
+  // The store's revision of the configuration served (0: unknown, or a store without revisions).
+  // Written under publishLock; read without it only to skip work early.
+  private volatile long servedRevision;
+  // The configurations taken since start, newest first, for stores that keep no history.
+  private final java.util.ArrayDeque<ConfigVersion> taken = new java.util.ArrayDeque<>();
   private @Nullable Channel outletChannel;
   private @Nullable Channel adminChannel;
   private @Nullable ScheduledFuture<?> sweeper;
@@ -194,6 +202,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       synchronized (publishLock) {
         sequence = 1;
         outlet.publish(restored);
+        remember(restored, 0);
       }
       log.info(
           "Loaded configuration {} (published {}) from {}",
@@ -358,6 +367,8 @@ public final class ControlPlaneServer implements AutoCloseable {
    *
    * @throws InvalidConfigurationException when it is not a valid JSON object, is refused by the
    *     validator, or is larger than data planes accept; nothing is published
+   * @throws PublishOutcomeUnknownException when a shared store may or may not have applied it (see
+   *     {@link #history}); it was not sent to this control plane's nodes
    * @throws ConfigSyncException when the store could not save it; nothing is published
    */
   public PublishResult publish(String configJson) {
@@ -376,6 +387,8 @@ public final class ControlPlaneServer implements AutoCloseable {
    *     no-op)
    * @throws InvalidConfigurationException when it is not a JSON object, is refused by the
    *     validator, or is larger than data planes accept; nothing is published
+   * @throws PublishOutcomeUnknownException when a shared store may or may not have applied it (see
+   *     {@link #history}); it was not sent to this control plane's nodes
    * @throws ConfigSyncException when the store could not save it; nothing is published
    * @throws IllegalStateException when the server is closed
    */
@@ -533,8 +546,26 @@ public final class ControlPlaneServer implements AutoCloseable {
                 + settings.maxPayloadBytes
                 + " (maxPayloadBytes, Kong's cluster_max_payload)");
       }
+      long revision;
       try {
-        store.save(frame, hashes.config(), current == null ? null : current.hash());
+        revision = store.save(frame, hashes.config(), current == null ? null : current.hash());
+      } catch (ConfigOutcomeUnknownException e) {
+        log.warn(
+            "The outcome of publishing configuration {} is unknown: {}; still serving {} until the"
+                + " store shows which configuration is in force",
+            hashes.config(),
+            e.getMessage(),
+            currentHash);
+        throw new PublishOutcomeUnknownException(
+            hashes.config(),
+            "the store may or may not have applied configuration "
+                + hashes.config()
+                + " ("
+                + e.getMessage()
+                + "); it was not sent to this replica's data planes; if the store applied it, it"
+                + " reaches them from there: see GET /config/history and GET /config once the store"
+                + " answers, or publish it again (an unchanged configuration is a no-op)",
+            e);
       } catch (ConfigConflictException e) {
         throw new PublishConflictException(
             e.currentHash(),
@@ -553,9 +584,13 @@ public final class ControlPlaneServer implements AutoCloseable {
                 + "; nothing was published",
             e);
       }
+      // A successful compare-and-set is newer than everything committed before it, so its revision
+      // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
           new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
       outlet.publish(published);
+      servedRevision = Math.max(servedRevision, revision);
+      remember(published, revision);
       log.info(
           "Published configuration {} ({} bytes compressed) to {} connected data plane(s)",
           hashes.config(),
@@ -566,33 +601,39 @@ public final class ControlPlaneServer implements AutoCloseable {
   }
 
   /**
-   * Takes a configuration another replica published in the shared store: checked like a stored one,
-   * then sent to this replica's nodes without being saved again. Runs on the store's thread.
+   * Takes a configuration saved in the shared store (by another replica, or by this one when its
+   * outcome was unknown): checked like a stored one, then sent to this replica's nodes without
+   * being saved again. Ordered by the store's revisions only: a revision at or below the one served
+   * is ignored (this replica's own publish coming back, or an older one overtaken by a newer
+   * publish), so the replica never goes back. Runs on the store's thread.
    */
-  private void acceptFromStore(byte[] payload, String hash) {
-    if (closed) {
+  private void acceptFromStore(byte[] payload, String hash, long revision) {
+    if (closed || revision <= servedRevision) {
       return;
-    }
-    Published current = outlet.latest();
-    if (current != null && current.hash().equals(hash)) {
-      return; // this replica's own publish, coming back
     }
     Published decoded;
     try {
       decoded = decodeStored(payload);
     } catch (IOException | RuntimeException e) {
+      Published current = outlet.latest();
       log.error(
-          "Ignoring configuration {} from {}: {}; still serving {}",
+          "Ignoring configuration {} (store revision {}) from {}: {}; still serving {}",
           hash,
+          revision,
           store.describe(),
           e.getMessage(),
           current == null ? "nothing" : current.hash());
       return;
     }
     synchronized (publishLock) {
+      if (closed || revision <= servedRevision) {
+        return; // a publish of this replica at this revision or later came first
+      }
+      servedRevision = revision;
       Published latest = outlet.latest();
       if (latest != null && latest.hash().equals(decoded.hash())) {
-        return;
+        remember(latest, revision);
+        return; // the same configuration, written again: nothing to send
       }
       Published published =
           new Published(
@@ -603,10 +644,54 @@ public final class ControlPlaneServer implements AutoCloseable {
               decoded.plugins(),
               decoded.publishedAt());
       outlet.publish(published);
+      remember(published, revision);
       log.info(
-          "Configuration {} published by another replica; sent to {} connected data plane(s)",
+          "Configuration {} (store revision {}) taken from {}, where another replica or an earlier"
+              + " publish with an unknown outcome wrote it; sent to {} connected data plane(s)",
           published.hash(),
+          revision,
+          store.describe(),
           outlet.sessions.size());
+    }
+  }
+
+  /** Records a configuration taken into force, for stores that keep no history (publishLock). */
+  private void remember(Published p, long revision) {
+    taken.addFirst(
+        new ConfigVersion(p.hash(), revision > 0 ? revision : sequence, p.publishedAt(), null));
+    while (taken.size() > MAX_HISTORY) {
+      taken.removeLast();
+    }
+  }
+
+  /**
+   * The configurations that were in force, newest first, at most {@code limit} (1 to {@value
+   * #MAX_HISTORY}): from a shared store that keeps a history (so every replica answers the same),
+   * otherwise those this control plane took since it started (the one loaded at start first of
+   * all). Use it to learn the outcome of a publish answered {@link PublishOutcomeUnknownException}.
+   * May block for up to the store's request timeout. Thread-safe.
+   *
+   * @throws IllegalArgumentException when {@code limit} is out of range
+   * @throws ConfigSyncException when the store cannot be read now
+   */
+  public List<ConfigVersion> history(int limit) {
+    if (limit < 1 || limit > MAX_HISTORY) {
+      throw new IllegalArgumentException(
+          "limit must be between 1 and " + MAX_HISTORY + ", got " + limit);
+    }
+    Optional<List<ConfigVersion>> kept;
+    try {
+      kept = store.history(limit);
+    } catch (IOException e) {
+      throw new ConfigSyncException(
+          "the publish history cannot be read from " + store.describe() + ": " + e.getMessage(), e);
+    }
+    if (kept.isPresent()) {
+      List<ConfigVersion> all = kept.get();
+      return List.copyOf(all.size() > limit ? all.subList(0, limit) : all);
+    }
+    synchronized (publishLock) {
+      return taken.stream().limit(limit).toList();
     }
   }
 

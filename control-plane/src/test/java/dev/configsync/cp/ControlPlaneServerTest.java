@@ -255,7 +255,7 @@ class ControlPlaneServerTest {
     await().until(() -> f.cp.dataPlanes().size() == 1);
     client.close();
     await().until(() -> f.cp.dataPlanes().isEmpty() || !f.cp.dataPlanes().get(0).connected());
-    await().atMost(Duration.ofSeconds(5)).until(() -> f.cp.dataPlanes().isEmpty());
+    await().atMost(Duration.ofSeconds(30)).until(() -> f.cp.dataPlanes().isEmpty());
   }
 
   @Test

@@ -56,7 +56,27 @@ class SharedStoreTest {
     private String hash = ConfigHash.NONE;
     private @Nullable Listener listener;
     final AtomicInteger saves = new AtomicInteger();
+    private long revision; // as etcd's: increases with every write
     volatile @Nullable String outage;
+    volatile @Nullable String lostAnswer; // saves throw ConfigOutcomeUnknownException
+
+    /** The watch hands over {@code config} at {@code revision}, whatever the store holds. */
+    void deliver(String config, long revision) throws IOException {
+      JsonNode table = Json.readFrozen(config.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      ConfigHashes hashes = ConfigHash.configHashes(table);
+      byte[] frame =
+          HybridProtocol.reconfigure(table, hashes, Instant.now().toEpochMilli() / 1000.0, null);
+      Listener l;
+      synchronized (this) {
+        l = listener;
+      }
+      assertThat(l).as("the control plane watches its store").isNotNull();
+      l.changed(frame, hashes.config(), revision);
+    }
+
+    synchronized long revision() {
+      return revision;
+    }
 
     @Override
     public synchronized Optional<byte[]> load() {
@@ -69,11 +89,15 @@ class SharedStoreTest {
     }
 
     @Override
-    public synchronized void save(byte[] payload, String hash, @Nullable String expected)
+    public synchronized long save(byte[] payload, String hash, @Nullable String expected)
         throws IOException {
       String down = outage;
       if (down != null) {
         throw new IOException(down);
+      }
+      String lost = lostAnswer;
+      if (lost != null) {
+        throw new ConfigOutcomeUnknownException(hash, lost, new IOException(lost));
       }
       String previous = expected == null ? ConfigHash.NONE : expected;
       if (!previous.equals(this.hash)) {
@@ -82,6 +106,7 @@ class SharedStoreTest {
       this.payload = payload.clone();
       this.hash = hash;
       saves.incrementAndGet();
+      return ++revision;
     }
 
     @Override
@@ -106,13 +131,15 @@ class SharedStoreTest {
       byte[] frame =
           HybridProtocol.reconfigure(table, hashes, Instant.now().toEpochMilli() / 1000.0, null);
       Listener l;
+      long at;
       synchronized (this) {
         payload = frame;
         hash = hashes.config();
+        at = ++revision;
         l = listener;
       }
       assertThat(l).as("the control plane watches its store").isNotNull();
-      l.changed(frame, hashes.config());
+      l.changed(frame, hashes.config(), at);
     }
   }
 
@@ -165,6 +192,75 @@ class SharedStoreTest {
     store.publishElsewhere("{\"services\":[{\"name\":\"from-b\"}]}");
     assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(hash);
     assertThat(snapshots).hasSize(applied);
+  }
+
+  @Test
+  void aRevisionAtOrBelowTheOneServedIsNeverTakenFromTheStore() throws Exception {
+    start(null);
+    List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
+    ConfigSyncClient node = f.startClient(b -> b, snapshots, new CopyOnWriteArrayList<>());
+    await().atMost(Duration.ofSeconds(20)).until(() -> f.cp.dataPlanes().size() == 1);
+    f.cp.publish("{\"v\":1}");
+    long r1 = store.revision();
+    String v2 = f.cp.publish("{\"v\":2}").hash();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> node.current().isPresent() && node.current().get().hash().equals(v2));
+    int applied = snapshots.size();
+
+    // The watch hands back publish 1 late (issue 15): older than what is served, so ignored.
+    store.deliver("{\"v\":1}", r1);
+    // The same revision as served (this replica's own publish 2 coming back): ignored too.
+    store.deliver("{\"v\":\"other\"}", store.revision());
+    assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(v2);
+
+    // A newer revision is taken and sent.
+    store.deliver("{\"v\":3}", store.revision() + 1);
+    String v3 = f.cp.currentConfig().orElseThrow().hash();
+    assertThat(v3).isNotEqualTo(v2);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> node.current().orElseThrow().hash().equals(v3));
+    assertThat(snapshots.subList(applied, snapshots.size()))
+        .extracting(ConfigSnapshot::hash)
+        .containsExactly(v3);
+  }
+
+  @Test
+  void aPublishWithAnUnknownOutcomeAnswers504AndTheHistoryShowsWhatHappened() throws Exception {
+    start(null);
+    String v1 = JSON.readTree(put("{\"v\":1}", null).body()).path("hash").asText();
+    store.lostAnswer = "etcd at http://etcd-1:2379 did not answer a write it may have applied";
+
+    HttpResponse<String> unknown = put("{\"v\":2}", null);
+    assertThat(unknown.statusCode()).as(unknown.body()).isEqualTo(504);
+    JsonNode body = JSON.readTree(unknown.body());
+    assertThat(body.path("error").asText()).isEqualTo("publish_outcome_unknown");
+    assertThat(body.path("message").asText())
+        .contains("may or may not have applied")
+        .contains("GET /config/history")
+        .doesNotContain("nothing was published");
+    String attempted = body.path("attempted_hash").asText();
+    assertThat(attempted).isNotEqualTo(v1);
+    assertThat(body.path("current_hash").asText()).isEqualTo(v1);
+    assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(v1);
+
+    // The write committed after all: the watch brings it, and the history lists it.
+    store.lostAnswer = null;
+    store.deliver("{\"v\":2}", store.revision() + 5);
+    assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(attempted);
+    JsonNode history =
+        JSON.readTree(admin(HttpRequest.newBuilder(uri("/config/history")).GET()).body());
+    assertThat(history.path("current_hash").asText()).isEqualTo(attempted);
+    assertThat(history.path("data").get(0).path("hash").asText()).isEqualTo(attempted);
+    assertThat(history.path("data").get(1).path("hash").asText()).isEqualTo(v1);
+    assertThat(history.path("data")).hasSize(2);
+    assertThat(f.cp.history(1)).extracting(ConfigVersion::hash).containsExactly(attempted);
+
+    HttpResponse<String> badLimit =
+        admin(HttpRequest.newBuilder(uri("/config/history?limit=0")).GET());
+    assertThat(badLimit.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(badLimit.body()).path("error").asText()).isEqualTo("invalid_limit");
   }
 
   @Test

@@ -97,6 +97,31 @@ class GettingStartedTest {
   }
 
   @Test
+  void theDependenciesShownAreThisBuildsAndIncludeAnSlf4jBinding() throws IOException {
+    String page = Files.readString(GETTING_STARTED, UTF_8);
+    Matcher xml = Pattern.compile("(?s)```xml\n(.*?)```").matcher(page);
+    assertThat(xml.find()).as("step 4 shows the Maven dependencies").isTrue();
+    String dependencies = xml.group(1);
+    Matcher parent =
+        Pattern.compile("<artifactId>configsync-parent</artifactId>\\s*<version>([^<]+)</version>")
+            .matcher(Files.readString(REPO.resolve("pom.xml"), UTF_8));
+    assertThat(parent.find()).isTrue();
+    Matcher slf4j =
+        Pattern.compile("<slf4j\\.version>([^<]+)</slf4j\\.version>")
+            .matcher(Files.readString(REPO.resolve("pom.xml"), UTF_8));
+    assertThat(slf4j.find()).isTrue();
+    assertThat(dependencies)
+        .contains(
+            "<artifactId>configsync-transport-okhttp</artifactId>\n  <version>"
+                + parent.group(1)
+                + "</version>",
+            "<artifactId>configsync-cache</artifactId>\n  <version>"
+                + parent.group(1)
+                + "</version>",
+            "<artifactId>slf4j-simple</artifactId>\n  <version>" + slf4j.group(1) + "</version>");
+  }
+
+  @Test
   void twoReplicasOnEtcdWorkAsHighAvailabilityShows() throws Exception {
     EtcdCluster.requireEtcd();
     List<Block> blocks = new ArrayList<>(blocks(GETTING_STARTED, s -> s.matches("## [123]\\..*")));

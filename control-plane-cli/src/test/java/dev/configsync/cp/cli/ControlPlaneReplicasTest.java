@@ -17,11 +17,14 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import okhttp3.tls.HandshakeCertificates;
+import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -179,7 +182,7 @@ class ControlPlaneReplicasTest {
 
   @Test
   void aReplicaStartedWithTheConfigurationEtcdHoldsChangesNothing() throws Exception {
-    Path kong = java.nio.file.Files.writeString(dir.resolve("kong.json"), "{\"services\":[]}");
+    Path kong = Files.writeString(dir.resolve("kong.json"), "{\"services\":[]}");
     List<String> args = replica("cp-c");
     args.addAll(List.of("--config", kong.toString()));
     ControlPlaneProcess first = start(args, "cp-c-1");
@@ -195,6 +198,54 @@ class ControlPlaneReplicasTest {
     assertThat(second.err()).contains("is the configuration already in force");
     assertThat(second.stop()).isZero();
     assertThat(etcd.version(prefix + "config-hash")).isEqualTo(writes);
+  }
+
+  @Test
+  void aReplicaUsesEtcdOverTlsWithItsClientCertificate() throws Exception {
+    TestPki etcdPki = TestPki.create("etcd");
+    HeldCertificate server = etcdPki.issue("etcd", Duration.ofDays(1)); // localhost, 127.0.0.1
+    HeldCertificate client = etcdPki.issue("cp-replica", Duration.ofDays(1));
+    Path tls = Files.createDirectories(dir.resolve("etcd-tls"));
+    Path ca = Files.writeString(tls.resolve("etcd-ca.crt"), etcdPki.ca().certificatePem());
+    Path serverCert = Files.writeString(tls.resolve("etcd.crt"), server.certificatePem());
+    Path serverKey = Files.writeString(tls.resolve("etcd.key"), server.privateKeyPkcs8Pem());
+    Path clientCert = Files.writeString(tls.resolve("cp.crt"), client.certificatePem());
+    Path clientKey = Files.writeString(tls.resolve("cp.key"), client.privateKeyPkcs8Pem());
+    HandshakeCertificates fixture =
+        new HandshakeCertificates.Builder()
+            .heldCertificate(client, etcdPki.ca().certificate())
+            .addTrustedCertificate(etcdPki.ca().certificate())
+            .build();
+    try (EtcdCluster secure =
+        EtcdCluster.startTls(
+            1, new EtcdCluster.ServerTls(serverCert, serverKey, ca), fixture.sslContext())) {
+      List<String> args = replica("cp-tls");
+      args.removeIf(a -> a.startsWith("--etcd-endpoint="));
+      args.addAll(
+          List.of(
+              "--etcd-endpoint",
+              secure.endpoint(0).toString(),
+              "--etcd-ca",
+              ca.toString(),
+              "--etcd-cert",
+              clientCert.toString(),
+              "--etcd-key",
+              clientKey.toString()));
+      RunningControlPlane cp = new RunningControlPlane(args);
+      toClose.add(cp);
+      assertThat(cp.awaitReady().group()).contains("store etcd [https://127.0.0.1:");
+
+      HttpResponse<String> put =
+          admin(
+              cp.adminPort(),
+              "/config",
+              HttpRequest.newBuilder()
+                  .header("Content-Type", "application/json")
+                  .PUT(HttpRequest.BodyPublishers.ofString("{\"services\":[]}")));
+      assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+      assertThat(secure.keys(prefix)).contains(prefix + "config", prefix + "config-hash");
+      assertThat(cp.stop()).isZero();
+    }
   }
 
   @Test

@@ -8,7 +8,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.cp.ConfigConflictException;
+import dev.configsync.cp.ConfigOutcomeUnknownException;
 import dev.configsync.cp.ConfigStore;
+import dev.configsync.cp.ConfigVersion;
+import dev.configsync.cp.ControlPlaneServer;
 import dev.configsync.cp.DataPlaneInfo;
 import dev.configsync.cp.FleetDirectory;
 import dev.configsync.cp.UsageReport;
@@ -93,6 +96,9 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private static final Duration LAST_SEEN_REFRESH = Duration.ofSeconds(30);
   private static final int OPS_PER_TXN = 64; // etcd refuses more than --max-txn-ops (128)
 
+  /** How many publish history entries are kept in etcd. */
+  static final int HISTORY_KEPT = ControlPlaneServer.MAX_HISTORY;
+
   /** The aggregate under which replicas share their usage figures (see {@link #shareUsage}). */
   static final String USAGE_AGGREGATE = "cp-usage";
 
@@ -119,7 +125,10 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private boolean warnedUsageRows; // scheduler thread only
   private final Map<String, DecodedUsage> remoteUsage = new ConcurrentHashMap<>();
 
-  // Health: nanoTime of the first failure since the last success, 0 when healthy.
+  // Health: nanoTime of the last call etcd answered; failingSince is that value once a call has
+  // failed after it (0 while healthy), so the clock runs from etcd's last answer, not from when a
+  // failure was noticed (a call can take requestTimeout to fail).
+  private volatile long lastAnswerNanos = System.nanoTime();
   private final AtomicLong failingSince = new AtomicLong();
   private volatile @Nullable Instant failingSinceInstant;
   private volatile String lastError = "";
@@ -132,6 +141,7 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private final Map<String, Instant> writtenSeen = new HashMap<>();
   private volatile long watchSeenRevision;
 
+  private volatile boolean historyWritten; // the scheduler trims the history after a publish
   private final AtomicInteger reloads = new AtomicInteger();
   private final AtomicInteger nodeWrites = new AtomicInteger();
   private @Nullable ScheduledExecutorService scheduler;
@@ -158,6 +168,15 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
 
   private String hashKey() {
     return prefix + "config-hash";
+  }
+
+  private String historyPrefix() {
+    return prefix + "history/";
+  }
+
+  /** The history entry of the write that replaced {@code revision} (zero-padded: keys sort). */
+  private String historyKey(long revision) {
+    return historyPrefix() + String.format(java.util.Locale.ROOT, "%020d", revision);
   }
 
   private String nodesPrefix() {
@@ -215,11 +234,20 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     synchronized (this) {
       expected = knownHash;
     }
-    save(payload, hash, expected.equals(NO_HASH) ? null : expected);
+    long unused = save(payload, hash, expected.equals(NO_HASH) ? null : expected);
   }
 
+  /**
+   * Writes the configuration in one compare-and-set transaction, with its entry in the publish
+   * history ({@code <prefix>history/<revision it replaces>}, so that exactly one write can replace
+   * a given revision, and whether this one did can be read back after a lost answer).
+   *
+   * @return etcd's revision of the write
+   * @throws ConfigOutcomeUnknownException when the transaction was sent, got no answer, and etcd
+   *     could not be asked afterwards whether it was applied
+   */
   @Override
-  public void save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
+  public long save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
       throws IOException {
     Optional<String> down = unavailable();
     if (down.isPresent()) {
@@ -239,6 +267,9 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
       throw new ConfigConflictException(
           known, "etcd holds " + known + " (revision " + revision + "), not " + expected);
     }
+    String entryKey = historyKey(revision);
+    ObjectNode entry = EtcdGateway.JSON.createObjectNode();
+    entry.put("hash", hash).put("replica", replica).put("published_at", clock.instant().toString());
     ObjectNode txn = EtcdGateway.JSON.createObjectNode();
     ObjectNode compare = txn.putArray("compare").addObject();
     compare.put("target", "MOD").put("key", b64(hashKey())).put("result", "EQUAL");
@@ -246,9 +277,10 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     ArrayNode success = txn.putArray("success");
     success.addObject().set("request_put", put(configKey(), b64(payload), 0));
     success.addObject().set("request_put", put(hashKey(), b64(hash), 0));
+    success.addObject().set("request_put", put(entryKey, b64(entry.toString()), 0));
     txn.putArray("failure").addObject().set("request_range", range(hashKey()));
-    // The compare makes a repeated transaction harmless: at worst it fails, and the read-back
-    // below tells whether the stored configuration is this one (an earlier attempt won).
+    // The compare makes a repeated transaction harmless: at most one write replaces a revision,
+    // and the history entry under that revision says which one did.
     for (int attempt = 1; ; attempt++) {
       JsonNode answer;
       try {
@@ -264,25 +296,43 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
         }
         throw e;
       } catch (OutcomeUnknownException e) {
-        // A member took the write and gave no answer (a leader election, a member dying).
-        JsonNode kv = call("/v3/kv/range", range(hashKey()), Call.IDEMPOTENT).path("kvs").path(0);
-        long now = kv.path("mod_revision").asLong(0);
-        String stored = kv.isMissingNode() ? NO_HASH : text(kv.path("value"));
-        if (now > revision && stored.equals(hash)) {
-          learn(now, hash);
-          return;
+        // A member took the write and gave no answer (a leader election, a member dying, quorum
+        // lost): ask which write replaced the revision this one expected.
+        JsonNode written;
+        try {
+          written = call("/v3/kv/range", range(entryKey), Call.IDEMPOTENT).path("kvs").path(0);
+        } catch (IOException readBack) {
+          throw new ConfigOutcomeUnknownException(
+              hash,
+              e.getMessage()
+                  + "; etcd could not be asked afterwards ("
+                  + readBack.getMessage()
+                  + ")",
+              e);
         }
-        if (now == revision && attempt < 3) {
+        if (!written.isMissingNode()) {
+          long now = written.path("mod_revision").asLong();
+          String by = readJson(written).path("hash").asText("");
+          if (by.equals(hash)) {
+            learn(now, hash);
+            return now;
+          }
+          throw new ConfigConflictException(
+              by, "etcd holds " + by + " (revision " + now + "), written by another replica");
+        }
+        if (attempt < 3) {
+          // Not applied yet; sending it again is safe (at most one write replaces the revision).
           log.info(
-              "etcd did not answer a publish ({}); it was not applied, trying again",
+              "etcd did not answer a publish ({}); it is not applied so far, trying again",
               e.getMessage());
           continue;
         }
-        if (now == revision) {
-          throw new IOException(e.getMessage() + "; it was not applied", e);
-        }
-        throw new ConfigConflictException(
-            stored, "etcd holds " + stored + " (revision " + now + "), written by another replica");
+        throw new ConfigOutcomeUnknownException(
+            hash,
+            e.getMessage()
+                + "; not applied when last asked, but it may still be (it may wait in a cut-off"
+                + " member's log)",
+            e);
       }
       if (!answer.path("succeeded").asBoolean(false)) {
         JsonNode kv = answer.path("responses").path(0).path("response_range").path("kvs").path(0);
@@ -290,7 +340,7 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
         long now = kv.path("mod_revision").asLong(0);
         if (attempt > 1 && stored.equals(hash) && now > revision) {
           learn(now, hash); // an earlier attempt of this publish was applied after all
-          return;
+          return now;
         }
         throw new ConfigConflictException(
             stored,
@@ -301,8 +351,10 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
                 + "), this replica expected revision "
                 + revision);
       }
-      learn(answer.path("header").path("revision").asLong(), hash);
-      return;
+      long now = answer.path("header").path("revision").asLong();
+      learn(now, hash);
+      historyWritten = true;
+      return now;
     }
   }
 
@@ -311,6 +363,59 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
       knownRevision = revision;
       knownHash = hash;
     }
+  }
+
+  /**
+   * The publish history as etcd holds it (every replica answers the same), newest first: one entry
+   * per configuration written by a publish, with etcd's revision of the write, when and by which
+   * replica. The newest {@value #HISTORY_KEPT} are kept.
+   */
+  @Override
+  public Optional<List<ConfigVersion>> history(int limit) throws IOException {
+    ObjectNode request = EtcdGateway.JSON.createObjectNode();
+    request
+        .put("key", b64(historyPrefix()))
+        .put("range_end", EtcdGateway.prefixEnd(historyPrefix()));
+    request.put("sort_order", "DESCEND").put("sort_target", "KEY");
+    request.put("limit", Long.toString(Math.max(1, limit)));
+    JsonNode answer = call("/v3/kv/range", request, Call.IDEMPOTENT);
+    List<ConfigVersion> versions = new ArrayList<>();
+    for (JsonNode kv : answer.path("kvs")) {
+      JsonNode entry = readJson(kv);
+      Instant at;
+      try {
+        at = Instant.parse(entry.path("published_at").asText(""));
+      } catch (java.time.format.DateTimeParseException e) {
+        at = Instant.EPOCH; // written by hand or by an incompatible version
+      }
+      versions.add(
+          new ConfigVersion(
+              entry.path("hash").asText(NO_HASH),
+              kv.path("mod_revision").asLong(),
+              at,
+              entry.path("replica").asText("")));
+    }
+    return Optional.of(List.copyOf(versions));
+  }
+
+  /** Deletes the history entries beyond the newest {@link #HISTORY_KEPT} (scheduler thread). */
+  private void trimHistory() throws IOException {
+    ObjectNode request = EtcdGateway.JSON.createObjectNode();
+    request
+        .put("key", b64(historyPrefix()))
+        .put("range_end", EtcdGateway.prefixEnd(historyPrefix()));
+    request.put("sort_order", "DESCEND").put("sort_target", "KEY").put("keys_only", true);
+    request.put("limit", Long.toString(HISTORY_KEPT + 1));
+    JsonNode kvs = call("/v3/kv/range", request, Call.IDEMPOTENT).path("kvs");
+    if (kvs.size() <= HISTORY_KEPT) {
+      return;
+    }
+    // Everything from the start of the prefix up to and including the oldest one listed.
+    byte[] last = bytes(kvs.get(HISTORY_KEPT).path("key"));
+    byte[] end = java.util.Arrays.copyOf(last, last.length + 1);
+    ObjectNode delete = EtcdGateway.JSON.createObjectNode();
+    delete.put("key", b64(historyPrefix())).put("range_end", b64(end));
+    call("/v3/kv/deleterange", delete, Call.IDEMPOTENT);
   }
 
   @Override
@@ -530,12 +635,23 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
       return;
     }
     try {
+      if (failingSince.get() != 0) {
+        // Something failed since etcd's last answer: ask every round, so that an answer ends the
+        // failing spell at once instead of waiting for the next write (a quorum read: a member cut
+        // off from its leader cannot answer it).
+        ObjectNode probe = range(hashKey()).put("count_only", true);
+        call("/v3/kv/range", probe, Call.IDEMPOTENT);
+      }
       long now = System.nanoTime();
       if (leaseId == 0 || now - lastKeepAliveNanos >= settings.leaseTtl.toNanos() / 3) {
         keepAlive();
         lastKeepAliveNanos = now;
       }
       flushNodes();
+      if (historyWritten) {
+        historyWritten = false;
+        trimHistory();
+      }
       shareUsageNow();
       for (EtcdAggregate a : ownAggregates.values()) {
         a.flush();
@@ -664,7 +780,8 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
           s.close();
           return;
         }
-        succeeded();
+        // Not a success yet: a member without a leader opens the stream, then ends it. Its first
+        // response (etcd confirms the watch at once) is.
         log.debug("etcd watch on {} from revision {}", s.endpoint, watchFrom);
         backoffMillis = 50;
         try {
@@ -836,7 +953,7 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     }
     Listener l = listener;
     if (l != null && !closed) {
-      l.changed(payload, hash);
+      l.changed(payload, hash, revision);
     }
   }
 
@@ -859,16 +976,18 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
       JsonNode answer = gateway.call(path, body, kind);
       succeeded();
       return answer;
-    } catch (EtcdGateway.EtcdException | OutcomeUnknownException e) {
-      succeeded(); // etcd answered, or at least was reached
+    } catch (EtcdGateway.EtcdException e) {
+      succeeded(); // etcd answered (with a refusal it would give again)
       throw e;
     } catch (IOException e) {
+      // Unreachable, or reached without an answer (OutcomeUnknownException): no answer either way.
       failed(e);
       throw e;
     }
   }
 
   private void succeeded() {
+    lastAnswerNanos = System.nanoTime();
     if (failingSince.getAndSet(0) != 0 && reportedUnavailable) {
       reportedUnavailable = false;
       log.info("etcd is reachable again; replica {} accepts publishes again", replica);
@@ -877,8 +996,9 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
 
   private void failed(Exception e) {
     lastError = String.valueOf(e.getMessage());
-    if (failingSince.compareAndSet(0, System.nanoTime())) {
-      failingSinceInstant = clock.instant();
+    long lastAnswer = lastAnswerNanos;
+    if (failingSince.compareAndSet(0, lastAnswer)) {
+      failingSinceInstant = clock.instant().minusNanos(Math.max(0, System.nanoTime() - lastAnswer));
     }
     if (!reportedUnavailable && unavailable().isPresent()) {
       reportedUnavailable = true;
@@ -1054,8 +1174,10 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     }
 
     /**
-     * How long etcd may be unreachable before the replica reports itself degraded and refuses
-     * publishes; default 5 s (longer than an etcd leader election).
+     * How long etcd may go without answering this replica, counted from its last answer, before the
+     * replica reports itself degraded and refuses publishes; default 5 s (longer than an etcd
+     * leader election). Keep it above {@link #requestTimeout}: a single call that fails after
+     * {@code requestTimeout} otherwise makes the replica degraded at once.
      */
     public Builder unavailableAfter(Duration after) {
       require(

@@ -19,6 +19,8 @@ import java.util.Base64;
 import java.util.List;
 import java.util.function.Consumer;
 import javax.net.ssl.HttpsURLConnection;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSocketFactory;
 import org.jspecify.annotations.Nullable;
 
@@ -100,6 +102,7 @@ final class EtcdGateway {
     byte[] request = JSON.writeValueAsBytes(body);
     long deadline = System.nanoTime() + timeout.toNanos();
     IOException last = null;
+    int tlsRefusals = 0;
     int start = preferred;
     for (int attempt = 0; ; attempt++) {
       int index = (start + attempt) % endpoints.size();
@@ -143,6 +146,18 @@ final class EtcdGateway {
         throw e;
       } catch (IOException e) {
         last = new IOException(endpoint + ": " + describe(e), e);
+        if (tlsRefused(e)) {
+          // A certificate refused (by either side) is refused again: no point waiting for the
+          // deadline once every member has said so. etcd did not process the request.
+          if (++tlsRefusals >= endpoints.size()) {
+            throw new IOException(
+                "every etcd member refused the TLS handshake (check the CA, certificate and key):"
+                    + " "
+                    + last.getMessage(),
+                e);
+          }
+          continue;
+        }
         if (sent && kind == Call.ONCE && !(e instanceof ConnectException)) {
           throw new OutcomeUnknownException(
               "etcd at " + endpoint + " did not answer a write it may have applied: " + describe(e),
@@ -160,6 +175,26 @@ final class EtcdGateway {
             + ")"
             + (last == null ? "" : "; last error: " + last.getMessage()),
         last);
+  }
+
+  /**
+   * Whether {@code e} is a TLS handshake refusal: a certificate this side does not trust, or a
+   * fatal alert from the member (no client certificate, or one it does not trust).
+   */
+  static boolean tlsRefused(IOException e) {
+    // HttpURLConnection may wrap it ("Error writing request body to server"): look at the causes.
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SSLHandshakeException) {
+        return true;
+      }
+      if (t instanceof SSLException) {
+        String m = String.valueOf(t.getMessage());
+        if (m.contains("fatal alert") || m.contains("certificate")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static boolean pause(long deadline) {

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocketFactory;
@@ -276,6 +277,40 @@ public final class EtcdCluster implements AutoCloseable {
         .path(0)
         .path("version")
         .asLong(0);
+  }
+
+  /**
+   * Every value {@code key} held, newest first, each with the revision that wrote it, read from
+   * etcd's own multi-version store (a range at each older revision), as far back as etcd keeps them
+   * (stops at a compacted revision or at the key's creation).
+   */
+  List<Map.Entry<Long, String>> history(String key) throws IOException {
+    List<Map.Entry<Long, String>> values = new ArrayList<>();
+    long at = 0; // 0: the current revision
+    while (true) {
+      ObjectNode request = range(key);
+      if (at > 0) {
+        request.put("revision", Long.toString(at));
+      }
+      JsonNode kv;
+      try {
+        kv = admin.call("/v3/kv/range", request, Call.IDEMPOTENT).path("kvs").path(0);
+      } catch (EtcdGateway.EtcdException e) {
+        if (String.valueOf(e.getMessage()).contains("compacted")) {
+          return values;
+        }
+        throw e;
+      }
+      if (kv.isMissingNode()) {
+        return values;
+      }
+      long written = kv.path("mod_revision").asLong();
+      values.add(Map.entry(written, EtcdGateway.text(kv.path("value"))));
+      at = written - 1;
+      if (at <= 0) {
+        return values;
+      }
+    }
   }
 
   EtcdGateway gateway() {
