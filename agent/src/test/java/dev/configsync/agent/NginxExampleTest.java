@@ -222,6 +222,86 @@ class NginxExampleTest {
   }
 
   /**
+   * An expired license stops nginx serving (503 on every route) and a renewed one brings the routes
+   * back, with the agent running throughout.
+   */
+  @Test
+  void anExpiredLicenseMakesNginxAnswer503AndARenewedOneRestoresTheRoutes() throws Exception {
+    requireNginx();
+    int one = upstream("one").getAddress().getPort();
+    int port = startNginx();
+    TestControlPlane cp = TestControlPlane.start(pki);
+    cleanup.add(cp);
+    Path certs = pki.writeDataPlaneFiles(dir.resolve("pki"));
+    java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
+    Path keyFile =
+        Files.writeString(
+            dir.resolve("license.pub"),
+            dev.configsync.license.LicenseSigner.publicKeyPem(vendor.getPublic()));
+    String config =
+        "{\"services\":[{\"name\":\"one\",\"url\":\"http://127.0.0.1:"
+            + one
+            + "\"}],\"routes\":[{\"name\":\"r1\",\"service\":\"one\",\"paths\":[\"/a\"]}]}";
+    java.time.LocalDate today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
+    java.util.function.Function<java.time.LocalDate, com.fasterxml.jackson.databind.JsonNode>
+        licensed =
+            lastDay -> {
+              try {
+                return dev.configsync.license.LicenseSigner.withLicense(
+                    new com.fasterxml.jackson.databind.ObjectMapper().readTree(config),
+                    new dev.configsync.license.LicenseSigner(vendor.getPrivate())
+                        .sign(
+                            new dev.configsync.license.LicenseTerms(
+                                "Example Co",
+                                "K-1",
+                                "Enterprise",
+                                1,
+                                lastDay.minusDays(400),
+                                lastDay)));
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            };
+    cp.publish(licensed.apply(today.minusDays(1)));
+    RunningAgent agent =
+        new RunningAgent(
+            List.of(
+                "run",
+                "--control-plane",
+                "wss://127.0.0.1:" + cp.port(),
+                "--cert",
+                certs.resolve("dp.crt").toString(),
+                "--key",
+                certs.resolve("dp.key").toString(),
+                "--ca",
+                certs.resolve("ca.crt").toString(),
+                "--cache-dir",
+                dir.resolve("cache").toString(),
+                "--license-key",
+                keyFile.toString(),
+                "--output",
+                dir.resolve("config.json").toString(),
+                "--on-change",
+                "NGINX_PREFIX='" + prefix + "' sh '" + EXAMPLE.resolve("render.sh") + "'",
+                "--heartbeat",
+                "1s",
+                "--reconnect-min",
+                "100ms",
+                "--reconnect-max",
+                "200ms"));
+    cleanup.add(agent::stop);
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/a").startsWith("503 "));
+    assertThat(get(port, "/a")).contains("license expired");
+    assertThat(get(port, "/configsync-hash")).isEqualTo("200 2da3c26e4dbd6dd6ea3ab60a3dd7fb3e");
+
+    String renewed = cp.publish(licensed.apply(today.plusYears(1)));
+    await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/a").equals("200 one"));
+    assertThat(get(port, "/configsync-hash")).isEqualTo("200 " + renewed);
+    assertThat(agent.isDone()).isFalse();
+  }
+
+  /**
    * The example declares no plugins because it enforces none; a configuration with a plugin that
    * reaches it anyway is refused before nginx is touched (only jq is needed), the routes unchanged.
    */
