@@ -481,6 +481,38 @@ class ConfigSyncAutoConfigurationTest {
   }
 
   @Test
+  void theStarterShipsMetadataForEveryProperty() throws Exception {
+    String metadata;
+    try (var in =
+        getClass()
+            .getClassLoader()
+            .getResourceAsStream("META-INF/spring-configuration-metadata.json")) {
+      assertThat(in).isNotNull();
+      metadata = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    for (String property :
+        List.of(
+            "configsync.control-plane",
+            "configsync.tls.key-passphrase",
+            "configsync.tls.server-name",
+            "configsync.cache.encryption-key-file",
+            "configsync.cache.old-encryption-key-files",
+            "configsync.fallback-config",
+            "configsync.backup.import-directory",
+            "configsync.license.public-key",
+            "configsync.capabilities",
+            "configsync.labels",
+            "configsync.heartbeat-interval",
+            "configsync.reconnect.max-delay",
+            "configsync.usage.max-keys",
+            "configsync.startup-wait",
+            "management.health.configsync.enabled")) {
+      assertThat(metadata).contains("\"" + property + "\"");
+    }
+    assertThat(metadata.replaceAll("\\s", "")).contains("\"defaultValue\":\"16MB\"");
+  }
+
+  @Test
   void disabledMeansNoClient() {
     runner()
         .withPropertyValues("configsync.enabled=false")

@@ -26,6 +26,7 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.cloud.gateway.filter.GlobalFilter;
 import org.springframework.context.annotation.Bean;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
@@ -64,6 +65,18 @@ class ConfigSyncGatewayTest {
     @Bean
     ConfigSyncClientCustomizer handClock() {
       return builder -> builder.clock(CLOCK);
+    }
+
+    /** Stands for an authentication filter: names the consumer for usage telemetry. */
+    @Bean
+    GlobalFilter consumerFromHeader() {
+      return (exchange, chain) -> {
+        String consumer = exchange.getRequest().getHeaders().getFirst("X-Test-Consumer");
+        if (consumer != null) {
+          exchange.getAttributes().put(UsageRecordingFilter.CONSUMER_ATTRIBUTE, consumer);
+        }
+        return chain.filter(exchange);
+      };
     }
   }
 
@@ -136,12 +149,19 @@ class ConfigSyncGatewayTest {
   @Test
   @Order(2)
   void everyRoutedRequestIsCountedForUsageTelemetry() throws Exception {
-    assertThat(get("127.0.0.1", "/a/usage").statusCode()).isEqualTo(200);
+    HttpResponse<String> named =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/a/usage"))
+                .header("X-Test-Consumer", "alice")
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(named.statusCode()).isEqualTo(200);
     await()
         .until(
             () ->
                 cp.usageBatches().toString().contains("a-api")
-                    && cp.usageBatches().toString().contains("b-web"));
+                    && cp.usageBatches().toString().contains("b-web")
+                    && cp.usageBatches().toString().contains("alice"));
   }
 
   @Test
