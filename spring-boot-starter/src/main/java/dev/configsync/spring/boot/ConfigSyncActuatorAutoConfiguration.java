@@ -29,9 +29,11 @@ public class ConfigSyncActuatorAutoConfiguration {
   /** The health indicator, named {@code configsync}. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(HealthIndicator.class)
-  @ConditionalOnEnabledHealthIndicator("configsync")
   static class Health {
+    // On the method, not the class: the condition's own class is in spring-boot-health, which is
+    // only looked at once the class condition above has found it.
     @Bean
+    @ConditionalOnEnabledHealthIndicator("configsync")
     @ConditionalOnMissingBean(name = "configsyncHealthIndicator")
     ConfigSyncHealthIndicator configsyncHealthIndicator(ConfigSyncClient client) {
       return new ConfigSyncHealthIndicator(client);

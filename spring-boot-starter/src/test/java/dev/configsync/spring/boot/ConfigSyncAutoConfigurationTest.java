@@ -44,6 +44,7 @@ import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.event.EventListener;
 
@@ -510,6 +511,34 @@ class ConfigSyncAutoConfigurationTest {
       assertThat(metadata).contains("\"" + property + "\"");
     }
     assertThat(metadata.replaceAll("\\s", "")).contains("\"defaultValue\":\"16MB\"");
+  }
+
+  @Test
+  void withoutActuatorTheClientIsConfiguredWithoutHealthAndInfo() {
+    runner()
+        .withClassLoader(
+            new FilteredClassLoader(
+                "org.springframework.boot.health.", "org.springframework.boot.actuate."))
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed().hasSingleBean(ConfigSyncClient.class);
+              assertThat(context).doesNotHaveBean(ConfigSyncHealthIndicator.class);
+              assertThat(context).doesNotHaveBean(ConfigSyncInfoContributor.class);
+            });
+  }
+
+  @Test
+  void healthAndInfoCanBeTurnedOff() {
+    runner()
+        .withPropertyValues(
+            "management.health.configsync.enabled=false",
+            "management.info.configsync.enabled=false")
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed().hasSingleBean(ConfigSyncClient.class);
+              assertThat(context).doesNotHaveBean(ConfigSyncHealthIndicator.class);
+              assertThat(context).doesNotHaveBean(ConfigSyncInfoContributor.class);
+            });
   }
 
   @Test
