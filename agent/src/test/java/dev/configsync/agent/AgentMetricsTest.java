@@ -201,6 +201,26 @@ class AgentMetricsTest {
     }
     assertThat(used).hasSizeGreaterThan(15);
     assertThat(exposed).as("names the endpoints expose").containsAll(used);
+    // Every name on either page is documented in observability.md, and every documented name is
+    // on a page (a labelled counter appears at its first increment: no refusal happened here).
+    String docs =
+        Files.readString(
+            Path.of("..", "docs", "observability.md").toAbsolutePath().normalize(),
+            StandardCharsets.UTF_8);
+    String section =
+        docs.substring(docs.indexOf("## Prometheus endpoints"), docs.indexOf("## Log lines"));
+    Set<String> documented = new TreeSet<>();
+    Matcher d = METRIC.matcher(section);
+    while (d.find()) {
+      documented.add(d.group());
+    }
+    for (String name : exposed) {
+      String family = name.replaceFirst("_(count|sum|max|bucket)$", "");
+      assertThat(documented).as("documented names").contains(family);
+    }
+    Set<String> notYet = new TreeSet<>(documented);
+    notYet.removeAll(exposed);
+    assertThat(notYet).containsExactly("configsync_rejects_total");
     for (String alert :
         List.of(
             "ConfigsyncNodeDisconnected",
