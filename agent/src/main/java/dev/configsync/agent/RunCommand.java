@@ -5,11 +5,16 @@ import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.cache.FileSnapshotStore;
 import dev.configsync.internal.LicenseVerifier;
+import dev.configsync.micrometer.MicrometerSyncMetrics;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.TlsConfig;
 import dev.configsync.tls.PemMaterial;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -236,6 +241,19 @@ final class RunCommand implements Callable<Integer> {
       defaultValue = ConfigSyncClient.VERSION)
   String nodeVersion = ConfigSyncClient.VERSION;
 
+  @Option(
+      names = "--metrics-listen",
+      paramLabel = "HOST:PORT",
+      description = {
+        "Serve GET /metrics in the Prometheus text format on HOST:PORT ([ADDRESS]:PORT for IPv6;"
+            + " port 0 takes a free one, shown in status.json as metrics_address). Plain HTTP"
+            + " without authentication: use a loopback address, e.g. 127.0.0.1:9464, unless only"
+            + " the scraper can reach the address. Default: off."
+      })
+  @Nullable String metricsListen;
+
+  private volatile @Nullable MetricsEndpoint metricsEndpoint; // read by the status file's thread
+
   private final PrintStream out;
   private final PrintStream err;
   private final StopSignal stop;
@@ -275,7 +293,33 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
+  /** Opens the metrics endpoint, if asked, for as long as the agent runs. */
   private int runAgent(Setup setup) {
+    InetSocketAddress metricsAt = setup.metricsListen();
+    if (metricsAt == null) {
+      return runClient(setup, null);
+    }
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (MetricsEndpoint endpoint = MetricsEndpoint.start(metricsAt, registry::scrape)) {
+      metricsEndpoint = endpoint;
+      log.info("serving metrics on http://{}/metrics", hostPort(endpoint.address()));
+      return runClient(setup, registry);
+    } catch (IOException e) {
+      err.println(AgentMain.NAME + ": --metrics-listen " + metricsListen + " cannot be used: " + e);
+      err.flush();
+      return AgentMain.EXIT_USAGE;
+    } finally {
+      metricsEndpoint = null;
+      registry.close();
+    }
+  }
+
+  private static String hostPort(InetSocketAddress address) {
+    String host = address.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + address.getPort();
+  }
+
+  private int runClient(Setup setup, @Nullable MeterRegistry registry) {
     EventLines lines = new EventLines(out, clock);
     OutputFile outputFile = setup.output();
     if (outputFile != null) {
@@ -307,6 +351,9 @@ final class RunCommand implements Callable<Integer> {
               .clock(clock)
               .onSnapshot(listener::onSnapshot)
               .onEvent(listener::onEvent);
+      if (registry != null) {
+        builder.metrics(MicrometerSyncMetrics.of(registry));
+      }
       if (fallbackConfig != null) {
         builder.fallbackConfig(fallbackConfig);
       }
@@ -418,6 +465,10 @@ final class RunCommand implements Callable<Integer> {
     status.put("node_version", nodeVersion);
     ObjectNode plugins = status.putObject("plugins");
     declaredPlugins().forEach(plugins::put);
+    MetricsEndpoint endpoint = metricsEndpoint;
+    if (endpoint != null) {
+      status.put("metrics_address", hostPort(endpoint.address()));
+    }
   }
 
   private void installSignalHandling() {
@@ -464,6 +515,14 @@ final class RunCommand implements Callable<Integer> {
     }
     checkDurations();
     checkDeclarations();
+    InetSocketAddress metricsAt = null;
+    if (metricsListen != null) {
+      try {
+        metricsAt = MetricsEndpoint.parse(metricsListen);
+      } catch (IllegalArgumentException e) {
+        throw new BadArgumentException("--metrics-listen " + e.getMessage(), e);
+      }
+    }
     String command = onChange;
     if (command != null && command.isBlank()) {
       throw new BadArgumentException("--on-change must not be empty");
@@ -499,7 +558,7 @@ final class RunCommand implements Callable<Integer> {
       // cache could be using.
       FileSnapshotStore store = CacheKeyOptions.openStore(dir, encryption);
       Path incoming = Incoming.createDirectory(dir);
-      return new Setup(uris, tls, store, file, lock, incoming);
+      return new Setup(uris, tls, store, file, lock, incoming, metricsAt);
     } catch (IOException | RuntimeException e) {
       lock.close();
       throw new BadArgumentException(
@@ -721,7 +780,8 @@ final class RunCommand implements Callable<Integer> {
       FileSnapshotStore store,
       @Nullable OutputFile output,
       AgentLock lock,
-      Path incoming) {}
+      Path incoming,
+      @Nullable InetSocketAddress metricsListen) {}
 
   /** A flag is wrong; the message says which and why. */
   static final class BadArgumentException extends Exception {

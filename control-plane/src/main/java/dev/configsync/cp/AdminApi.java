@@ -40,9 +40,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin HTTP API: {@code PUT /config}, {@code GET /config}, {@code GET
- * /clustering/data-planes}, {@code GET /status}, {@code GET /usage}. Every error is a 4xx or 5xx
- * with a JSON body {@code {"error": code, "message": text}}; a request that fails publishes
- * nothing.
+ * /clustering/data-planes}, {@code GET /status}, {@code GET /usage}, {@code GET /metrics} (the
+ * Prometheus text format, see {@link MetricsPage}). Every error is a 4xx or 5xx with a JSON body
+ * {@code {"error": code, "message": text}}; a request that fails publishes nothing.
  */
 // Netty reports write and close failures through the pipeline; their futures need no checking.
 @SuppressWarnings("FutureReturnValueIgnored")
@@ -60,6 +60,8 @@ final class AdminApi {
   private final int maxConnections;
   private final java.util.concurrent.atomic.AtomicInteger connections =
       new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.LongAdder connectionsRefused =
+      new java.util.concurrent.atomic.LongAdder();
 
   /**
    * @param blocking runs publishes ({@code PUT /config})
@@ -101,6 +103,7 @@ final class AdminApi {
     int open = connections.incrementAndGet();
     ch.closeFuture().addListener(f -> connections.decrementAndGet());
     if (open > maxConnections) {
+      connectionsRefused.increment();
       ch.pipeline()
           .addLast(
               "idle",
@@ -417,6 +420,7 @@ final class AdminApi {
         case "/clustering/data-planes" -> get(ctx, method, AdminApi.this::dataPlanes, keepAlive);
         case "/status" -> get(ctx, method, AdminApi.this::status, keepAlive);
         case "/usage" -> get(ctx, method, AdminApi.this::usage, keepAlive);
+        case "/metrics" -> get(ctx, method, AdminApi.this::metrics, keepAlive);
         default ->
             send(
                 ctx,
@@ -426,7 +430,7 @@ final class AdminApi {
                     "no endpoint at "
                         + path
                         + "; the admin API has /config, /config/history,"
-                        + " /clustering/data-planes, /status and /usage"),
+                        + " /clustering/data-planes, /status, /usage and /metrics"),
                 keepAlive);
       }
     }
@@ -632,20 +636,29 @@ final class AdminApi {
     JsonNode config;
     byte[] json = null; // the body, when it can go into the frame as it is
     try {
-      switch (media) {
-        case "application/json" -> {
-          config = ControlPlaneServer.parseJson(body);
-          json = ControlPlaneServer.isPlainUtf8(body) ? body : null;
+      try {
+        switch (media) {
+          case "application/json" -> {
+            config = ControlPlaneServer.parseJson(body);
+            json = ControlPlaneServer.isPlainUtf8(body) ? body : null;
+          }
+          case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml" ->
+              config = new YamlConfigFormat().read(BODY, body, Integer.MAX_VALUE);
+          default -> {
+            server.publishStats().failed(PublishStats.Failure.INVALID);
+            return HttpJson.error(
+                HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json or application/yaml"
+                    + (media.isEmpty() ? " (none was sent)" : ", not " + media));
+          }
         }
-        case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml" ->
-            config = new YamlConfigFormat().read(BODY, body, Integer.MAX_VALUE);
-        default -> {
-          return HttpJson.error(
-              HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
-              "unsupported_media_type",
-              "Content-Type must be application/json or application/yaml"
-                  + (media.isEmpty() ? " (none was sent)" : ", not " + media));
-        }
+      } catch (RuntimeException e) {
+        server.publishStats().failed(e); // a body that cannot be read is a failed publish too
+        throw e;
+      } catch (IOException e) {
+        server.publishStats().failed(PublishStats.Failure.INVALID);
+        throw e;
       }
       PublishResult result = server.publishFrozen(config, expected, json);
       Map<String, Object> answer = new LinkedHashMap<>();
@@ -833,6 +846,21 @@ final class AdminApi {
     answer.put("tls_mode", server.tls().mode().name().toLowerCase(Locale.ROOT));
     answer.put("store", server.storeDescription());
     return HttpJson.response(HttpResponseStatus.OK, answer);
+  }
+
+  /** {@code GET /metrics}: the server's figures in the Prometheus text format. */
+  private FullHttpResponse metrics() {
+    byte[] page =
+        MetricsPage.write(server, connections.get(), connectionsRefused.sum())
+            .getBytes(StandardCharsets.UTF_8);
+    FullHttpResponse response =
+        new io.netty.handler.codec.http.DefaultFullHttpResponse(
+            io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+            HttpResponseStatus.OK,
+            io.netty.buffer.Unpooled.wrappedBuffer(page));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, MetricsPage.CONTENT_TYPE);
+    response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, page.length);
+    return response;
   }
 
   private FullHttpResponse usage() {

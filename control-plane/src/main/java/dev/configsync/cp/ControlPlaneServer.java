@@ -126,6 +126,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   private final NodeRegistry registry;
   private final Outlet outlet;
   private final UsageIngest usage;
+  private final PublishStats publishStats = new PublishStats();
   private final Object publishLock = new Object();
   private final EventLoopGroup bossGroup;
   private final EventLoopGroup ioGroup;
@@ -386,7 +387,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     Objects.requireNonNull(configJson, "configJson");
     byte[] json = configJson.getBytes(StandardCharsets.UTF_8);
     // A leading U+FEFF becomes a byte order mark, which the parser skips but a frame cannot hold.
-    return publishFrozen(parseJson(json), null, isPlainUtf8(json) ? json : null);
+    return publishFrozen(parseCounted(json), null, isPlainUtf8(json) ? json : null);
   }
 
   /**
@@ -406,7 +407,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   public PublishResult publish(JsonNode config) {
     Objects.requireNonNull(config, "config");
     byte[] json = callersJson(config);
-    return publishFrozen(parseJson(json), null, json);
+    return publishFrozen(parseCounted(json), null, json);
   }
 
   /** The caller's tree as JSON: the copy a publish takes. */
@@ -458,7 +459,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(expectedHash, "expectedHash");
     byte[] json = callersJson(config);
-    return publishFrozen(parseJson(json), expectedHash, json);
+    return publishFrozen(parseCounted(json), expectedHash, json);
   }
 
   /**
@@ -482,6 +483,21 @@ public final class ControlPlaneServer implements AutoCloseable {
     return true;
   }
 
+  /** {@link #parseJson}, a refusal counted as a failed publish. */
+  private JsonNode parseCounted(byte[] json) {
+    try {
+      return parseJson(json);
+    } catch (RuntimeException e) {
+      publishStats.failed(e);
+      throw e;
+    }
+  }
+
+  /** The publishes counted since start, for {@code GET /metrics}. */
+  PublishStats publishStats() {
+    return publishStats;
+  }
+
   /** Publishes an already parsed, frozen tree. */
   PublishResult publishFrozen(JsonNode config) {
     return publishFrozen(config, null, null);
@@ -499,6 +515,19 @@ public final class ControlPlaneServer implements AutoCloseable {
    *     goes into the frame as it is; null to write the tree instead
    */
   PublishResult publishFrozen(
+      JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
+    PublishResult result;
+    try {
+      result = publishUncounted(config, expectedHash, json);
+    } catch (RuntimeException e) {
+      publishStats.failed(e);
+      throw e;
+    }
+    publishStats.published(result.changed());
+    return result;
+  }
+
+  private PublishResult publishUncounted(
       JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
     if (closed) {
       throw new IllegalStateException("the control plane is closed");

@@ -2,6 +2,7 @@ package dev.configsync.micrometer;
 
 import dev.configsync.CacheState;
 import dev.configsync.ConfigRejectedException;
+import dev.configsync.LicenseState;
 import dev.configsync.SnapshotSource;
 import dev.configsync.SyncState;
 import dev.configsync.SyncStatus;
@@ -133,6 +134,21 @@ public final class MicrometerSyncMetrics implements SyncMetrics {
         status,
         s -> s.get().serving() ? 1 : 0,
         Tags.empty());
+    for (LicenseState state : LicenseState.values()) {
+      gauge(
+          "configsync.license.state",
+          "1 for the running configuration's license state, 0 for the others",
+          status,
+          s -> s.get().licenseState() == state ? 1 : 0,
+          Tags.of("state", lower(state)));
+    }
+    gauge(
+        "configsync.license.expiry",
+        "When the running configuration's license expires, in seconds since the epoch (NaN when"
+            + " there is none)",
+        status,
+        s -> epochSeconds(s.get().licenseExpiresAt()),
+        Tags.empty());
     gauge(
         "configsync.cache.stale",
         "1 when a restart would come back on an older configuration (last cache write failed)",
@@ -199,6 +215,10 @@ public final class MicrometerSyncMetrics implements SyncMetrics {
 
   private static double secondsSince(@Nullable Instant then) {
     return then == null ? Double.NaN : Duration.between(then, Instant.now()).toMillis() / 1000.0;
+  }
+
+  private static double epochSeconds(@Nullable Instant at) {
+    return at == null ? Double.NaN : at.toEpochMilli() / 1000.0;
   }
 
   private static String lower(Enum<?> e) {

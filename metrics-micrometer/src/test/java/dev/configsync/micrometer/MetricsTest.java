@@ -88,6 +88,11 @@ class MetricsTest {
       assertThat(registry.get("configsync.cache.write").tag("outcome", "ok").timer().count())
           .isEqualTo(1);
       assertThat(registry.get("configsync.cache.stale").gauge().value()).isZero();
+      assertThat(registry.get("configsync.license.state").tag("state", "none").gauge().value())
+          .isEqualTo(1);
+      assertThat(registry.get("configsync.license.state").tag("state", "valid").gauge().value())
+          .isZero();
+      assertThat(registry.get("configsync.license.expiry").gauge().value()).isNaN();
       assertThat(registry.get("configsync.usage.batches.sent").counter().count()).isPositive();
       assertThat(registry.get("configsync.usage.backlog.batches").gauge().value()).isZero();
       assertThat(registry.get("configsync.usage.refused.records").functionCounter().count())
