@@ -2,8 +2,8 @@ package dev.configsync.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.configsync.testkit.TestControlPlane;
@@ -70,16 +70,15 @@ class NginxExampleTest {
   static final Duration INSTALL_LIMIT = Duration.ofMinutes(5);
 
   /**
-   * Runs a command with stdin from /dev/null and its output to {@code log} (a file, not a pipe:
-   * a pipe held open by a grandchild, apt-get say, would keep a reader waiting past any limit).
-   * When {@code limit} passes, the command and every process it started are killed and this call
-   * returns -1 at once.
+   * Runs a command with stdin from /dev/null and its output to {@code log} (a file, not a pipe: a
+   * pipe held open by a grandchild, apt-get say, would keep a reader waiting past any limit). When
+   * {@code limit} passes, the command and every process it started are killed and this call returns
+   * -1 at once.
    *
    * @param path the PATH to run it with, or null for this JVM's
    * @return the command's exit status, or -1 when it was killed at the limit
    */
-  static int runWithin(Duration limit, Path log, String path, String... command)
-      throws Exception {
+  static int runWithin(Duration limit, Path log, String path, String... command) throws Exception {
     ProcessBuilder pb =
         new ProcessBuilder(command)
             .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
@@ -409,8 +408,8 @@ class NginxExampleTest {
   }
 
   /**
-   * install.sh never waits at a sudo password prompt: as a user whose sudo wants a password (a
-   * fake sudo that, unless given -n, hangs as a prompt would), it says what it needs and exits 1.
+   * install.sh never waits at a sudo password prompt: as a user whose sudo wants a password (a fake
+   * sudo that, unless given -n, hangs as a prompt would), it says what it needs and exits 1.
    */
   @Test
   void installDoesNotWaitForASudoPassword() throws Exception {
