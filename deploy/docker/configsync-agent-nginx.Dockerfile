@@ -10,8 +10,9 @@ ARG AGENT=configsync-agent:0.1.0
 FROM ${AGENT}
 
 USER 0
-# nginx and jq, as examples/nginx/install.sh installs them (the distribution's `nginx` package:
-# Ubuntu, the base of eclipse-temurin, has no nginx-light). The package's own service is not used.
+# nginx and jq, as examples/nginx/install.sh installs them, but the distribution's plain `nginx`
+# package rather than `nginx-light`, which newer Debian and Ubuntu releases (eclipse-temurin's base
+# is Ubuntu) may no longer ship. The package's own service is not used.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx jq \
  && rm -rf /var/lib/apt/lists/*
