@@ -3,6 +3,7 @@ package dev.configsync.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.configsync.testkit.TestControlPlane;
@@ -49,28 +50,76 @@ class NginxExampleTest {
   }
 
   private static int run(Duration timeout, String... command) throws Exception {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-      p.destroyForcibly();
-      fail("timed out: " + String.join(" ", command));
+    Path log = Files.createTempFile("configsync-nginx-run", ".log");
+    try {
+      int status = runWithin(timeout, log, null, command);
+      if (status == -1) {
+        fail("timed out after " + timeout + ": " + String.join(" ", command));
+      }
+      if (status != 0) {
+        System.err.println(
+            String.join(" ", command) + " exited " + status + ":\n" + Files.readString(log));
+      }
+      return status;
+    } finally {
+      Files.deleteIfExists(log);
     }
-    if (p.exitValue() != 0) {
-      System.err.println(String.join(" ", command) + " exited " + p.exitValue() + ":\n" + output);
+  }
+
+  /** How long examples/nginx/install.sh may take (apt-get update and install on a slow mirror). */
+  static final Duration INSTALL_LIMIT = Duration.ofMinutes(5);
+
+  /**
+   * Runs a command with stdin from /dev/null and its output to {@code log} (a file, not a pipe: a
+   * pipe held open by a grandchild, apt-get say, would keep a reader waiting past any limit). When
+   * {@code limit} passes, the command and every process it started are killed and this call returns
+   * -1 at once.
+   *
+   * @param path the PATH to run it with, or null for this JVM's
+   * @return the command's exit status, or -1 when it was killed at the limit
+   */
+  static int runWithin(Duration limit, Path log, String path, String... command) throws Exception {
+    ProcessBuilder pb =
+        new ProcessBuilder(command)
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+    if (path != null) {
+      pb.environment().put("PATH", path);
+    }
+    Process p = pb.start();
+    if (!p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      p.waitFor();
+      return -1;
     }
     return p.exitValue();
   }
 
-  /** Installs nginx and jq with the example's own script; CI must have them, elsewhere skip. */
+  /**
+   * Installs nginx and jq with the example's own script; CI must have them, elsewhere skip. The
+   * script never asks for a password (it uses {@code sudo -n}) and is killed after {@link
+   * #INSTALL_LIMIT}.
+   */
   private static void requireNginx() throws Exception {
-    int installed = run(Duration.ofMinutes(5), "sh", EXAMPLE.resolve("install.sh").toString());
-    if (installed != 0) {
-      String why =
-          "examples/nginx/install.sh could not install nginx-light and jq (exit " + installed + ")";
-      if (System.getenv("CI") != null) {
-        fail(why + "; CI must be able to run the nginx example");
+    Path log = Files.createTempFile("configsync-nginx-install", ".log");
+    try {
+      int installed =
+          runWithin(INSTALL_LIMIT, log, null, "sh", EXAMPLE.resolve("install.sh").toString());
+      if (installed != 0) {
+        String why =
+            "examples/nginx/install.sh could not install nginx-light and jq ("
+                + (installed == -1 ? "killed after " + INSTALL_LIMIT : "exit " + installed)
+                + "): "
+                + Files.readString(log).strip();
+        if (System.getenv("CI") != null) {
+          fail(why + "; CI must be able to run the nginx example");
+        }
+        Assumptions.abort(why + "; skipping the nginx example");
       }
-      Assumptions.abort(why + "; skipping the nginx example");
+    } finally {
+      Files.deleteIfExists(log);
     }
   }
 
@@ -328,5 +377,68 @@ class NginxExampleTest {
     assertThat(output).contains("uses plugins (key-auth)").contains("keeping the previous routes");
     assertThat(Files.readString(conf.resolve("routes.conf"))).isEqualTo("# the running routes\n");
     assertThat(conf.resolve("routes.conf.new")).doesNotExist();
+  }
+
+  /**
+   * The install step's time limit fires: a script that hangs (here a child sleeping ten minutes,
+   * holding the script's output open as apt-get would) is killed, children included, and the run
+   * returns long before the child would have ended.
+   */
+  @Test
+  void theInstallTimeLimitKillsAHangingScriptAndWhatItStarted() throws Exception {
+    Path pidFile = dir.resolve("child.pid");
+    Path script =
+        Files.writeString(
+            dir.resolve("hang.sh"),
+            "sleep 600 &\necho $! > '" + pidFile + "'\necho installing\nwait\n");
+    long started = System.nanoTime();
+    int status =
+        assertTimeoutPreemptively(
+            Duration.ofMinutes(3),
+            () ->
+                runWithin(
+                    Duration.ofSeconds(2), dir.resolve("hang.log"), null, "sh", script.toString()));
+    assertThat(status).isEqualTo(-1);
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMinutes(3));
+    long child = Long.parseLong(Files.readString(pidFile).strip());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true));
+    assertThat(Files.readString(dir.resolve("hang.log"))).contains("installing");
+  }
+
+  /**
+   * install.sh never waits at a sudo password prompt: as a user whose sudo wants a password (a fake
+   * sudo that, unless given -n, hangs as a prompt would), it says what it needs and exits 1.
+   */
+  @Test
+  void installDoesNotWaitForASudoPassword() throws Exception {
+    Path bin = Files.createDirectories(dir.resolve("bin"));
+    Path id = Files.writeString(bin.resolve("id"), "#!/bin/sh\necho 1000\n");
+    Path sudo =
+        Files.writeString(
+            bin.resolve("sudo"),
+            """
+            #!/bin/sh
+            if [ "$1" = -n ]; then echo 'sudo: a password is required' >&2; exit 1; fi
+            echo '[sudo] password for user:' >&2
+            exec /bin/sleep 600
+            """);
+    for (Path p : List.of(id, sudo)) {
+      Files.setPosixFilePermissions(
+          p, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+    Path log = dir.resolve("install.log");
+    int status =
+        runWithin(
+            Duration.ofMinutes(1), // it answers at once; a prompt would wait for ever
+            log,
+            bin.toString(),
+            "/bin/sh",
+            EXAMPLE.resolve("install.sh").toString());
+    assertThat(status).as(Files.readString(log)).isEqualTo(1);
+    assertThat(Files.readString(log))
+        .contains("needs root or sudo without a password")
+        .doesNotContain("password for user");
   }
 }

@@ -126,6 +126,10 @@ final class ControlPlaneProcess {
     return token;
   }
 
+  int adminPort() {
+    return adminPort;
+  }
+
   int dataPort() {
     return dataPort;
   }
