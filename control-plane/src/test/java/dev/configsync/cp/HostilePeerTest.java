@@ -208,9 +208,13 @@ class HostilePeerTest {
       dp.ping(ConfigHash.NONE);
       ids.add(dp.nodeId);
       String id = dp.nodeId;
-      await().until(() -> f.cp.dataPlanes().stream().anyMatch(n -> n.id().equals(id)));
+      // Polled every 5 ms: with Awaitility's 100 ms the 120 waits made this test 16 s long.
+      await()
+          .pollInterval(Duration.ofMillis(5))
+          .until(() -> f.cp.dataPlanes().stream().anyMatch(n -> n.id().equals(id)));
       dp.close();
       await()
+          .pollInterval(Duration.ofMillis(5))
           .until(
               () -> f.cp.dataPlanes().stream().noneMatch(n -> n.id().equals(id) && n.connected()));
       assertThat(f.cp.dataPlanes().size()).isLessThanOrEqualTo(5);
@@ -247,9 +251,13 @@ class HostilePeerTest {
       RawDataPlane dp = node("0.1.0", Map.of(), labels);
       dp.ping(ConfigHash.NONE);
       String id = dp.nodeId;
-      await().until(() -> f.cp.dataPlanes().stream().anyMatch(n -> n.id().equals(id)));
+      // Polled every 5 ms: with Awaitility's 100 ms the 120 waits made this test 16 s long.
+      await()
+          .pollInterval(Duration.ofMillis(5))
+          .until(() -> f.cp.dataPlanes().stream().anyMatch(n -> n.id().equals(id)));
       dp.close();
       await()
+          .pollInterval(Duration.ofMillis(5))
           .until(
               () -> f.cp.dataPlanes().stream().noneMatch(n -> n.id().equals(id) && n.connected()));
     }

@@ -112,6 +112,9 @@ class OutletProtocolTest {
     WebSocketFrame close = dp.readUntilClose();
     assertThat(closeCode(close)).isEqualTo(WebSocketFrame.CLOSE_PROTOCOL_ERROR);
     assertThat(closeReason(close)).contains(reasonPart);
+    // Answer the close as a real node's transport does: the control plane waits (up to 2 s) for
+    // that answer before it closes the socket, so not answering only made each test 2 s longer.
+    dp.writer.writeClose(WebSocketFrame.CLOSE_PROTOCOL_ERROR, "");
     await().until(() -> f.cp.dataPlanes().stream().noneMatch(DataPlaneInfo::connected));
   }
 
