@@ -755,30 +755,12 @@ public final class ControlPlaneMain implements Callable<Integer> {
   private EtcdConfigStore etcdStore() throws BadArgumentException {
     EtcdConfigStore.Builder b = EtcdConfigStore.builder();
     setting("--etcd-endpoint", () -> b.endpoints(etcdEndpoints));
-    String name = replicaName;
-    if (name != null) {
-      setting("--replica-name", () -> b.replicaName(name));
-    }
-    String prefix = etcdPrefix;
-    if (prefix != null) {
-      setting("--etcd-prefix", () -> b.prefix(prefix));
-    }
-    Duration ttl = etcdLeaseTtl;
-    if (ttl != null) {
-      setting("--etcd-lease-ttl", () -> b.leaseTtl(ttl));
-    }
-    Duration timeout = etcdRequestTimeout;
-    if (timeout != null) {
-      setting("--etcd-request-timeout", () -> b.requestTimeout(timeout));
-    }
-    Duration after = etcdUnavailableAfter;
-    if (after != null) {
-      setting("--etcd-unavailable-after", () -> b.unavailableAfter(after));
-    }
-    Duration flush = etcdFlushInterval;
-    if (flush != null) {
-      setting("--etcd-flush-interval", () -> b.flushInterval(flush));
-    }
+    settingIfGiven("--replica-name", replicaName, b::replicaName);
+    settingIfGiven("--etcd-prefix", etcdPrefix, b::prefix);
+    settingIfGiven("--etcd-lease-ttl", etcdLeaseTtl, b::leaseTtl);
+    settingIfGiven("--etcd-request-timeout", etcdRequestTimeout, b::requestTimeout);
+    settingIfGiven("--etcd-unavailable-after", etcdUnavailableAfter, b::unavailableAfter);
+    settingIfGiven("--etcd-flush-interval", etcdFlushInterval, b::flushInterval);
     Path caFile = etcdCa;
     if (caFile != null) {
       Path certFile = etcdCert;
@@ -1014,6 +996,15 @@ public final class ControlPlaneMain implements Callable<Integer> {
   }
 
   /** Applies one builder setting, naming {@code flag} when the builder refuses the value. */
+  /** As {@link #setting}, for a flag that was given; one left out keeps the builder's default. */
+  private static <T> void settingIfGiven(
+      String flag, @Nullable T value, java.util.function.Consumer<T> apply)
+      throws BadArgumentException {
+    if (value != null) {
+      setting(flag, () -> apply.accept(value));
+    }
+  }
+
   private static void setting(String flag, Runnable apply) throws BadArgumentException {
     try {
       apply.run();
