@@ -2,6 +2,7 @@ package dev.configsync.spring.gateway;
 
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.routes.KongRoutes;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;

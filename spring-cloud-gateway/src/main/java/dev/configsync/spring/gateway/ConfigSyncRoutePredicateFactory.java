@@ -1,5 +1,6 @@
 package dev.configsync.spring.gateway;
 
+import dev.configsync.routes.KongRoutes;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;

@@ -1,5 +1,6 @@
 package dev.configsync.spring.gateway;
 
+import dev.configsync.routes.KongRoutes;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.Comparator;

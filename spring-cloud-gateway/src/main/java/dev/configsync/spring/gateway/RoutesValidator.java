@@ -1,6 +1,7 @@
 package dev.configsync.spring.gateway;
 
 import dev.configsync.ConfigSnapshot;
+import dev.configsync.routes.KongRoutes;
 import dev.configsync.spi.ConfigValidator;
 
 /**

@@ -9,6 +9,7 @@ import dev.configsync.ConfigSyncClient;
 import dev.configsync.LicenseState;
 import dev.configsync.SyncStatus;
 import dev.configsync.examples.gateway.UsageRecorder.StatusClass;
+import dev.configsync.routes.KongRoutes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -132,7 +133,7 @@ final class ProxyHandler implements HttpHandler {
       return;
     }
     RoutingTable.Match match = found.get();
-    RoutingTable.Route route = match.route();
+    KongRoutes.Route route = match.route();
     String serviceName = route.service().name();
 
     byte[] body = readBody(exchange);
@@ -197,7 +198,7 @@ final class ProxyHandler implements HttpHandler {
 
   private HttpRequest upstreamRequest(
       HttpExchange exchange, RoutingTable.Match match, byte[] body) {
-    RoutingTable.Service service = match.route().service();
+    KongRoutes.Service service = match.route().service();
     String query = exchange.getRequestURI().getRawQuery();
     URI target =
         URI.create(service.origin() + match.upstreamPath() + (query == null ? "" : "?" + query));

@@ -1,10 +1,13 @@
-package dev.configsync.spring.gateway;
+package dev.configsync.routes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -13,20 +16,22 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The services and routes of one configuration, in the Kong-like subset that {@code docs/spring.md}
- * documents (the same as {@code examples/gateway}'s). Immutable and safe to share between threads.
- * {@link GatewayRouteDefinitions} turns them into Spring Cloud Gateway routes.
+ * The services and routes of one configuration, in the Kong-like subset that gateways built on
+ * configsync route by ({@code docs/spring.md} and the example gateway's README list it). Immutable
+ * and safe to share between threads. The Spring Cloud Gateway module turns them into gateway
+ * routes; the example gateway matches requests against them.
  *
  * <p>{@link #from} checks the whole configuration and refuses it with an {@link
  * IllegalArgumentException} naming the offending service or route, so that a configuration the
  * gateway cannot serve is refused before it replaces a good one.
  */
-final class KongRoutes {
+public final class KongRoutes {
   /** Kong's default service {@code read_timeout}, in milliseconds. */
-  static final int DEFAULT_READ_TIMEOUT_MS = 60_000;
+  public static final int DEFAULT_READ_TIMEOUT_MS = 60_000;
 
   /**
    * Where requests go: an HTTP or HTTPS origin and an optional base path.
@@ -42,7 +47,7 @@ final class KongRoutes {
       String name, String protocol, String host, int port, String path, Duration readTimeout) {
 
     /** The upstream origin, {@code scheme://host:port}, with an IPv6 literal in brackets. */
-    String origin() {
+    public String origin() {
       String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
       return protocol + "://" + h + ":" + port;
     }
@@ -144,6 +149,36 @@ final class KongRoutes {
     return new KongRoutes(hash, services, routes);
   }
 
+  /**
+   * The names of the plugins a configuration uses: the {@code name} of each entry of every {@code
+   * plugins} array, at any depth (Kong nests plugins in services, routes and consumers as well as
+   * at the top). Entries with {@code "enabled": false} count too: the control plane counts them.
+   */
+  public static Set<String> pluginsUsed(JsonNode config) {
+    Set<String> names = new TreeSet<>();
+    Deque<JsonNode> pending = new ArrayDeque<>(); // not recursive: a configuration may nest deeply
+    pending.push(config);
+    while (!pending.isEmpty()) {
+      JsonNode node = pending.pop();
+      if (node.isObject()) {
+        JsonNode plugins = node.path("plugins");
+        if (plugins.isArray()) {
+          for (JsonNode plugin : plugins) {
+            if (plugin.path("name").isTextual()) {
+              names.add(plugin.path("name").asText());
+            }
+          }
+        }
+      }
+      for (JsonNode child : node) {
+        if (child.isContainerNode()) {
+          pending.push(child);
+        }
+      }
+    }
+    return Collections.unmodifiableSet(names);
+  }
+
   /** The hash of the configuration this table was read from. */
   public String hash() {
     return hash;
@@ -172,7 +207,15 @@ final class KongRoutes {
 
   // ---- matching --------------------------------------------------------------------------------
 
-  static boolean hostMatches(List<String> hosts, @Nullable String requestHost) {
+  /**
+   * Whether a request's host matches one of a route's {@code hosts}: exactly, by a {@code *.suffix}
+   * wildcard, or by a {@code prefix.*} wildcard (a wildcard stands for at least one character).
+   *
+   * @param hosts the route's hosts, lower case
+   * @param requestHost the request's host, lower case and without a port; null or empty matches
+   *     nothing
+   */
+  public static boolean hostMatches(List<String> hosts, @Nullable String requestHost) {
     if (requestHost == null || requestHost.isEmpty()) {
       return false;
     }
@@ -193,7 +236,11 @@ final class KongRoutes {
     return false;
   }
 
-  static String hostWithoutPort(String host) {
+  /**
+   * A {@code Host} header without its port: {@code example.com:8443} gives {@code example.com},
+   * {@code [::1]:8443} gives {@code ::1}; a bare IPv6 address is left as it is.
+   */
+  public static String hostWithoutPort(String host) {
     if (host.startsWith("[")) { // [v6]:port
       int end = host.indexOf(']');
       return end > 0 ? host.substring(1, end) : host;
@@ -202,8 +249,11 @@ final class KongRoutes {
     return colon >= 0 && host.indexOf(':') == colon ? host.substring(0, colon) : host;
   }
 
-  /** The service's base path and the rest of the request path, joined with one slash. */
-  static String join(String base, String rest) {
+  /**
+   * The service's base path and the rest of the request path, joined with one slash: the path to
+   * ask the upstream for.
+   */
+  public static String join(String base, String rest) {
     if (base.isEmpty()) {
       return rest.isEmpty() ? "/" : rest.startsWith("/") ? rest : "/" + rest;
     }
