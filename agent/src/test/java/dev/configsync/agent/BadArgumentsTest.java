@@ -315,7 +315,11 @@ class BadArgumentsTest {
 
     Result version = run(List.of("--version"));
     assertThat(version.exit()).isZero();
-    assertThat(version.out().trim()).isEqualTo(dev.configsync.ConfigSyncClient.VERSION);
+    assertThat(version.out().trim())
+        .isEqualTo("configsync-agent " + dev.configsync.cli.CommandVersion.buildVersion());
+    Result shortVersion = run(List.of("-V"));
+    assertThat(shortVersion.exit()).isZero();
+    assertThat(shortVersion.out()).isEqualTo(version.out());
   }
 
   record Result(int exit, String out, String err) {}
