@@ -1,15 +1,12 @@
 package dev.configsync.agent;
 
-import dev.configsync.ConfigSyncClient;
-import java.io.OutputStreamWriter;
+import dev.configsync.cli.CommandRunner;
+import dev.configsync.cli.CommandVersion;
+import dev.configsync.cli.StopSignal;
 import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.nio.charset.Charset;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -66,7 +63,8 @@ public final class AgentMain {
    */
   @Deprecated public static final int EXIT_LICENSE_EXPIRED = 3;
 
-  private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
+  /** The lock file in the cache directory that a running {@code run} (or a writing load) holds. */
+  static final String LOCK_FILE = "agent.lock";
 
   private AgentMain() {}
 
@@ -118,8 +116,6 @@ public final class AgentMain {
 
   private static int execute(
       String[] args, PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
-    PrintWriter outWriter = writer(out);
-    PrintWriter errWriter = writer(err);
     CommandLine cli =
         new CommandLine(new TopCommand())
             .addSubcommand("run", new RunCommand(out, err, stop, installSignals))
@@ -130,46 +126,15 @@ public final class AgentMain {
                 "license",
                 new CommandLine(new LicenseCommand())
                     .addSubcommand("keygen", new LicenseCommand.Keygen(out, err))
-                    .addSubcommand("issue", new LicenseCommand.Issue(out, err)))
-            .setOut(outWriter)
-            .setErr(errWriter)
-            .setParameterExceptionHandler(AgentMain::badArguments)
-            .setExecutionExceptionHandler(
-                (e, command, parseResult) -> {
-                  log.error("{} failed unexpectedly", command.getCommandSpec().qualifiedName(), e);
-                  command.getErr().println(NAME + ": unexpected failure: " + e);
-                  command.getErr().flush();
-                  return EXIT_FAILURE;
-                });
-    try {
-      return cli.execute(args);
-    } finally {
-      stop.markFinished(); // in case no run command did
-      outWriter.flush();
-      errWriter.flush();
-    }
-  }
-
-  private static int badArguments(ParameterException e, String[] args) {
-    CommandLine command = e.getCommandLine();
-    PrintWriter err = command.getErr();
-    err.println(NAME + ": " + e.getMessage());
-    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-    err.println(
-        "Try '" + command.getCommandSpec().qualifiedName() + " --help' for more information.");
-    err.flush();
-    return EXIT_USAGE;
-  }
-
-  private static PrintWriter writer(PrintStream stream) {
-    return new PrintWriter(new OutputStreamWriter(stream, Charset.defaultCharset()), true);
+                    .addSubcommand("issue", new LicenseCommand.Issue(out, err)));
+    return CommandRunner.execute(NAME, cli, args, out, err, stop);
   }
 
   /** The top-level command: only dispatches to its subcommands. */
   @Command(
       name = NAME,
       mixinStandardHelpOptions = true,
-      version = ConfigSyncClient.VERSION,
+      versionProvider = CommandVersion.class,
       usageHelpAutoWidth = true,
       description = {
         "Keeps this node's gateway configuration current from a control plane (Kong hybrid mode"

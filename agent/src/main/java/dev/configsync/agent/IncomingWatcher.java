@@ -8,6 +8,7 @@ import dev.configsync.ConfigFileException;
 import dev.configsync.ConfigRejectedException;
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.cli.Durations;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
 package dev.configsync.agent;
 
+import dev.configsync.cli.BadArgumentException;
 import dev.configsync.tls.SecretFilePermissions;
 import java.io.IOException;
 import java.io.InputStream;
@@ -31,15 +32,15 @@ final class KeyPassphrase {
 
   /** From the flags, or null when neither is given. The caller wipes the result after use. */
   static char @Nullable [] read(@Nullable Path file, @Nullable String envName)
-      throws RunCommand.BadArgumentException {
+      throws BadArgumentException {
     return read(file, envName, System::getenv);
   }
 
   static char @Nullable [] read(
       @Nullable Path file, @Nullable String envName, UnaryOperator<@Nullable String> environment)
-      throws RunCommand.BadArgumentException {
+      throws BadArgumentException {
     if (file != null && envName != null) {
-      throw new RunCommand.BadArgumentException(
+      throw new BadArgumentException(
           "--key-passphrase-file and --key-passphrase-env are alternatives; give one");
     }
     if (file != null) {
@@ -48,7 +49,7 @@ final class KeyPassphrase {
     if (envName != null) {
       String value = environment.apply(envName);
       if (value == null || value.isEmpty()) {
-        throw new RunCommand.BadArgumentException(
+        throw new BadArgumentException(
             "--key-passphrase-env: the environment variable " + envName + " is not set or empty");
       }
       return value.toCharArray();
@@ -56,17 +57,16 @@ final class KeyPassphrase {
     return null;
   }
 
-  private static char[] fromFile(Path file) throws RunCommand.BadArgumentException {
+  private static char[] fromFile(Path file) throws BadArgumentException {
     byte[] bytes;
     try (InputStream in = Files.newInputStream(file)) {
       bytes = in.readNBytes(MAX_BYTES + 1);
     } catch (IOException e) {
-      throw new RunCommand.BadArgumentException(
-          "--key-passphrase-file " + file + " cannot be read: " + e, e);
+      throw new BadArgumentException("--key-passphrase-file " + file + " cannot be read: " + e, e);
     }
     try {
       if (bytes.length > MAX_BYTES) {
-        throw new RunCommand.BadArgumentException(
+        throw new BadArgumentException(
             "--key-passphrase-file " + file + " is larger than " + MAX_BYTES + " bytes");
       }
       int end = bytes.length;
@@ -78,7 +78,7 @@ final class KeyPassphrase {
         }
       }
       if (end == 0) {
-        throw new RunCommand.BadArgumentException("--key-passphrase-file " + file + " is empty");
+        throw new BadArgumentException("--key-passphrase-file " + file + " is empty");
       }
       CharBuffer chars;
       try {
@@ -89,8 +89,7 @@ final class KeyPassphrase {
                 .onUnmappableCharacter(CodingErrorAction.REPORT)
                 .decode(ByteBuffer.wrap(bytes, 0, end));
       } catch (CharacterCodingException e) {
-        throw new RunCommand.BadArgumentException(
-            "--key-passphrase-file " + file + " is not UTF-8 text", e);
+        throw new BadArgumentException("--key-passphrase-file " + file + " is not UTF-8 text", e);
       }
       char[] passphrase = new char[chars.remaining()];
       chars.get(passphrase);

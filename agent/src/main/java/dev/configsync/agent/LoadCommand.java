@@ -11,6 +11,8 @@ import dev.configsync.ConfigSyncClient;
 import dev.configsync.ConfigSyncException;
 import dev.configsync.SyncEvent;
 import dev.configsync.cache.FileSnapshotStore;
+import dev.configsync.cli.DirectoryLock;
+import dev.configsync.cli.Durations;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.Json;
@@ -151,10 +153,10 @@ final class LoadCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       return usage(String.valueOf(e.getMessage()));
     }
-    AgentLock lock;
+    DirectoryLock lock;
     try {
-      AgentLock.createDirectory(dir);
-      lock = AgentLock.tryAcquire(dir);
+      DirectoryLock.createDirectory(dir);
+      lock = DirectoryLock.tryAcquire(dir, AgentMain.LOCK_FILE);
     } catch (IOException e) {
       return usage("--cache-dir " + dir + " cannot be used: " + e.getMessage());
     }
@@ -260,7 +262,7 @@ final class LoadCommand implements Callable<Integer> {
           name);
     }
     boolean agentGone;
-    try (AgentLock lock = AgentLock.tryAcquire(dir)) {
+    try (DirectoryLock lock = DirectoryLock.tryAcquire(dir, AgentMain.LOCK_FILE)) {
       agentGone = lock != null;
     } catch (IOException e) {
       agentGone = false;

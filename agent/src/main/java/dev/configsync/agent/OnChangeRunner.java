@@ -1,5 +1,6 @@
 package dev.configsync.agent;
 
+import dev.configsync.cli.Durations;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

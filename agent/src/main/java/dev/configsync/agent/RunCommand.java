@@ -4,11 +4,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.AtRestEncryption;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.cache.FileSnapshotStore;
+import dev.configsync.cli.BadArgumentException;
+import dev.configsync.cli.DirectoryLock;
+import dev.configsync.cli.Durations;
+import dev.configsync.cli.PemFlags;
+import dev.configsync.cli.StopSignal;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.micrometer.MicrometerSyncMetrics;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.TlsConfig;
-import dev.configsync.tls.PemMaterial;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -379,7 +383,7 @@ final class RunCommand implements Callable<Integer> {
     }
 
     if (installSignals) {
-      installSignalHandling();
+      stop.handleSignals(AgentMain.NAME, "the agent", HOOK_WAIT);
     }
     try {
       client.start();
@@ -471,27 +475,6 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
-  private void installSignalHandling() {
-    if (!Signals.install(stop::requestStop)) {
-      log.info("SIGTERM/SIGINT cannot be handled directly; a shutdown hook stops the agent");
-    }
-    // Also a safety net for any other way the JVM may be shut down.
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  stop.requestStop();
-                  try {
-                    if (!stop.awaitFinished(HOOK_WAIT)) {
-                      log.warn("the agent did not stop within {}", HOOK_WAIT);
-                    }
-                  } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                  }
-                },
-                "configsync-agent-shutdown"));
-  }
-
   /** Everything the flags describe, checked; or a message naming the flag at fault. */
   private Setup setUp() throws BadArgumentException {
     String mode = clusterMode.toLowerCase(Locale.ROOT);
@@ -552,7 +535,7 @@ final class RunCommand implements Callable<Integer> {
       throw new BadArgumentException(e.getMessage(), e);
     }
     Path dir = Objects.requireNonNull(cacheDir, "--cache-dir");
-    AgentLock lock = lockCacheDir(dir);
+    DirectoryLock lock = lockCacheDir(dir);
     try {
       // Only with the lock held: opening the store deletes temporary files that a load writing the
       // cache could be using.
@@ -567,11 +550,11 @@ final class RunCommand implements Callable<Integer> {
   }
 
   /** Takes the lock that makes this the one agent running on {@code dir}. */
-  private static AgentLock lockCacheDir(Path dir) throws BadArgumentException {
-    AgentLock lock;
+  private static DirectoryLock lockCacheDir(Path dir) throws BadArgumentException {
+    DirectoryLock lock;
     try {
-      AgentLock.createDirectory(dir);
-      lock = AgentLock.acquire(dir, LOCK_WAIT);
+      DirectoryLock.createDirectory(dir);
+      lock = DirectoryLock.acquire(dir, AgentMain.LOCK_FILE, LOCK_WAIT);
     } catch (IOException e) {
       throw new BadArgumentException(
           "--cache-dir " + dir + " cannot be used: " + e.getMessage(), e);
@@ -584,7 +567,7 @@ final class RunCommand implements Callable<Integer> {
           "--cache-dir "
               + dir
               + " is in use by another configsync-agent (it holds "
-              + dir.resolve(AgentLock.FILE_NAME)
+              + dir.resolve(AgentMain.LOCK_FILE)
               + "); run one agent per cache directory");
     }
     return lock;
@@ -712,6 +695,8 @@ final class RunCommand implements Callable<Integer> {
     char[] passphrase = KeyPassphrase.read(keyPassphraseFile, keyPassphraseEnv);
     TlsConfig tls;
     try {
+      // Each file in its own role first, so that a refusal names the flag whose file is wrong.
+      PemFlags.certKeyAndCa(certFile, keyFile, caFile, passphrase);
       if (shared) {
         tls =
             passphrase == null
@@ -725,9 +710,9 @@ final class RunCommand implements Callable<Integer> {
                 : TlsConfig.pki(certFile, keyFile, trusted, passphrase);
       }
     } catch (IllegalArgumentException e) {
-      // TlsConfig's message names the file; name the flag too.
-      throw new BadArgumentException(
-          flagAtFault(certFile, keyFile, caFile, passphrase) + ": " + e.getMessage(), e);
+      // Each file is usable on its own: the key does not match the certificate, or the pair
+      // cannot make a TLS context.
+      throw new BadArgumentException("--cert/--key: " + e.getMessage(), e);
     } finally {
       if (passphrase != null) {
         Arrays.fill(passphrase, '\0'); // TlsConfig keeps its own copy, for rotations
@@ -744,57 +729,15 @@ final class RunCommand implements Callable<Integer> {
     return tls;
   }
 
-  /**
-   * The flag whose file TlsConfig refused: each file is read again in its own role, since the
-   * message names a file and {@code --cert} and {@code --key} may name the same one. When each is
-   * usable alone, the pair is at fault (a key of another certificate).
-   */
-  private static String flagAtFault(
-      Path certFile, Path keyFile, @Nullable Path caFile, char @Nullable [] passphrase) {
-    if (refused(() -> PemMaterial.certificates(PemMaterial.readFile(certFile), "--cert"))) {
-      return "--cert";
-    }
-    if (refused(() -> PemMaterial.privateKey(PemMaterial.readFile(keyFile), "--key", passphrase))) {
-      return "--key";
-    }
-    if (caFile != null
-        && refused(() -> PemMaterial.certificates(PemMaterial.readFile(caFile), "--ca"))) {
-      return "--ca";
-    }
-    return "--cert/--key";
-  }
-
-  private static boolean refused(Runnable read) {
-    try {
-      read.run();
-      return false;
-    } catch (IllegalArgumentException e) {
-      return true;
-    }
-  }
-
   /** What {@link #setUp()} checked and built. */
   private record Setup(
       List<URI> controlPlanes,
       TlsConfig tls,
       FileSnapshotStore store,
       @Nullable OutputFile output,
-      AgentLock lock,
+      DirectoryLock lock,
       Path incoming,
       @Nullable InetSocketAddress metricsListen) {}
-
-  /** A flag is wrong; the message says which and why. */
-  static final class BadArgumentException extends Exception {
-    private static final long serialVersionUID = 1L;
-
-    BadArgumentException(String message) {
-      super(message);
-    }
-
-    BadArgumentException(@Nullable String message, Throwable cause) {
-      super(message, cause);
-    }
-  }
 
   /**
    * A {@code --capability NAME=VERSION}: a plugin the node runs, declared to the control plane in

@@ -3,6 +3,7 @@ package dev.configsync.agent;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.cli.DirectoryLock;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -58,7 +59,7 @@ final class StatusCommand implements Callable<Integer> {
       return AgentMain.EXIT_USAGE;
     }
     boolean running;
-    try (AgentLock lock = AgentLock.tryAcquire(dir)) {
+    try (DirectoryLock lock = DirectoryLock.tryAcquire(dir, AgentMain.LOCK_FILE)) {
       running = lock == null; // someone holds it: an agent (or, for a moment, a load)
     } catch (IOException e) {
       err.println(AgentMain.NAME + ": --cache-dir " + dir + " cannot be used: " + e.getMessage());

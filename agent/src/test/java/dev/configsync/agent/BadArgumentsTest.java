@@ -1,5 +1,8 @@
 package dev.configsync.agent;
 
+import static dev.configsync.cli.testing.ArgumentEdits.add;
+import static dev.configsync.cli.testing.ArgumentEdits.remove;
+import static dev.configsync.cli.testing.ArgumentEdits.replace;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -44,29 +47,6 @@ class BadArgumentsTest {
             certs.resolve("ca.crt").toString(),
             "--cache-dir",
             dir.resolve("cache").toString()));
-  }
-
-  private static UnaryOperator<List<String>> replace(String flag, String value) {
-    return args -> {
-      args.set(args.indexOf(flag) + 1, value);
-      return args;
-    };
-  }
-
-  private static UnaryOperator<List<String>> add(String... more) {
-    return args -> {
-      args.addAll(List.of(more));
-      return args;
-    };
-  }
-
-  private static UnaryOperator<List<String>> remove(String flag) {
-    return args -> {
-      int i = args.indexOf(flag);
-      args.remove(i + 1);
-      args.remove(i);
-      return args;
-    };
   }
 
   private static Arguments bad(
@@ -315,7 +295,11 @@ class BadArgumentsTest {
 
     Result version = run(List.of("--version"));
     assertThat(version.exit()).isZero();
-    assertThat(version.out().trim()).isEqualTo(dev.configsync.ConfigSyncClient.VERSION);
+    assertThat(version.out().trim())
+        .isEqualTo("configsync-agent " + dev.configsync.cli.CommandVersion.buildVersion());
+    Result shortVersion = run(List.of("-V"));
+    assertThat(shortVersion.exit()).isZero();
+    assertThat(shortVersion.out()).isEqualTo(version.out());
   }
 
   record Result(int exit, String out, String err) {}

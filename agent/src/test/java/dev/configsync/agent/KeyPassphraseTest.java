@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.configsync.cli.BadArgumentException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +33,7 @@ class KeyPassphraseTest {
   @Test
   void badFilesAreRefusedNamingTheFlag() throws IOException {
     assertThatThrownBy(() -> fromFile(new byte[KeyPassphrase.MAX_BYTES + 1]))
-        .isInstanceOf(RunCommand.BadArgumentException.class)
+        .isInstanceOf(BadArgumentException.class)
         .hasMessageContaining("--key-passphrase-file")
         .hasMessageContaining("larger than 4096 bytes");
     assertThatThrownBy(() -> fromFile(new byte[] {(byte) 0xff, (byte) 0xfe}))

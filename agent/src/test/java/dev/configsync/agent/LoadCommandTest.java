@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.configsync.cli.DirectoryLock;
 import dev.configsync.license.LicenseSigner;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -121,8 +122,8 @@ class LoadCommandTest {
   @Test
   void requestNobodyTakesIsWithdrawnAtTheTimeout() throws Exception {
     Path cache = dir.resolve("cache");
-    AgentLock.createDirectory(cache);
-    try (AgentLock held = AgentLock.tryAcquire(cache)) {
+    DirectoryLock.createDirectory(cache);
+    try (DirectoryLock held = DirectoryLock.tryAcquire(cache, AgentMain.LOCK_FILE)) {
       assertThat(held).isNotNull(); // an "agent" that never looks at incoming/
 
       BadArgumentsTest.Result result =

@@ -7,6 +7,15 @@ import dev.configsync.ConfigFileException;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.ConfigSyncException;
 import dev.configsync.cache.YamlConfigFormat;
+import dev.configsync.cli.BadArgumentException;
+import dev.configsync.cli.ByteSize;
+import dev.configsync.cli.CommandRunner;
+import dev.configsync.cli.CommandVersion;
+import dev.configsync.cli.DirectoryLock;
+import dev.configsync.cli.Durations;
+import dev.configsync.cli.HostPort;
+import dev.configsync.cli.PemFlags;
+import dev.configsync.cli.StopSignal;
 import dev.configsync.cp.ConfigStore;
 import dev.configsync.cp.ControlPlaneServer;
 import dev.configsync.cp.FileConfigStore;
@@ -17,18 +26,13 @@ import dev.configsync.cp.PublishedConfig;
 import dev.configsync.cp.ServerTls;
 import dev.configsync.cp.etcd.EtcdConfigStore;
 import dev.configsync.internal.Json;
-import dev.configsync.tls.PemMaterial;
 import java.io.IOException;
-import java.io.OutputStreamWriter;
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.net.BindException;
-import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.charset.Charset;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -42,15 +46,12 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 
 /**
  * The {@code configsync-cp} command line: a standalone control plane that serves data planes on one
@@ -82,6 +83,7 @@ import picocli.CommandLine.ParameterException;
     sortSynopsis = false,
     usageHelpAutoWidth = true,
     header = ControlPlaneMain.NAME + " " + ConfigSyncClient.VERSION,
+    versionProvider = CommandVersion.class,
     description = {
       "Runs a configsync control plane: data planes connect over mutual TLS (Kong hybrid mode"
           + " protocol v1) and get every configuration published through the admin HTTP API"
@@ -115,6 +117,9 @@ public final class ControlPlaneMain implements Callable<Integer> {
 
   /** The admin API address when neither {@code --admin-listen} nor {@code --no-admin} is given. */
   static final String DEFAULT_ADMIN_LISTEN = "127.0.0.1:8001";
+
+  /** The lock file in a {@code --store} directory, held while a control plane uses it. */
+  static final String LOCK_FILE = "configsync-cp.lock";
 
   /** How long a shutdown hook waits for the control plane to stop, when signals cannot be used. */
   private static final Duration HOOK_WAIT = Duration.ofSeconds(30);
@@ -325,6 +330,12 @@ public final class ControlPlaneMain implements Callable<Integer> {
   @Nullable Long maxPayload;
 
   @Option(
+      names = "-V",
+      versionHelp = true,
+      description = "Print the program's name and version and exit; so does --version alone.")
+  boolean versionHelp;
+
+  @Option(
       names = {"-h", "--help"},
       usageHelp = true,
       description = "Show this help and exit.")
@@ -372,40 +383,15 @@ public final class ControlPlaneMain implements Callable<Integer> {
 
   private static int execute(
       String[] args, PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
-    PrintWriter outWriter = writer(out);
-    PrintWriter errWriter = writer(err);
-    CommandLine cli =
-        new CommandLine(new ControlPlaneMain(out, err, stop, installSignals))
-            .setOut(outWriter)
-            .setErr(errWriter)
-            .setParameterExceptionHandler(ControlPlaneMain::badArguments)
-            .setExecutionExceptionHandler(
-                (e, command, parseResult) -> {
-                  log().error("{} failed unexpectedly", NAME, e);
-                  command.getErr().println(NAME + ": unexpected failure: " + e);
-                  command.getErr().flush();
-                  return EXIT_FAILURE;
-                });
-    try {
-      return cli.execute(args);
-    } finally {
-      stop.markFinished(); // in case the command did not run (help, bad arguments)
-      outWriter.flush();
-      errWriter.flush();
+    CommandLine cli = new CommandLine(new ControlPlaneMain(out, err, stop, installSignals));
+    // "--version" sets the compatibility version and so takes a value; alone, as the last
+    // argument, where no value can follow, it prints the program's version as -V does.
+    String[] effective = args;
+    if (args.length > 0 && args[args.length - 1].equals("--version")) {
+      effective = args.clone();
+      effective[args.length - 1] = "-V";
     }
-  }
-
-  private static int badArguments(ParameterException e, String[] args) {
-    PrintWriter err = e.getCommandLine().getErr();
-    err.println(NAME + ": " + e.getMessage());
-    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-    err.println("Try '" + NAME + " --help' for more information.");
-    err.flush();
-    return EXIT_USAGE;
-  }
-
-  private static PrintWriter writer(PrintStream stream) {
-    return new PrintWriter(new OutputStreamWriter(stream, Charset.defaultCharset()), true);
+    return CommandRunner.execute(NAME, cli, effective, out, err, stop);
   }
 
   /**
@@ -456,7 +442,10 @@ public final class ControlPlaneMain implements Callable<Integer> {
 
   private int serve(Setup setup) {
     if (installSignals) {
-      installSignalHandling(); // before binding: a SIGTERM while starting stops it cleanly too
+      stop.handleSignals(
+          NAME,
+          "the control plane",
+          HOOK_WAIT); // before binding: a SIGTERM while starting stops it cleanly too
     }
     ControlPlaneServer server;
     try {
@@ -554,27 +543,6 @@ public final class ControlPlaneMain implements Callable<Integer> {
     return parts.isEmpty() ? message.strip() : String.join("; ", parts);
   }
 
-  private void installSignalHandling() {
-    if (!Signals.install(stop::requestStop)) {
-      log().info("SIGTERM/SIGINT cannot be handled directly; a shutdown hook stops the server");
-    }
-    // Also a safety net for any other way the JVM may be shut down.
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  stop.requestStop();
-                  try {
-                    if (!stop.awaitFinished(HOOK_WAIT)) {
-                      log().warn("the control plane did not stop within {}", HOOK_WAIT);
-                    }
-                  } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                  }
-                },
-                NAME + "-shutdown"));
-  }
-
   /** The line printed on stdout once the control plane accepts connections. */
   private static String readyLine(ControlPlaneServer server, Setup setup) {
     StringBuilder line = new StringBuilder(NAME).append(" ready: data planes on ");
@@ -653,9 +621,9 @@ public final class ControlPlaneMain implements Callable<Integer> {
       return new Setup(
           builder, dataPlanes, admin, table, token, null, null, "in memory (lost on restart)");
     }
-    StoreLock lock;
+    DirectoryLock lock;
     try {
-      lock = StoreLock.tryLock(dir);
+      lock = tryLockStore(dir);
     } catch (IOException e) {
       throw new BadArgumentException("--store " + dir + " cannot be used: " + e.getMessage(), e);
     }
@@ -666,7 +634,7 @@ public final class ControlPlaneMain implements Callable<Integer> {
               + " is in use by another "
               + NAME
               + " (it holds "
-              + dir.resolve(StoreLock.FILE_NAME)
+              + dir.resolve(LOCK_FILE)
               + "); run one control plane per store directory");
     }
     try {
@@ -678,6 +646,12 @@ public final class ControlPlaneMain implements Callable<Integer> {
       lock.close();
       throw new BadArgumentException("--store " + dir + " cannot be used: " + e.getMessage(), e);
     }
+  }
+
+  /** Creates {@code dir} if missing and locks it; null when another holds it. */
+  static @Nullable DirectoryLock tryLockStore(Path dir) throws IOException {
+    DirectoryLock.createDirectory(dir);
+    return DirectoryLock.tryAcquire(dir, LOCK_FILE);
   }
 
   /**
@@ -766,19 +740,10 @@ public final class ControlPlaneMain implements Callable<Integer> {
       Path certFile = etcdCert;
       Path keyFile = etcdKey;
       // Each file checked in its own role first, so that the message names the flag at fault.
-      pemRole(
-          "--etcd-ca",
-          caFile,
-          () -> PemMaterial.certificates(PemMaterial.readFile(caFile), caFile.toString()));
+      PemFlags.certificates("--etcd-ca", caFile);
       if (certFile != null && keyFile != null) {
-        pemRole(
-            "--etcd-cert",
-            certFile,
-            () -> PemMaterial.certificates(PemMaterial.readFile(certFile), certFile.toString()));
-        pemRole(
-            "--etcd-key",
-            keyFile,
-            () -> PemMaterial.privateKey(PemMaterial.readFile(keyFile), keyFile.toString()));
+        PemFlags.certificates("--etcd-cert", certFile);
+        PemFlags.privateKey("--etcd-key", keyFile, null);
         setting("--etcd-cert/--etcd-key", () -> b.tls(caFile, certFile, keyFile));
       } else {
         setting("--etcd-ca", () -> b.tls(caFile));
@@ -788,20 +753,6 @@ public final class ControlPlaneMain implements Callable<Integer> {
       return b.build();
     } catch (IllegalStateException e) {
       throw new BadArgumentException("--etcd-endpoint: " + e.getMessage(), e);
-    }
-  }
-
-  /**
-   * Runs {@code check}, which reads the PEM file given as {@code flag} in that flag's role; a
-   * refusal names the flag, then the file (PemMaterial's messages start with it).
-   */
-  private static void pemRole(String flag, Path file, Runnable check) throws BadArgumentException {
-    try {
-      check.run();
-    } catch (IllegalArgumentException e) {
-      String message = String.valueOf(e.getMessage());
-      throw new BadArgumentException(
-          flag + ": " + (message.startsWith(file.toString()) ? "" : file + ": ") + message, e);
     }
   }
 
@@ -852,20 +803,7 @@ public final class ControlPlaneMain implements Callable<Integer> {
     Path caFile = ca;
     // Each file checked in its own role first, so that a refusal names the flag whose file is
     // wrong: messages name files, and --cert and --key may name the same one (a combined PEM).
-    pemRole(
-        "--cert",
-        certFile,
-        () -> PemMaterial.certificates(PemMaterial.readFile(certFile), certFile.toString()));
-    pemRole(
-        "--key",
-        keyFile,
-        () -> PemMaterial.privateKey(PemMaterial.readFile(keyFile), keyFile.toString()));
-    if (caFile != null) {
-      pemRole(
-          "--ca",
-          caFile,
-          () -> PemMaterial.certificates(PemMaterial.readFile(caFile), caFile.toString()));
-    }
+    PemFlags.certKeyAndCa(certFile, keyFile, caFile, null);
     try {
       return mode == ServerTls.Mode.SHARED
           ? ServerTls.shared(certFile, keyFile)
@@ -1067,11 +1005,11 @@ public final class ControlPlaneMain implements Callable<Integer> {
       @Nullable JsonNode config,
       @Nullable String token,
       @Nullable Path storeDirectory,
-      @Nullable StoreLock lock,
+      @Nullable DirectoryLock lock,
       String store) {
 
     void release() {
-      StoreLock l = lock;
+      DirectoryLock l = lock;
       if (l != null) {
         l.close();
       }
@@ -1132,114 +1070,6 @@ public final class ControlPlaneMain implements Callable<Integer> {
         }
         return uri;
       }
-    }
-  }
-
-  /** {@code HOST:PORT} flags. */
-  static final class HostPort {
-    private static final Pattern FORM = Pattern.compile("(\\[[^\\]]+\\]|[^:\\[\\]]+):(\\d{1,5})");
-
-    private HostPort() {}
-
-    /** Parses {@code HOST:PORT} (an IPv6 address in brackets) and resolves the host. */
-    static InetSocketAddress parse(String text) throws BadArgumentException {
-      Matcher m = FORM.matcher(text.strip());
-      if (!m.matches()) {
-        throw new BadArgumentException(
-            "'"
-                + text
-                + "' is not HOST:PORT (for example 0.0.0.0:8005, 127.0.0.1:8001 or [::1]:8001)");
-      }
-      int port = Integer.parseInt(m.group(2));
-      if (port > 65535) {
-        throw new BadArgumentException("'" + text + "': the port must be 0 to 65535");
-      }
-      String host = m.group(1);
-      if (host.startsWith("[")) {
-        host = host.substring(1, host.length() - 1);
-      }
-      InetSocketAddress address = new InetSocketAddress(host, port);
-      if (address.isUnresolved()) {
-        throw new BadArgumentException("'" + text + "': cannot resolve host " + host);
-      }
-      return address;
-    }
-
-    /** {@code 127.0.0.1:8001}, {@code [::1]:8001}. */
-    static String format(InetSocketAddress address) {
-      String host =
-          address.getAddress() == null
-              ? address.getHostString()
-              : address.getAddress() instanceof Inet6Address
-                  ? "[" + address.getAddress().getHostAddress() + "]"
-                  : address.getAddress().getHostAddress();
-      return host + ":" + address.getPort();
-    }
-
-    /** The picocli converter; picocli names the option in its message. */
-    static final class Converter implements CommandLine.ITypeConverter<InetSocketAddress> {
-      @Override
-      public InetSocketAddress convert(String value) {
-        try {
-          return parse(value);
-        } catch (BadArgumentException e) {
-          throw new CommandLine.TypeConversionException(e.getMessage());
-        }
-      }
-    }
-  }
-
-  /** Sizes in bytes: {@code 16777216}, {@code 512KiB}, {@code 16MiB}, {@code 1GiB}. */
-  static final class ByteSize {
-    private static final Pattern FORM = Pattern.compile("(\\d{1,12})(KiB|MiB|GiB)?");
-
-    private ByteSize() {}
-
-    static long parse(String text) {
-      Matcher m = FORM.matcher(text.strip());
-      if (!m.matches()) {
-        throw new IllegalArgumentException(
-            "'"
-                + text
-                + "' is not a size: use a whole number of bytes, optionally with KiB, MiB or GiB"
-                + " (16777216, 16MiB)");
-      }
-      long amount = Long.parseLong(m.group(1));
-      String unit = m.group(2);
-      long factor =
-          unit == null
-              ? 1
-              : unit.equals("KiB") ? 1L << 10 : unit.equals("MiB") ? 1L << 20 : 1L << 30;
-      try {
-        return Math.multiplyExact(amount, factor);
-      } catch (ArithmeticException e) {
-        throw new IllegalArgumentException("'" + text + "' is too large", e);
-      }
-    }
-
-    /** The picocli converter; picocli names the option in its message. */
-    static final class Converter implements CommandLine.ITypeConverter<Long> {
-      @Override
-      public Long convert(String value) {
-        try {
-          return parse(value);
-        } catch (IllegalArgumentException e) {
-          throw new CommandLine.TypeConversionException(e.getMessage());
-        }
-      }
-    }
-  }
-
-  /** A flag is wrong; the message says which and why. */
-  static final class BadArgumentException extends Exception {
-    private static final long serialVersionUID = 1L;
-
-    BadArgumentException(String message) {
-      super(message);
-    }
-
-    BadArgumentException(@Nullable String message, Throwable cause) {
-      super(message, cause);
     }
   }
 }

@@ -1,9 +1,14 @@
 package dev.configsync.cp.cli;
 
+import static dev.configsync.cli.testing.ArgumentEdits.add;
+import static dev.configsync.cli.testing.ArgumentEdits.remove;
+import static dev.configsync.cli.testing.ArgumentEdits.replace;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.configsync.cli.ByteSize;
+import dev.configsync.cli.DirectoryLock;
 import dev.configsync.testkit.TestPki;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -94,29 +99,6 @@ class ControlPlaneMainArgumentsTest {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0"));
-  }
-
-  private static UnaryOperator<List<String>> replace(String flag, String value) {
-    return args -> {
-      args.set(args.indexOf(flag) + 1, value);
-      return args;
-    };
-  }
-
-  private static UnaryOperator<List<String>> add(String... more) {
-    return args -> {
-      args.addAll(List.of(more));
-      return args;
-    };
-  }
-
-  private static UnaryOperator<List<String>> remove(String flag) {
-    return args -> {
-      int i = args.indexOf(flag);
-      args.remove(i + 1);
-      args.remove(i);
-      return args;
-    };
   }
 
   private static UnaryOperator<List<String>> both(
@@ -408,7 +390,7 @@ class ControlPlaneMainArgumentsTest {
   @Test
   void aStoreInUseByAnotherControlPlaneExitsWith2() throws Exception {
     Path store = dir.resolve("locked-store");
-    try (StoreLock held = StoreLock.tryLock(store)) {
+    try (DirectoryLock held = ControlPlaneMain.tryLockStore(store)) {
       assertThat(held).isNotNull();
       try (RunningControlPlane cp =
           new RunningControlPlane(add("--store", store.toString()).apply(valid()))) {
@@ -430,8 +412,26 @@ class ControlPlaneMainArgumentsTest {
     }
     assertThat(store.resolve("config.json.gz")).doesNotExist();
     // The lock went with the command: the store can be used again at once.
-    try (StoreLock again = StoreLock.tryLock(store)) {
+    try (DirectoryLock again = ControlPlaneMain.tryLockStore(store)) {
       assertThat(again).isNotNull();
+    }
+  }
+
+  @Test
+  void dashVAndALoneDashDashVersionPrintTheProgramsVersionAsTheAgentDoes() {
+    for (String flag : new String[] {"-V", "--version"}) {
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      ByteArrayOutputStream err = new ByteArrayOutputStream();
+      int exit =
+          ControlPlaneMain.run(
+              new String[] {flag},
+              new PrintStream(out, true, UTF_8),
+              new PrintStream(err, true, UTF_8));
+
+      assertThat(exit).as(flag).isZero();
+      assertThat(err.toString(UTF_8)).isEmpty();
+      assertThat(out.toString(UTF_8).strip())
+          .isEqualTo("configsync-cp " + dev.configsync.cli.CommandVersion.buildVersion());
     }
   }
 
@@ -495,9 +495,9 @@ class ControlPlaneMainArgumentsTest {
 
   @Test
   void sizesAcceptBinaryUnits() {
-    assertThat(ControlPlaneMain.ByteSize.parse("16777216")).isEqualTo(16L << 20);
-    assertThat(ControlPlaneMain.ByteSize.parse("16MiB")).isEqualTo(16L << 20);
-    assertThat(ControlPlaneMain.ByteSize.parse("512KiB")).isEqualTo(512L << 10);
-    assertThat(ControlPlaneMain.ByteSize.parse("1GiB")).isEqualTo(1L << 30);
+    assertThat(ByteSize.parse("16777216")).isEqualTo(16L << 20);
+    assertThat(ByteSize.parse("16MiB")).isEqualTo(16L << 20);
+    assertThat(ByteSize.parse("512KiB")).isEqualTo(512L << 10);
+    assertThat(ByteSize.parse("1GiB")).isEqualTo(1L << 30);
   }
 }

@@ -1,4 +1,4 @@
-package dev.configsync.cp.cli;
+package dev.configsync.cli;
 
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -8,11 +8,11 @@ import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /**
- * Parses the duration flags: a whole number with a unit ({@code 500ms}, {@code 30s}, {@code 5m},
- * {@code 1h}) or ISO-8601 ({@code PT30S}). The same syntax as {@code configsync-agent}'s flags (a
- * copy of its parser: the control plane does not depend on the agent).
+ * Parses the duration flags of both command lines: a whole number with a unit ({@code 500ms},
+ * {@code 30s}, {@code 5m}, {@code 1h}) or ISO-8601 ({@code PT30S}). Stateless; safe from any
+ * thread.
  */
-final class Durations {
+public final class Durations {
   private static final Pattern SIMPLE = Pattern.compile("(\\d{1,18})(ms|s|m|h)");
 
   private Durations() {}
@@ -20,9 +20,11 @@ final class Durations {
   /**
    * Parses {@code text}.
    *
+   * @param text the flag's value
+   * @return the duration
    * @throws IllegalArgumentException with a message saying what is accepted
    */
-  static Duration parse(String text) {
+  public static Duration parse(String text) {
     String t = text.trim();
     if (t.startsWith("P") || t.startsWith("p") || t.startsWith("-P") || t.startsWith("-p")) {
       try {
@@ -48,8 +50,13 @@ final class Durations {
     }
   }
 
-  /** Formats a duration the way the flags take it, for messages: {@code 500ms}, {@code 30s}. */
-  static String format(Duration d) {
+  /**
+   * Formats a duration the way the flags take it, for messages: {@code 500ms}, {@code 30s}.
+   *
+   * @param d the duration
+   * @return its shortest exact form with one unit
+   */
+  public static String format(Duration d) {
     if (d.toMillisPart() != 0 || d.toNanosPart() != 0 || d.isZero()) {
       return d.toMillis() + "ms";
     }
@@ -71,7 +78,10 @@ final class Durations {
   }
 
   /** The picocli converter for duration options; picocli names the option in its message. */
-  static final class Converter implements CommandLine.ITypeConverter<Duration> {
+  public static final class Converter implements CommandLine.ITypeConverter<Duration> {
+    /** For picocli. */
+    public Converter() {}
+
     @Override
     public Duration convert(String value) {
       try {

@@ -1,4 +1,4 @@
-package dev.configsync.agent;
+package dev.configsync.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

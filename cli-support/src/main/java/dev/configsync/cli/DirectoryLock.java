@@ -1,4 +1,4 @@
-package dev.configsync.agent;
+package dev.configsync.cli;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static java.nio.file.StandardOpenOption.CREATE;
@@ -20,23 +20,20 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The lock that says "a process is using this cache directory": an exclusive {@link
- * FileChannel#tryLock() file lock} on {@code <cache-dir>/agent.lock}. A running {@code run} holds
- * it for as long as it runs; {@code load} holds it while it writes the cache directly, and takes it
- * only to find out whether an agent runs (if it gets the lock, none does).
+ * Makes a directory belong to one running process: an exclusive {@link FileChannel#tryLock() file
+ * lock} on a lock file in it ({@code agent.lock} in the agent's cache directory, {@code
+ * configsync-cp.lock} in the control plane's store), held until {@link #close()}.
  *
  * <p>The operating system releases the lock when the process dies, however it dies, so a lock file
  * left behind means nothing: only a held lock counts. The file is never deleted (deleting a lock
- * file lets two processes each lock a different file of the same name).
+ * file lets two processes each lock a different file of the same name). It holds the holder's pid,
+ * for people looking.
  *
  * <p>File locks belong to the whole JVM, and closing any channel on the file may release all of
  * them, so the directories locked by this JVM are also kept in a set, and a second attempt in the
- * same JVM fails without opening the file.
+ * same JVM fails without opening the file. Thread-safe.
  */
-final class AgentLock implements AutoCloseable {
-  /** The lock file's name in the cache directory. */
-  static final String FILE_NAME = "agent.lock";
-
+public final class DirectoryLock implements AutoCloseable {
   /** How often {@link #acquire} tries again while another process holds the lock. */
   private static final Duration RETRY = Duration.ofMillis(100);
 
@@ -47,48 +44,52 @@ final class AgentLock implements AutoCloseable {
   private final FileLock lock;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private AgentLock(Path key, FileChannel channel, FileLock lock) {
+  private DirectoryLock(Path key, FileChannel channel, FileLock lock) {
     this.key = key;
     this.channel = channel;
     this.lock = lock;
   }
 
   /**
-   * Creates {@code cacheDir} (mode 0700) if it is missing, so that the lock file can be created.
+   * Creates {@code directory} (mode 0700) if it is missing, so that the lock file can be created.
    *
+   * @param directory the directory to lock later
    * @throws IOException when the path exists but is not a directory, or cannot be created
    */
-  static void createDirectory(Path cacheDir) throws IOException {
-    if (Files.isDirectory(cacheDir)) {
+  public static void createDirectory(Path directory) throws IOException {
+    if (Files.isDirectory(directory)) {
       return;
     }
-    if (Files.exists(cacheDir)) {
-      throw new IOException(cacheDir + " exists but is not a directory");
+    if (Files.exists(directory)) {
+      throw new IOException(directory + " exists but is not a directory");
     }
-    boolean posix = cacheDir.getFileSystem().supportedFileAttributeViews().contains("posix");
+    boolean posix = directory.getFileSystem().supportedFileAttributeViews().contains("posix");
     FileAttribute<?>[] attributes =
         posix
             ? new FileAttribute<?>[] {
               PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"))
             }
             : new FileAttribute<?>[0];
-    Files.createDirectories(cacheDir, attributes);
+    Files.createDirectories(directory, attributes);
   }
 
   /**
-   * Takes the lock of {@code cacheDir} (an existing directory) if no process holds it.
+   * Takes the lock of {@code directory} (an existing directory) if no process holds it.
    *
+   * @param directory the directory
+   * @param fileName the lock file's name in it
    * @return the lock, or null when another process (or another user in this JVM) holds it
    * @throws IOException when the lock file cannot be created or opened
    */
-  static @Nullable AgentLock tryAcquire(Path cacheDir) throws IOException {
-    Path dir = cacheDir.toRealPath();
+  public static @Nullable DirectoryLock tryAcquire(Path directory, String fileName)
+      throws IOException {
+    Path dir = directory.toRealPath();
     if (!HELD_IN_THIS_JVM.add(dir)) {
       return null;
     }
     boolean done = false;
     try {
-      FileChannel channel = FileChannel.open(dir.resolve(FILE_NAME), CREATE, WRITE);
+      FileChannel channel = FileChannel.open(dir.resolve(fileName), CREATE, WRITE);
       try {
         FileLock lock;
         try {
@@ -99,11 +100,11 @@ final class AgentLock implements AutoCloseable {
         if (lock == null) {
           return null;
         }
-        // Who holds it, for people looking; never read by the agent.
+        // Who holds it, for people looking; never read by the commands.
         channel.truncate(0);
         channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(UTF_8)));
         done = true;
-        return new AgentLock(dir, channel, lock);
+        return new DirectoryLock(dir, channel, lock);
       } finally {
         if (!done) {
           channel.close();
@@ -118,17 +119,20 @@ final class AgentLock implements AutoCloseable {
 
   /**
    * As {@link #tryAcquire}, trying again for up to {@code wait} while another process holds the
-   * lock (a {@code load} writing the cache holds it for a moment).
+   * lock (the agent's {@code load} writing the cache holds it for a moment).
    *
+   * @param directory the directory
+   * @param fileName the lock file's name in it
+   * @param wait how long to keep trying
    * @return the lock, or null when it was still held after {@code wait}
    * @throws IOException when the lock file cannot be created or opened
    * @throws InterruptedException when interrupted while waiting
    */
-  static @Nullable AgentLock acquire(Path cacheDir, Duration wait)
+  public static @Nullable DirectoryLock acquire(Path directory, String fileName, Duration wait)
       throws IOException, InterruptedException {
     long deadline = System.nanoTime() + wait.toNanos();
     while (true) {
-      AgentLock lock = tryAcquire(cacheDir);
+      DirectoryLock lock = tryAcquire(directory, fileName);
       if (lock != null || System.nanoTime() - deadline >= 0) {
         return lock;
       }

@@ -1,11 +1,11 @@
-package dev.configsync.agent;
+package dev.configsync.cli;
 
 import java.lang.reflect.Proxy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Handles SIGTERM and SIGINT so that the agent stops cleanly and exits with status 0.
+ * Handles SIGTERM and SIGINT so that a command stops cleanly and exits with status 0.
  *
  * <p>A JVM shutdown hook alone cannot do that: once the JVM has begun to shut down on a signal, it
  * exits with 128 + the signal number whatever the hook does. So the signals are taken over with
@@ -20,14 +20,18 @@ final class Signals {
 
   private Signals() {}
 
-  /** Makes SIGTERM and SIGINT call {@code action}. True when both handlers are in place. */
-  static boolean install(Runnable action) {
-    boolean term = handle("TERM", action);
-    boolean interrupt = handle("INT", action);
+  /**
+   * Makes SIGTERM and SIGINT call {@code action}. True when both handlers are in place.
+   *
+   * @param commandName names the handlers (for thread dumps)
+   */
+  static boolean install(String commandName, Runnable action) {
+    boolean term = handle(commandName, "TERM", action);
+    boolean interrupt = handle(commandName, "INT", action);
     return term && interrupt;
   }
 
-  private static boolean handle(String name, Runnable action) {
+  private static boolean handle(String commandName, String name, Runnable action) {
     try {
       Class<?> signalClass = Class.forName("sun.misc.Signal");
       Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
@@ -45,7 +49,7 @@ final class Signals {
                     }
                     case "hashCode" -> System.identityHashCode(proxy);
                     case "equals" -> args != null && args.length == 1 && proxy == args[0];
-                    default -> "configsync-agent SIG" + name + " handler";
+                    default -> commandName + " SIG" + name + " handler";
                   });
       signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, signal, handler);
       return true;
