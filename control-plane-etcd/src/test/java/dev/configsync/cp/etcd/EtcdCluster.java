@@ -3,38 +3,49 @@ package dev.configsync.cp.etcd;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.configsync.cp.etcd.EtcdGateway.Call;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocketFactory;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * A real etcd cluster of separate {@code etcd} processes (Debian's {@code etcd-server}) on free
- * 127.0.0.1 ports, with data in a temporary directory (on {@code /dev/shm} when there is one, so
- * that etcd's fsyncs cost little on a loaded machine). Members can be killed and restarted.
+ * A real etcd cluster of separate {@code etcd} processes (Debian's {@code etcd-server}, 3.4) on
+ * free 127.0.0.1 ports, with data in a temporary directory (on {@code /dev/shm} when there is one,
+ * so that etcd's fsyncs cost little on a loaded machine). Client URLs are plain HTTP, or TLS with
+ * client certificates required ({@link #startTls}). Members can be killed (SIGKILL) and restarted
+ * on their data.
  *
- * <p>Public, and shipped in this module's test jar, for the tests of {@code control-plane-cli},
- * which run {@code configsync-cp} replicas against a real cluster. Not part of any API.
+ * <p>It reads etcd with a client of its own (etcd's v3 JSON gateway over the JDK's {@link
+ * HttpClient}), not with the store's code, so what the tests read back is what etcd holds, as an
+ * operator's tools would see it.
+ *
+ * <p>Public, and shipped alone in this module's test jar, for the tests of {@code
+ * control-plane-cli} and {@code system-tests}, which run {@code configsync-cp} replicas against a
+ * real cluster. Needs only the JDK, Jackson, JUnit and Awaitility. Not part of any API.
  */
 public final class EtcdCluster implements AutoCloseable {
   static final Path BINARY =
       Path.of(System.getenv().getOrDefault("CONFIGSYNC_ETCD_BINARY", "/usr/bin/etcd"));
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
    * Skips the calling test class when etcd is not installed, with a message saying how to install
@@ -56,12 +67,31 @@ public final class EtcdCluster implements AutoCloseable {
     Assumptions.abort(message);
   }
 
+  /**
+   * etcd's TLS on its client URLs ({@code --cert-file}, {@code --key-file}, {@code
+   * --trusted-ca-file}, {@code --client-cert-auth}); peers stay on plain HTTP.
+   */
+  public record ServerTls(Path cert, Path key, Path ca) {}
+
+  /** One version of a key: the revision that wrote it and the value written (base64, as etcd). */
+  public record Version(long revision, String base64Value) {
+    /** The value's bytes. */
+    public byte[] value() {
+      return Base64.getDecoder().decode(base64Value);
+    }
+
+    /** The value as UTF-8 text. */
+    public String text() {
+      return new String(value(), StandardCharsets.UTF_8);
+    }
+  }
+
   private final class Member {
     final String name;
     final int clientPort;
     final int peerPort;
     final Path dataDir;
-    Process process;
+    @Nullable Process process;
 
     Member(String name, int clientPort, int peerPort) {
       this.name = name;
@@ -74,32 +104,32 @@ public final class EtcdCluster implements AutoCloseable {
       return URI.create((tls == null ? "http" : "https") + "://127.0.0.1:" + clientPort);
     }
 
-    void start(boolean existing) throws IOException {
+    void start(boolean existing) {
       List<String> cmd =
-          List.of(
-              BINARY.toString(),
-              "--name",
-              name,
-              "--data-dir",
-              dataDir.toString(),
-              "--listen-client-urls",
-              clientUrl().toString(),
-              "--advertise-client-urls",
-              clientUrl().toString(),
-              "--listen-peer-urls",
-              "http://127.0.0.1:" + peerPort,
-              "--initial-advertise-peer-urls",
-              "http://127.0.0.1:" + peerPort,
-              "--initial-cluster",
-              initialCluster,
-              "--initial-cluster-state",
-              existing ? "existing" : "new",
-              "--initial-cluster-token",
-              token,
-              "--log-level",
-              "warn");
+          new ArrayList<>(
+              List.of(
+                  BINARY.toString(),
+                  "--name",
+                  name,
+                  "--data-dir",
+                  dataDir.toString(),
+                  "--listen-client-urls",
+                  clientUrl().toString(),
+                  "--advertise-client-urls",
+                  clientUrl().toString(),
+                  "--listen-peer-urls",
+                  "http://127.0.0.1:" + peerPort,
+                  "--initial-advertise-peer-urls",
+                  "http://127.0.0.1:" + peerPort,
+                  "--initial-cluster",
+                  initialCluster,
+                  "--initial-cluster-state",
+                  existing ? "existing" : "new",
+                  "--initial-cluster-token",
+                  token,
+                  "--log-level",
+                  "warn"));
       if (tls != null) {
-        cmd = new ArrayList<>(cmd);
         cmd.addAll(
             List.of(
                 "--cert-file",
@@ -110,42 +140,37 @@ public final class EtcdCluster implements AutoCloseable {
                 tls.ca().toString(),
                 "--client-cert-auth"));
       }
-      process =
-          new ProcessBuilder(cmd)
-              .redirectErrorStream(true)
-              .redirectOutput(
-                  ProcessBuilder.Redirect.appendTo(root.resolve(name + ".log").toFile()))
-              .start();
+      try {
+        process =
+            new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(
+                    ProcessBuilder.Redirect.appendTo(logDir.resolve(name + ".log").toFile()))
+                .start();
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot start etcd member " + name, e);
+      }
     }
   }
 
   private final Path root;
+  private final Path logDir;
   private final List<Member> members = new ArrayList<>();
   private final String initialCluster;
   private final String token;
-  private final EtcdGateway admin;
   private final @Nullable ServerTls tls;
-  private final @Nullable SSLSocketFactory clientTls;
+  private final HttpClient http;
 
-  /**
-   * etcd's TLS on its client URLs ({@code --cert-file}, {@code --key-file}, {@code
-   * --trusted-ca-file}, {@code --client-cert-auth}); peers stay on plain HTTP.
-   */
-  public record ServerTls(Path cert, Path key, Path ca) {}
-
-  private EtcdCluster(int size) throws IOException {
-    this(size, null, null);
-  }
-
-  private EtcdCluster(int size, @Nullable ServerTls tls, @Nullable SSLContext clientTls)
+  private EtcdCluster(
+      int size, @Nullable ServerTls tls, @Nullable SSLContext clientTls, @Nullable Path logDir)
       throws IOException {
     this.tls = tls;
-    this.clientTls = clientTls == null ? null : clientTls.getSocketFactory();
     Path shm = Path.of("/dev/shm");
     root =
         Files.isDirectory(shm) && Files.isWritable(shm)
             ? Files.createTempDirectory(shm, "configsync-etcd-")
             : Files.createTempDirectory("configsync-etcd-");
+    this.logDir = logDir == null ? root : Files.createDirectories(logDir);
     List<String> peers = new ArrayList<>();
     for (int i = 0; i < size; i++) {
       Member m = new Member("m" + i, freePort(), freePort());
@@ -154,13 +179,20 @@ public final class EtcdCluster implements AutoCloseable {
     }
     initialCluster = String.join(",", peers);
     token = root.getFileName().toString();
-    admin = new EtcdGateway(endpoints(), Duration.ofSeconds(5), this.clientTls);
+    HttpClient.Builder client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(2));
+    if (clientTls != null) {
+      client.sslContext(clientTls);
+    }
+    http = client.build();
   }
 
   /** Starts a cluster of {@code size} members and waits until every member is healthy. */
   public static EtcdCluster start(int size) throws IOException {
     requireEtcd();
-    return start(new EtcdCluster(size));
+    return start(new EtcdCluster(size, null, null, null));
   }
 
   /**
@@ -170,10 +202,17 @@ public final class EtcdCluster implements AutoCloseable {
   public static EtcdCluster startTls(int size, ServerTls tls, SSLContext client)
       throws IOException {
     requireEtcd();
-    return start(new EtcdCluster(size, tls, client));
+    return start(new EtcdCluster(size, tls, client, null));
   }
 
-  private static EtcdCluster start(EtcdCluster cluster) throws IOException {
+  /** As {@link #startTls(int, ServerTls, SSLContext)}, with the members' logs kept in logDir. */
+  public static EtcdCluster startTls(int size, ServerTls tls, SSLContext client, Path logDir)
+      throws IOException {
+    requireEtcd();
+    return start(new EtcdCluster(size, tls, client, logDir));
+  }
+
+  private static EtcdCluster start(EtcdCluster cluster) {
     int size = cluster.members.size();
     try {
       for (Member m : cluster.members) {
@@ -183,59 +222,70 @@ public final class EtcdCluster implements AutoCloseable {
         cluster.awaitHealthy(i);
       }
       return cluster;
-    } catch (RuntimeException | IOException e) {
+    } catch (RuntimeException e) {
       cluster.close();
       throw e;
     }
   }
 
+  /** Every member's client URL. */
   public List<URI> endpoints() {
     return members.stream().map(Member::clientUrl).toList();
   }
 
+  /** Member {@code i}'s client URL. */
   public URI endpoint(int i) {
     return members.get(i).clientUrl();
   }
 
-  int size() {
+  /** How many members the cluster has (running or not). */
+  public int size() {
     return members.size();
   }
 
-  /** Kills member {@code i} (SIGKILL) and waits until it is gone. */
-  public void kill(int i) throws InterruptedException {
+  /** Whether member {@code i}'s process runs. */
+  public boolean isAlive(int i) {
     Process p = members.get(i).process;
+    return p != null && p.isAlive();
+  }
+
+  /** Kills member {@code i} (SIGKILL) and waits until it is gone. */
+  public void kill(int i) {
+    Process p = members.get(i).process;
+    if (p == null) {
+      return;
+    }
     p.destroyForcibly();
-    p.waitFor();
+    try {
+      p.waitFor();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Starts member {@code i} again on its data and waits until it is healthy. */
-  public void restart(int i) throws IOException {
+  public void restart(int i) {
     members.get(i).start(true);
     awaitHealthy(i);
   }
 
-  private void awaitHealthy(int i) {
-    EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), clientTls);
+  /** Waits until member {@code i} answers a read that needs the cluster's quorum. */
+  public void awaitHealthy(int i) {
     await()
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(100))
         .ignoreExceptions()
         .until(
-            () ->
-                one.call("/v3/kv/range", range("/health-probe"), Call.IDEMPOTENT)
-                    .path("header")
-                    .has("revision"));
+            () -> call(i, "/v3/kv/range", range("/health-probe")).path("header").has("revision"));
   }
 
   /** The index of the member that leads the cluster now. */
-  int leader() throws IOException {
+  public int leader() throws IOException {
     for (int i = 0; i < members.size(); i++) {
-      if (!members.get(i).process.isAlive()) {
+      if (!isAlive(i)) {
         continue;
       }
-      EtcdGateway one = new EtcdGateway(List.of(endpoint(i)), Duration.ofSeconds(2), clientTls);
-      JsonNode status =
-          one.call("/v3/maintenance/status", EtcdGateway.JSON.createObjectNode(), Call.IDEMPOTENT);
+      JsonNode status = call(i, "/v3/maintenance/status", JSON.createObjectNode());
       if (status.path("leader").asText().equals(status.path("header").path("member_id").asText())) {
         return i;
       }
@@ -244,48 +294,41 @@ public final class EtcdCluster implements AutoCloseable {
   }
 
   /** Compacts (physically) every revision before the current one. */
-  long compact() throws IOException {
+  public long compact() throws IOException {
     long revision =
-        admin
-            .call("/v3/kv/range", range("/compaction-probe"), Call.IDEMPOTENT)
+        callAny("/v3/kv/range", range("/compaction-probe"))
             .path("header")
             .path("revision")
             .asLong();
-    ObjectNode request = EtcdGateway.JSON.createObjectNode();
+    ObjectNode request = JSON.createObjectNode();
     request.put("revision", Long.toString(revision)).put("physical", true);
-    admin.call("/v3/kv/compaction", request, Call.IDEMPOTENT);
+    callAny("/v3/kv/compaction", request);
     return revision;
   }
 
-  /** Every key under {@code prefix}, with its value as text. */
+  /** Every key under {@code prefix}. */
   public List<String> keys(String prefix) throws IOException {
-    ObjectNode request = EtcdGateway.JSON.createObjectNode();
-    request.put("key", EtcdGateway.b64(prefix)).put("range_end", EtcdGateway.prefixEnd(prefix));
-    request.put("keys_only", true);
+    ObjectNode request = range(prefix);
+    request.put("range_end", prefixEnd(prefix)).put("keys_only", true);
     List<String> keys = new ArrayList<>();
-    for (JsonNode kv : admin.call("/v3/kv/range", request, Call.IDEMPOTENT).path("kvs")) {
-      keys.add(EtcdGateway.text(kv.path("key")));
+    for (JsonNode kv : callAny("/v3/kv/range", request).path("kvs")) {
+      keys.add(new String(Base64.getDecoder().decode(kv.path("key").asText()), UTF8));
     }
     return keys;
   }
 
   /** The number of times {@code key} was written (etcd's version), 0 when absent. */
   public long version(String key) throws IOException {
-    return admin
-        .call("/v3/kv/range", range(key), Call.IDEMPOTENT)
-        .path("kvs")
-        .path(0)
-        .path("version")
-        .asLong(0);
+    return callAny("/v3/kv/range", range(key)).path("kvs").path(0).path("version").asLong(0);
   }
 
   /**
-   * Every value {@code key} held, newest first, each with the revision that wrote it, read from
-   * etcd's own multi-version store (a range at each older revision), as far back as etcd keeps them
-   * (stops at a compacted revision or at the key's creation).
+   * Every version of {@code key}, newest first, each with the revision that wrote it, read from
+   * etcd's own multi-version store (a linearizable range at the revision before each one's), as far
+   * back as etcd keeps them: stops at the key's creation, or at a compacted revision.
    */
-  List<Map.Entry<Long, String>> history(String key) throws IOException {
-    List<Map.Entry<Long, String>> values = new ArrayList<>();
+  public List<Version> history(String key) throws IOException {
+    List<Version> newestFirst = new ArrayList<>();
     long at = 0; // 0: the current revision
     while (true) {
       ObjectNode request = range(key);
@@ -294,31 +337,93 @@ public final class EtcdCluster implements AutoCloseable {
       }
       JsonNode kv;
       try {
-        kv = admin.call("/v3/kv/range", request, Call.IDEMPOTENT).path("kvs").path(0);
-      } catch (EtcdGateway.EtcdException e) {
+        kv = callAny("/v3/kv/range", request).path("kvs").path(0);
+      } catch (IOException e) {
         if (String.valueOf(e.getMessage()).contains("compacted")) {
-          return values;
+          return newestFirst;
         }
         throw e;
       }
       if (kv.isMissingNode()) {
-        return values;
+        return newestFirst;
       }
       long written = kv.path("mod_revision").asLong();
-      values.add(Map.entry(written, EtcdGateway.text(kv.path("value"))));
+      newestFirst.add(new Version(written, kv.path("value").asText("")));
       at = written - 1;
-      if (at <= 0) {
-        return values;
+      if (at <= 0 || kv.path("version").asLong() <= 1) {
+        return newestFirst; // the key's creation
       }
     }
   }
 
-  EtcdGateway gateway() {
-    return admin;
-  }
+  private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;
 
   private static ObjectNode range(String key) {
-    return EtcdGateway.JSON.createObjectNode().put("key", EtcdGateway.b64(key));
+    return JSON.createObjectNode().put("key", b64(key.getBytes(UTF8)));
+  }
+
+  private static String b64(byte[] bytes) {
+    return Base64.getEncoder().encodeToString(bytes);
+  }
+
+  /** The range end that selects every key starting with {@code prefix}. */
+  private static String prefixEnd(String prefix) {
+    byte[] b = prefix.getBytes(UTF8);
+    for (int i = b.length - 1; i >= 0; i--) {
+      if (b[i] != (byte) 0xff) {
+        byte[] end = java.util.Arrays.copyOf(b, i + 1);
+        end[i]++;
+        return b64(end);
+      }
+    }
+    return b64(new byte[] {0});
+  }
+
+  /** Calls the first running member that answers. */
+  private JsonNode callAny(String path, ObjectNode body) throws IOException {
+    IOException last = null;
+    for (int i = 0; i < members.size(); i++) {
+      if (!isAlive(i)) {
+        continue;
+      }
+      try {
+        return call(i, path, body);
+      } catch (IOException e) {
+        last = e;
+        if (String.valueOf(e.getMessage()).contains("compacted")) {
+          throw e; // every member answers the same
+        }
+      }
+    }
+    throw last != null ? last : new IOException("no etcd member runs");
+  }
+
+  private JsonNode call(int member, String path, ObjectNode body) throws IOException {
+    HttpRequest request =
+        HttpRequest.newBuilder(endpoint(member).resolve(path))
+            .timeout(Duration.ofSeconds(5))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+            .build();
+    HttpResponse<String> response;
+    try {
+      response = http.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+    if (response.statusCode() != 200) {
+      throw new IOException(
+          "etcd "
+              + members.get(member).name
+              + " "
+              + path
+              + ": "
+              + response.statusCode()
+              + " "
+              + response.body());
+    }
+    return JSON.readTree(response.body());
   }
 
   private static int freePort() throws IOException {
@@ -327,17 +432,11 @@ public final class EtcdCluster implements AutoCloseable {
     }
   }
 
+  /** Kills every member and deletes the data (the logs too, unless they went to a logDir). */
   @Override
   public void close() {
-    for (Member m : members) {
-      if (m.process != null) {
-        m.process.destroyForcibly();
-        try {
-          m.process.waitFor();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
+    for (int i = 0; i < members.size(); i++) {
+      kill(i);
     }
     try (Stream<Path> files = Files.walk(root)) {
       files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

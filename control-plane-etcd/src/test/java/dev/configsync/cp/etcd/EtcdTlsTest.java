@@ -97,6 +97,7 @@ class EtcdTlsTest {
             .replicaName(name)
             .leaseTtl(Duration.ofSeconds(2))
             .requestTimeout(timeout)
+            .unavailableAfter(timeout.plusSeconds(1)) // the builder wants it above requestTimeout
             .flushInterval(Duration.ofMillis(100))
             .build();
     stores.add(store);

@@ -477,7 +477,7 @@ class HighAvailabilityTest {
           .as("burst %d", b)
           .allSatisfy(x -> assertThat(x.status()).as(x.body()).isEqualTo(200));
       // The replica ends on what etcd holds, and a publish against it is accepted.
-      String inEtcd = etcd.history(prefix + "config-hash").get(0).getValue();
+      String inEtcd = etcd.history(prefix + "config-hash").get(0).text();
       eventually().until(() -> a.cp().currentConfig().map(c -> c.hash()).orElse("").equals(inEtcd));
       HttpResponse<String> check = put(a.adminPort(), sizable("check-" + burst), inEtcd);
       assertThat(check.statusCode())
@@ -489,10 +489,10 @@ class HighAvailabilityTest {
     }
 
     // The history as etcd recorded it, oldest first.
-    List<Map.Entry<Long, String>> history = new ArrayList<>(etcd.history(prefix + "config-hash"));
+    List<EtcdCluster.Version> history = new ArrayList<>(etcd.history(prefix + "config-hash"));
     java.util.Collections.reverse(history);
     Map<String, Long> revisionOf = new java.util.HashMap<>();
-    history.forEach(e -> assertThat(revisionOf.put(e.getValue(), e.getKey())).isNull());
+    history.forEach(e -> assertThat(revisionOf.put(e.text(), e.revision())).isNull());
     // Every publish answered 200 is in etcd's history, in the order each caller was answered.
     for (int caller = 0; caller < callers; caller++) {
       int c = caller;
@@ -509,7 +509,7 @@ class HighAvailabilityTest {
     List<Long> appliedRevisions =
         applied.stream().map(s -> revisionOf.getOrDefault(s.hash(), -1L)).toList();
     assertThat(appliedRevisions).doesNotContain(-1L).isSorted().doesNotHaveDuplicates();
-    assertThat(hashOf(onA)).isEqualTo(history.get(history.size() - 1).getValue());
+    assertThat(hashOf(onA)).isEqualTo(history.get(history.size() - 1).text());
   }
 
   @Test
@@ -583,19 +583,20 @@ class HighAvailabilityTest {
 
     // Back: the replica converges on what etcd holds, and its history says what happened.
     eventually().until(() -> get(a.adminPort(), "/status").path("status").asText().equals("ok"));
-    List<Map.Entry<Long, String>> inEtcd = etcd.history(prefix + "config-hash");
-    String latest = inEtcd.get(0).getValue();
+    List<EtcdCluster.Version> inEtcd = etcd.history(prefix + "config-hash");
+    String latest = inEtcd.get(0).text();
     eventually().until(() -> a.cp().currentConfig().orElseThrow().hash().equals(latest));
-    boolean committed = inEtcd.stream().anyMatch(e -> e.getValue().equals(attempted));
+    boolean committed = inEtcd.stream().anyMatch(e -> e.text().equals(attempted));
     if (during.statusCode() == 503) {
       assertThat(committed).as("a publish answered 'nothing was published' took effect").isFalse();
     }
     JsonNode history = get(a.adminPort(), "/config/history");
     List<String> listed = new ArrayList<>();
     history.path("data").forEach(e -> listed.add(e.path("hash").asText()));
-    assertThat(listed).containsExactlyElementsOf(inEtcd.stream().map(Map.Entry::getValue).toList());
+    assertThat(listed)
+        .containsExactlyElementsOf(inEtcd.stream().map(EtcdCluster.Version::text).toList());
     assertThat(history.path("data").get(0).path("revision").asLong())
-        .isEqualTo(inEtcd.get(0).getKey());
+        .isEqualTo(inEtcd.get(0).revision());
     assertThat(history.path("data").get(0).path("replica").asText()).isEqualTo("a");
     System.out.printf(
         "the attempted publish %s: %s after quorum came back%n",
