@@ -37,7 +37,7 @@ final class AdminBodyAggregator extends HttpObjectAggregator {
     // The rest of the body is dropped by the aggregator as it arrives; the answer is sent in turn,
     // after those of the requests before it.
     ctx.fireChannelRead(
-        new AdminApi.Refusal(
+        new AdminConnections.Refusal(
             HttpJson.error(
                 HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
                 "too_large",

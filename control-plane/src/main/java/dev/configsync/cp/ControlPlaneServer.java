@@ -1,46 +1,25 @@
 package dev.configsync.cp;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import static dev.configsync.cp.ServerSettings.requireArgument;
+import static dev.configsync.cp.ServerSettings.requirePort;
+import static dev.configsync.cp.ServerSettings.requirePositive;
+
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.configsync.ConfigHashes;
-import dev.configsync.ConfigSyncClient;
 import dev.configsync.ConfigSyncException;
-import dev.configsync.internal.ConfigHash;
-import dev.configsync.internal.Gzip;
-import dev.configsync.internal.HybridProtocol;
-import dev.configsync.internal.Json;
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -78,6 +57,11 @@ import org.slf4j.LoggerFactory;
  * Netty event loops (threads named {@code configsync-cp-io-*}); the admin API's publishes run on
  * one thread ({@code configsync-cp-admin}), the answers to its reads on another ({@code
  * configsync-cp-admin-read}). {@link #close()} stops every thread the server started.
+ *
+ * <p>Inside, this class is a facade: {@code ConfigPublisher} owns the publish path and the store,
+ * {@code NettyListeners} the ports and threads, {@code AdminConnections} and {@code AdminEndpoints}
+ * the admin API, {@code Outlet} and {@code UsageIngest} the data plane connections, {@code
+ * FleetView} the merged view of the fleet (see docs/architecture.md).
  */
 // Netty reports write and close failures through the pipeline; their futures need no checking.
 @SuppressWarnings("FutureReturnValueIgnored")
@@ -114,48 +98,30 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** The default longest time an admin client may take to send a request's head: 10 s. */
   public static final Duration DEFAULT_ADMIN_REQUEST_HEAD_TIMEOUT = Duration.ofSeconds(10);
 
+  /** The default longest time an admin client may take to send a request's body: 60 s. */
+  public static final Duration DEFAULT_ADMIN_REQUEST_BODY_TIMEOUT = Duration.ofSeconds(60);
+
   /** The default largest number of admin connections open at once: 64. */
   public static final int DEFAULT_MAX_ADMIN_CONNECTIONS = 64;
 
-  private final Builder settings;
-  private volatile ServerTls tls;
-  private volatile String tlsFilesStamp;
-  private final ConfigStore store;
-  private final @Nullable FleetDirectory fleet;
-  private final Clock clock;
+  private final ServerSettings settings;
+  private final TlsReloader tls;
   private final NodeRegistry registry;
   private final Outlet outlet;
   private final UsageIngest usage;
-  private final PublishStats publishStats = new PublishStats();
-  private final Object publishLock = new Object();
-  private final EventLoopGroup bossGroup;
-  private final EventLoopGroup ioGroup;
-  private final ExecutorService adminExecutor;
-  private final ExecutorService adminReads;
-  private final ExecutorService encoder;
+  private final ConfigPublisher publisher;
+  private final FleetView fleet;
+  private final NettyListeners listeners;
   private final Instant startedAt;
-  private long sequence; // guarded by publishLock
-  // The store's revision of the configuration served (0: unknown, or a store without revisions).
-  // Written under publishLock; read without it only to skip work early.
-  private volatile long servedRevision;
-  // The configurations taken since start, newest first, for stores that keep no history.
-  private final java.util.ArrayDeque<ConfigVersion> taken = new java.util.ArrayDeque<>();
-  private @Nullable Channel outletChannel;
-  private @Nullable Channel adminChannel;
   private @Nullable ScheduledFuture<?> sweeper;
   private @Nullable ScheduledFuture<?> tlsWatcher;
-  private volatile boolean closed;
   private volatile boolean started; // open() completed: "stopped" is logged only after that
 
-  private ControlPlaneServer(Builder b, ServerTls tls) {
+  private ControlPlaneServer(ServerSettings b, ServerTls tls) {
     this.settings = b;
-    this.tls = tls;
-    this.tlsFilesStamp = filesStamp(tls);
-    this.store = b.store;
-    this.fleet = b.fleet;
-    this.clock = b.clock;
+    this.tls = new TlsReloader(tls);
     this.registry =
-        new NodeRegistry(clock, b.maxDataPlanes, b.maxRegistryBytes, b.maxNodeIdsPerCertificate);
+        new NodeRegistry(b.clock, b.maxDataPlanes, b.maxRegistryBytes, b.maxNodeIdsPerCertificate);
     this.outlet =
         new Outlet(
             registry,
@@ -167,49 +133,10 @@ public final class ControlPlaneServer implements AutoCloseable {
             b.maxNodeLabels,
             b.maxNodePlugins);
     this.usage = new UsageIngest(registry, outlet, b.onUsage);
-    this.bossGroup =
-        new MultiThreadIoEventLoopGroup(
-            1, new DefaultThreadFactory("configsync-cp-accept", true), NioIoHandler.newFactory());
-    this.ioGroup =
-        new MultiThreadIoEventLoopGroup(
-            b.ioThreads,
-            new DefaultThreadFactory("configsync-cp-io", true),
-            NioIoHandler.newFactory());
-    // Compresses frames while the publishing thread hashes; its thread ends when idle.
-    this.encoder =
-        new java.util.concurrent.ThreadPoolExecutor(
-            0,
-            1,
-            30,
-            TimeUnit.SECONDS,
-            new java.util.concurrent.LinkedBlockingQueue<>(),
-            new DefaultThreadFactory("configsync-cp-encode", true));
-    // One publish at a time, and a short queue: each waiting PUT holds its body in memory.
-    this.adminExecutor =
-        new java.util.concurrent.ThreadPoolExecutor(
-            1,
-            1,
-            0,
-            TimeUnit.MILLISECONDS,
-            new java.util.concurrent.ArrayBlockingQueue<>(4),
-            r -> {
-              Thread t = new Thread(r, "configsync-cp-admin");
-              t.setDaemon(true);
-              return t;
-            });
-    // Admin GETs, off the event loops: two threads, so that a GET /status does not wait for a large
-    // GET /config; they end when idle.
-    java.util.concurrent.ThreadPoolExecutor reads =
-        new java.util.concurrent.ThreadPoolExecutor(
-            2,
-            2,
-            30,
-            TimeUnit.SECONDS,
-            new java.util.concurrent.ArrayBlockingQueue<>(64),
-            new DefaultThreadFactory("configsync-cp-admin-read", true));
-    reads.allowCoreThreadTimeOut(true);
-    this.adminReads = reads;
-    this.startedAt = clock.instant();
+    this.publisher = new ConfigPublisher(b, outlet);
+    this.fleet = new FleetView(registry, usage, b.fleet);
+    this.listeners = new NettyListeners(b.ioThreads);
+    this.startedAt = b.clock.instant();
   }
 
   /** A builder; {@link Builder#tls} is required, everything else has a default. */
@@ -218,158 +145,46 @@ public final class ControlPlaneServer implements AutoCloseable {
   }
 
   private void open() throws IOException {
-    Optional<byte[]> stored = store.load();
-    if (stored.isPresent()) {
-      Published restored = decodeStored(stored.get());
-      synchronized (publishLock) {
-        sequence = 1;
-        outlet.publish(restored);
-        remember(restored, 0);
-      }
-      log.info(
-          "Loaded configuration {} (published {}) from {}",
-          restored.hash(),
-          restored.publishedAt(),
-          store.describe());
-    }
-    // After the load: a shared store tells of what other replicas publish from there on.
-    store.watch(this::acceptFromStore);
-    io.netty.channel.ChannelFuture outletBind =
-        new ServerBootstrap()
-            .group(bossGroup, ioGroup)
-            .channel(NioServerSocketChannel.class)
-            .option(ChannelOption.SO_BACKLOG, 1024)
-            .childOption(ChannelOption.TCP_NODELAY, true)
-            .childHandler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    // Read per connection, so rotated certificates apply to the next one.
-                    SslHandler ssl = tls.sslContext().newHandler(ch.alloc());
-                    ssl.setHandshakeTimeoutMillis(settings.handshakeTimeout.toMillis());
-                    ch.pipeline()
-                        .addLast("tls", ssl)
-                        .addLast("http", new HttpServerCodec(4096, 8192, 8192))
-                        .addLast("aggregator", new HttpObjectAggregator(8192))
-                        .addLast("outlet-http", new OutletHttpHandler(outlet, usage));
-                  }
-                })
-            .bind(settings.listen)
-            .awaitUninterruptibly();
-    outletChannel = bound(outletBind, settings.listen, "data planes");
+    publisher.start();
+    listeners.bindOutlet(settings.listen, tls, settings.handshakeTimeout, outlet, usage);
     if (settings.admin != null) {
-      InetSocketAddress adminAt = settings.admin;
-      AdminApi api =
-          new AdminApi(
-              this,
-              settings.adminToken,
-              adminExecutor,
-              adminReads,
-              adminAt.getAddress() != null && adminAt.getAddress().isLoopbackAddress(),
-              settings.adminRequestHeadTimeout,
-              settings.maxAdminConnections);
-      io.netty.channel.ChannelFuture adminBind =
-          new ServerBootstrap()
-              .group(bossGroup, ioGroup)
-              .channel(NioServerSocketChannel.class)
-              .childOption(ChannelOption.TCP_NODELAY, true)
-              .childHandler(
-                  new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                      api.initChannel(ch, settings.maxAdminBodyBytes);
-                    }
-                  })
-              .bind(settings.admin)
-              .awaitUninterruptibly();
-      adminChannel = bound(adminBind, settings.admin, "the admin API");
+      AdminConnectionCounts counts = new AdminConnectionCounts();
+      AdminBackend backend =
+          new ServerBackend(publisher, fleet, outlet, tls, settings.version, startedAt);
+      listeners.bindAdmin(
+          settings.admin,
+          new AdminConnections(
+              new AdminEndpoints(backend, counts),
+              counts,
+              settings,
+              listeners.adminPublishes(),
+              listeners.adminReads()));
     }
     Duration reload = settings.tlsReloadInterval;
-    if (!reload.isZero() && !tls.sourcePaths().isEmpty()) {
-      tlsWatcher =
-          ioGroup
-              .next()
-              .scheduleWithFixedDelay(
-                  this::reloadTlsIfChanged,
-                  reload.toMillis(),
-                  reload.toMillis(),
-                  TimeUnit.MILLISECONDS);
+    if (!reload.isZero() && !tls.current().sourcePaths().isEmpty()) {
+      tlsWatcher = listeners.withFixedDelay(tls::reloadIfChanged, reload);
     }
     long period =
         Math.max(
             10, Math.min(settings.forgetAfter.toMillis() / 4, Duration.ofMinutes(1).toMillis()));
-    sweeper =
-        ioGroup
-            .next()
-            .scheduleAtFixedRate(
-                () -> registry.forget(settings.forgetAfter), period, period, TimeUnit.MILLISECONDS);
-    if (fleet != null) {
-      fleet.start(registry::snapshot);
-      fleet.shareUsage(usage::report);
-    }
+    sweeper = listeners.atFixedRate(() -> registry.forget(settings.forgetAfter), period);
+    fleet.start();
     log.info(
         "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
-        hostPort(address()),
-        tls.mode().name().toLowerCase(java.util.Locale.ROOT),
+        NettyListeners.hostPort(address()),
+        tls.current().mode().name().toLowerCase(Locale.ROOT),
         settings.version,
-        adminChannel == null
-            ? ""
-            : ", admin API on http://"
-                + hostPort(adminAddress().orElseThrow())
-                + (settings.adminToken == null ? " (no token)" : " (bearer token required)"),
-        store.describe());
+        adminAddress()
+            .map(
+                a ->
+                    ", admin API on http://"
+                        + NettyListeners.hostPort(a)
+                        + (settings.adminToken == null
+                            ? " (no token)"
+                            : " (bearer token required)"))
+            .orElse(""),
+        publisher.storeDescription());
     started = true;
-  }
-
-  /** The bound channel, or an IOException that names the address and what it was for. */
-  private static Channel bound(
-      io.netty.channel.ChannelFuture bind, InetSocketAddress address, String what)
-      throws IOException {
-    if (!bind.isSuccess()) {
-      Throwable cause = bind.cause();
-      throw new IOException(
-          "cannot listen on "
-              + hostPort(address)
-              + " for "
-              + what
-              + ": "
-              + (cause == null ? "unknown reason" : cause.getMessage()),
-          cause);
-    }
-    return bind.channel();
-  }
-
-  private Published decodeStored(byte[] payload) throws IOException {
-    try {
-      JsonNode message;
-      try (InputStream in = Gzip.inflating(payload, settings.maxInflatedBytes)) {
-        message = Json.readFrozen(in);
-        Gzip.drain(in);
-      }
-      JsonNode table = message.path("config_table");
-      if (!HybridProtocol.TYPE_RECONFIGURE.equals(message.path("type").asText(""))
-          || !table.isObject()) {
-        throw new IOException("not a reconfigure message with a config_table object");
-      }
-      ConfigHashes hashes = ConfigHash.configHashes(table);
-      String claimed = message.path("config_hash").asText("");
-      if (!claimed.isEmpty() && !claimed.equals(hashes.config())) {
-        throw new IOException(
-            "its config_hash " + claimed + " does not match its content (" + hashes.config() + ")");
-      }
-      double ts = message.path("timestamp").asDouble(0);
-      Instant at = Instant.ofEpochMilli((long) (ts * 1000));
-      return new Published(1, hashes, payload, table, Compatibility.pluginsUsed(table), at);
-    } catch (IOException e) {
-      throw new IOException(
-          "the stored configuration in "
-              + store.describe()
-              + " is damaged ("
-              + e.getMessage()
-              + "); restore it (a data plane's config.json.gz has the same format) or remove it"
-              + " to start empty",
-          e);
-    }
   }
 
   // ---- publishing ------------------------------------------------------------------------------
@@ -387,7 +202,8 @@ public final class ControlPlaneServer implements AutoCloseable {
     Objects.requireNonNull(configJson, "configJson");
     byte[] json = configJson.getBytes(StandardCharsets.UTF_8);
     // A leading U+FEFF becomes a byte order mark, which the parser skips but a frame cannot hold.
-    return publishFrozen(parseCounted(json), null, isPlainUtf8(json) ? json : null);
+    return publisher.publish(
+        publisher.parseCounted(json), null, ConfigJson.isPlainUtf8(json) ? json : null);
   }
 
   /**
@@ -406,41 +222,8 @@ public final class ControlPlaneServer implements AutoCloseable {
    */
   public PublishResult publish(JsonNode config) {
     Objects.requireNonNull(config, "config");
-    byte[] json = callersJson(config);
-    return publishFrozen(parseCounted(json), null, json);
-  }
-
-  /** The caller's tree as JSON: the copy a publish takes. */
-  private static byte[] callersJson(JsonNode config) {
-    try {
-      return Json.WRITER.writeValueAsBytes(config);
-    } catch (JsonProcessingException e) {
-      throw new InvalidConfigurationException("the configuration cannot be written as JSON", e);
-    }
-  }
-
-  private static byte[] writeJson(JsonNode config) {
-    try {
-      return Json.WRITER.writeValueAsBytes(config);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("a parsed configuration could not be written as JSON", e);
-    }
-  }
-
-  static JsonNode parseJson(byte[] json) {
-    try {
-      return Json.readFrozen(json);
-    } catch (JsonProcessingException e) {
-      com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
-      throw new InvalidConfigurationException(
-          "not valid JSON"
-              + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr())
-              + ": "
-              + e.getOriginalMessage(),
-          e);
-    } catch (IOException e) {
-      throw new InvalidConfigurationException("not valid JSON: " + e.getMessage(), e);
-    }
+    byte[] json = ConfigJson.write(config);
+    return publisher.publish(publisher.parseCounted(json), null, json);
   }
 
   /**
@@ -458,276 +241,8 @@ public final class ControlPlaneServer implements AutoCloseable {
   public PublishResult publish(JsonNode config, String expectedHash) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(expectedHash, "expectedHash");
-    byte[] json = callersJson(config);
-    return publishFrozen(parseCounted(json), expectedHash, json);
-  }
-
-  /**
-   * Whether {@code json}, which {@link #parseJson} accepted, is UTF-8 (Jackson detects UTF-16 and
-   * UTF-32 by zero bytes, and skips a byte order mark), so that it can be copied into a frame as it
-   * is. JSON text starts with whitespace or a bracket, both ASCII, so UTF-16 or UTF-32 text has a
-   * zero byte among its first four.
-   */
-  static boolean isPlainUtf8(byte[] json) {
-    if (json.length >= 3
-        && (json[0] & 0xff) == 0xef
-        && (json[1] & 0xff) == 0xbb
-        && (json[2] & 0xff) == 0xbf) {
-      return false;
-    }
-    for (int i = 0; i < Math.min(4, json.length); i++) {
-      if (json[i] == 0) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** {@link #parseJson}, a refusal counted as a failed publish. */
-  private JsonNode parseCounted(byte[] json) {
-    try {
-      return parseJson(json);
-    } catch (RuntimeException e) {
-      publishStats.failed(e);
-      throw e;
-    }
-  }
-
-  /** The publishes counted since start, for {@code GET /metrics}. */
-  PublishStats publishStats() {
-    return publishStats;
-  }
-
-  /** Publishes an already parsed, frozen tree. */
-  PublishResult publishFrozen(JsonNode config) {
-    return publishFrozen(config, null, null);
-  }
-
-  /**
-   * Publishes an already parsed, frozen tree; with {@code expectedHash}, only if the configuration
-   * in force has that hash.
-   *
-   * <p>The frame is compressed on the encoder thread while this one computes the hashes (the two
-   * costliest steps of a publish, each about as long as the other, so a publish on two cores takes
-   * about the longer of them instead of their sum).
-   *
-   * @param json the UTF-8 JSON {@code config} was parsed from (one value, nothing after it), which
-   *     goes into the frame as it is; null to write the tree instead
-   */
-  PublishResult publishFrozen(
-      JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
-    PublishResult result;
-    try {
-      result = publishUncounted(config, expectedHash, json);
-    } catch (RuntimeException e) {
-      publishStats.failed(e);
-      throw e;
-    }
-    publishStats.published(result.changed());
-    return result;
-  }
-
-  private PublishResult publishUncounted(
-      JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
-    if (closed) {
-      throw new IllegalStateException("the control plane is closed");
-    }
-    if (!config.isObject()) {
-      throw new InvalidConfigurationException(
-          "a configuration must be a JSON object, found " + config.getNodeType());
-    }
-    try {
-      settings.validator.accept(config);
-    } catch (IllegalArgumentException e) {
-      throw new InvalidConfigurationException("refused by the validator: " + e.getMessage(), e);
-    }
-    CompletableFuture<HybridProtocol.ReconfigureFrame> encoding;
-    try {
-      encoding =
-          CompletableFuture.supplyAsync(
-              () -> HybridProtocol.ReconfigureFrame.begin(json != null ? json : writeJson(config)),
-              encoder);
-    } catch (RejectedExecutionException e) {
-      throw new IllegalStateException("the control plane is closed", e);
-    }
-    ConfigHashes hashes = ConfigHash.configHashes(config);
-    synchronized (publishLock) {
-      if (closed) { // checked again under the lock: close() closes the store under it
-        throw new IllegalStateException("the control plane is closed");
-      }
-      Published current = outlet.latest();
-      if (current != null && current.hash().equals(hashes.config())) {
-        return new PublishResult(hashes, false, current.publishedAt(), current.frame().length);
-      }
-      String currentHash = current == null ? ConfigHash.NONE : current.hash();
-      if (expectedHash != null && !expectedHash.equals(currentHash)) {
-        throw new PublishConflictException(
-            currentHash,
-            "the configuration in force is "
-                + currentHash
-                + ", not the expected "
-                + expectedHash
-                + "; read it again, merge your change and publish again");
-      }
-      // Milliseconds: the precision of the message's timestamp, so a restart restores it exactly.
-      Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-      byte[] frame;
-      try {
-        frame = encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
-      } catch (CompletionException e) {
-        Throwable cause = e.getCause() != null ? e.getCause() : e;
-        throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
-      }
-      if (frame.length > settings.maxPayloadBytes) {
-        throw InvalidConfigurationException.tooLarge(
-            "the compressed configuration is "
-                + frame.length
-                + " bytes; data planes accept at most "
-                + settings.maxPayloadBytes
-                + " (maxPayloadBytes, Kong's cluster_max_payload)");
-      }
-      long revision;
-      try {
-        revision = store.save(frame, hashes.config(), current == null ? null : current.hash());
-      } catch (ConfigOutcomeUnknownException e) {
-        log.warn(
-            "The outcome of publishing configuration {} is unknown: {}; still serving {} until the"
-                + " store shows which configuration is in force",
-            hashes.config(),
-            e.getMessage(),
-            currentHash);
-        throw new PublishOutcomeUnknownException(
-            hashes.config(),
-            "the store may or may not have applied configuration "
-                + hashes.config()
-                + " ("
-                + e.getMessage()
-                + "); it was not sent to this replica's data planes; if the store applied it, it"
-                + " reaches them from there: see GET /config/history and GET /config once the store"
-                + " answers, or publish it again (an unchanged configuration is a no-op)",
-            e);
-      } catch (ConfigConflictException e) {
-        throw new PublishConflictException(
-            e.currentHash(),
-            "another control plane replica published configuration "
-                + e.currentHash()
-                + " first ("
-                + e.getMessage()
-                + "); nothing was published: read it again, merge your change and publish again",
-            e);
-      } catch (IOException e) {
-        throw new ConfigSyncException(
-            "the configuration could not be stored in "
-                + store.describe()
-                + ": "
-                + e.getMessage()
-                + "; nothing was published",
-            e);
-      }
-      // A successful compare-and-set is newer than everything committed before it, so its revision
-      // is above servedRevision (nothing is taken from the store while this lock is held).
-      Published published =
-          new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
-      outlet.publish(published);
-      servedRevision = Math.max(servedRevision, revision);
-      remember(published, revision);
-      log.info(
-          "Published configuration {} ({} bytes compressed): {}",
-          hashes.config(),
-          frame.length,
-          fanOut(published));
-      return new PublishResult(hashes, true, now, frame.length);
-    }
-  }
-
-  /**
-   * Takes a configuration saved in the shared store (by another replica, or by this one when its
-   * outcome was unknown): checked like a stored one, then sent to this replica's nodes without
-   * being saved again. Ordered by the store's revisions only: a revision at or below the one served
-   * is ignored (this replica's own publish coming back, or an older one overtaken by a newer
-   * publish), so the replica never goes back. Runs on the store's thread.
-   */
-  private void acceptFromStore(byte[] payload, String hash, long revision) {
-    if (closed || revision <= servedRevision) {
-      return;
-    }
-    Published decoded;
-    try {
-      decoded = decodeStored(payload);
-    } catch (IOException | RuntimeException e) {
-      Published current = outlet.latest();
-      log.error(
-          "Ignoring configuration {} (store revision {}) from {}: {}; still serving {}",
-          hash,
-          revision,
-          store.describe(),
-          e.getMessage(),
-          current == null ? "nothing" : current.hash());
-      return;
-    }
-    synchronized (publishLock) {
-      if (closed || revision <= servedRevision) {
-        return; // a publish of this replica at this revision or later came first
-      }
-      servedRevision = revision;
-      Published latest = outlet.latest();
-      if (latest != null && latest.hash().equals(decoded.hash())) {
-        remember(latest, revision);
-        return; // the same configuration, written again: nothing to send
-      }
-      Published published =
-          new Published(
-              ++sequence,
-              decoded.hashes(),
-              decoded.frame(),
-              decoded.config(),
-              decoded.plugins(),
-              decoded.publishedAt());
-      outlet.publish(published);
-      remember(published, revision);
-      log.info(
-          "Configuration {} (store revision {}) taken from {}, where another replica or an earlier"
-              + " publish with an unknown outcome wrote it; {}",
-          published.hash(),
-          revision,
-          store.describe(),
-          fanOut(published));
-    }
-  }
-
-  /**
-   * Who {@code published} goes to, for the log: the compatible nodes it is sent to and, per reason,
-   * those it is withheld from (a count of connected nodes alone hid that every one was withheld).
-   */
-  private String fanOut(Published published) {
-    Outlet.Tally tally = outlet.tally(published.plugins());
-    StringBuilder text =
-        new StringBuilder("sent to ").append(tally.sent()).append(" data plane(s)");
-    if (!tally.withheld().isEmpty()) {
-      text.append(", withheld from ");
-      String sep = "";
-      for (Map.Entry<DataPlaneSyncStatus, Integer> e : tally.withheld().entrySet()) {
-        text.append(sep)
-            .append(e.getValue())
-            .append(" (")
-            .append(e.getKey().wireName())
-            .append(')');
-        sep = ", ";
-      }
-    }
-    if (tally.awaitingBasicInfo() > 0) {
-      text.append(", ").append(tally.awaitingBasicInfo()).append(" not yet identified");
-    }
-    return text.toString();
-  }
-
-  /** Records a configuration taken into force, for stores that keep no history (publishLock). */
-  private void remember(Published p, long revision) {
-    taken.addFirst(
-        new ConfigVersion(p.hash(), revision > 0 ? revision : sequence, p.publishedAt(), null));
-    while (taken.size() > MAX_HISTORY) {
-      taken.removeLast();
-    }
+    byte[] json = ConfigJson.write(config);
+    return publisher.publish(publisher.parseCounted(json), expectedHash, json);
   }
 
   /**
@@ -745,20 +260,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       throw new IllegalArgumentException(
           "limit must be between 1 and " + MAX_HISTORY + ", got " + limit);
     }
-    Optional<List<ConfigVersion>> kept;
-    try {
-      kept = store.history(limit);
-    } catch (IOException e) {
-      throw new ConfigSyncException(
-          "the publish history cannot be read from " + store.describe() + ": " + e.getMessage(), e);
-    }
-    if (kept.isPresent()) {
-      List<ConfigVersion> all = kept.get();
-      return List.copyOf(all.size() > limit ? all.subList(0, limit) : all);
-    }
-    synchronized (publishLock) {
-      return taken.stream().limit(limit).toList();
-    }
+    return publisher.history(limit);
   }
 
   /**
@@ -766,16 +268,12 @@ public final class ControlPlaneServer implements AutoCloseable {
    * the configuration in force keeps being served), or empty when it is healthy.
    */
   public Optional<String> degradedReason() {
-    return store.unavailable();
+    return publisher.degradedReason();
   }
 
   /** The configuration in force, or empty before the first publish. */
   public Optional<PublishedConfig> currentConfig() {
-    Published p = outlet.latest();
-    return p == null
-        ? Optional.empty()
-        : Optional.of(
-            new PublishedConfig(p.hashes(), p.config(), p.publishedAt(), p.frame().length));
+    return publisher.current();
   }
 
   /**
@@ -787,7 +285,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    * #fleetUsage()}.
    */
   public UsageReport usage() {
-    return usage.report();
+    return fleet.usage();
   }
 
   /**
@@ -797,13 +295,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    * directory's flush interval); otherwise the same as {@link #usage()}.
    */
   public UsageReport fleetUsage() {
-    Map<String, UsageReport> replicas = usageByReplica();
-    return replicas.isEmpty() ? usage.report() : UsageReport.sum(replicas.values());
-  }
-
-  /** Every replica's usage by name, or empty when no fleet directory shares usage. */
-  Map<String, UsageReport> usageByReplica() {
-    return fleet == null ? Map.of() : fleet.usageByReplica();
+    return fleet.fleetUsage();
   }
 
   /**
@@ -813,44 +305,17 @@ public final class ControlPlaneServer implements AutoCloseable {
    * it.
    */
   public List<DataPlaneInfo> dataPlanes() {
-    List<DataPlaneInfo> local = registry.snapshot();
-    if (fleet == null) {
-      return local;
-    }
-    Map<String, DataPlaneInfo> merged = new LinkedHashMap<>();
-    for (DataPlaneInfo node : local) {
-      merged.put(node.id(), node);
-    }
-    for (DataPlaneInfo node : fleet.remote()) {
-      merged.merge(node.id(), node, ControlPlaneServer::fresher);
-    }
-    return merged.values().stream()
-        .sorted(
-            java.util.Comparator.comparing(DataPlaneInfo::hostname)
-                .thenComparing(DataPlaneInfo::id))
-        .toList();
-  }
-
-  private static DataPlaneInfo fresher(DataPlaneInfo a, DataPlaneInfo b) {
-    if (a.connected() != b.connected()) {
-      return a.connected() ? a : b;
-    }
-    return b.lastSeen().isAfter(a.lastSeen()) ? b : a;
+    return fleet.dataPlanes();
   }
 
   /** The address data planes connect to (with the actual port when 0 was asked for). */
   public InetSocketAddress address() {
-    Channel c = outletChannel;
-    if (c == null) {
-      throw new IllegalStateException("not started");
-    }
-    return (InetSocketAddress) c.localAddress();
+    return listeners.address();
   }
 
   /** The admin API's address, or empty when the admin API is off. */
   public Optional<InetSocketAddress> adminAddress() {
-    Channel c = adminChannel;
-    return c == null ? Optional.empty() : Optional.of((InetSocketAddress) c.localAddress());
+    return listeners.adminAddress();
   }
 
   /** The version this control plane checks nodes against. */
@@ -860,7 +325,7 @@ public final class ControlPlaneServer implements AutoCloseable {
 
   /** The TLS material in use for new connections. */
   public ServerTls tls() {
-    return tls;
+    return tls.current();
   }
 
   /**
@@ -872,49 +337,12 @@ public final class ControlPlaneServer implements AutoCloseable {
    *     certificate replaced but not yet its key); the previous material stays in use
    */
   public void reloadTls() {
-    ServerTls current = tls;
-    String stamp = filesStamp(current);
-    ServerTls reloaded = current.reload();
-    tls = reloaded;
-    tlsFilesStamp = stamp;
-    log.info("Reloaded TLS material for new connections: {}", reloaded);
-  }
-
-  private void reloadTlsIfChanged() {
-    if (filesStamp(tls).equals(tlsFilesStamp)) {
-      return;
-    }
-    try {
-      reloadTls();
-    } catch (IllegalArgumentException e) {
-      // Half-rotated files (a new certificate with the old key) must not replace good material;
-      // the stamp is left alone so the next check tries again.
-      log.warn(
-          "TLS files changed but cannot be used yet; keeping the previous ones: {}",
-          e.getMessage());
-    }
-  }
-
-  /** Sizes and modification times of the TLS files, to notice a rotation cheaply. */
-  private static String filesStamp(ServerTls tls) {
-    StringBuilder stamp = new StringBuilder();
-    for (java.nio.file.Path p : tls.sourcePaths()) {
-      try {
-        stamp
-            .append(java.nio.file.Files.getLastModifiedTime(p).toMillis())
-            .append('/')
-            .append(java.nio.file.Files.size(p))
-            .append(';');
-      } catch (IOException e) {
-        stamp.append("missing;");
-      }
-    }
-    return stamp.toString();
+    tls.reload();
   }
 
   /** Where the configuration is stored. */
   public String storeDescription() {
-    return store.describe();
+    return publisher.storeDescription();
   }
 
   /** When this server started. */
@@ -926,14 +354,6 @@ public final class ControlPlaneServer implements AutoCloseable {
     return outlet;
   }
 
-  boolean isClosed() {
-    return closed;
-  }
-
-  int connectedCount() {
-    return outlet.sessions.size();
-  }
-
   /**
    * Stops accepting connections, closes every data plane connection (nodes keep serving their
    * configuration and reconnect with their usual delay), stops every thread and closes the store.
@@ -941,71 +361,31 @@ public final class ControlPlaneServer implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed) {
+    if (publisher.isClosed()) {
       return;
     }
-    closed = true;
+    publisher.refuseNewPublishes();
     for (ScheduledFuture<?> timer : new ScheduledFuture<?>[] {sweeper, tlsWatcher}) {
       if (timer != null) {
         timer.cancel(false);
       }
     }
     // Count the usage batches already received, and queue their acks ahead of the close frames.
-    usage.close(Duration.ofSeconds(2));
-    List<OutletSession> open = new ArrayList<>(outlet.sessions);
-    for (OutletSession session : open) {
+    List<ChannelFuture> closing = new ArrayList<>();
+    for (IngestSession session : usage.close(Duration.ofSeconds(2))) {
+      closing.add(session.closeFuture());
+    }
+    for (OutletSession session : new ArrayList<>(outlet.sessions)) {
       session.closeFromAnyThread(
-          io.netty.handler.codec.http.websocketx.WebSocketCloseStatus.ENDPOINT_UNAVAILABLE,
-          "the control plane is shutting down");
+          WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "the control plane is shutting down");
+      closing.add(session.closeFuture());
     }
-    // Each node answers the close frame, or its connection is closed after a bound; the event
-    // loops must not close the connections (dropping close frames not yet sent) before that.
-    long deadline =
-        System.nanoTime()
-            + TimeUnit.MILLISECONDS.toNanos(OutletSession.CLOSE_REPLY_TIMEOUT_MS + 1000);
-    for (OutletSession session : open) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0 || !session.closeFuture().awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
-        log.warn(
-            "Data plane connections still open {} ms after the close frames; closing them",
-            OutletSession.CLOSE_REPLY_TIMEOUT_MS + 1000);
-        break;
-      }
-    }
-    for (Channel c : new Channel[] {outletChannel, adminChannel}) {
-      if (c != null) {
-        c.close().syncUninterruptibly();
-      }
-    }
-    ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-    bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-    adminExecutor.shutdownNow();
-    adminReads.shutdownNow();
-    try {
-      if (!adminExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
-        log.warn("An admin publish did not finish within 5 s of close()");
-      }
-      if (!adminReads.awaitTermination(5, TimeUnit.SECONDS)) {
-        log.warn("An admin read did not finish within 5 s of close()");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (fleet != null && fleet != store) {
-      try {
-        fleet.close();
-      } catch (IOException e) {
-        log.warn("Closing the fleet directory failed: {}", e.toString());
-      }
-    }
-    synchronized (publishLock) { // no publish is saving now, and none will start
-      try {
-        store.close();
-      } catch (IOException e) {
-        log.warn("Closing the config store failed: {}", e.toString());
-      }
-    }
-    encoder.shutdown(); // a frame still compressing finishes; its publish already gave up
+    // The event loops must not close the connections (dropping close frames not yet sent) before
+    // each node answered, or its bound ran out.
+    CloseHandshake.awaitAll(closing);
+    listeners.close();
+    fleet.close(settings.store);
+    publisher.close(); // no publish is saving now, and none will start
     if (started) {
       log.info("Control plane stopped");
     } else {
@@ -1014,71 +394,18 @@ public final class ControlPlaneServer implements AutoCloseable {
     }
   }
 
-  static String hostPort(InetSocketAddress a) {
-    return OutletHttpHandler.hostAddress(a) + ":" + a.getPort();
-  }
-
   /**
    * Settings of a {@link ControlPlaneServer}. Every setter checks its argument at once and throws
    * {@link IllegalArgumentException} naming the setting.
    */
   public static final class Builder {
-    private @Nullable ServerTls tls;
-    private InetSocketAddress listen = new InetSocketAddress(DEFAULT_PORT);
-    private @Nullable InetSocketAddress admin;
-    private @Nullable String adminToken;
-    private ConfigStore store = new InMemoryConfigStore();
-    private @Nullable FleetDirectory fleet;
-    private Duration heartbeat = DEFAULT_HEARTBEAT;
-    private @Nullable Duration deadAfter;
-    private Duration handshakeTimeout = Duration.ofSeconds(10);
-    private long maxPayloadBytes = ConfigSyncClient.DEFAULT_MAX_PAYLOAD_BYTES;
-    private long maxInflatedBytes = ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
-    private int maxInboundFrameBytes = DEFAULT_MAX_INBOUND_FRAME_BYTES;
-    private int maxAdminBodyBytes = (int) ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
-    private Duration forgetAfter = DEFAULT_FORGET_AFTER;
-    private int maxDataPlanes = DEFAULT_MAX_DATA_PLANES;
-    private long maxRegistryBytes = DEFAULT_MAX_REGISTRY_BYTES;
-    private int maxNodeIdsPerCertificate;
-    private int maxNodeLabels = DEFAULT_MAX_NODE_LABELS;
-    private int maxNodePlugins = DEFAULT_MAX_NODE_PLUGINS;
-    private Duration adminRequestHeadTimeout = DEFAULT_ADMIN_REQUEST_HEAD_TIMEOUT;
-    private int maxAdminConnections = DEFAULT_MAX_ADMIN_CONNECTIONS;
-    private String version = ConfigSyncClient.VERSION;
-    private final Map<String, String> capabilities = new LinkedHashMap<>();
-    private Consumer<JsonNode> validator = config -> {};
-    private Clock clock = Clock.systemUTC();
-    private int ioThreads;
-    private Duration tlsReloadInterval = Duration.ofSeconds(30);
-    private Consumer<UsageBatch> onUsage = batch -> {};
+    private final ServerSettings s = new ServerSettings();
 
     private Builder() {}
 
-    /**
-     * A snapshot of these settings, so that changing the builder later cannot reach a server. Every
-     * field is copied by reflection, so that a setting added later cannot be forgotten here.
-     */
-    private Builder copy() {
-      Builder c = new Builder();
-      c.capabilities.putAll(capabilities);
-      for (java.lang.reflect.Field field : Builder.class.getDeclaredFields()) {
-        int modifiers = field.getModifiers();
-        if (java.lang.reflect.Modifier.isStatic(modifiers)
-            || java.lang.reflect.Modifier.isFinal(modifiers)) {
-          continue; // the only final field, capabilities, is copied above
-        }
-        try {
-          field.set(c, field.get(this));
-        } catch (IllegalAccessException e) {
-          throw new IllegalStateException("cannot copy the setting " + field.getName(), e);
-        }
-      }
-      return c;
-    }
-
     /** The control plane's TLS material (required). */
     public Builder tls(ServerTls tls) {
-      this.tls = Objects.requireNonNull(tls, "tls");
+      s.tls = Objects.requireNonNull(tls, "tls");
       return this;
     }
 
@@ -1087,7 +414,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * a free port ({@link #address()} tells which).
      */
     public Builder listen(InetSocketAddress address) {
-      this.listen = Objects.requireNonNull(address, "listen");
+      s.listen = Objects.requireNonNull(address, "listen");
       return this;
     }
 
@@ -1103,7 +430,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * reaches it can publish.
      */
     public Builder admin(InetSocketAddress address) {
-      this.admin = Objects.requireNonNull(address, "admin");
+      s.admin = Objects.requireNonNull(address, "admin");
       return this;
     }
 
@@ -1113,13 +440,13 @@ public final class ControlPlaneServer implements AutoCloseable {
       requireArgument(
           token.length() >= 16 && token.chars().noneMatch(Character::isWhitespace),
           "adminToken must be at least 16 characters without whitespace");
-      this.adminToken = token;
+      s.adminToken = token;
       return this;
     }
 
     /** Where published configurations are kept; default {@link InMemoryConfigStore}. */
     public Builder configStore(ConfigStore store) {
-      this.store = Objects.requireNonNull(store, "configStore");
+      s.store = Objects.requireNonNull(store, "configStore");
       return this;
     }
 
@@ -1129,7 +456,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * plane's nodes only). The server closes it when it closes.
      */
     public Builder fleetDirectory(FleetDirectory directory) {
-      this.fleet = Objects.requireNonNull(directory, "fleetDirectory");
+      s.fleet = Objects.requireNonNull(directory, "fleetDirectory");
       return this;
     }
 
@@ -1139,21 +466,21 @@ public final class ControlPlaneServer implements AutoCloseable {
      */
     public Builder heartbeatInterval(Duration interval) {
       requirePositive("heartbeatInterval", interval);
-      this.heartbeat = interval;
+      s.heartbeat = interval;
       return this;
     }
 
     /** How long a node may send no ping before it is dropped; default 1.5 x heartbeat. */
     public Builder deadAfter(Duration silence) {
       requirePositive("deadAfter", silence);
-      this.deadAfter = silence;
+      s.deadAfter = silence;
       return this;
     }
 
     /** The longest a TLS handshake plus the WebSocket upgrade may take; default 10 s. */
     public Builder handshakeTimeout(Duration timeout) {
       requirePositive("handshakeTimeout", timeout);
-      this.handshakeTimeout = timeout;
+      s.handshakeTimeout = timeout;
       return this;
     }
 
@@ -1165,28 +492,28 @@ public final class ControlPlaneServer implements AutoCloseable {
       requireArgument(
           bytes >= 1024 && bytes <= Integer.MAX_VALUE - 8,
           "maxPayloadBytes must be between 1024 and " + (Integer.MAX_VALUE - 8) + ": " + bytes);
-      this.maxPayloadBytes = bytes;
+      s.maxPayloadBytes = bytes;
       return this;
     }
 
     /** The largest frame read from a data plane (basic_info, error reports); default 1 MiB. */
     public Builder maxInboundFrameBytes(int bytes) {
       requireArgument(bytes >= 1024, "maxInboundFrameBytes must be at least 1024 bytes: " + bytes);
-      this.maxInboundFrameBytes = bytes;
+      s.maxInboundFrameBytes = bytes;
       return this;
     }
 
     /** The largest request body the admin API reads; default 256 MiB. */
     public Builder maxAdminBodyBytes(int bytes) {
       requireArgument(bytes >= 1024, "maxAdminBodyBytes must be at least 1024 bytes: " + bytes);
-      this.maxAdminBodyBytes = bytes;
+      s.maxAdminBodyBytes = bytes;
       return this;
     }
 
     /** How long a disconnected node stays listed; default 14 days. */
     public Builder forgetAfter(Duration after) {
       requirePositive("forgetAfter", after);
-      this.forgetAfter = after;
+      s.forgetAfter = after;
       return this;
     }
 
@@ -1197,7 +524,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      */
     public Builder maxDataPlanes(int count) {
       requireArgument(count >= 1, "maxDataPlanes must be at least 1: " + count);
-      this.maxDataPlanes = count;
+      s.maxDataPlanes = count;
       return this;
     }
 
@@ -1210,7 +537,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     public Builder maxRegistryBytes(long bytes) {
       requireArgument(
           bytes >= 1 << 20, "maxRegistryBytes must be at least 1 MiB (1048576): " + bytes);
-      this.maxRegistryBytes = bytes;
+      s.maxRegistryBytes = bytes;
       return this;
     }
 
@@ -1223,7 +550,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      */
     public Builder maxNodeIdsPerCertificate(int count) {
       requireArgument(count >= 0, "maxNodeIdsPerCertificate must not be negative: " + count);
-      this.maxNodeIdsPerCertificate = count;
+      s.maxNodeIdsPerCertificate = count;
       return this;
     }
 
@@ -1234,7 +561,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      */
     public Builder maxNodeLabels(int count) {
       requireArgument(count >= 0 && count <= 10_000, "maxNodeLabels must be 0 to 10000: " + count);
-      this.maxNodeLabels = count;
+      s.maxNodeLabels = count;
       return this;
     }
 
@@ -1245,7 +572,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      */
     public Builder maxNodePlugins(int count) {
       requireArgument(count >= 0 && count <= 10_000, "maxNodePlugins must be 0 to 10000: " + count);
-      this.maxNodePlugins = count;
+      s.maxNodePlugins = count;
       return this;
     }
 
@@ -1259,7 +586,22 @@ public final class ControlPlaneServer implements AutoCloseable {
       requireArgument(
           timeout.compareTo(Duration.ofMinutes(10)) <= 0,
           "adminRequestHeadTimeout must be at most 10 minutes: " + timeout);
-      this.adminRequestHeadTimeout = timeout;
+      s.adminRequestHeadTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The longest an admin client may take to send a request's body, counted from the end of its
+     * head (default 60 s; a 256 MiB body then needs about 36 Mbit/s). A slower client is answered
+     * 408, nothing is published, and the connection is closed. Without it a body sent a byte now
+     * and then held a connection, and its buffered part, for as long as the client liked.
+     */
+    public Builder adminRequestBodyTimeout(Duration timeout) {
+      requirePositive("adminRequestBodyTimeout", timeout);
+      requireArgument(
+          timeout.compareTo(Duration.ofHours(1)) <= 0,
+          "adminRequestBodyTimeout must be at most 1 hour: " + timeout);
+      s.adminRequestBodyTimeout = timeout;
       return this;
     }
 
@@ -1270,7 +612,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     public Builder maxAdminConnections(int count) {
       requireArgument(
           count >= 1 && count <= 100_000, "maxAdminConnections must be 1 to 100000: " + count);
-      this.maxAdminConnections = count;
+      s.maxAdminConnections = count;
       return this;
     }
 
@@ -1283,7 +625,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       requireArgument(
           Compatibility.majorMinor(version).isPresent(),
           "version must look like MAJOR.MINOR[.PATCH]: " + version);
-      this.version = version;
+      s.version = version;
       return this;
     }
 
@@ -1298,7 +640,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       requireArgument(
           Compatibility.majorMinor(version).isPresent(),
           "capability " + name + " version must look like MAJOR.MINOR[.PATCH]: " + version);
-      capabilities.put(name, version);
+      s.capabilities.put(name, version);
       return this;
     }
 
@@ -1307,13 +649,13 @@ public final class ControlPlaneServer implements AutoCloseable {
      * with a message saying what is wrong to refuse it. Runs on the publishing thread.
      */
     public Builder validator(Consumer<JsonNode> validator) {
-      this.validator = Objects.requireNonNull(validator, "validator");
+      s.validator = Objects.requireNonNull(validator, "validator");
       return this;
     }
 
     /** The clock for timestamps (last seen, published at, forgetting); default UTC system clock. */
     public Builder clock(Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
+      s.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
@@ -1326,7 +668,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       Objects.requireNonNull(interval, "tlsReloadInterval");
       requireArgument(
           !interval.isNegative(), "tlsReloadInterval must not be negative: " + interval);
-      this.tlsReloadInterval = interval;
+      s.tlsReloadInterval = interval;
       return this;
     }
 
@@ -1339,19 +681,15 @@ public final class ControlPlaneServer implements AutoCloseable {
      * reconnecting. Default: nothing.
      */
     public Builder onUsage(Consumer<UsageBatch> callback) {
-      this.onUsage = Objects.requireNonNull(callback, "onUsage");
+      s.onUsage = Objects.requireNonNull(callback, "onUsage");
       return this;
     }
 
     /** Event loop threads for connections; default 0, Netty's choice (2 x cores). */
     public Builder ioThreads(int threads) {
       requireArgument(threads >= 0, "ioThreads must not be negative: " + threads);
-      this.ioThreads = threads;
+      s.ioThreads = threads;
       return this;
-    }
-
-    private Duration deadAfter() {
-      return deadAfter != null ? deadAfter : heartbeat.multipliedBy(3).dividedBy(2);
     }
 
     /**
@@ -1362,12 +700,12 @@ public final class ControlPlaneServer implements AutoCloseable {
      * @throws IOException when the stored configuration is damaged or a port cannot be bound
      */
     public ControlPlaneServer start() throws IOException {
-      ServerTls t = tls;
+      ServerTls t = s.tls;
       if (t == null) {
         throw new IllegalStateException(
             "tls is required: ServerTls.pki(cert, key, ca) or ServerTls.shared(cert, key)");
       }
-      ControlPlaneServer server = new ControlPlaneServer(copy(), t);
+      ControlPlaneServer server = new ControlPlaneServer(s.copy(), t);
       try {
         server.open();
       } catch (IOException | RuntimeException e) {
@@ -1378,21 +716,6 @@ public final class ControlPlaneServer implements AutoCloseable {
         throw e;
       }
       return server;
-    }
-
-    private static void requirePositive(String name, Duration d) {
-      Objects.requireNonNull(d, name);
-      requireArgument(!d.isNegative() && !d.isZero(), name + " must be positive: " + d);
-    }
-
-    private static void requirePort(String name, int port) {
-      requireArgument(port >= 0 && port <= 65535, name + " port must be 0 to 65535: " + port);
-    }
-
-    private static void requireArgument(boolean ok, String message) {
-      if (!ok) {
-        throw new IllegalArgumentException(message);
-      }
     }
   }
 }

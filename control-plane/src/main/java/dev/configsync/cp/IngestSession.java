@@ -16,10 +16,8 @@ import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,26 +38,40 @@ final class IngestSession extends ChannelInboundHandlerAdapter {
   static final int MAX_IN_FLIGHT = 8;
 
   private final UsageIngest ingest;
-  private final Outlet outlet;
   private final Channel channel;
   private final String nodeId;
   private final String address;
   private volatile boolean refused;
   private boolean closing;
   private int inFlight;
-  private long lastFrameNanos;
-  private @Nullable ScheduledFuture<?> deadTimer;
+  private final Liveness liveness;
 
   IngestSession(UsageIngest ingest, Outlet outlet, Channel channel, String nodeId, String address) {
     this.ingest = ingest;
-    this.outlet = outlet;
     this.channel = channel;
     this.nodeId = nodeId;
     this.address = address;
+    // Frames still being counted keep the connection alive: the node is waiting for their acks.
+    this.liveness =
+        new Liveness(
+            channel,
+            outlet.deadAfter,
+            () -> closing,
+            () -> inFlight > 0,
+            silent ->
+                close(
+                    1008,
+                    "no frame on the usage connection for "
+                        + TimeUnit.NANOSECONDS.toMillis(silent)));
   }
 
   String nodeId() {
     return nodeId;
+  }
+
+  /** Completes when this connection is closed. */
+  io.netty.channel.ChannelFuture closeFuture() {
+    return channel.closeFuture();
   }
 
   /** Whether a batch of this connection was refused: later ones are dropped unprocessed. */
@@ -69,12 +81,11 @@ final class IngestSession extends ChannelInboundHandlerAdapter {
 
   /** Called on the event loop once this handler is in the pipeline and the upgrade is done. */
   void start() {
-    lastFrameNanos = System.nanoTime();
     ingest.sessions.add(this);
     String hello = "{\"type\":\"" + HybridProtocol.TYPE_INGEST_HELLO + "\",\"ack\":true}";
     channel.writeAndFlush(
         new BinaryWebSocketFrame(Unpooled.wrappedBuffer(hello.getBytes(StandardCharsets.UTF_8))));
-    scheduleDeadCheck(outlet.deadAfter.toNanos());
+    liveness.start();
     log.debug("Data plane {} ({}) opened its usage connection", nodeId, address);
   }
 
@@ -82,9 +93,12 @@ final class IngestSession extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     try {
       if (closing) {
+        if (msg instanceof CloseWebSocketFrame) {
+          channel.close(); // the node answered our close frame: the closing handshake is done
+        }
         return;
       }
-      lastFrameNanos = System.nanoTime();
+      liveness.heard();
       if (msg instanceof PingWebSocketFrame) {
         channel.writeAndFlush(new PongWebSocketFrame());
       } else if (msg instanceof BinaryWebSocketFrame binary && binary.isFinalFragment()) {
@@ -149,53 +163,29 @@ final class IngestSession extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void scheduleDeadCheck(long delayNanos) {
-    deadTimer =
-        channel
-            .eventLoop()
-            .schedule(this::checkAlive, Math.max(delayNanos, 1), TimeUnit.NANOSECONDS);
-  }
-
-  private void checkAlive() {
-    if (closing || !channel.isActive()) {
-      return;
-    }
-    long limit = outlet.deadAfter.toNanos();
-    // Frames still being counted keep the connection alive: the node is waiting for their acks.
-    long silent = inFlight > 0 ? 0 : System.nanoTime() - lastFrameNanos;
-    if (silent >= limit) {
-      close(1008, "no frame on the usage connection for " + TimeUnit.NANOSECONDS.toMillis(silent));
-    } else {
-      scheduleDeadCheck(limit - silent);
-    }
-  }
-
   private void close(int code, String reason) {
     if (closing) {
       return;
     }
     closing = true;
     log.warn("Closing usage connection of data plane {} ({}): {}", nodeId, address, reason);
-    channel
-        .writeAndFlush(
-            new CloseWebSocketFrame(
-                code, reason.length() <= 120 ? reason : reason.substring(0, 120)))
-        .addListener(ChannelFutureListener.CLOSE);
-    channel.eventLoop().schedule(() -> channel.close(), 2, TimeUnit.SECONDS);
+    // The connection ends when the node answers with its own close frame: see CloseHandshake.
+    CloseHandshake.start(channel, code, reason);
   }
 
   /** Closes from any thread (control plane shutdown). */
   void closeFromAnyThread(String reason) {
-    channel.eventLoop().execute(() -> close(1001, reason));
+    try {
+      channel.eventLoop().execute(() -> close(1001, reason));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      channel.close();
+    }
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closing = true;
-    ScheduledFuture<?> timer = deadTimer;
-    if (timer != null) {
-      timer.cancel(false);
-    }
+    liveness.stop();
     ingest.sessions.remove(this);
     log.debug("Data plane {} closed its usage connection", nodeId);
     ctx.fireChannelInactive();

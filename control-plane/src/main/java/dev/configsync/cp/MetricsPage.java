@@ -26,8 +26,7 @@ final class MetricsPage {
    * @param adminConnections admin connections open now
    * @param adminConnectionsRefused admin connections refused as over the limit since start
    */
-  static String write(
-      ControlPlaneServer server, int adminConnections, long adminConnectionsRefused) {
+  static String write(AdminBackend server, int adminConnections, long adminConnectionsRefused) {
     MetricsPage page = new MetricsPage();
     page.header("configsync_cp_info", "gauge", "Always 1; the control plane's version as a label");
     page.sample("configsync_cp_info", "version", server.version(), 1);

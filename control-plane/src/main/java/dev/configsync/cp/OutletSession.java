@@ -20,7 +20,6 @@ import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -64,7 +63,6 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   // hash of the last frame sent. Deciding "already has it" by the last ping instead would skip a
   // rollback published while a newer frame was on its way.
   private String delivered = ConfigHash.NONE;
-  private long lastPingNanos;
   private Map<String, String> capabilities = Map.of();
   // What the node declared once the registry admitted it; null before that and once closing. Read
   // by the admin thread to count who a publish goes to (see Outlet#tally).
@@ -73,7 +71,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private long newestOffered = -1;
   private boolean writing;
   private @Nullable Published waiting;
-  private @Nullable ScheduledFuture<?> deadTimer;
+  private final Liveness liveness;
   // Read by tests and diagnostics from other threads.
   private final java.util.concurrent.atomic.AtomicInteger framesStarted =
       new java.util.concurrent.atomic.AtomicInteger();
@@ -97,10 +95,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     this.address = address;
     this.certificate = certificate;
     this.versionVerdict = Compatibility.checkVersion(this.version, outlet.version);
+    this.liveness =
+        new Liveness(channel, outlet.deadAfter, () -> closing, () -> false, this::silent);
   }
-
-  /** How long a node has to answer our close frame before the connection is closed anyway. */
-  static final long CLOSE_REPLY_TIMEOUT_MS = 2000;
 
   String nodeId() {
     return nodeId;
@@ -143,9 +140,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
 
   /** Called on the event loop once this handler is in the pipeline. */
   void start() {
-    lastPingNanos = System.nanoTime();
     outlet.sessions.add(this);
-    scheduleDeadCheck(outlet.deadAfter.toNanos());
+    liveness.start();
     log.debug("Data plane {} ({}, {}) upgraded to WebSocket", nodeId, hostname, address);
   }
 
@@ -209,7 +205,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       violation("a ping payload that is not a lowercase hexadecimal hash");
       return;
     }
-    lastPingNanos = System.nanoTime();
+    liveness.heard();
     Instant now = outlet.registry.now();
     if (!hash.equals(reportedHash)) {
       log.debug("Data plane {} ({}) runs configuration {}", nodeId, hostname, hash);
@@ -454,30 +450,15 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
             });
   }
 
-  private void scheduleDeadCheck(long delayNanos) {
-    deadTimer =
-        channel
-            .eventLoop()
-            .schedule(this::checkAlive, Math.max(delayNanos, 1), TimeUnit.NANOSECONDS);
-  }
-
-  private void checkAlive() {
-    if (closing || !channel.isActive()) {
-      return;
-    }
-    long limit = outlet.deadAfter.toNanos();
-    long silent = System.nanoTime() - lastPingNanos;
-    if (silent >= limit) {
-      close(
-          WebSocketCloseStatus.POLICY_VIOLATION,
-          "no ping for "
-              + TimeUnit.NANOSECONDS.toMillis(silent)
-              + " ms (the limit is "
-              + outlet.deadAfter.toMillis()
-              + " ms, 1.5 x heartbeat)");
-    } else {
-      scheduleDeadCheck(limit - silent);
-    }
+  /** The node sent no ping for {@code silentNanos}: the liveness limit. */
+  private void silent(long silentNanos) {
+    close(
+        WebSocketCloseStatus.POLICY_VIOLATION,
+        "no ping for "
+            + TimeUnit.NANOSECONDS.toMillis(silentNanos)
+            + " ms (the limit is "
+            + outlet.deadAfter.toMillis()
+            + " ms, 1.5 x heartbeat)");
   }
 
   private void violation(String what) {
@@ -513,16 +494,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
           "Closing connection of data plane {} ({}, {}): {}", nodeId, hostname, address, reason);
     }
     // The connection ends when the node answers with its own close frame (RFC 6455 5.5.1), not
-    // when ours is written: closing at once, with a ping of the node's still unread, makes the
-    // kernel reset the connection and drop our close frame before it is sent (nodes then saw an end
-    // of stream instead of the close code).
-    channel
-        .writeAndFlush(new CloseWebSocketFrame(status.code(), truncate(reason, 120)))
-        .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
-    // A node that reads nothing, or does not answer, must not hold the connection open.
-    channel
-        .eventLoop()
-        .schedule(() -> channel.close(), CLOSE_REPLY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    // when ours is written: see CloseHandshake.
+    CloseHandshake.start(channel, status.code(), reason);
   }
 
   @Override
@@ -530,10 +503,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     closing = true;
     ending = true;
     admittedPlugins = null;
-    ScheduledFuture<?> timer = deadTimer;
-    if (timer != null) {
-      timer.cancel(false);
-    }
+    liveness.stop();
     waiting = null;
     outlet.sessions.remove(this);
     if (helloReceived) {
@@ -554,9 +524,5 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     closing = true;
     ending = true;
     ctx.close();
-  }
-
-  private static String truncate(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max);
   }
 }

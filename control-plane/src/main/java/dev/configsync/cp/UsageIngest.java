@@ -220,8 +220,10 @@ final class UsageIngest {
    * Stops: batches already queued are counted and their acknowledgements queued (within {@code
    * wait}), so that a node is not sent to a restarted control plane with a batch this one counted;
    * then every connection is closed. Batches arriving meanwhile are refused, not counted.
+   *
+   * @return the connections sent a close frame: each ends when its node answers, or after a bound
    */
-  void close(java.time.Duration wait) {
+  List<IngestSession> close(java.time.Duration wait) {
     worker.shutdown();
     try {
       if (!worker.awaitTermination(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
@@ -232,9 +234,11 @@ final class UsageIngest {
       worker.shutdownNow();
       Thread.currentThread().interrupt();
     }
-    for (IngestSession session : new ArrayList<>(sessions)) {
+    List<IngestSession> open = new ArrayList<>(sessions);
+    for (IngestSession session : open) {
       session.closeFromAnyThread("the control plane is shutting down");
     }
+    return open;
   }
 
   // ---- decoding -------------------------------------------------------------------------------

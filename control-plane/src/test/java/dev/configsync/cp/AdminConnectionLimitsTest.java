@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The admin API's connection handling against slow and numerous clients, over real sockets: a
- * deadline for a request's head, and a cap on open connections.
+ * deadline for a request's head and one for its body, and a cap on open connections.
  */
 class AdminConnectionLimitsTest {
   private final ControlPlaneFixture f = new ControlPlaneFixture();
@@ -86,6 +86,58 @@ class AdminConnectionLimitsTest {
   }
 
   @Test
+  void aClientThatDribblesTheRequestBodyIsAnswered408AndNothingIsPublished() throws Exception {
+    start(b -> b.adminRequestBodyTimeout(Duration.ofSeconds(1)));
+    Socket slow = connect();
+    String body = "{\"services\":[]}";
+    send(
+        slow,
+        "PUT /config HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            + "Content-Length: "
+            + (body.length() + 1000)
+            + "\r\n\r\n");
+    // A byte every 100 ms: never idle, so before the body deadline only the idle minute bounded it.
+    java.util.concurrent.ScheduledExecutorService dribbler =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+    try {
+      java.util.concurrent.Future<?> unused =
+          dribbler.scheduleAtFixedRate(
+              () -> {
+                try {
+                  send(slow, " ");
+                } catch (IOException e) {
+                  // closed by the server: the test reads the verdict
+                }
+              },
+              0,
+              100,
+              java.util.concurrent.TimeUnit.MILLISECONDS);
+      long start = System.nanoTime();
+      String answer = readAll(slow);
+      assertThat(answer)
+          .startsWith("HTTP/1.1 408")
+          .contains("request_timeout")
+          .contains("adminRequestBodyTimeout");
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(30));
+    } finally {
+      dribbler.shutdownNow();
+    }
+    assertThat(f.cp.currentConfig()).isEmpty();
+
+    // A body sent in time is published as before.
+    Socket good = connect();
+    send(
+        good,
+        "PUT /config HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            + "Connection: close\r\nContent-Length: "
+            + body.length()
+            + "\r\n\r\n"
+            + body);
+    assertThat(readAll(good)).startsWith("HTTP/1.1 200");
+    assertThat(f.cp.currentConfig()).isPresent();
+  }
+
+  @Test
   void aConnectionOverTheLimitIsAnswered503AndTheLimitFreesUpWhenOnesClose() throws Exception {
     start(b -> b.maxAdminConnections(2));
     Socket first = connect();
@@ -123,6 +175,9 @@ class AdminConnectionLimitsTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () -> b.adminRequestHeadTimeout(Duration.ZERO))
         .hasMessageContaining("adminRequestHeadTimeout");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> b.adminRequestBodyTimeout(Duration.ofHours(2)))
+        .hasMessageContaining("adminRequestBodyTimeout");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.maxAdminConnections(0))
         .hasMessageContaining("maxAdminConnections");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.maxDataPlanes(0))

@@ -14,6 +14,7 @@ import dev.configsync.internal.Gzip;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.internal.WebSocketFrame;
 import dev.configsync.testkit.FaultProxy;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -191,6 +192,43 @@ class UsageIngestTest {
     assertThat(forwarded).hasSize(1);
     assertThat(forwarded.get(0).counts())
         .containsExactly(new UsageCount("s", "r", null, 0, 5, 0, 0, 0));
+  }
+
+  /**
+   * The usage connection ends with the closing handshake, as the configuration connection does: a
+   * node still sending (pings here) reads the 1001 close frame, not a reset that destroyed it.
+   */
+  @Test
+  void aUsageClientReadsTheGoingAwayCloseFrameWhenTheControlPlaneStops() throws Exception {
+    f.start(UsageIngestTest::rawIngest);
+    String node = UUID.randomUUID().toString();
+    try (RawDataPlane dp = ingest(node)) {
+      dp.read(); // hello
+      java.util.concurrent.ScheduledExecutorService pinger =
+          java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+      try {
+        java.util.concurrent.Future<?> unused =
+            pinger.scheduleAtFixedRate(
+                () -> {
+                  try {
+                    dp.ping("00000000000000000000000000000000");
+                  } catch (IOException e) {
+                    // the connection ended: the test reads how
+                  }
+                },
+                0,
+                5,
+                java.util.concurrent.TimeUnit.MILLISECONDS);
+        java.util.concurrent.CompletableFuture<Void> closing =
+            java.util.concurrent.CompletableFuture.runAsync(f.cp::close);
+        WebSocketFrame close = dp.readUntilClose();
+        assertThat(close.closeCode()).isEqualTo(1001);
+        dp.writer.writeClose(1001, "");
+        closing.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      } finally {
+        pinger.shutdownNow();
+      }
+    }
   }
 
   @Test

@@ -1,0 +1,450 @@
+package dev.configsync.cp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigHashes;
+import dev.configsync.ConfigSyncException;
+import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.Gzip;
+import dev.configsync.internal.HybridProtocol;
+import dev.configsync.internal.Json;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The publish path of a {@link ControlPlaneServer}: checks a configuration, hashes and compresses
+ * it once, saves it in the {@link ConfigStore} and hands it to the {@link Outlet}, which queues the
+ * same bytes to every compatible node. Also takes configurations other replicas saved in a shared
+ * store, and keeps the publish history for stores that keep none.
+ *
+ * <p>Threading: every method is thread-safe. Publishes and configurations taken from the store are
+ * serialized on one lock ({@code publishLock}); the frame is compressed on the encoder thread
+ * ({@code configsync-cp-encode}) while the publishing thread hashes. {@link #acceptFromStore} runs
+ * on the store's thread.
+ */
+final class ConfigPublisher {
+  // The facade's logger: operators filter on it, and what it logs is the server's doing.
+  private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
+
+  private final ConfigStore store;
+  private final Outlet outlet;
+  private final Clock clock;
+  private final Consumer<JsonNode> validator;
+  private final long maxPayloadBytes;
+  private final long maxInflatedBytes;
+  private final PublishStats stats = new PublishStats();
+  private final Object publishLock = new Object();
+  private final ExecutorService encoder;
+  private long sequence; // guarded by publishLock
+  // The store's revision of the configuration served (0: unknown, or a store without revisions).
+  // Written under publishLock; read without it only to skip work early.
+  private volatile long servedRevision;
+  // The configurations taken since start, newest first, for stores that keep no history.
+  private final ArrayDeque<ConfigVersion> taken = new ArrayDeque<>();
+  private volatile boolean closed;
+
+  /**
+   * @param settings the store, clock, validator and size limits (see ControlPlaneServer.Builder)
+   */
+  ConfigPublisher(ServerSettings settings, Outlet outlet) {
+    this.store = settings.store;
+    this.outlet = outlet;
+    this.clock = settings.clock;
+    this.validator = settings.validator;
+    this.maxPayloadBytes = settings.maxPayloadBytes;
+    this.maxInflatedBytes = settings.maxInflatedBytes;
+    // Compresses frames while the publishing thread hashes; its thread ends when idle.
+    this.encoder =
+        new ThreadPoolExecutor(
+            0,
+            1,
+            30,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            new DefaultThreadFactory("configsync-cp-encode", true));
+  }
+
+  /**
+   * Serves the configuration the store holds, if any, then watches the store: a shared store tells
+   * of what other replicas publish from there on.
+   *
+   * @throws IOException when the stored configuration is damaged
+   */
+  void start() throws IOException {
+    Optional<byte[]> stored = store.load();
+    if (stored.isPresent()) {
+      Published restored = decodeStored(stored.get());
+      synchronized (publishLock) {
+        sequence = 1;
+        outlet.publish(restored);
+        remember(restored, 0);
+      }
+      log.info(
+          "Loaded configuration {} (published {}) from {}",
+          restored.hash(),
+          restored.publishedAt(),
+          store.describe());
+    }
+    store.watch(this::acceptFromStore);
+  }
+
+  private Published decodeStored(byte[] payload) throws IOException {
+    try {
+      JsonNode message;
+      try (InputStream in = Gzip.inflating(payload, maxInflatedBytes)) {
+        message = Json.readFrozen(in);
+        Gzip.drain(in);
+      }
+      JsonNode table = message.path("config_table");
+      if (!HybridProtocol.TYPE_RECONFIGURE.equals(message.path("type").asText(""))
+          || !table.isObject()) {
+        throw new IOException("not a reconfigure message with a config_table object");
+      }
+      ConfigHashes hashes = ConfigHash.configHashes(table);
+      String claimed = message.path("config_hash").asText("");
+      if (!claimed.isEmpty() && !claimed.equals(hashes.config())) {
+        throw new IOException(
+            "its config_hash " + claimed + " does not match its content (" + hashes.config() + ")");
+      }
+      double ts = message.path("timestamp").asDouble(0);
+      Instant at = Instant.ofEpochMilli((long) (ts * 1000));
+      return new Published(1, hashes, payload, table, Compatibility.pluginsUsed(table), at);
+    } catch (IOException e) {
+      throw new IOException(
+          "the stored configuration in "
+              + store.describe()
+              + " is damaged ("
+              + e.getMessage()
+              + "); restore it (a data plane's config.json.gz has the same format) or remove it"
+              + " to start empty",
+          e);
+    }
+  }
+
+  /** {@link ConfigJson#parse}, a refusal counted as a failed publish. */
+  JsonNode parseCounted(byte[] json) {
+    try {
+      return ConfigJson.parse(json);
+    } catch (RuntimeException e) {
+      stats.failed(e);
+      throw e;
+    }
+  }
+
+  // ---- publishing ------------------------------------------------------------------------------
+
+  /** The publishes counted since start, for {@code GET /metrics}. */
+  PublishStats stats() {
+    return stats;
+  }
+
+  /**
+   * Publishes an already parsed, frozen tree; with {@code expectedHash}, only if the configuration
+   * in force has that hash. Counted in {@link #stats()}, published or refused.
+   *
+   * <p>The frame is compressed on the encoder thread while this one computes the hashes (the two
+   * costliest steps of a publish, each about as long as the other, so a publish on two cores takes
+   * about the longer of them instead of their sum).
+   *
+   * @param json the UTF-8 JSON {@code config} was parsed from (one value, nothing after it), which
+   *     goes into the frame as it is; null to write the tree instead
+   */
+  PublishResult publish(JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
+    PublishResult result;
+    try {
+      result = publishUncounted(config, expectedHash, json);
+    } catch (RuntimeException e) {
+      stats.failed(e);
+      throw e;
+    }
+    stats.published(result.changed());
+    return result;
+  }
+
+  private PublishResult publishUncounted(
+      JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
+    if (closed) {
+      throw new IllegalStateException("the control plane is closed");
+    }
+    if (!config.isObject()) {
+      throw new InvalidConfigurationException(
+          "a configuration must be a JSON object, found " + config.getNodeType());
+    }
+    try {
+      validator.accept(config);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidConfigurationException("refused by the validator: " + e.getMessage(), e);
+    }
+    CompletableFuture<HybridProtocol.ReconfigureFrame> encoding;
+    try {
+      encoding =
+          CompletableFuture.supplyAsync(
+              () ->
+                  HybridProtocol.ReconfigureFrame.begin(
+                      json != null ? json : ConfigJson.write(config)),
+              encoder);
+    } catch (RejectedExecutionException e) {
+      throw new IllegalStateException("the control plane is closed", e);
+    }
+    ConfigHashes hashes = ConfigHash.configHashes(config);
+    synchronized (publishLock) {
+      if (closed) { // checked again under the lock: close() closes the store under it
+        throw new IllegalStateException("the control plane is closed");
+      }
+      Published current = outlet.latest();
+      if (current != null && current.hash().equals(hashes.config())) {
+        return new PublishResult(hashes, false, current.publishedAt(), current.frame().length);
+      }
+      String currentHash = current == null ? ConfigHash.NONE : current.hash();
+      if (expectedHash != null && !expectedHash.equals(currentHash)) {
+        throw new PublishConflictException(
+            currentHash,
+            "the configuration in force is "
+                + currentHash
+                + ", not the expected "
+                + expectedHash
+                + "; read it again, merge your change and publish again");
+      }
+      // Milliseconds: the precision of the message's timestamp, so a restart restores it exactly.
+      Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+      byte[] frame;
+      try {
+        frame = encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
+      } catch (CompletionException e) {
+        Throwable cause = e.getCause() != null ? e.getCause() : e;
+        throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
+      }
+      if (frame.length > maxPayloadBytes) {
+        throw InvalidConfigurationException.tooLarge(
+            "the compressed configuration is "
+                + frame.length
+                + " bytes; data planes accept at most "
+                + maxPayloadBytes
+                + " (maxPayloadBytes, Kong's cluster_max_payload)");
+      }
+      long revision = save(frame, hashes.config(), current, currentHash);
+      // A successful compare-and-set is newer than everything committed before it, so its revision
+      // is above servedRevision (nothing is taken from the store while this lock is held).
+      Published published =
+          new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
+      outlet.publish(published);
+      servedRevision = Math.max(servedRevision, revision);
+      remember(published, revision);
+      log.info(
+          "Published configuration {} ({} bytes compressed): {}",
+          hashes.config(),
+          frame.length,
+          fanOut(published));
+      return new PublishResult(hashes, true, now, frame.length);
+    }
+  }
+
+  /** Saves a frame in the store (publishLock held); each store failure becomes its exception. */
+  private long save(byte[] frame, String hash, @Nullable Published current, String currentHash) {
+    try {
+      return store.save(frame, hash, current == null ? null : current.hash());
+    } catch (ConfigOutcomeUnknownException e) {
+      log.warn(
+          "The outcome of publishing configuration {} is unknown: {}; still serving {} until the"
+              + " store shows which configuration is in force",
+          hash,
+          e.getMessage(),
+          currentHash);
+      throw new PublishOutcomeUnknownException(
+          hash,
+          "the store may or may not have applied configuration "
+              + hash
+              + " ("
+              + e.getMessage()
+              + "); it was not sent to this replica's data planes; if the store applied it, it"
+              + " reaches them from there: see GET /config/history and GET /config once the store"
+              + " answers, or publish it again (an unchanged configuration is a no-op)",
+          e);
+    } catch (ConfigConflictException e) {
+      throw new PublishConflictException(
+          e.currentHash(),
+          "another control plane replica published configuration "
+              + e.currentHash()
+              + " first ("
+              + e.getMessage()
+              + "); nothing was published: read it again, merge your change and publish again",
+          e);
+    } catch (IOException e) {
+      throw new ConfigSyncException(
+          "the configuration could not be stored in "
+              + store.describe()
+              + ": "
+              + e.getMessage()
+              + "; nothing was published",
+          e);
+    }
+  }
+
+  /**
+   * Takes a configuration saved in the shared store (by another replica, or by this one when its
+   * outcome was unknown): checked like a stored one, then sent to this replica's nodes without
+   * being saved again. Ordered by the store's revisions only: a revision at or below the one served
+   * is ignored (this replica's own publish coming back, or an older one overtaken by a newer
+   * publish), so the replica never goes back. Runs on the store's thread.
+   */
+  private void acceptFromStore(byte[] payload, String hash, long revision) {
+    if (closed || revision <= servedRevision) {
+      return;
+    }
+    Published decoded;
+    try {
+      decoded = decodeStored(payload);
+    } catch (IOException | RuntimeException e) {
+      Published current = outlet.latest();
+      log.error(
+          "Ignoring configuration {} (store revision {}) from {}: {}; still serving {}",
+          hash,
+          revision,
+          store.describe(),
+          e.getMessage(),
+          current == null ? "nothing" : current.hash());
+      return;
+    }
+    synchronized (publishLock) {
+      if (closed || revision <= servedRevision) {
+        return; // a publish of this replica at this revision or later came first
+      }
+      servedRevision = revision;
+      Published latest = outlet.latest();
+      if (latest != null && latest.hash().equals(decoded.hash())) {
+        remember(latest, revision);
+        return; // the same configuration, written again: nothing to send
+      }
+      Published published =
+          new Published(
+              ++sequence,
+              decoded.hashes(),
+              decoded.frame(),
+              decoded.config(),
+              decoded.plugins(),
+              decoded.publishedAt());
+      outlet.publish(published);
+      remember(published, revision);
+      log.info(
+          "Configuration {} (store revision {}) taken from {}, where another replica or an earlier"
+              + " publish with an unknown outcome wrote it; {}",
+          published.hash(),
+          revision,
+          store.describe(),
+          fanOut(published));
+    }
+  }
+
+  /**
+   * Who {@code published} goes to, for the log: the compatible nodes it is sent to and, per reason,
+   * those it is withheld from (a count of connected nodes alone hid that every one was withheld).
+   */
+  private String fanOut(Published published) {
+    Outlet.Tally tally = outlet.tally(published.plugins());
+    StringBuilder text =
+        new StringBuilder("sent to ").append(tally.sent()).append(" data plane(s)");
+    if (!tally.withheld().isEmpty()) {
+      text.append(", withheld from ");
+      String sep = "";
+      for (Map.Entry<DataPlaneSyncStatus, Integer> e : tally.withheld().entrySet()) {
+        text.append(sep)
+            .append(e.getValue())
+            .append(" (")
+            .append(e.getKey().wireName())
+            .append(')');
+        sep = ", ";
+      }
+    }
+    if (tally.awaitingBasicInfo() > 0) {
+      text.append(", ").append(tally.awaitingBasicInfo()).append(" not yet identified");
+    }
+    return text.toString();
+  }
+
+  /** Records a configuration taken into force, for stores that keep no history (publishLock). */
+  private void remember(Published p, long revision) {
+    taken.addFirst(
+        new ConfigVersion(p.hash(), revision > 0 ? revision : sequence, p.publishedAt(), null));
+    while (taken.size() > ControlPlaneServer.MAX_HISTORY) {
+      taken.removeLast();
+    }
+  }
+
+  /** See {@link ControlPlaneServer#history}; {@code limit} is checked by the caller. */
+  List<ConfigVersion> history(int limit) {
+    Optional<List<ConfigVersion>> kept;
+    try {
+      kept = store.history(limit);
+    } catch (IOException e) {
+      throw new ConfigSyncException(
+          "the publish history cannot be read from " + store.describe() + ": " + e.getMessage(), e);
+    }
+    if (kept.isPresent()) {
+      List<ConfigVersion> all = kept.get();
+      return List.copyOf(all.size() > limit ? all.subList(0, limit) : all);
+    }
+    synchronized (publishLock) {
+      return taken.stream().limit(limit).toList();
+    }
+  }
+
+  /** The configuration in force, or empty before the first publish. */
+  Optional<PublishedConfig> current() {
+    Published p = outlet.latest();
+    return p == null
+        ? Optional.empty()
+        : Optional.of(
+            new PublishedConfig(p.hashes(), p.config(), p.publishedAt(), p.frame().length));
+  }
+
+  /** Where the configuration is stored. */
+  String storeDescription() {
+    return store.describe();
+  }
+
+  /** Why the store cannot be written now, or empty. */
+  Optional<String> degradedReason() {
+    return store.unavailable();
+  }
+
+  boolean isClosed() {
+    return closed;
+  }
+
+  /** Refuses every publish from now on (a publish already saving finishes). */
+  void refuseNewPublishes() {
+    closed = true;
+  }
+
+  /**
+   * Closes the store once no publish is saving (none starts after {@link #refuseNewPublishes}), and
+   * lets the encoder thread end (a frame still compressing finishes; its publish gave up).
+   */
+  void close() {
+    synchronized (publishLock) {
+      try {
+        store.close();
+      } catch (IOException e) {
+        log.warn("Closing the config store failed: {}", e.toString());
+      }
+    }
+    encoder.shutdown();
+  }
+}
