@@ -7,6 +7,10 @@ FROM ${BASE}
 
 # The self-contained jar of module agent.
 COPY agent/target/configsync-agent.jar /opt/configsync/configsync-agent.jar
+# The launcher (JVM options from the sizing measurements, docs/operations.md) and what it sources;
+# it runs /opt/configsync/configsync-agent.jar, beside its bin/ directory.
+COPY bin/configsync-agent /opt/configsync/bin/configsync-agent
+COPY bin/configsync-jvm.sh /opt/configsync/bin/configsync-jvm.sh
 
 # A numeric user that owns nothing in the image: the root filesystem may be read-only. Every path
 # written is a volume: the cache directory (config.json.gz, node.id, status.json, agent.lock; keep
@@ -14,7 +18,12 @@ COPY agent/target/configsync-agent.jar /opt/configsync/configsync-agent.jar
 USER 10001:10001
 VOLUME ["/var/lib/configsync", "/tmp"]
 
-ENTRYPOINT ["java", "-XX:-UsePerfData", "-XX:+ExitOnOutOfMemoryError", "-jar", "/opt/configsync/configsync-agent.jar"]
+# The launcher's JVM options (collector, heap: docs/operations.md, "Sizing") and
+# -XX:+ExitOnOutOfMemoryError (an orchestrator restarts a process out of heap rather than leaving
+# it half-working). JAVA_OPTS here adds -XX:-UsePerfData (no hsperfdata file in /tmp); set
+# CONFIGSYNC_JAVA_OPTS to add or override options (-Xmx, a collector), JAVA_OPTS to replace these.
+ENV JAVA_OPTS="-XX:-UsePerfData"
+ENTRYPOINT ["/opt/configsync/bin/configsync-agent"]
 # No useful default: `run` needs the control plane's address and the node's certificate.
 CMD ["--help"]
 

@@ -35,6 +35,8 @@ public final class BenchmarkRunner {
         new ColdStartMeasurement(),
         new CacheWriteMeasurement(),
         new PeakHeapMeasurement(),
+        // the shipped agent as a process: GC pauses and heap with the launcher's JVM options
+        new SizingMeasurement(),
         // control plane
         new PublishToListener(),
         new FanOut(),

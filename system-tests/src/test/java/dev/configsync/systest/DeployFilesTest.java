@@ -149,10 +149,21 @@ class DeployFilesTest {
     List<String> volumes = one(file, "VOLUME").execForm();
     assertThat(volumes).contains("/tmp", volume);
 
+    // The entrypoint is the shipped launcher, which runs the jar beside its bin/ directory.
     List<String> entrypoint = one(file, "ENTRYPOINT").execForm();
-    assertThat(entrypoint.get(0)).isEqualTo("java");
-    assertThat(entrypoint.subList(entrypoint.size() - 2, entrypoint.size()))
-        .containsExactly("-jar", jarInImage);
+    assertThat(entrypoint).hasSize(1);
+    String launcher = entrypoint.get(0);
+    Path launcherSource = Path.of(copies.getOrDefault(launcher, "(not copied)"));
+    assertThat(launcherSource.getParent())
+        .as("%s is a launcher of bin/", launcher)
+        .hasToString("bin");
+    assertThat(copies)
+        .containsEntry(launcher.replaceAll("[^/]+$", "configsync-jvm.sh"), "bin/configsync-jvm.sh");
+    assertThat(jarInImage)
+        .as("the jar where %s looks for it", launcher)
+        .isEqualTo(
+            launcher.replaceAll("/bin/[^/]+$", "/")
+                + launcherSetting(ROOT.resolve(launcherSource), "jar_name"));
 
     String healthcheck = one(file, "HEALTHCHECK").rest();
     assertThat(healthcheck).contains("CMD [");
@@ -162,6 +173,62 @@ class DeployFilesTest {
         .as("the health check runs java or a file the image copies: %s", check)
         .isTrue();
     return jarInImage;
+  }
+
+  /** A variable the launcher script sets ({@code name="value"} or {@code name=value}). */
+  static String launcherSetting(Path launcher, String name) throws IOException {
+    for (String line : Files.readAllLines(launcher)) {
+      if (line.startsWith(name + "=")) {
+        return line.substring(name.length() + 1).replace("\"", "");
+      }
+    }
+    throw new AssertionError(launcher + " sets no " + name);
+  }
+
+  /** The image's ENV instructions (KEY="value" or KEY=value, one per instruction). */
+  static Map<String, String> imageEnv(List<Instruction> file) {
+    Map<String, String> env = new LinkedHashMap<>();
+    for (Instruction e : all(file, "ENV")) {
+      String[] kv = e.rest().split("=", 2);
+      assertThat(kv).as("ENV %s: one KEY=value", e.rest()).hasSize(2);
+      env.put(kv[0], kv[1].replaceAll("^\"|\"$", ""));
+    }
+    return env;
+  }
+
+  /**
+   * The image's files under {@code root}: what it copies (scripts copied, jars linked) at their
+   * paths in the image, and {@code env ... ENTRYPOINT} to run its entrypoint there with the image's
+   * environment and the JVM that runs the tests.
+   */
+  static List<String> imageEntrypoint(String dockerfile, Path root) throws IOException {
+    List<Instruction> file = dockerfile(dockerfile);
+    for (Map.Entry<String, String> copy : copies(file).entrySet()) {
+      Path at = root.resolve(copy.getKey().substring(1));
+      Files.createDirectories(at.getParent());
+      Path source = ROOT.resolve(copy.getValue()).toAbsolutePath();
+      if (copy.getValue().endsWith(".jar")) {
+        Files.createSymbolicLink(at, source);
+      } else {
+        Files.copy(source, at, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+      }
+    }
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                "env",
+                "-u",
+                "JAVA_OPTS",
+                "-u",
+                "CONFIGSYNC_JAVA_OPTS",
+                "-u",
+                "CONFIGSYNC_JAR",
+                "JAVA_HOME=" + System.getProperty("java.home")));
+    imageEnv(file).forEach((k, v) -> command.add(k + "=" + v));
+    for (String part : one(file, "ENTRYPOINT").execForm()) {
+      command.add(part.startsWith("/") ? root.resolve(part.substring(1)).toString() : part);
+    }
+    return command;
   }
 
   @Test
@@ -180,13 +247,14 @@ class DeployFilesTest {
   }
 
   /**
-   * Runs the command of an image or a container with the real jar: the JVM options and jar of the
-   * entrypoint, then {@code args}, every absolute path moved under {@code scratch} (files created
-   * empty, so no certificate in them is usable).
+   * Runs the command of an image or a container with the real jar: the image's entrypoint (its
+   * launcher, among the image's files laid out under a directory of their own), then {@code args},
+   * every absolute path moved under {@code scratch} (files created empty, so no certificate in them
+   * is usable).
    */
-  private RunningProcess runWithBadFiles(String name, Path jar, List<String> args, Path scratch)
-      throws IOException {
-    List<String> command = new ArrayList<>(List.of(JAVA.toString(), "-jar", jar.toString()));
+  private RunningProcess runWithBadFiles(
+      String name, String dockerfile, List<String> args, Path scratch) throws IOException {
+    List<String> command = imageEntrypoint(dockerfile, processes.dir(name + "-image"));
     String flag = null;
     for (String arg : args) {
       String value = arg;
@@ -241,7 +309,7 @@ class DeployFilesTest {
     List<String> cpArgs = one(dockerfile("configsync-cp.Dockerfile"), "CMD").execForm();
     Path scratch = processes.dir("cp-image");
     assertStoppedAtABadFile(
-        runWithBadFiles("cp-image", Jars.controlPlane(), cpArgs, scratch), scratch);
+        runWithBadFiles("cp-image", "configsync-cp.Dockerfile", cpArgs, scratch), scratch);
 
     // The agent image's health check, with its JVM options, on a directory no agent runs on:
     // status 1 and "running":false (an unknown flag would be status 2).
@@ -495,7 +563,7 @@ class DeployFilesTest {
 
     Path scratch = processes.dir("cp-manifest");
     assertStoppedAtABadFile(
-        runWithBadFiles("cp-manifest", Jars.controlPlane(), args, scratch), scratch);
+        runWithBadFiles("cp-manifest", "configsync-cp.Dockerfile", args, scratch), scratch);
   }
 
   @Test
@@ -542,7 +610,7 @@ class DeployFilesTest {
     assertThat(args).contains("--on-change=sh /opt/configsync/examples/nginx/render.sh");
     Path scratch = processes.dir("agent-manifest");
     assertStoppedAtABadFile(
-        runWithBadFiles("agent-manifest", Jars.agent(), args, scratch), scratch);
+        runWithBadFiles("agent-manifest", "configsync-agent.Dockerfile", args, scratch), scratch);
 
     List<String> probe = new ArrayList<>();
     agent.path("livenessProbe").path("exec").path("command").forEach(n -> probe.add(n.asText()));
