@@ -1,6 +1,6 @@
 package dev.configsync;
 
-import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.HashText;
 
 /**
  * The configuration hash of a declarative configuration, together with the granular hashes it is
@@ -42,7 +42,7 @@ public record ConfigHashes(
   }
 
   private static void check(String name, String value) {
-    if (!ConfigHash.isValidHash(value)) {
+    if (!HashText.isValid(value)) {
       throw new IllegalArgumentException(
           name + " hash must be 32 lowercase hexadecimal characters: " + value);
     }

@@ -416,7 +416,8 @@ public final class ConfigSyncClient implements AutoCloseable {
      * Enables licensing: every configuration must carry a license ({@code licenses} in the
      * configuration) signed with the Ed25519 private key matching {@code publicKey}, or it is
      * refused. When the running license expires the node stops serving ({@link #isServing()} turns
-     * false) until a renewed one arrives. See {@code dev.configsync.license.LicenseSigner}.
+     * false) until a renewed one arrives. Licenses are issued with {@code LicenseSigner}
+     * (configsync-license-issuer).
      *
      * @throws IllegalArgumentException when the key is not an Ed25519 key
      */

@@ -7,8 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.HybridProtocol;
-import dev.configsync.license.LicenseSigner;
-import dev.configsync.license.LicenseTerms;
+import dev.configsync.internal.TestLicenseSigner;
 import java.net.URI;
 import java.security.KeyPair;
 import java.time.Clock;
@@ -45,8 +44,8 @@ class LicenseLifecycleTest {
   private final InMemoryStore store = new InMemoryStore(UUID.randomUUID());
   private final List<SyncEvent> events = new CopyOnWriteArrayList<>();
   private final List<ConfigSyncClient> clients = new ArrayList<>();
-  private final KeyPair vendor = LicenseSigner.generateKeyPair();
-  private final LicenseSigner signer = new LicenseSigner(vendor.getPrivate());
+  private final KeyPair vendor = TestLicenseSigner.generateKeyPair();
+  private final TestLicenseSigner signer = new TestLicenseSigner(vendor.getPrivate());
 
   /** Wall time = START + however far the scheduler has been advanced. */
   private final class SchedulerClock extends Clock {
@@ -95,12 +94,11 @@ class LicenseLifecycleTest {
     return t;
   }
 
-  private JsonNode licensed(String service, LicenseSigner by, LocalDate lastDay) {
+  private JsonNode licensed(String service, TestLicenseSigner by, LocalDate lastDay) {
     JsonNode license =
         by.sign(
-            new LicenseTerms(
-                "Example Co", "KEY-0001-ABCD-9999", "Enterprise", 5, START_DAY, lastDay));
-    return LicenseSigner.withLicense(table(service), license);
+            new License("Example Co", "KEY-0001-ABCD-9999", "Enterprise", 5, START_DAY, lastDay));
+    return TestLicenseSigner.withLicense(table(service), license);
   }
 
   private static final LocalDate START_DAY = LocalDate.parse("2024-06-01");
@@ -148,7 +146,8 @@ class LicenseLifecycleTest {
   void licenseSignedByAnotherKeyIsRefused() {
     ConfigSyncClient client = start();
     FakeConnection c = connected();
-    LicenseSigner forger = new LicenseSigner(LicenseSigner.generateKeyPair().getPrivate());
+    TestLicenseSigner forger =
+        new TestLicenseSigner(TestLicenseSigner.generateKeyPair().getPrivate());
 
     c.deliver(HybridProtocol.reconfigure(licensed("forged", forger, LAST_DAY), 1.0));
 

@@ -11,11 +11,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.ConfigFileException;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.License;
 import dev.configsync.cache.YamlConfigFormat;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Json;
 import dev.configsync.license.LicenseSigner;
-import dev.configsync.license.LicenseTerms;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -337,8 +337,8 @@ final class LicenseCommand implements Callable<Integer> {
       }
       ObjectNode document;
       try {
-        LicenseTerms terms =
-            new LicenseTerms(name, key, product, allowed == null ? -1 : allowed, firstDay, lastDay);
+        License terms =
+            new License(name, key, product, allowed == null ? -1 : allowed, firstDay, lastDay);
         document = new LicenseSigner(privateKey).sign(terms);
       } catch (IllegalArgumentException e) {
         return usage(err, "cannot issue the license: " + e.getMessage());

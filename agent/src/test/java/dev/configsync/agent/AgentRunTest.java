@@ -196,7 +196,7 @@ class AgentRunTest {
     JsonNode license =
         new dev.configsync.license.LicenseSigner(vendor.getPrivate())
             .sign(
-                new dev.configsync.license.LicenseTerms(
+                new dev.configsync.License(
                     "Example Co",
                     "KEY-1234-5678",
                     "Enterprise",

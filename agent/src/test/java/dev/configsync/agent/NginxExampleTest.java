@@ -300,7 +300,7 @@ class NginxExampleTest {
                     new com.fasterxml.jackson.databind.ObjectMapper().readTree(config),
                     new dev.configsync.license.LicenseSigner(vendor.getPrivate())
                         .sign(
-                            new dev.configsync.license.LicenseTerms(
+                            new dev.configsync.License(
                                 "Example Co",
                                 "K-1",
                                 "Enterprise",

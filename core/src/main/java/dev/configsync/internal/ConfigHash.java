@@ -241,19 +241,10 @@ public final class ConfigHash {
 
   /**
    * Tells whether {@code s} has the shape of a hash (exactly 32 lowercase hexadecimal characters),
-   * for validating hashes received from elsewhere.
+   * for validating hashes received from elsewhere. The same check as {@link HashText#isValid}.
    */
   public static boolean isValidHash(@Nullable String s) {
-    if (s == null || s.length() != 32) {
-      return false;
-    }
-    for (int i = 0; i < 32; i++) {
-      char c = s.charAt(i);
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-        return false;
-      }
-    }
-    return true;
+    return HashText.isValid(s);
   }
 
   /**

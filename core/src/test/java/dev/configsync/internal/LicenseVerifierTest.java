@@ -13,8 +13,6 @@ import dev.configsync.License;
 import dev.configsync.LicenseException;
 import dev.configsync.LicenseException.Reason;
 import dev.configsync.LicenseState;
-import dev.configsync.license.LicenseSigner;
-import dev.configsync.license.LicenseTerms;
 import java.io.IOException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -32,13 +30,13 @@ class LicenseVerifierTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
-  private static final KeyPair KEYS = LicenseSigner.generateKeyPair();
-  private static final KeyPair OTHER_KEYS = LicenseSigner.generateKeyPair();
-  private static final LicenseSigner SIGNER = new LicenseSigner(KEYS.getPrivate());
+  private static final KeyPair KEYS = TestLicenseSigner.generateKeyPair();
+  private static final KeyPair OTHER_KEYS = TestLicenseSigner.generateKeyPair();
+  private static final TestLicenseSigner SIGNER = new TestLicenseSigner(KEYS.getPrivate());
   private static final LicenseVerifier VERIFIER = new LicenseVerifier(KEYS.getPublic());
 
-  private static final LicenseTerms TERMS =
-      new LicenseTerms(
+  private static final License TERMS =
+      new License(
           "Example Company, Inc",
           "00141000017ODj3AAG_a1V41000004wT0OEAU",
           "Konnect Enterprise",
@@ -75,7 +73,7 @@ class LicenseVerifierTest {
 
   @Test
   void signThenVerifyRoundTrip() {
-    JsonNode table = received(LicenseSigner.withLicense(table(), SIGNER.sign(TERMS)));
+    JsonNode table = received(TestLicenseSigner.withLicense(table(), SIGNER.sign(TERMS)));
 
     assertThat(VERIFIER.verify(table)).isEqualTo(EXPECTED);
   }
@@ -159,9 +157,9 @@ class LicenseVerifierTest {
 
   @Test
   void signatureFromAnotherKeyIsABadSignature() {
-    ObjectNode document = new LicenseSigner(OTHER_KEYS.getPrivate()).sign(TERMS);
+    ObjectNode document = new TestLicenseSigner(OTHER_KEYS.getPrivate()).sign(TERMS);
 
-    assertReason(LicenseSigner.withLicense(table(), document), Reason.BAD_SIGNATURE);
+    assertReason(TestLicenseSigner.withLicense(table(), document), Reason.BAD_SIGNATURE);
   }
 
   @Test
@@ -256,27 +254,27 @@ class LicenseVerifierTest {
     numeric.put("dataplanes", 7);
 
     License license =
-        VERIFIER.verify(LicenseSigner.withLicense(table(), SIGNER.signPayload(payload)));
+        VERIFIER.verify(TestLicenseSigner.withLicense(table(), SIGNER.signPayload(payload)));
 
     assertThat(license.dataplanes()).isEqualTo(-1);
     assertThat(license.product()).isEmpty();
     assertThat(
             VERIFIER
-                .verify(LicenseSigner.withLicense(table(), SIGNER.signPayload(numeric)))
+                .verify(TestLicenseSigner.withLicense(table(), SIGNER.signPayload(numeric)))
                 .dataplanes())
         .isEqualTo(7);
   }
 
   @Test
   void amongSeveralLicensesTheVerifiedOneWithTheLatestExpiryWins() {
-    LicenseTerms later = withExpiry(TERMS, LocalDate.of(2026, 6, 30));
-    LicenseTerms latestButForged = withExpiry(TERMS, LocalDate.of(2099, 1, 1));
+    License later = withExpiry(TERMS, LocalDate.of(2026, 6, 30));
+    License latestButForged = withExpiry(TERMS, LocalDate.of(2099, 1, 1));
     ArrayNode licenses = MAPPER.createArrayNode();
     licenses.addObject().put("payload", "{garbage");
     licenses.addObject().put("payload", SIGNER.signToJson(TERMS));
     licenses
         .addObject()
-        .put("payload", new LicenseSigner(OTHER_KEYS.getPrivate()).signToJson(latestButForged));
+        .put("payload", new TestLicenseSigner(OTHER_KEYS.getPrivate()).signToJson(latestButForged));
     licenses.addObject().set("payload", SIGNER.sign(later));
     licenses
         .addObject()
@@ -289,9 +287,8 @@ class LicenseVerifierTest {
 
   @Test
   void onATieTheFirstWins() {
-    LicenseTerms second =
-        new LicenseTerms(
-            "Second", "another-license-key", "p", 1, TERMS.createdOn(), TERMS.expiresOn());
+    License second =
+        new License("Second", "another-license-key", "p", 1, TERMS.createdOn(), TERMS.expiresOn());
     ArrayNode licenses = MAPPER.createArrayNode();
     licenses.addObject().set("payload", SIGNER.sign(TERMS));
     licenses.addObject().set("payload", SIGNER.sign(second));
@@ -306,7 +303,7 @@ class LicenseVerifierTest {
     ArrayNode licenses = MAPPER.createArrayNode();
     licenses
         .addObject()
-        .put("payload", new LicenseSigner(OTHER_KEYS.getPrivate()).signToJson(TERMS));
+        .put("payload", new TestLicenseSigner(OTHER_KEYS.getPrivate()).signToJson(TERMS));
     licenses.addObject().put("payload", "{garbage");
     ObjectNode table = table();
     table.set("licenses", licenses);
@@ -474,7 +471,7 @@ class LicenseVerifierTest {
     }
   }
 
-  private static ObjectNode payload(LicenseTerms terms) {
+  private static ObjectNode payload(License terms) {
     return (ObjectNode) SIGNER.sign(terms).at("/license/payload").deepCopy();
   }
 
@@ -490,8 +487,8 @@ class LicenseVerifierTest {
     return tableWithEntry(SIGNER.signPayload(payload));
   }
 
-  private static LicenseTerms withExpiry(LicenseTerms terms, LocalDate expiresOn) {
-    return new LicenseTerms(
+  private static License withExpiry(License terms, LocalDate expiresOn) {
+    return new License(
         terms.customer(),
         terms.licenseKey(),
         terms.product(),

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.License;
 import dev.configsync.license.LicenseSigner;
-import dev.configsync.license.LicenseTerms;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -153,8 +153,7 @@ class LicenseSystemTest extends SystemTest {
     LocalDate today = LocalDate.now(ZoneOffset.UTC);
     ObjectNode document =
         signer.sign(
-            new LicenseTerms(
-                "System Test Co", "K-1", "", -1, today.minusDays(60), today.minusDays(1)));
+            new License("System Test Co", "K-1", "", -1, today.minusDays(60), today.minusDays(1)));
     return LicenseSigner.withLicense(AdminClient.JSON.readTree(Configs.orders(version)), document)
         .toString();
   }

@@ -62,9 +62,9 @@ import org.slf4j.LoggerFactory;
  * connection on a protocol violation, sends each data plane the latest configuration when it
  * connects (never older ones) and every new one at once. Faults: {@link #answerPings(boolean)},
  * {@link #dropConnections()}, {@link #stop()} and {@link #restart()} on the same port, {@link
- * #sendRaw(byte[])}, {@link #sendFrame(WebSocketFrame)} and {@link #sendBytes(byte[])}. What the
- * data planes answer is recorded: pings ({@link #reportedHashes}), pongs ({@link #pongs}), error
- * reports and close frames ({@link #closeFramesReceived()}).
+ * #sendRaw(byte[])}, {@link #sendFrame(FrameType, ByteString)} and {@link #sendBytes(byte[])}. What
+ * the data planes answer is recorded: pings ({@link #reportedHashes}), pongs ({@link #pongs}),
+ * error reports and close frames ({@link #closeFramesReceived()}).
  *
  * <p>Thread-safe. Each connection is served on its own thread.
  */
@@ -175,8 +175,15 @@ public final class TestControlPlane implements AutoCloseable {
     }
   }
 
-  /** Sends a raw frame (any opcode) to every connected data plane. */
-  public void sendFrame(WebSocketFrame frame) {
+  /**
+   * Sends one frame of {@code type} with {@code payload}, as is, to every connected data plane: for
+   * tests of frames a control plane does not normally send (text messages, server pings).
+   *
+   * @throws IllegalArgumentException when a data plane is connected and the frame may not go on the
+   *     wire (a control frame over 125 bytes, say; {@link #sendBytes} writes such frames)
+   */
+  public void sendFrame(FrameType type, ByteString payload) {
+    WebSocketFrame frame = type.frame(payload);
     for (NodeSession session : sessions) {
       session.send(frame);
     }

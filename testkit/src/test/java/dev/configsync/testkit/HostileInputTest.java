@@ -15,7 +15,6 @@ import dev.configsync.cache.FileSnapshotStore;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.okhttp.OkHttpTransport;
-import dev.configsync.okhttp.internal.WebSocketFrame;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -331,7 +330,9 @@ class HostileInputTest {
         // ---- frames
         closed(
             "text frame",
-            control -> control.sendFrame(WebSocketFrame.text(reconfigureJson(NEXT, null))),
+            control ->
+                control.sendFrame(
+                    FrameType.TEXT, ByteString.encodeUtf8(reconfigureJson(NEXT, null))),
             1003,
             "text frame"),
         closed(
@@ -342,17 +343,17 @@ class HostileInputTest {
         new Case(
             "ping with a 7-byte payload",
             b -> b,
-            control -> control.sendFrame(WebSocketFrame.ping(ByteString.encodeUtf8("7 bytes"))),
+            control -> control.sendFrame(FrameType.PING, ByteString.encodeUtf8("7 bytes")),
             new Ponged(ByteString.encodeUtf8("7 bytes"))),
         new Case(
             "ping without a payload",
             b -> b,
-            control -> control.sendFrame(WebSocketFrame.ping(ByteString.EMPTY)),
+            control -> control.sendFrame(FrameType.PING, ByteString.EMPTY),
             new Ponged(ByteString.EMPTY)),
         new Case(
             "ping with 125 bytes, the most a control frame holds",
             b -> b,
-            control -> control.sendFrame(WebSocketFrame.ping(repeat('p', 125))),
+            control -> control.sendFrame(FrameType.PING, repeat('p', 125)),
             new Ponged(repeat('p', 125))),
         closed(
             "ping with 126 bytes",

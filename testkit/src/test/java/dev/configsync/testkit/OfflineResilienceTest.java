@@ -584,7 +584,7 @@ class OfflineResilienceTest {
     java.security.KeyPair vendor = dev.configsync.license.LicenseSigner.generateKeyPair();
     java.security.KeyPair forger = dev.configsync.license.LicenseSigner.generateKeyPair();
     var terms =
-        new dev.configsync.license.LicenseTerms(
+        new dev.configsync.License(
             "Example Co",
             "KEY-0000-1111",
             "Enterprise",

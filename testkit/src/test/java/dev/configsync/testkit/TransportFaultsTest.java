@@ -8,7 +8,6 @@ import dev.configsync.SyncEvent;
 import dev.configsync.SyncState;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.TlsConfig;
-import dev.configsync.okhttp.internal.WebSocketFrame;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,7 +57,7 @@ class TransportFaultsTest {
     ConfigSyncClient client = start(cp.uri(), pki.dataPlaneTls(), 16 << 20);
     await().until(() -> client.status().state() == SyncState.CONNECTED);
 
-    cp.sendFrame(WebSocketFrame.text("{\"type\":\"reconfigure\"}"));
+    cp.sendFrame(FrameType.TEXT, ByteString.encodeUtf8("{\"type\":\"reconfigure\"}"));
 
     await().until(() -> disconnectReasons().stream().anyMatch(r -> r.contains("text frame")));
     await()
@@ -127,7 +126,7 @@ class TransportFaultsTest {
     await().until(() -> cp.reportedHashes(nodeId).size() >= 3);
 
     assertThat(cp.violations()).isEmpty();
-    cp.sendFrame(WebSocketFrame.ping(ByteString.encodeUtf8("server ping")));
+    cp.sendFrame(FrameType.PING, ByteString.encodeUtf8("server ping"));
     await().until(() -> cp.reportedHashes(nodeId).size() >= 5);
     assertThat(cp.violations()).isEmpty();
     assertThat(client.status().state()).isEqualTo(SyncState.CONNECTED);

@@ -6,12 +6,12 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.License;
 import dev.configsync.LicenseState;
 import dev.configsync.SnapshotSource;
 import dev.configsync.SyncEvent;
 import dev.configsync.SyncState;
 import dev.configsync.license.LicenseSigner;
-import dev.configsync.license.LicenseTerms;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Transport;
@@ -276,7 +276,7 @@ class ConfigSyncAutoConfigurationTest {
             LicenseSigner.withLicense(
                 json.readTree("{\"services\":[]}"),
                 signer.sign(
-                    new LicenseTerms(
+                    new License(
                         "Example", "K-1", "Enterprise", 5, lastDay.minusYears(1), lastDay))));
     cp.publish(licensed);
     Instant expiry = lastDay.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();

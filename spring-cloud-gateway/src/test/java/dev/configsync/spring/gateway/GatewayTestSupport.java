@@ -2,8 +2,8 @@ package dev.configsync.spring.gateway;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
+import dev.configsync.License;
 import dev.configsync.license.LicenseSigner;
-import dev.configsync.license.LicenseTerms;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -60,7 +60,7 @@ final class GatewayTestSupport {
           LicenseSigner.withLicense(
               JSON.readTree(config),
               signer.sign(
-                  new LicenseTerms(
+                  new License(
                       "Example", "K-GW-1", "Enterprise", 5, lastDay.minusYears(1), lastDay))));
     }
 

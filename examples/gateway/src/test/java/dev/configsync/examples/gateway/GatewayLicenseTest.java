@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.configsync.License;
 import dev.configsync.LicenseState;
 import dev.configsync.examples.gateway.GatewayTestBed.Upstream;
 import dev.configsync.license.LicenseSigner;
-import dev.configsync.license.LicenseTerms;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -75,8 +75,8 @@ class GatewayLicenseTest {
 
   private static String licensed(String config, LicenseSigner signer, LocalDate expiresOn)
       throws Exception {
-    LicenseTerms terms =
-        new LicenseTerms(
+    License terms =
+        new License(
             "Example Co", "K-GATEWAY-1", "Enterprise", 5, EXPIRES_ON.minusYears(1), expiresOn);
     return JSON.writeValueAsString(
         LicenseSigner.withLicense(JSON.readTree(config), signer.sign(terms)));

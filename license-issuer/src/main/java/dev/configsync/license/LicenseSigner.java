@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.License;
 import dev.configsync.internal.CanonicalJson;
 import dev.configsync.internal.Ed25519Keys;
 import dev.configsync.internal.Json;
@@ -18,6 +19,7 @@ import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.SignatureException;
+import java.time.LocalDate;
 import java.util.Base64;
 import java.util.UUID;
 
@@ -104,34 +106,49 @@ public final class LicenseSigner {
   }
 
   /**
-   * The signed license document for {@code terms}. The payload has {@code customer}, {@code
+   * The signed license document for {@code license}. The payload has {@code customer}, {@code
    * license_key}, {@code product_subscription}, {@code license_creation_date} and {@code
    * license_expiration_date} as strings, and {@code dataplanes} as a decimal string unless it is
-   * -1.
+   * -1. A data plane that verifies the document gets back a {@link License} equal to this one.
+   *
+   * @throws IllegalArgumentException when a date's year is outside 0..9999 (it would not fit {@code
+   *     YYYY-MM-DD}); the message names the date
    */
-  public ObjectNode sign(LicenseTerms terms) {
+  public ObjectNode sign(License license) {
+    checkYear("createdOn", license.createdOn());
+    checkYear("expiresOn", license.expiresOn());
     ObjectNode payload = NODES.objectNode();
-    payload.put("customer", terms.customer());
-    if (terms.dataplanes() >= 0) {
-      payload.put("dataplanes", Integer.toString(terms.dataplanes()));
+    payload.put("customer", license.customer());
+    if (license.dataplanes() >= 0) {
+      payload.put("dataplanes", Integer.toString(license.dataplanes()));
     }
-    payload.put("license_creation_date", terms.createdOn().toString());
-    payload.put("license_expiration_date", terms.expiresOn().toString());
-    payload.put("license_key", terms.licenseKey());
-    payload.put("product_subscription", terms.product());
+    payload.put("license_creation_date", license.createdOn().toString());
+    payload.put("license_expiration_date", license.expiresOn().toString());
+    payload.put("license_key", license.licenseKey());
+    payload.put("product_subscription", license.product());
     return signPayload(payload);
   }
 
-  /** {@link #sign} written as compact JSON. */
-  public String signToJson(LicenseTerms terms) {
-    return toJson(sign(terms));
+  private static void checkYear(String name, LocalDate date) {
+    if (date.getYear() < 0 || date.getYear() > 9999) {
+      throw new IllegalArgumentException(name + " must have a year from 0 to 9999: " + date);
+    }
+  }
+
+  /**
+   * {@link #sign} written as compact JSON.
+   *
+   * @throws IllegalArgumentException as {@link #sign} does
+   */
+  public String signToJson(License license) {
+    return toJson(sign(license));
   }
 
   /**
    * The signed license document for any payload object, for payloads with more fields than {@link
-   * LicenseTerms} has (Kong's {@code admin_seats} or {@code support_plan}, say). A data plane
-   * accepts the license only if the payload also has the fields {@link #sign} writes, with valid
-   * values. {@code payload} is copied, not kept.
+   * License} has (Kong's {@code admin_seats} or {@code support_plan}, say). A data plane accepts
+   * the license only if the payload also has the fields {@link #sign} writes, with valid values.
+   * {@code payload} is copied, not kept.
    *
    * @throws IllegalArgumentException when {@code payload} has no canonical form (it holds a
    *     non-integer number, say; see {@link CanonicalJson})

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.License;
 import dev.configsync.internal.CanonicalJson;
 import dev.configsync.internal.Json;
 import java.io.IOException;
@@ -38,8 +39,8 @@ class LicenseSignerTest {
       -----END PUBLIC KEY-----
       """;
 
-  static final LicenseTerms KONG_LIKE =
-      new LicenseTerms(
+  static final License KONG_LIKE =
+      new License(
           "Example Company, Inc",
           "00141000017ODj3AAG_a1V41000004wT0OEAU",
           "Konnect Enterprise",
@@ -86,8 +87,8 @@ class LicenseSignerTest {
 
   @Test
   void dataplanesMinusOneIsLeftOut() {
-    LicenseTerms terms =
-        new LicenseTerms("c", "key", "", -1, LocalDate.of(2024, 1, 1), LocalDate.of(2024, 1, 1));
+    License terms =
+        new License("c", "key", "", -1, LocalDate.of(2024, 1, 1), LocalDate.of(2024, 1, 1));
 
     JsonNode payload =
         new LicenseSigner(LicenseSigner.generateKeyPair().getPrivate())
@@ -178,29 +179,37 @@ class LicenseSignerTest {
   }
 
   @Test
-  void termsAreChecked() {
+  void licensesAreCheckedAndDatesMustFitYyyyMmDd() {
     LocalDate day = LocalDate.of(2024, 6, 1);
+    LicenseSigner signer = new LicenseSigner(LicenseSigner.generateKeyPair().getPrivate());
 
-    assertThatThrownBy(() -> new LicenseTerms(" ", "key", "p", 1, day, day))
+    assertThatThrownBy(() -> new License(" ", "key", "p", 1, day, day))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("customer");
-    assertThatThrownBy(() -> new LicenseTerms("c", "", "p", 1, day, day))
+    assertThatThrownBy(() -> new License("c", "", "p", 1, day, day))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("licenseKey");
-    assertThatThrownBy(() -> new LicenseTerms("c", "k", "p", 1, day, day.minusDays(1)))
+    assertThatThrownBy(() -> new License("c", "k", "p", 1, day, day.minusDays(1)))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("before createdOn");
-    assertThatThrownBy(() -> new LicenseTerms("c", "k", "p", -2, day, day))
+    assertThatThrownBy(() -> new License("c", "k", "p", -2, day, day))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("dataplanes");
-    assertThatThrownBy(() -> new LicenseTerms("c", "k", "p", 1, day, LocalDate.of(10_000, 1, 1)))
+    assertThatThrownBy(
+            () -> signer.sign(new License("c", "k", "p", 1, day, LocalDate.of(10_000, 1, 1))))
         .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("expiresOn")
         .hasMessageContaining("0 to 9999");
-    assertThat(new LicenseTerms("c", "k", "", 0, day, day).expiresOn()).isEqualTo(day);
+    assertThatThrownBy(
+            () -> signer.sign(new License("c", "k", "p", 1, LocalDate.of(-1, 1, 1), day)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("createdOn")
+        .hasMessageContaining("0 to 9999");
+    assertThat(new License("c", "k", "", 0, day, day).expiresOn()).isEqualTo(day);
   }
 
   @Test
-  void termsToStringMasksTheKey() {
+  void licenseToStringMasksTheKey() {
     assertThat(KONG_LIKE.toString())
         .contains("****OEAU")
         .contains("Example Company, Inc")
