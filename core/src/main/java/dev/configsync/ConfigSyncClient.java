@@ -1,17 +1,18 @@
 package dev.configsync;
 
+import dev.configsync.internal.ControlPlanes;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.LicenseVerifier;
-import dev.configsync.internal.ReconnectBackoff;
 import dev.configsync.internal.SerializedRandom;
 import dev.configsync.internal.SystemScheduler;
+import dev.configsync.internal.UniformBackoff;
+import dev.configsync.internal.usage.UsageReporter;
 import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SnapshotStore;
 import dev.configsync.spi.SyncMetrics;
 import dev.configsync.spi.Transport;
-import io.github.resilience4j.core.IntervalFunction;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
@@ -208,7 +209,7 @@ public final class ConfigSyncClient implements AutoCloseable {
     private @Nullable Duration deadAfter;
     private Duration reconnectMin = Duration.ofSeconds(5);
     private Duration reconnectMax = Duration.ofSeconds(10);
-    private @Nullable IntervalFunction reconnectBackoff;
+    private @Nullable ReconnectBackoff reconnectBackoff;
     private Duration handshakeTimeout = Duration.ofSeconds(10);
     private Duration cacheWriteTimeout = Duration.ofSeconds(10);
     private long maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
@@ -360,11 +361,12 @@ public final class ConfigSyncClient implements AutoCloseable {
     }
 
     /**
-     * Replaces the reconnect delay with any Resilience4j {@link IntervalFunction} (milliseconds for
-     * the given attempt number, counted from 1 since the last connection that delivered data).
-     * Retries never stop, whatever the function.
+     * Replaces the reconnect delay with any {@link ReconnectBackoff} (the delay for the given
+     * attempt number, counted from 1 since the last connection that delivered data); a Resilience4j
+     * {@code IntervalFunction} fits through {@link ReconnectBackoff#fromIntervalFunction}. Retries
+     * never stop, whatever the function.
      */
-    public Builder reconnectBackoff(IntervalFunction backoff) {
+    public Builder reconnectBackoff(ReconnectBackoff backoff) {
       this.reconnectBackoff = Objects.requireNonNull(backoff, "reconnectBackoff");
       return this;
     }
@@ -650,10 +652,11 @@ public final class ConfigSyncClient implements AutoCloseable {
       // Drawn from on the sync loop and on the telemetry thread: serialize the calls.
       RandomGenerator rng =
           SerializedRandom.of(random != null ? random : RandomGenerator.of("L64X128MixRandom"));
-      IntervalFunction backoff =
+      ReconnectBackoff backoff =
           reconnectBackoff != null
               ? reconnectBackoff
-              : new ReconnectBackoff(reconnectMin, reconnectMax, rng);
+              : ReconnectBackoff.fromIntervalFunction(
+                  new UniformBackoff(reconnectMin, reconnectMax, rng));
       ExecutorService ownedListeners = null;
       Executor listeners = listenerExecutor;
       if (listeners == null) {
@@ -700,38 +703,34 @@ public final class ConfigSyncClient implements AutoCloseable {
                   dispatcher.dispatch("onEvent", () -> listener.accept(event));
                 }
               });
-      SyncLoop.Settings settings =
-          new SyncLoop.Settings(
-              new ControlPlanes(controlPlanes, rng),
-              transport,
-              store,
-              nodeId,
-              hostname != null ? hostname : localHostname(),
-              nodeVersion,
-              Map.copyOf(capabilities),
-              Map.copyOf(labels),
-              heartbeatInterval,
-              dead,
-              backoff,
-              handshakeTimeout,
-              cacheWriteTimeout,
-              maxPayloadBytes,
-              maxInflatedBytes,
-              validator,
-              reportErrors,
-              List.copyOf(snapshotListeners),
-              events,
-              dispatcher,
-              ownedListeners,
-              clock,
-              timer,
-              ownedTimer,
-              fallbackConfig,
-              licenseVerifier,
-              licenseWarning,
-              backupExport,
-              backupImport,
-              backupExportDelay,
+      SyncSettings settings =
+          new SyncSettings(
+              new SyncSettings.Node(
+                  nodeId,
+                  hostname != null ? hostname : localHostname(),
+                  nodeVersion,
+                  Map.copyOf(capabilities),
+                  Map.copyOf(labels)),
+              new SyncSettings.Link(
+                  new ControlPlanes(controlPlanes, rng),
+                  transport,
+                  heartbeatInterval,
+                  dead,
+                  backoff,
+                  handshakeTimeout,
+                  reportErrors),
+              new SyncSettings.Apply(
+                  store,
+                  fallbackConfig,
+                  maxPayloadBytes,
+                  maxInflatedBytes,
+                  validator,
+                  cacheWriteTimeout),
+              new SyncSettings.Licensing(licenseVerifier, licenseWarning),
+              new SyncSettings.Backups(backupExport, backupImport, backupExportDelay),
+              new SyncSettings.Listeners(
+                  List.copyOf(snapshotListeners), events, dispatcher, ownedListeners),
+              new SyncSettings.Time(clock, timer, ownedTimer),
               guardedMetrics,
               usage);
       SyncLoop loop = new SyncLoop(settings);

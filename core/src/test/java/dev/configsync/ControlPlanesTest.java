@@ -3,6 +3,7 @@ package dev.configsync;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.configsync.internal.ControlPlanes;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;

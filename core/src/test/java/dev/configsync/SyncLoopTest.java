@@ -14,7 +14,7 @@ import dev.configsync.ConfigRejectedException.Reason;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
-import dev.configsync.internal.ReconnectBackoff;
+import dev.configsync.internal.UniformBackoff;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -213,8 +213,8 @@ class SyncLoopTest {
 
   @Test
   void reconnectDelaysAreSpreadOverTheWindow() {
-    ReconnectBackoff backoff =
-        new ReconnectBackoff(Duration.ofSeconds(5), Duration.ofSeconds(10), new Random(20240601));
+    UniformBackoff backoff =
+        new UniformBackoff(Duration.ofSeconds(5), Duration.ofSeconds(10), new Random(20240601));
     int draws = 2_000;
     int[] buckets = new int[5];
     long min = Long.MAX_VALUE;

@@ -1,4 +1,4 @@
-package dev.configsync;
+package dev.configsync.internal;
 
 import java.net.URI;
 import java.util.List;
@@ -11,12 +11,16 @@ import org.jspecify.annotations.Nullable;
  * highly available control plane; when there are several, never the address of the attempt just
  * before, so that a node whose control plane died tries another one straight away.
  *
- * <p>Not thread-safe: used by the sync loop only (the random generator is shared with the reconnect
- * jitter, which the loop also draws).
+ * <p>Not thread-safe: each instance is used from one serial context (the configuration stream's or
+ * the usage stream's); the random generator they share serializes its own calls. Not API.
+ *
+ * @param uris the addresses, normalized, at least one
+ * @param random the source of the choice
  */
-record ControlPlanes(List<URI> uris, RandomGenerator random) {
+public record ControlPlanes(List<URI> uris, RandomGenerator random) {
 
-  ControlPlanes {
+  /** Checks that there is at least one address. */
+  public ControlPlanes {
     uris = List.copyOf(uris);
     if (uris.isEmpty()) {
       throw new IllegalArgumentException("at least one control plane address is needed");
@@ -24,7 +28,7 @@ record ControlPlanes(List<URI> uris, RandomGenerator random) {
   }
 
   /** The address for the next attempt; {@code previous} is the one tried last, if any. */
-  URI pick(@Nullable URI previous) {
+  public URI pick(@Nullable URI previous) {
     int n = uris.size();
     if (n == 1) {
       return uris.get(0);

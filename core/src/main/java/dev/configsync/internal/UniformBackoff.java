@@ -8,11 +8,12 @@ import java.util.random.RandomGenerator;
  * The protocol's reconnect delay: uniformly random between a minimum and a maximum, drawn anew on
  * every attempt, whatever the attempt number. Not API.
  *
- * <p>It is an {@link IntervalFunction} so that users can swap in any of Resilience4j's (for example
- * an exponential backoff). Resilience4j's own randomized functions draw from {@code Math.random()},
- * which tests cannot control; this one takes its random source as an argument.
+ * <p>It is a Resilience4j {@link IntervalFunction}, adapted to the public {@code ReconnectBackoff}
+ * by {@code ReconnectBackoff.fromIntervalFunction}. Resilience4j's own randomized functions draw
+ * from {@code Math.random()}, which tests cannot control; this one takes its random source as an
+ * argument.
  */
-public final class ReconnectBackoff implements IntervalFunction {
+public final class UniformBackoff implements IntervalFunction {
   private static final long serialVersionUID = 1L;
 
   private final long minMillis;
@@ -20,7 +21,7 @@ public final class ReconnectBackoff implements IntervalFunction {
   private final transient RandomGenerator random;
 
   /** A backoff uniform in [{@code min}, {@code max}] (milliseconds resolution). */
-  public ReconnectBackoff(Duration min, Duration max, RandomGenerator random) {
+  public UniformBackoff(Duration min, Duration max, RandomGenerator random) {
     if (min.isNegative() || max.compareTo(min) < 0) {
       throw new IllegalArgumentException(
           "reconnect delay needs 0 <= min <= max, got min=" + min + " max=" + max);

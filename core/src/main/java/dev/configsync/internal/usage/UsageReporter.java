@@ -1,15 +1,21 @@
-package dev.configsync;
+package dev.configsync.internal.usage;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ReconnectBackoff;
+import dev.configsync.SyncEvent;
+import dev.configsync.UsageCount;
+import dev.configsync.UsageLink;
+import dev.configsync.UsageStatus;
+import dev.configsync.internal.ControlPlanes;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.ReconnectingLink;
 import dev.configsync.internal.SerialContext;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SyncMetrics;
 import dev.configsync.spi.Transport;
-import io.github.resilience4j.core.IntervalFunction;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,23 +39,44 @@ import org.slf4j.LoggerFactory;
  * serial context of its own: nothing here ever runs in, or waits for, the configuration sync loop.
  * Every field below the "reporter state" line is touched only from tasks of {@link #ctx}.
  *
- * <p>Counts are drained from the {@link UsageRecorder} every flush interval (or sooner when the
+ * <p>Counts are drained from the {@link UsageCounters} every flush interval (or sooner when the
  * recorder holds a full batch of keys) into numbered batches, kept in a bounded buffer until the
  * control plane acknowledges them, and sent again on every new connection. Against a control plane
  * that sends no {@code ingest_hello} within the hello timeout (Kong's), batches are dropped once
- * written. See {@code docs/telemetry.md}.
+ * written. The connection itself (replica choice, handshake timer, pings, dead detection, reconnect
+ * delay) is a {@link ReconnectingLink}, the same mechanism as the configuration stream's. See
+ * {@code docs/telemetry.md}. Not API.
  */
-final class UsageReporter {
+public final class UsageReporter {
   private static final Logger log = LoggerFactory.getLogger(UsageReporter.class);
 
   /** Drains without a request before an idle key is dropped from memory. */
-  static final int EVICT_AFTER_IDLE_FLUSHES = 2;
+  public static final int EVICT_AFTER_IDLE_FLUSHES = 2;
 
   /** The largest frame accepted from the control plane on the ingest connection (hello, acks). */
   private static final long MAX_INBOUND_FRAME = 64 * 1024;
 
-  /** The reporter's settings, decided by the builder. */
-  record Settings(
+  /**
+   * The reporter's settings, decided by the builder.
+   *
+   * @param enabled whether usage is counted and sent at all
+   * @param endpoints the ingest addresses
+   * @param flushInterval how often counts become a batch
+   * @param batchSize the most keys in one batch
+   * @param bufferBatches the most batches kept until acknowledged
+   * @param helloTimeout how long a new connection waits for {@code ingest_hello}
+   * @param maxKeys the most keys counted at once
+   * @param transport dials the control plane
+   * @param scheduler timers and monotonic time
+   * @param clock wall-clock time for batch windows and events
+   * @param backoff the reconnect delay
+   * @param heartbeat how often to ping
+   * @param deadAfter silence after which the connection is dropped
+   * @param handshakeTimeout the longest a connection attempt may take
+   * @param metrics where sent batches are counted
+   * @param events where {@link SyncEvent.UsageLost} goes
+   */
+  public record Settings(
       boolean enabled,
       ControlPlanes endpoints,
       Duration flushInterval,
@@ -60,7 +87,7 @@ final class UsageReporter {
       Transport transport,
       Scheduler scheduler,
       Clock clock,
-      IntervalFunction backoff,
+      ReconnectBackoff backoff,
       Duration heartbeat,
       Duration deadAfter,
       Duration handshakeTimeout,
@@ -94,7 +121,8 @@ final class UsageReporter {
 
   private final Settings s;
   private final SerialContext ctx = new SerialContext();
-  private final UsageRecorder recorder;
+  private final UsageCounters recorder;
+  private final ReconnectingLink connection;
   private final String stream = UUID.randomUUID().toString();
 
   private volatile UsageStatus status;
@@ -103,7 +131,6 @@ final class UsageReporter {
   private UsageLink link;
   private @Nullable UUID nodeId;
   private @Nullable String query; // node_id, hostname, version: known once started
-  private @Nullable URI lastTarget;
   private boolean started;
   private boolean timerRunning;
   private boolean flushAsked;
@@ -111,15 +138,8 @@ final class UsageReporter {
   private long bufferedRecords;
   private long nextSeq = 1;
   private Instant windowStart;
-  private int epoch;
-  private Transport.@Nullable Connection connection;
   private Scheduler.@Nullable Cancellable flushTimer;
   private Scheduler.@Nullable Cancellable helloTimer;
-  private Scheduler.@Nullable Cancellable pingTimer;
-  private Scheduler.@Nullable Cancellable deadTimer;
-  private Scheduler.@Nullable Cancellable retryTimer;
-  private long lastReceivedNanos;
-  private int attemptsSinceData;
   private long sentOnThisConnection; // highest seq written on the current connection
   private long sentBatches;
   private long acknowledgedBatches;
@@ -127,31 +147,49 @@ final class UsageReporter {
   private long lostRecords;
   private @Nullable String lastError;
 
-  UsageReporter(Settings settings) {
+  /** A reporter, idle until {@link #start}. */
+  public UsageReporter(Settings settings) {
     this.s = settings;
     this.link = settings.enabled() ? UsageLink.IDLE : UsageLink.OFF;
     this.windowStart = settings.clock().instant();
     this.recorder =
-        new UsageRecorder(
+        new UsageCounters(
             settings.enabled(),
             settings.maxKeys(),
             settings.batchSize(),
             () -> ctx.execute(this::arm),
             () -> ctx.execute(this::askFlush));
+    this.connection =
+        new ReconnectingLink(
+            new ReconnectingLink.Settings(
+                settings.transport(),
+                settings.scheduler(),
+                ctx,
+                settings.endpoints(),
+                settings.backoff(),
+                settings.heartbeat(),
+                settings.deadAfter(),
+                settings.handshakeTimeout(),
+                MAX_INBOUND_FRAME,
+                "usage connection",
+                silent -> "no frame on the usage connection for " + silent + " ms",
+                () -> new byte[0]),
+            new Events());
     this.status = buildStatus();
   }
 
-  UsageRecorder recorder() {
+  /** The counters behind the client's {@code UsageRecorder}. */
+  public UsageCounters counters() {
     return recorder;
   }
 
   /** The stream id of this client run: batches are numbered within it. */
-  String stream() {
+  public String stream() {
     return stream;
   }
 
   /** Never blocks; the buffer and link parts are as of the reporter's last change. */
-  UsageStatus status() {
+  public UsageStatus status() {
     UsageStatus st = status;
     if (!s.enabled()) {
       return st;
@@ -171,7 +209,7 @@ final class UsageReporter {
   }
 
   /** Called by the sync loop once the node identity is known. */
-  void start(UUID id, String hostname, String version) {
+  public void start(UUID id, String hostname, String version) {
     ctx.execute(
         () -> {
           if (link == UsageLink.CLOSED) {
@@ -189,7 +227,7 @@ final class UsageReporter {
         });
   }
 
-  static URI ingestUri(URI endpoint, UUID nodeId, String hostname, String version) {
+  public static URI ingestUri(URI endpoint, UUID nodeId, String hostname, String version) {
     return URI.create(endpoint + ingestQuery(nodeId, hostname, version));
   }
 
@@ -242,7 +280,7 @@ final class UsageReporter {
   // ---- batches --------------------------------------------------------------------------------
 
   /** Moves every count from the recorder into batches, then sends what can be sent. */
-  void flush() {
+  public void flush() {
     if (!started) {
       return;
     }
@@ -310,7 +348,7 @@ final class UsageReporter {
         if (c.consumer() != null) {
           g.writeStringField("consumer", c.consumer());
         }
-        for (int k = 1; k <= UsageRecorder.CLASSES; k++) {
+        for (int k = 1; k <= UsageCounters.CLASSES; k++) {
           long n = c.byClass(k);
           if (n != 0) {
             g.writeNumberField(k + "xx", n);
@@ -345,122 +383,55 @@ final class UsageReporter {
     }
     // Like the configuration connection: a replica at random on every attempt, never the one just
     // tried when there are several.
-    URI base = s.endpoints().pick(lastTarget);
-    lastTarget = base;
-    URI target = URI.create(base + q);
-    retryTimer = null;
+    URI target = URI.create(connection.nextEndpoint() + q);
     link = UsageLink.CONNECTING;
-    attemptsSinceData++;
-    int myEpoch = ++epoch;
     sentOnThisConnection = 0;
     log.debug("configsync node {} connecting usage telemetry to {}", nodeId, target);
-    connection =
-        s.transport()
-            .connect(
-                new Transport.ConnectRequest(target, MAX_INBOUND_FRAME, s.handshakeTimeout()),
-                new Events(myEpoch));
-    helloTimer =
-        s.scheduler()
-            .schedule(
-                () ->
-                    ctx.execute(
-                        () -> {
-                          if (myEpoch == epoch && link == UsageLink.CONNECTING) {
-                            lost("connection not established within " + s.handshakeTimeout());
-                          }
-                        }),
-                s.handshakeTimeout());
+    connection.open(target);
     refreshStatus();
   }
 
-  private final class Events implements Transport.Listener {
-    private final int myEpoch;
-
-    Events(int myEpoch) {
-      this.myEpoch = myEpoch;
-    }
-
-    private void post(Runnable task) {
-      ctx.execute(
-          () -> {
-            if (myEpoch == epoch) {
-              task.run();
-            }
-          });
+  /** The usage stream's side of its connection. */
+  private final class Events implements ReconnectingLink.Handler {
+    @Override
+    public void opened(Transport.Connection c) {
+      if (link != UsageLink.CONNECTING) {
+        return;
+      }
+      link = UsageLink.DETECTING;
+      // A configsync control plane says at once that it acknowledges; Kong's says nothing.
+      helloTimer =
+          connection.onConnection(
+              s.helloTimeout(),
+              () -> {
+                if (link == UsageLink.DETECTING) {
+                  connection.resetBackoff(); // a usable connection: the backoff starts over
+                  setLink(UsageLink.FIRE_AND_FORGET);
+                  sendPending();
+                }
+              });
+      refreshStatus();
     }
 
     @Override
-    public void onOpen() {
-      post(UsageReporter.this::onOpen);
+    public void received(byte[] payload) {
+      onMessage(payload);
     }
 
     @Override
-    public void onBinary(byte[] payload) {
-      post(
-          () -> {
-            touch();
-            onMessage(payload);
-          });
+    public void heard() {
+      // liveness only: the link noted it
     }
 
     @Override
-    public void onPong(byte[] payload) {
-      post(UsageReporter.this::touch);
+    public void progress() {
+      // a partial frame does not count as life on this connection
     }
 
     @Override
-    public void onPing(byte[] payload) {
-      post(UsageReporter.this::touch);
+    public void lost(String reason) {
+      UsageReporter.this.lost(reason);
     }
-
-    @Override
-    public void onClosed(int code, String reason) {
-      post(
-          () ->
-              lost(
-                  "control plane closed the usage connection ("
-                      + code
-                      + (reason.isEmpty() ? "" : " " + reason)
-                      + ")"));
-    }
-
-    @Override
-    public void onFailure(Throwable error) {
-      String message = error.getMessage();
-      String type = error.getClass().getSimpleName();
-      post(() -> lost(message == null || message.isBlank() ? type : type + ": " + message));
-    }
-  }
-
-  private void onOpen() {
-    if (link != UsageLink.CONNECTING) {
-      return;
-    }
-    cancel(helloTimer);
-    link = UsageLink.DETECTING;
-    lastReceivedNanos = s.scheduler().nanoTime();
-    int myEpoch = epoch;
-    // A configsync control plane says at once that it acknowledges; Kong's says nothing.
-    helloTimer =
-        s.scheduler()
-            .schedule(
-                () ->
-                    ctx.execute(
-                        () -> {
-                          if (myEpoch == epoch && link == UsageLink.DETECTING) {
-                            attemptsSinceData = 0; // a usable connection: the backoff starts over
-                            setLink(UsageLink.FIRE_AND_FORGET);
-                            sendPending();
-                          }
-                        }),
-                s.helloTimeout());
-    schedulePing(myEpoch);
-    scheduleDeadCheck(myEpoch, s.deadAfter());
-    refreshStatus();
-  }
-
-  private void touch() {
-    lastReceivedNanos = s.scheduler().nanoTime();
   }
 
   private void onMessage(byte[] payload) {
@@ -475,7 +446,7 @@ final class UsageReporter {
     if (HybridProtocol.TYPE_INGEST_HELLO.equals(type)) {
       if (link == UsageLink.DETECTING && message.path("ack").asBoolean(false)) {
         cancel(helloTimer);
-        attemptsSinceData = 0;
+        connection.resetBackoff();
         setLink(UsageLink.ACKNOWLEDGED);
         sendPending();
       }
@@ -516,7 +487,7 @@ final class UsageReporter {
 
   /** Writes every batch not yet written on this connection, in order. */
   private void sendPending() {
-    Transport.Connection c = connection;
+    Transport.Connection c = connection.openConnection();
     if (c == null) {
       return;
     }
@@ -546,63 +517,11 @@ final class UsageReporter {
     refreshStatus();
   }
 
-  private void schedulePing(int myEpoch) {
-    pingTimer =
-        s.scheduler()
-            .schedule(
-                () ->
-                    ctx.execute(
-                        () -> {
-                          Transport.Connection c = connection;
-                          if (myEpoch == epoch && c != null && isOpen()) {
-                            c.sendPing(new byte[0]);
-                            schedulePing(myEpoch);
-                          }
-                        }),
-                s.heartbeat());
-  }
-
-  private boolean isOpen() {
-    return link == UsageLink.DETECTING
-        || link == UsageLink.ACKNOWLEDGED
-        || link == UsageLink.FIRE_AND_FORGET;
-  }
-
-  private void scheduleDeadCheck(int myEpoch, Duration delay) {
-    deadTimer =
-        s.scheduler()
-            .schedule(
-                () ->
-                    ctx.execute(
-                        () -> {
-                          if (myEpoch != epoch || !isOpen()) {
-                            return;
-                          }
-                          long silent = s.scheduler().nanoTime() - lastReceivedNanos;
-                          long limit = s.deadAfter().toNanos();
-                          if (silent >= limit) {
-                            lost(
-                                "no frame on the usage connection for "
-                                    + Duration.ofNanos(silent).toMillis()
-                                    + " ms");
-                          } else {
-                            scheduleDeadCheck(myEpoch, Duration.ofNanos(limit - silent));
-                          }
-                        }),
-                delay);
-  }
-
   private void lost(String reason) {
     if (link == UsageLink.CLOSED) {
       return;
     }
-    cancelConnectionTimers();
-    epoch++;
-    Transport.Connection c = connection;
-    connection = null;
-    if (c != null) {
-      c.cancel();
-    }
+    cancel(helloTimer);
     lastError = reason;
     if (buffer.isEmpty()) {
       log.debug("configsync node {} usage connection ended: {}", nodeId, reason);
@@ -610,36 +529,23 @@ final class UsageReporter {
       refreshStatus();
       return;
     }
-    long delay = Math.max(0, s.backoff().apply(Math.max(1, attemptsSinceData)));
+    Duration delay = connection.retryDelay();
     log.info(
         "configsync node {} usage telemetry disconnected: {}; {} batches waiting; retrying in {}"
             + " ms",
         nodeId,
         reason,
         buffer.size(),
-        delay);
+        delay.toMillis());
     link = UsageLink.WAITING_RETRY;
-    retryTimer =
-        s.scheduler()
-            .schedule(
-                () ->
-                    ctx.execute(
-                        () -> {
-                          if (link == UsageLink.WAITING_RETRY) {
-                            connect();
-                          }
-                        }),
-                Duration.ofMillis(delay));
+    connection.retryAfter(
+        delay,
+        () -> {
+          if (link == UsageLink.WAITING_RETRY) {
+            connect();
+          }
+        });
     refreshStatus();
-  }
-
-  private void cancelConnectionTimers() {
-    cancel(helloTimer);
-    cancel(pingTimer);
-    cancel(deadTimer);
-    helloTimer = null;
-    pingTimer = null;
-    deadTimer = null;
   }
 
   private static void cancel(Scheduler.@Nullable Cancellable timer) {
@@ -652,7 +558,7 @@ final class UsageReporter {
    * Stops: takes the counts still in memory into a last batch and writes what the link allows
    * (without waiting for acknowledgements), then closes the connection. Blocks until done.
    */
-  void close() {
+  public void close() {
     java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
     ctx.execute(
         () -> {
@@ -664,19 +570,8 @@ final class UsageReporter {
               flush(); // best effort: written now if the link is up, else lost with the process
             }
             cancel(flushTimer);
-            cancel(retryTimer);
-            cancelConnectionTimers();
-            epoch++;
             link = UsageLink.CLOSED;
-            Transport.Connection c = connection;
-            connection = null;
-            if (c != null) {
-              try {
-                c.close(1000, "data plane shutting down");
-              } catch (RuntimeException e) {
-                c.cancel();
-              }
-            }
+            connection.close("data plane shutting down");
             if (!buffer.isEmpty()) {
               log.info(
                   "configsync node {} stops with {} usage batches ({} requests) not acknowledged",

@@ -1,25 +1,27 @@
-package dev.configsync;
+package dev.configsync.internal.usage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.configsync.UsageCount;
+import dev.configsync.UsageRecorder;
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** Counting in memory: what is counted, what is refused, and what it costs on the hot path. */
-class UsageRecorderTest {
+class UsageCountersTest {
   private final AtomicInteger firstRecord = new AtomicInteger();
   private final AtomicInteger full = new AtomicInteger();
 
-  private UsageRecorder recorder(int maxKeys, int fullAt) {
-    return new UsageRecorder(
+  private UsageCounters recorder(int maxKeys, int fullAt) {
+    return new UsageCounters(
         true, maxKeys, fullAt, firstRecord::incrementAndGet, full::incrementAndGet);
   }
 
   @Test
   void countsByServiceRouteConsumerAndStatusClass() {
-    UsageRecorder r = recorder(100, 100);
+    UsageCounters r = recorder(100, 100);
     assertThat(r.record("orders", "get-order", "alice", 200)).isTrue();
     assertThat(r.record("orders", "get-order", "alice", 204)).isTrue();
     assertThat(r.record("orders", "get-order", "alice", 503)).isTrue();
@@ -40,7 +42,7 @@ class UsageRecorderTest {
 
   @Test
   void refusesWhatIsNotANameAndAStatusAndCountsTheRefusals() {
-    UsageRecorder r = recorder(100, 100);
+    UsageCounters r = recorder(100, 100);
     String tooLong = "x".repeat(UsageRecorder.MAX_NAME_LENGTH + 1);
     assertThat(r.record(null, "r", null, 200)).isFalse();
     assertThat(r.record("s", null, null, 200)).isFalse();
@@ -59,7 +61,7 @@ class UsageRecorderTest {
 
   @Test
   void refusesNewKeysOverTheLimitButKeepsCountingKnownOnes() {
-    UsageRecorder r = recorder(2, 100);
+    UsageCounters r = recorder(2, 100);
     assertThat(r.record("s", "r", "a", 200)).isTrue();
     assertThat(r.record("s", "r", "b", 200)).isTrue();
     assertThat(r.record("s", "r", "c", 200)).isFalse();
@@ -71,7 +73,7 @@ class UsageRecorderTest {
 
   @Test
   void asksForAFlushWhenABatchWorthOfKeysIsCounted() {
-    UsageRecorder r = recorder(100, 3);
+    UsageCounters r = recorder(100, 3);
     r.record("s", "r", "a", 200);
     r.record("s", "r", "b", 200);
     assertThat(full).hasValue(0);
@@ -81,7 +83,7 @@ class UsageRecorderTest {
 
   @Test
   void dropsKeysIdleForSeveralDrainsAndCountsThemAgainWhenTheyReturn() {
-    UsageRecorder r = recorder(2, 100);
+    UsageCounters r = recorder(2, 100);
     r.record("s", "r", "a", 200);
     r.record("s", "r", "b", 200);
     assertThat(r.drain(2)).hasSize(2);
@@ -98,7 +100,7 @@ class UsageRecorderTest {
   void recordingOnKnownKeysAllocatesNothing() {
     com.sun.management.ThreadMXBean threads =
         (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-    UsageRecorder r = recorder(1000, 1000);
+    UsageCounters r = recorder(1000, 1000);
     String[] services = {"orders", "users", "payments"};
     String[] routes = {"get", "list", "create"};
     String[] consumers = {"alice", "bob", null};

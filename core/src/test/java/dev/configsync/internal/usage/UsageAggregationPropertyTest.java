@@ -1,7 +1,8 @@
-package dev.configsync;
+package dev.configsync.internal.usage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.configsync.UsageCount;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -28,7 +29,7 @@ class UsageAggregationPropertyTest {
       @ForAll @IntRange(min = 1, max = 3) int evictAfterIdle)
       throws InterruptedException {
     // Few keys (3 services x 2 consumers) so that keys are evicted and re-created while in use.
-    UsageRecorder recorder = new UsageRecorder(true, 1000, 1000, () -> {}, () -> {});
+    UsageCounters recorder = new UsageCounters(true, 1000, 1000, () -> {}, () -> {});
     Map<String, Long> expected = new HashMap<>();
     for (int op : ops) {
       expected.merge(
