@@ -302,12 +302,18 @@ public final class ConfigSyncClient implements AutoCloseable {
 
     /**
      * The version reported to the control plane, which uses it for compatibility checks (same
-     * major, minor not above its own). Default: {@link #VERSION}.
+     * major, minor not above its own). {@code MAJOR.MINOR}, then optionally one of {@code . - +}
+     * followed by letters, digits and {@code . - + _ ~} only, at most 64 characters: the control
+     * plane refuses anything else (spaces, control characters), so it is refused here first.
+     * Default: {@link #VERSION}.
      */
     public Builder nodeVersion(String version) {
       requireArgument(
-          version.matches("\\d+\\.\\d+(\\.\\d+)?([-.+].*)?"),
-          "nodeVersion must look like MAJOR.MINOR[.PATCH], got: " + version);
+          version.length() <= 64
+              && version.matches("\\d{1,9}\\.\\d{1,9}(?:[.\\-+][0-9A-Za-z.\\-+_~]*)?"),
+          "nodeVersion must look like MAJOR.MINOR[.PATCH] (letters, digits and . - + _ ~ after"
+              + " it, at most 64 characters), got: "
+              + version);
       this.nodeVersion = version;
       return this;
     }

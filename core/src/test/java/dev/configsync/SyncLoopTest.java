@@ -879,6 +879,21 @@ class SyncLoopTest {
     assertThatThrownBy(() -> builder().deadAfter(Duration.ofSeconds(10)).build())
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("deadAfter");
+    assertThat(builder().nodeVersion("3.10.0-beta.1+build_7~x")).isNotNull();
+    for (String bad :
+        List.of(
+            "3",
+            "3.x",
+            "3.10 ",
+            "3.10.0\u001b[31m",
+            "3.10.0\n",
+            "3.10.0-a b",
+            "3.10." + "0".repeat(64))) {
+      assertThatThrownBy(() -> builder().nodeVersion(bad))
+          .as("nodeVersion %s", bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("nodeVersion must look like MAJOR.MINOR[.PATCH]");
+    }
     assertThatThrownBy(() -> builder().heartbeatInterval(Duration.ofSeconds(-1)))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("heartbeatInterval");
