@@ -330,6 +330,59 @@ public final class ControlPlaneMain implements Callable<Integer> {
   @Nullable Long maxPayload;
 
   @Option(
+      names = "--max-data-planes",
+      paramLabel = "N",
+      description = "The most data planes the registry lists, connected or not (default 5000).")
+  @Nullable Integer maxDataPlanes;
+
+  @Option(
+      names = "--max-registry-bytes",
+      paramLabel = "BYTES",
+      converter = ByteSize.Converter.class,
+      description = "The registry's memory budget (default 64MiB).")
+  @Nullable Long maxRegistryBytes;
+
+  @Option(
+      names = "--max-node-ids-per-certificate",
+      paramLabel = "N",
+      description = "The most node ids one client certificate may hold (default 0: no cap).")
+  @Nullable Integer maxNodeIdsPerCertificate;
+
+  @Option(
+      names = "--max-node-labels",
+      paramLabel = "N",
+      description = "The most labels a node may declare (default 64).")
+  @Nullable Integer maxNodeLabels;
+
+  @Option(
+      names = "--max-node-plugins",
+      paramLabel = "N",
+      description = "The most plugins a node may declare (default 256).")
+  @Nullable Integer maxNodePlugins;
+
+  @Option(
+      names = "--max-admin-connections",
+      paramLabel = "N",
+      description = "The most admin API connections open at once; one more gets 503 (default 64).")
+  @Nullable Integer maxAdminConnections;
+
+  @Option(
+      names = "--admin-head-timeout",
+      paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description =
+          "How long an admin client may take to send a request head; 408 after (default 10s).")
+  @Nullable Duration adminHeadTimeout;
+
+  @Option(
+      names = "--admin-body-timeout",
+      paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description =
+          "How long an admin client may take to send a request body; 408 after (default 60s).")
+  @Nullable Duration adminBodyTimeout;
+
+  @Option(
       names = "-V",
       versionHelp = true,
       description = "Print the program's name and version and exit; so does --version alone.")
@@ -604,6 +657,17 @@ public final class ControlPlaneMain implements Callable<Integer> {
     }
     long payload = maxPayload != null ? maxPayload : ConfigSyncClient.DEFAULT_MAX_PAYLOAD_BYTES;
     setting("--max-payload", () -> builder.maxPayloadBytes(payload));
+    settingIfGiven("--max-data-planes", maxDataPlanes, builder::maxDataPlanes);
+    settingIfGiven("--max-registry-bytes", maxRegistryBytes, builder::maxRegistryBytes);
+    settingIfGiven(
+        "--max-node-ids-per-certificate",
+        maxNodeIdsPerCertificate,
+        builder::maxNodeIdsPerCertificate);
+    settingIfGiven("--max-node-labels", maxNodeLabels, builder::maxNodeLabels);
+    settingIfGiven("--max-node-plugins", maxNodePlugins, builder::maxNodePlugins);
+    settingIfGiven("--max-admin-connections", maxAdminConnections, builder::maxAdminConnections);
+    settingIfGiven("--admin-head-timeout", adminHeadTimeout, builder::adminRequestHeadTimeout);
+    settingIfGiven("--admin-body-timeout", adminBodyTimeout, builder::adminRequestBodyTimeout);
     JsonNode table = configFile();
 
     if (etcd) {
