@@ -80,10 +80,9 @@ class LaunchersTest {
   static List<String> defaults(Launcher launcher) throws IOException {
     List<String> out = new ArrayList<>();
     for (String setting : List.of("gc_defaults", "heap_defaults")) {
-      for (String option : DeployFilesTest.launcherSetting(launcher.script(), setting).split(" ")) {
-        if (!option.isBlank()) {
-          out.add(option);
-        }
+      String options = DeployFilesTest.launcherSetting(launcher.script(), setting).strip();
+      if (!options.isEmpty()) {
+        out.addAll(List.of(options.split("\\s+", -1)));
       }
     }
     return out;
