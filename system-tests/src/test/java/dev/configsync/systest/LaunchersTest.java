@@ -82,7 +82,7 @@ class LaunchersTest {
     for (String setting : List.of("gc_defaults", "heap_defaults")) {
       String options = DeployFilesTest.launcherSetting(launcher.script(), setting).strip();
       if (!options.isEmpty()) {
-        out.addAll(List.of(options.split("\\s+")));
+        out.addAll(List.of(options.split("\\s+", -1)));
       }
     }
     return out;
