@@ -1,6 +1,5 @@
 package dev.configsync;
 
-import dev.configsync.ConfigRejectedException.Reason;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.ReconnectingLink;
 import dev.configsync.internal.SerialContext;
@@ -54,6 +53,7 @@ final class SyncLoop {
   private final ApplyPipeline apply;
   private final BackupSync backups;
   private final LicenseWatch license;
+  private final StartupSources seeds;
   private final ReconnectingLink link;
 
   // Read from any thread, written only by the loop.
@@ -76,6 +76,7 @@ final class SyncLoop {
     this.apply = new ApplyPipeline(this, settings.apply(), settings.licensing().verifier());
     this.backups = new BackupSync(this, settings.backups(), settings.node().backupVersion());
     this.license = new LicenseWatch(this, settings.licensing());
+    this.seeds = new StartupSources(this, settings.apply().store());
     this.reporter = new UsageReporter(settings.usage());
     this.usage = new UsageRecorder(reporter.counters());
     SyncSettings.Link l = settings.link();
@@ -141,10 +142,10 @@ final class SyncLoop {
           "cannot read or create the node identity in " + describeStore() + ": " + e.getMessage(),
           e);
     }
-    Optional<ConfigSnapshot> cached = loadCache();
+    Optional<ConfigSnapshot> cached = seeds.loadCache();
     Path fallback = s.apply().fallbackConfig();
     Optional<ConfigSnapshot> seed =
-        cached.isEmpty() && fallback != null ? loadFallback(fallback) : cached;
+        cached.isEmpty() && fallback != null ? seeds.loadFallback(fallback) : cached;
     runInLoopAndWait(
         () -> {
           if (state == SyncState.CLOSED) {
@@ -256,20 +257,7 @@ final class SyncLoop {
   }
 
   private void runInLoopAndWait(Runnable task) {
-    CountDownLatch done = new CountDownLatch(1);
-    loop.execute(
-        () -> {
-          try {
-            task.run();
-          } finally {
-            done.countDown();
-          }
-        });
-    try {
-      done.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    loop.executeAndWait(task);
   }
 
   private void shutdownInLoop() {
@@ -281,71 +269,7 @@ final class SyncLoop {
     refreshStatus();
   }
 
-  // ---- start-up from the cache ---------------------------------------------------------------
-
-  private Optional<ConfigSnapshot> loadCache() {
-    SnapshotStore store = s.apply().store();
-    if (store == null) {
-      return Optional.empty();
-    }
-    Optional<byte[]> bytes;
-    try {
-      bytes = store.read();
-    } catch (IOException e) {
-      moveAside(store, "cannot be read: " + e.getMessage());
-      return Optional.empty();
-    }
-    if (bytes.isEmpty()) {
-      return Optional.empty();
-    }
-    ConfigSnapshot snapshot;
-    try {
-      snapshot = apply.decoder().decode(bytes.get(), SnapshotSource.CACHE, now());
-    } catch (ConfigRejectedException e) {
-      moveAside(store, e.getMessage());
-      return Optional.empty();
-    }
-    try {
-      snapshot = apply.check(snapshot);
-    } catch (ConfigRejectedException e) {
-      log.warn(
-          "configsync cached configuration {} refused by the validator: {}",
-          e.hash(),
-          e.getMessage());
-      emit(
-          new SyncEvent.SnapshotRejected(
-              now(), e.hash(), SnapshotSource.CACHE, e.reason(), e.getMessage()));
-      return Optional.empty();
-    }
-    log.info(
-        "configsync loaded cached configuration {} from {}", snapshot.hash(), store.describe());
-    return Optional.of(snapshot);
-  }
-
-  private Optional<ConfigSnapshot> loadFallback(Path file) {
-    try {
-      ConfigSnapshot snapshot =
-          apply.check(apply.files().read(file, SnapshotSource.FALLBACK, now()));
-      log.info("configsync loaded fallback configuration {} from {}", snapshot.hash(), file);
-      return Optional.of(snapshot);
-    } catch (ConfigFileException e) {
-      log.error("configsync fallback configuration unusable: {}", e.getMessage());
-      ConfigRejectedException rejection = fileRejection(e);
-      emit(
-          new SyncEvent.SnapshotRejected(
-              now(),
-              rejection.hash(),
-              SnapshotSource.FALLBACK,
-              rejection.reason(),
-              rejection.getMessage()));
-    } catch (ConfigRejectedException e) {
-      log.error("configsync fallback configuration {} refused: {}", file, e.getMessage());
-      emit(
-          new SyncEvent.SnapshotRejected(
-              now(), e.hash(), SnapshotSource.FALLBACK, e.reason(), e.getMessage()));
-    }
-    return Optional.empty();
-  }
+  // ---- configurations given by hand ---------------------------------------------------------
 
   /**
    * Reads, checks and applies a configuration given by hand, and waits until it runs (cache written
@@ -360,7 +284,7 @@ final class SyncLoop {
     try {
       snapshot = apply.check(apply.files().read(file, SnapshotSource.MANUAL, now()));
     } catch (ConfigFileException e) {
-      manualRefused(file, fileRejection(e));
+      manualRefused(file, StartupSources.fileRejection(e));
       throw e;
     } catch (ConfigRejectedException e) {
       manualRefused(file, e);
@@ -398,15 +322,6 @@ final class SyncLoop {
     }
   }
 
-  /**
-   * A configuration file refused for what it holds, as a rejection: reason {@code BAD_FILE}, the
-   * message naming the file (and line and column), the hash if the file got as far as claiming one.
-   */
-  private static ConfigRejectedException fileRejection(ConfigFileException e) {
-    @Nullable String hash = e.getCause() instanceof ConfigRejectedException r ? r.hash() : null;
-    return new ConfigRejectedException(Reason.BAD_FILE, hash, e.getMessage(), e);
-  }
-
   /** Reports a refused manual load like any refused configuration (the caller gets the error). */
   private void manualRefused(Path file, ConfigRejectedException e) {
     loop.execute(
@@ -427,21 +342,6 @@ final class SyncLoop {
               new SyncEvent.SnapshotRejected(
                   now(), e.hash(), SnapshotSource.MANUAL, e.reason(), e.getMessage()));
         });
-  }
-
-  private void moveAside(SnapshotStore store, String reason) {
-    String movedTo;
-    try {
-      movedTo = store.moveAside(reason);
-    } catch (IOException e) {
-      movedTo = "(could not be moved: " + e.getMessage() + ")";
-    }
-    log.warn(
-        "configsync cached configuration in {} is damaged ({}); moved to {}; going on without it",
-        store.describe(),
-        reason,
-        movedTo);
-    emit(new SyncEvent.CacheDamaged(now(), reason, movedTo));
   }
 
   // ---- connection -----------------------------------------------------------------------------
@@ -688,7 +588,7 @@ final class SyncLoop {
     return s.metrics();
   }
 
-  private String describeStore() {
+  String describeStore() {
     SnapshotStore store = s.apply().store();
     return store == null ? "(no store)" : store.describe();
   }

@@ -27,6 +27,28 @@ public final class SerialContext implements Executor {
     drain();
   }
 
+  /**
+   * Adds {@code task} and waits until it has run (or thrown). Must not be called from a task of
+   * this context, which would wait for itself. An interrupt ends the wait early, with the interrupt
+   * flag set again.
+   */
+  public void executeAndWait(Runnable task) {
+    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+    execute(
+        () -> {
+          try {
+            task.run();
+          } finally {
+            done.countDown();
+          }
+        });
+    try {
+      done.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Whether the calling thread is the one running this context's tasks right now. */
   public boolean inContext() {
     return drainer.get() == Thread.currentThread();

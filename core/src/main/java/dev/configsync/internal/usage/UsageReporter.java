@@ -559,36 +559,26 @@ public final class UsageReporter {
    * (without waiting for acknowledgements), then closes the connection. Blocks until done.
    */
   public void close() {
-    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
-    ctx.execute(
+    ctx.executeAndWait(
         () -> {
-          try {
-            if (link == UsageLink.CLOSED) {
-              return;
-            }
-            if (started && s.enabled()) {
-              flush(); // best effort: written now if the link is up, else lost with the process
-            }
-            cancel(flushTimer);
-            link = UsageLink.CLOSED;
-            connection.close("data plane shutting down");
-            if (!buffer.isEmpty()) {
-              log.info(
-                  "configsync node {} stops with {} usage batches ({} requests) not acknowledged",
-                  nodeId,
-                  buffer.size(),
-                  bufferedRecords);
-            }
-            refreshStatus();
-          } finally {
-            done.countDown();
+          if (link == UsageLink.CLOSED) {
+            return;
           }
+          if (started && s.enabled()) {
+            flush(); // best effort: written now if the link is up, else lost with the process
+          }
+          cancel(flushTimer);
+          link = UsageLink.CLOSED;
+          connection.close("data plane shutting down");
+          if (!buffer.isEmpty()) {
+            log.info(
+                "configsync node {} stops with {} usage batches ({} requests) not acknowledged",
+                nodeId,
+                buffer.size(),
+                bufferedRecords);
+          }
+          refreshStatus();
         });
-    try {
-      done.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   private Instant now() {
