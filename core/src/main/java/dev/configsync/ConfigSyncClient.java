@@ -6,6 +6,7 @@ import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.SerializedRandom;
 import dev.configsync.internal.SystemScheduler;
 import dev.configsync.internal.UniformBackoff;
+import dev.configsync.internal.Versions;
 import dev.configsync.internal.usage.UsageReporter;
 import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
@@ -309,8 +310,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      */
     public Builder nodeVersion(String version) {
       requireArgument(
-          version.length() <= 64
-              && version.matches("\\d{1,9}\\.\\d{1,9}(?:[.\\-+][0-9A-Za-z.\\-+_~]*)?"),
+          Versions.isValid(version),
           "nodeVersion must look like MAJOR.MINOR[.PATCH] (letters, digits and . - + _ ~ after"
               + " it, at most 64 characters), got: "
               + version);

@@ -1,31 +1,19 @@
 package dev.configsync.cp;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.internal.Versions;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The protocol's compatibility rules: a node gets a configuration only when its version and its
  * plugins (capabilities) fit. Stateless.
  */
 final class Compatibility {
-  /**
-   * MAJOR.MINOR, then optionally one of {@code . - +} and letters, digits and {@code . - + _ ~}
-   * only: no spaces, control characters or escape sequences, so a version that passes can be logged
-   * and shown as it is.
-   */
-  private static final Pattern VERSION =
-      Pattern.compile("(\\d{1,9})\\.(\\d{1,9})(?:[.\\-+][0-9A-Za-z.\\-+_~]*)?");
-
-  /** The longest version (a node's, or a plugin's) accepted: {@value} characters. */
-  static final int MAX_VERSION_LENGTH = 64;
-
   /** The longest plugin name a node may declare: {@value} characters. */
   static final int MAX_PLUGIN_NAME_LENGTH = 128;
 
@@ -36,27 +24,15 @@ final class Compatibility {
     static final Verdict NORMAL = new Verdict(DataPlaneSyncStatus.NORMAL, "");
   }
 
-  /** Major and minor of a MAJOR.MINOR[...] version, or empty when it has another form. */
-  static Optional<int[]> majorMinor(String version) {
-    if (version.length() > MAX_VERSION_LENGTH) {
-      return Optional.empty();
-    }
-    Matcher m = VERSION.matcher(version);
-    if (!m.matches()) {
-      return Optional.empty();
-    }
-    return Optional.of(new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))});
-  }
-
   /** Same major, and the node's minor not newer than the control plane's. */
   static Verdict checkVersion(String nodeVersion, String controlPlaneVersion) {
-    Optional<int[]> node = majorMinor(nodeVersion);
-    Optional<int[]> cp = majorMinor(controlPlaneVersion);
+    Optional<int[]> node = Versions.majorMinor(nodeVersion);
+    Optional<int[]> cp = Versions.majorMinor(controlPlaneVersion);
     if (node.isEmpty()) {
       return new Verdict(
           DataPlaneSyncStatus.VERSION_INCOMPATIBLE,
           "node_version '"
-              + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
+              + LogSafe.text(nodeVersion, Versions.MAX_LENGTH)
               + "' is not of the form MAJOR.MINOR[.PATCH]");
     }
     int[] n = node.get();
@@ -65,7 +41,7 @@ final class Compatibility {
       return new Verdict(
           DataPlaneSyncStatus.VERSION_INCOMPATIBLE,
           "node version "
-              + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
+              + LogSafe.text(nodeVersion, Versions.MAX_LENGTH)
               + " has another major version than the control plane's "
               + controlPlaneVersion);
     }
@@ -73,7 +49,7 @@ final class Compatibility {
       return new Verdict(
           DataPlaneSyncStatus.VERSION_INCOMPATIBLE,
           "node version "
-              + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
+              + LogSafe.text(nodeVersion, Versions.MAX_LENGTH)
               + " is newer than the control plane's "
               + controlPlaneVersion
               + "; upgrade the control plane first");
@@ -100,15 +76,15 @@ final class Compatibility {
       if (cpVersion == null) {
         continue;
       }
-      Optional<int[]> n = majorMinor(nodeVersion);
-      Optional<int[]> c = majorMinor(cpVersion);
+      Optional<int[]> n = Versions.majorMinor(nodeVersion);
+      Optional<int[]> c = Versions.majorMinor(cpVersion);
       if (n.isEmpty() || c.isEmpty() || n.get()[0] != c.get()[0]) {
         return new Verdict(
             DataPlaneSyncStatus.PLUGIN_VERSION_INCOMPATIBLE,
             "plugin '"
                 + LogSafe.text(name, MAX_PLUGIN_NAME_LENGTH)
                 + "' is version "
-                + LogSafe.text(nodeVersion, MAX_VERSION_LENGTH)
+                + LogSafe.text(nodeVersion, Versions.MAX_LENGTH)
                 + " on the node but "
                 + cpVersion
                 + " on the control plane (the major versions must match)");

@@ -6,6 +6,7 @@ import static dev.configsync.cp.ServerSettings.requirePositive;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.ConfigSyncException;
+import dev.configsync.internal.Versions;
 import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -623,8 +624,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     public Builder version(String version) {
       Objects.requireNonNull(version, "version");
       requireArgument(
-          Compatibility.majorMinor(version).isPresent(),
-          "version must look like MAJOR.MINOR[.PATCH]: " + version);
+          Versions.isValid(version), "version must look like MAJOR.MINOR[.PATCH]: " + version);
       s.version = version;
       return this;
     }
@@ -638,7 +638,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       requireArgument(name != null && !name.isBlank(), "capability name must not be blank");
       Objects.requireNonNull(version, "capability version");
       requireArgument(
-          Compatibility.majorMinor(version).isPresent(),
+          Versions.isValid(version),
           "capability " + name + " version must look like MAJOR.MINOR[.PATCH]: " + version);
       s.capabilities.put(name, version);
       return this;

@@ -1,5 +1,6 @@
 package dev.configsync.cp;
 
+import dev.configsync.internal.Versions;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -179,9 +180,7 @@ final class OutletHttpHandler extends SimpleChannelInboundHandler<FullHttpReques
         || hostname.length() > 255
         || hostname.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
       problem = "node_hostname must be 1 to 255 printable characters";
-    } else if (version == null
-        || version.length() > 64
-        || Compatibility.majorMinor(version).isEmpty()) {
+    } else if (version == null || version.length() > 64 || !Versions.isValid(version)) {
       problem = "node_version must be of the form MAJOR.MINOR[.PATCH], at most 64 characters";
     }
     if (problem != null || nodeId == null || hostname == null || version == null) {

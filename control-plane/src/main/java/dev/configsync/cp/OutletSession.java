@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.Versions;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.Unpooled;
@@ -284,18 +285,18 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         return;
       }
       if (name.asText().length() > Compatibility.MAX_PLUGIN_NAME_LENGTH
-          || v.asText("").length() > Compatibility.MAX_VERSION_LENGTH) {
+          || v.asText("").length() > Versions.MAX_LENGTH) {
         overLimit(
             "a plugin name over "
                 + Compatibility.MAX_PLUGIN_NAME_LENGTH
                 + " or a plugin version over "
-                + Compatibility.MAX_VERSION_LENGTH
+                + Versions.MAX_LENGTH
                 + " characters");
         return;
       }
       caps.put(
           LogSafe.text(name.asText(), Compatibility.MAX_PLUGIN_NAME_LENGTH),
-          LogSafe.text(v.asText(""), Compatibility.MAX_VERSION_LENGTH));
+          LogSafe.text(v.asText(""), Versions.MAX_LENGTH));
     }
     JsonNode labelNode = message.path("labels");
     Map<String, String> labels = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package dev.configsync.spring.boot;
 
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.internal.Versions;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -555,8 +556,7 @@ public class ConfigSyncProperties implements Validator {
     range(errors, "usage.batchSize", p.usage.batchSize, 1, 100_000);
     range(errors, "usage.bufferBatches", p.usage.bufferBatches, 1, 1_000_000);
     range(errors, "usage.maxKeys", p.usage.maxKeys, 1, 10_000_000);
-    if (p.node.version.length() > 64
-        || !p.node.version.matches("\\d{1,9}\\.\\d{1,9}(?:[.\\-+][0-9A-Za-z.\\-+_~]*)?")) {
+    if (!Versions.isValid(p.node.version)) {
       errors.rejectValue("node.version", "invalid", "must look like MAJOR.MINOR[.PATCH]");
     }
     if (p.node.hostname != null && p.node.hostname.isBlank()) {
