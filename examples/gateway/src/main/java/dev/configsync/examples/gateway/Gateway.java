@@ -3,6 +3,7 @@ package dev.configsync.examples.gateway;
 import com.sun.net.httpserver.HttpServer;
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
+import dev.configsync.routes.KongRoutes;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -133,7 +134,7 @@ public final class Gateway implements AutoCloseable {
 
   /** Runs in the client's pipeline thread: refuse a configuration this gateway cannot route by. */
   private void validate(ConfigSnapshot snapshot) {
-    Set<String> unknown = new TreeSet<>(RoutingTable.pluginsUsed(snapshot.config()));
+    Set<String> unknown = new TreeSet<>(KongRoutes.pluginsUsed(snapshot.config()));
     unknown.removeAll(plugins.keySet());
     if (!unknown.isEmpty()) {
       // Routing without them would serve more than the configuration allows (no authentication,

@@ -7,7 +7,6 @@ import dev.configsync.routes.KongRoutes.Service;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -46,11 +45,6 @@ public final class RoutingTable {
    */
   public static RoutingTable from(String hash, JsonNode config) {
     return new RoutingTable(KongRoutes.from(hash, config));
-  }
-
-  /** The names of the plugins a configuration uses; see {@link KongRoutes#pluginsUsed}. */
-  public static Set<String> pluginsUsed(JsonNode config) {
-    return KongRoutes.pluginsUsed(config);
   }
 
   /** The hash of the configuration this table was read from. */
