@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.testkit.TestPki;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.zip.GZIPOutputStream;
 import okhttp3.tls.HandshakeCertificates;
 import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterAll;
@@ -104,16 +102,6 @@ class EtcdTlsTest {
     return store;
   }
 
-  private static byte[] frame(String hash) throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (GZIPOutputStream gzip = new GZIPOutputStream(bytes)) {
-      gzip.write(
-          ("{\"type\":\"reconfigure\",\"config_hash\":\"" + hash + "\",\"config_table\":{}}")
-              .getBytes(StandardCharsets.UTF_8));
-    }
-    return bytes.toByteArray();
-  }
-
   @Test
   void replicasPublishWatchAndShareOverMutualTls() throws Exception {
     assertThat(etcd.endpoints()).allSatisfy(e -> assertThat(e.getScheme()).isEqualTo("https"));
@@ -123,12 +111,12 @@ class EtcdTlsTest {
     String second = "22222222222222222222222222222222";
 
     assertThat(a.load()).isEmpty();
-    a.save(frame(first), first, null); // a compare-and-set transaction
+    a.save(TestFrames.reconfigure(first), first, null); // a compare-and-set transaction
     Optional<byte[]> loaded = b.load();
     assertThat(loaded).isPresent();
     List<String> seenByB = new CopyOnWriteArrayList<>();
     b.watch((payload, hash, revision) -> seenByB.add(hash)); // a streaming watch, over TLS too
-    a.save(frame(second), second, first);
+    a.save(TestFrames.reconfigure(second), second, first);
     a.aggregate("probe").set(EtcdGateway.JSON.createObjectNode().put("n", 3)); // lease, puts
 
     await()

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.configsync.cp.ConfigConflictException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -20,7 +19,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.zip.GZIPOutputStream;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -131,16 +129,6 @@ class PublishOutcomeTest {
     return store;
   }
 
-  private static byte[] frame(String hash) throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (GZIPOutputStream gzip = new GZIPOutputStream(bytes)) {
-      gzip.write(
-          ("{\"type\":\"reconfigure\",\"config_hash\":\"" + hash + "\",\"config_table\":{}}")
-              .getBytes(StandardCharsets.UTF_8));
-    }
-    return bytes.toByteArray();
-  }
-
   @Test
   void aPublishEtcdAppliedBeforeAnsweringLeaderChangedIsASuccessNotAConflictWithItself()
       throws Exception {
@@ -166,14 +154,14 @@ class PublishOutcomeTest {
     EtcdConfigStore a = store(prefix, "a", proxy);
     assertThat(a.load()).isEmpty();
 
-    long revision = a.save(frame(FIRST), FIRST, null);
+    long revision = a.save(TestFrames.reconfigure(FIRST), FIRST, null);
 
     List<EtcdCluster.Version> inEtcd = etcd.history(prefix + "config-hash");
     assertThat(inEtcd).hasSize(1);
     assertThat(inEtcd.get(0).text()).isEqualTo(FIRST);
     assertThat(revision).isEqualTo(inEtcd.get(0).revision());
     // The replica knows it wrote FIRST: its next publish expects it and goes through.
-    long next = a.save(frame(OTHER), OTHER, FIRST);
+    long next = a.save(TestFrames.reconfigure(OTHER), OTHER, FIRST);
     assertThat(next).isGreaterThan(revision);
     assertThat(etcd.history(prefix + "config-hash").get(0).text()).isEqualTo(OTHER);
   }
@@ -197,7 +185,7 @@ class PublishOutcomeTest {
                 assertThat(new String(late.body(), StandardCharsets.UTF_8))
                     .contains("\"succeeded\":true");
                 b.load();
-                b.save(frame(OTHER), OTHER, FIRST);
+                b.save(TestFrames.reconfigure(OTHER), OTHER, FIRST);
               }
               HttpResponse<byte[]> answer = forward("/v3/kv/txn", body);
               reply(exchange, answer.statusCode(), answer.body());
@@ -205,13 +193,14 @@ class PublishOutcomeTest {
     EtcdConfigStore a = store(prefix, "a", proxy);
     assertThat(a.load()).isEmpty();
 
-    long revision = a.save(frame(FIRST), FIRST, null);
+    long revision = a.save(TestFrames.reconfigure(FIRST), FIRST, null);
 
     List<EtcdCluster.Version> inEtcd = etcd.history(prefix + "config-hash");
     assertThat(inEtcd).extracting(EtcdCluster.Version::text).containsExactly(OTHER, FIRST);
     assertThat(revision).isEqualTo(inEtcd.get(1).revision());
     // What a publish really conflicting with b's answers is still a conflict.
-    assertThatThrownBy(() -> a.save(frame("33333333333333333333333333333333"), "3333", FIRST))
+    assertThatThrownBy(
+            () -> a.save(TestFrames.reconfigure("33333333333333333333333333333333"), "3333", FIRST))
         .isInstanceOf(ConfigConflictException.class);
   }
 
