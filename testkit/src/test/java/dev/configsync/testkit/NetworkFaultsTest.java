@@ -24,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -107,6 +108,22 @@ class NetworkFaultsTest {
 
   private List<Seen> seen(Class<? extends SyncEvent> type) {
     return events.stream().filter(s -> type.isInstance(s.event())).toList();
+  }
+
+  /**
+   * The SnapshotApplied of {@code hash}, once the listener has recorded it. The client's status
+   * changes on the sync loop before its listeners run on theirs, so a test that waited for the
+   * status must still wait for the event.
+   */
+  private Seen applied(String hash) {
+    return await()
+        .until(
+            () ->
+                seen(SyncEvent.SnapshotApplied.class).stream()
+                    .filter(s -> ((SyncEvent.SnapshotApplied) s.event()).hash().equals(hash))
+                    .findFirst(),
+            Optional::isPresent)
+        .orElseThrow();
   }
 
   private static String smallConfig(String name) {
@@ -401,6 +418,7 @@ class NetworkFaultsTest {
 
     await().atMost(Duration.ofSeconds(20)).until(() -> v2.equals(client.status().hash()));
     assertThat(snapshots).extracting(ConfigSnapshot::hash).containsExactly(v1, v2);
+    applied(v2);
     assertThat(
             seen(SyncEvent.SnapshotApplied.class).stream()
                 .filter(s -> ((SyncEvent.SnapshotApplied) s.event()).hash().equals(v2))
@@ -449,12 +467,7 @@ class NetworkFaultsTest {
     long pushedAt = System.nanoTime();
     String v2 = cp.publish(bulkyConfig("v2", 90, 2));
     await().atMost(Duration.ofSeconds(20)).until(() -> v2.equals(client.status().hash()));
-    long appliedAt =
-        seen(SyncEvent.SnapshotApplied.class).stream()
-            .filter(s -> ((SyncEvent.SnapshotApplied) s.event()).hash().equals(v2))
-            .findFirst()
-            .orElseThrow()
-            .nanos();
+    long appliedAt = applied(v2).nanos();
     // The proxy can pass at most one 20 ms slice plus rate x time: the push was paced.
     long passed = proxy.bytesForwarded(Direction.DOWNSTREAM) - downBefore;
     // Less one slice that goes at once, and 1 KiB for pongs that may have gone ahead of the push.
