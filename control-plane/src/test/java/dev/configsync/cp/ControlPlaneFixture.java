@@ -19,7 +19,20 @@ import okhttp3.tls.HeldCertificate;
 
 /** A real control plane and real data plane clients on 127.0.0.1, closed together. */
 final class ControlPlaneFixture implements AutoCloseable {
+  /** How often the fixture's clients ping: often, so that reported hashes show up quickly. */
   static final Duration HEARTBEAT = Duration.ofMillis(200);
+
+  /**
+   * How long either side of the fixture waits in silence before it calls the other dead: 3 s, not
+   * 1.5 x the 200 ms heartbeat. At 300 ms a loaded machine dropped healthy nodes whenever one ping
+   * or pong came late (seen: 414 ms). The control plane is given a heartbeat of 2 s (it drops a
+   * node after 1.5 x that), the clients {@code deadAfter(3 s)}; they still ping every 200 ms. Tests
+   * of liveness set short values on the builders themselves.
+   */
+  static final Duration SILENCE_ALLOWED = Duration.ofSeconds(3);
+
+  /** The heartbeat the fixture's control plane expects: 1.5 x this is {@link #SILENCE_ALLOWED}. */
+  static final Duration CONTROL_PLANE_HEARTBEAT = Duration.ofSeconds(2);
 
   final TestPki pki = TestPki.create();
   final List<ConfigSyncClient> clients = new CopyOnWriteArrayList<>();
@@ -36,7 +49,7 @@ final class ControlPlaneFixture implements AutoCloseable {
     return ControlPlaneServer.builder()
         .tls(serverTls())
         .listen("127.0.0.1", 0)
-        .heartbeatInterval(HEARTBEAT)
+        .heartbeatInterval(CONTROL_PLANE_HEARTBEAT)
         .handshakeTimeout(Duration.ofSeconds(5))
         .ioThreads(2);
   }
@@ -59,6 +72,7 @@ final class ControlPlaneFixture implements AutoCloseable {
         .controlPlane(uri())
         .transport(transport)
         .heartbeatInterval(HEARTBEAT)
+        .deadAfter(SILENCE_ALLOWED)
         .reconnectDelay(Duration.ofMillis(50), Duration.ofMillis(150))
         .handshakeTimeout(Duration.ofSeconds(5));
   }

@@ -272,6 +272,7 @@ class ControlPlaneServerTest {
           shared,
           c ->
               c.heartbeatInterval(Duration.ofSeconds(5))
+                  .deadAfter(Duration.ofMillis(7500))
                   .handshakeTimeout(Duration.ofSeconds(30))
                   .reconnectDelay(Duration.ofSeconds(1), Duration.ofSeconds(3)),
           snapshots,

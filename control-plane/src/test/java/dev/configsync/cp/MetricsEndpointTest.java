@@ -116,10 +116,19 @@ class MetricsEndpointTest {
     List<SyncEvent> events = new CopyOnWriteArrayList<>();
     ConfigSyncClient compatible =
         f.startClient(
-            c -> c.heartbeatInterval(SLOW_HEARTBEAT).capability("acl", "3.4.0"), snapshots, events);
+            c ->
+                c.heartbeatInterval(SLOW_HEARTBEAT)
+                    .deadAfter(SLOW_HEARTBEAT.multipliedBy(3).dividedBy(2))
+                    .capability("acl", "3.4.0"),
+            snapshots,
+            events);
     ConfigSyncClient withheld =
         f.startClient(
-            c -> c.heartbeatInterval(SLOW_HEARTBEAT), new CopyOnWriteArrayList<>(), events);
+            c ->
+                c.heartbeatInterval(SLOW_HEARTBEAT)
+                    .deadAfter(SLOW_HEARTBEAT.multipliedBy(3).dividedBy(2)),
+            new CopyOnWriteArrayList<>(),
+            events);
 
     String config = "{\"services\":[{\"name\":\"a\",\"plugins\":[{\"name\":\"acl\"}]}]}";
     HttpResponse<String> published = put(config);

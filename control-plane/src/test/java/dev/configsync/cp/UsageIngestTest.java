@@ -346,8 +346,8 @@ class UsageIngestTest {
 
   /**
    * Settings for tests that speak on a raw usage connection: it sends no pings, so the fixture's
-   * 200 ms heartbeat (dead after 300 ms of silence) would let a loaded machine's pause between two
-   * frames close it and decide the verdict; these tests are not about liveness.
+   * liveness rule (dead after 3 s of silence) would let a long pause between two frames close it
+   * and decide the verdict; these tests are not about liveness.
    */
   private static ControlPlaneServer.Builder rawIngest(ControlPlaneServer.Builder b) {
     return b.heartbeatInterval(Duration.ofSeconds(30));
