@@ -41,7 +41,9 @@ public final class BenchmarkRunner {
         new PublishToListener(),
         new FanOut(),
         new IdleConnections(),
-        new ReconnectStorm());
+        new ReconnectStorm(),
+        // the example gateway: request latency against the number of routes
+        new GatewayLatency());
   }
 
   /** Command-line entry point; see the class description. */
@@ -49,6 +51,12 @@ public final class BenchmarkRunner {
     if (args.length > 0 && args[0].equals("--jmh")) {
       org.openjdk.jmh.Main.main(Arrays.copyOfRange(args, 1, args.length));
       return;
+    }
+    // As the example gateway's main does (GatewayMain.noDelay): without TCP_NODELAY the JDK's HTTP
+    // server adds a delayed-ACK wait (40 ms) to every answer, which would be all the gateway row
+    // saw.
+    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+      System.setProperty("sun.net.httpserver.nodelay", "true");
     }
     // The client logs every apply at INFO; the table is the output here.
     if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {

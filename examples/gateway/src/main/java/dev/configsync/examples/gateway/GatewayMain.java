@@ -31,6 +31,9 @@ import org.jspecify.annotations.Nullable;
  * which closes it cleanly.
  */
 public final class GatewayMain {
+  /** The JDK HTTP server's switch for TCP_NODELAY on accepted connections. */
+  static final String NO_DELAY = "sun.net.httpserver.nodelay";
+
   /** Flag, environment variable, and whether it is required. */
   private record Option(String flag, String env, boolean required, String help) {}
 
@@ -70,6 +73,7 @@ public final class GatewayMain {
 
   /** Starts the gateway; see the class comment for the arguments. */
   public static void main(String[] args) throws IOException {
+    noDelay();
     Map<String, String> settings;
     try {
       settings = parse(args, System.getenv());
@@ -93,6 +97,18 @@ public final class GatewayMain {
     }
     Runtime.getRuntime().addShutdownHook(new Thread(gateway::close, "gateway-shutdown"));
     // The HTTP server's dispatcher thread keeps the process alive until it is stopped.
+  }
+
+  /**
+   * Turns on TCP_NODELAY in the JDK's HTTP server, unless the command line chose: without it the
+   * server sends a response's headers and body in two segments, and the second waits for the
+   * client's delayed ACK (measured: 40 ms per request on loopback, against under 1 ms with it). The
+   * JDK reads the property once, when its server first starts, hence here, first.
+   */
+  static void noDelay() {
+    if (System.getProperty(NO_DELAY) == null) {
+      System.setProperty(NO_DELAY, "true");
+    }
   }
 
   static Gateway start(Map<String, String> settings) throws IOException {

@@ -30,9 +30,11 @@ public final class RoutingTable {
   public record Match(Route route, String upstreamPath) {}
 
   private final KongRoutes routes;
+  private final RouteIndex index;
 
   private RoutingTable(KongRoutes routes) {
     this.routes = routes;
+    this.index = new RouteIndex(routes.routes());
   }
 
   /**
@@ -66,7 +68,8 @@ public final class RoutingTable {
    * Finds the route for a request: among the routes whose every given criterion matches (method,
    * host, path prefix), the one with the longest matching path prefix wins; on a tie, a route with
    * hosts beats one without, then one with methods beats one without, then the earlier route in the
-   * configuration wins.
+   * configuration wins. The routes are indexed by path and by host: a match does not test every
+   * route.
    *
    * @param method the request method
    * @param host the request's {@code Host} header (a port in it is ignored), or null
@@ -75,28 +78,12 @@ public final class RoutingTable {
   public Optional<Match> match(String method, @Nullable String host, String rawPath) {
     String requestHost =
         host == null ? null : KongRoutes.hostWithoutPort(host).toLowerCase(Locale.ROOT);
-    Route best = null;
-    int bestLength = -1;
-    for (Route route : routes.routes()) {
-      if (!route.methods().isEmpty() && !route.methods().contains(method)) {
-        continue;
-      }
-      if (!route.hosts().isEmpty() && !KongRoutes.hostMatches(route.hosts(), requestHost)) {
-        continue;
-      }
-      int length = prefixLength(route.paths(), rawPath);
-      if (length < 0) {
-        continue;
-      }
-      if (best == null || beats(route, length, best, bestLength)) {
-        best = route;
-        bestLength = length;
-      }
-    }
-    if (best == null) {
+    RouteIndex.Hit hit = index.match(method, requestHost, rawPath);
+    if (hit == null) {
       return Optional.empty();
     }
-    String rest = best.stripPath() ? rawPath.substring(bestLength) : rawPath;
+    Route best = hit.route();
+    String rest = best.stripPath() ? rawPath.substring(hit.pathLength()) : rawPath;
     return Optional.of(new Match(best, KongRoutes.join(best.service().path(), rest)));
   }
 
@@ -109,32 +96,5 @@ public final class RoutingTable {
         + ", routes="
         + routes.routes().size()
         + "}";
-  }
-
-  private static boolean beats(Route route, int length, Route best, int bestLength) {
-    if (length != bestLength) {
-      return length > bestLength;
-    }
-    if (route.hosts().isEmpty() != best.hosts().isEmpty()) {
-      return !route.hosts().isEmpty();
-    }
-    if (route.methods().isEmpty() != best.methods().isEmpty()) {
-      return !route.methods().isEmpty();
-    }
-    return false; // the earlier route keeps its place
-  }
-
-  /** The longest of {@code paths} that prefixes {@code rawPath}; 0 when paths is empty; else -1. */
-  private static int prefixLength(List<String> paths, String rawPath) {
-    if (paths.isEmpty()) {
-      return 0;
-    }
-    int longest = -1;
-    for (String p : paths) {
-      if (rawPath.startsWith(p) && p.length() > longest) {
-        longest = p.length();
-      }
-    }
-    return longest;
   }
 }
