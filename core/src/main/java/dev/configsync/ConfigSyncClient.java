@@ -1,39 +1,31 @@
 package dev.configsync;
 
-import dev.configsync.internal.ControlPlanes;
+import static dev.configsync.internal.BuilderChecks.requireArgument;
+import static dev.configsync.internal.BuilderChecks.requirePositive;
+
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.LicenseVerifier;
-import dev.configsync.internal.SerializedRandom;
-import dev.configsync.internal.SystemScheduler;
-import dev.configsync.internal.UniformBackoff;
 import dev.configsync.internal.Versions;
-import dev.configsync.internal.usage.UsageReporter;
 import dev.configsync.spi.BackupStore;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SnapshotStore;
 import dev.configsync.spi.SyncMetrics;
 import dev.configsync.spi.Transport;
-import java.net.InetAddress;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.security.PublicKey;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.random.RandomGenerator;
-import org.jspecify.annotations.Nullable;
 
 /**
  * A data plane's link to its control plane: keeps the node's configuration current, cached on disk,
@@ -198,45 +190,7 @@ public final class ConfigSyncClient implements AutoCloseable {
    * with a message naming it.
    */
   public static final class Builder {
-    private List<URI> controlPlanes = List.of();
-    private @Nullable Transport transport;
-    private @Nullable SnapshotStore store;
-    private @Nullable UUID nodeId;
-    private @Nullable String hostname;
-    private String nodeVersion = VERSION;
-    private final Map<String, String> capabilities = new LinkedHashMap<>();
-    private final Map<String, String> labels = new LinkedHashMap<>();
-    private Duration heartbeatInterval = Duration.ofSeconds(30);
-    private @Nullable Duration deadAfter;
-    private Duration reconnectMin = Duration.ofSeconds(5);
-    private Duration reconnectMax = Duration.ofSeconds(10);
-    private @Nullable ReconnectBackoff reconnectBackoff;
-    private Duration handshakeTimeout = Duration.ofSeconds(10);
-    private Duration cacheWriteTimeout = Duration.ofSeconds(10);
-    private long maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
-    private long maxInflatedBytes = DEFAULT_MAX_INFLATED_BYTES;
-    private @Nullable ConfigValidator validator;
-    private boolean reportErrors;
-    private final List<Consumer<ConfigSnapshot>> snapshotListeners = new ArrayList<>();
-    private final List<Consumer<SyncEvent>> eventListeners = new ArrayList<>();
-    private @Nullable Executor listenerExecutor;
-    private Clock clock = Clock.systemUTC();
-    private @Nullable Scheduler scheduler;
-    private @Nullable RandomGenerator random;
-    private @Nullable Path fallbackConfig;
-    private @Nullable LicenseVerifier licenseVerifier;
-    private Duration licenseWarning = Duration.ofDays(30);
-    private @Nullable BackupStore backupExport;
-    private @Nullable BackupStore backupImport;
-    private Duration backupExportDelay = Duration.ofSeconds(60);
-    private SyncMetrics metrics = SyncMetrics.NONE;
-    private boolean usageReporting = true;
-    private @Nullable URI usageEndpoint;
-    private Duration usageFlushInterval = Duration.ofSeconds(10);
-    private int usageBatchSize = 1000;
-    private int usageBufferBatches = 100;
-    private Duration usageHelloTimeout = Duration.ofSeconds(5);
-    private int usageMaxKeys = 10_000;
+    private final ClientAssembler assembler = new ClientAssembler();
 
     private Builder() {}
 
@@ -245,7 +199,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * /v1/outlet}. Required.
      */
     public Builder controlPlane(URI uri) {
-      this.controlPlanes =
+      assembler.controlPlanes =
           List.of(OutletUri.normalize(Objects.requireNonNull(uri, "controlPlane")));
       return this;
     }
@@ -268,13 +222,13 @@ public final class ConfigSyncClient implements AutoCloseable {
             !normalized.contains(n), "controlPlanes lists " + n + " twice; list each replica once");
         normalized.add(n);
       }
-      this.controlPlanes = List.copyOf(normalized);
+      assembler.controlPlanes = List.copyOf(normalized);
       return this;
     }
 
     /** How to reach the control plane, for example {@code OkHttpTransport}. Required. */
     public Builder transport(Transport transport) {
-      this.transport = Objects.requireNonNull(transport, "transport");
+      assembler.transport = Objects.requireNonNull(transport, "transport");
       return this;
     }
 
@@ -284,20 +238,20 @@ public final class ConfigSyncClient implements AutoCloseable {
      * stops and gets a new identity on every start.
      */
     public Builder snapshotStore(SnapshotStore store) {
-      this.store = Objects.requireNonNull(store, "snapshotStore");
+      assembler.store = Objects.requireNonNull(store, "snapshotStore");
       return this;
     }
 
     /** Overrides the node identity that the snapshot store would keep. */
     public Builder nodeId(UUID nodeId) {
-      this.nodeId = Objects.requireNonNull(nodeId, "nodeId");
+      assembler.nodeId = Objects.requireNonNull(nodeId, "nodeId");
       return this;
     }
 
     /** The host name reported to the control plane. Default: this machine's. */
     public Builder nodeHostname(String hostname) {
       requireArgument(!hostname.isBlank(), "nodeHostname must not be blank");
-      this.hostname = hostname;
+      assembler.hostname = hostname;
       return this;
     }
 
@@ -314,7 +268,7 @@ public final class ConfigSyncClient implements AutoCloseable {
           "nodeVersion must look like MAJOR.MINOR[.PATCH] (letters, digits and . - + _ ~ after"
               + " it, at most 64 characters), got: "
               + version);
-      this.nodeVersion = version;
+      assembler.nodeVersion = version;
       return this;
     }
 
@@ -324,21 +278,21 @@ public final class ConfigSyncClient implements AutoCloseable {
      */
     public Builder capability(String name, String version) {
       requireArgument(!name.isBlank(), "capability name must not be blank");
-      capabilities.put(name, Objects.requireNonNull(version, "capability version"));
+      assembler.capabilities.put(name, Objects.requireNonNull(version, "capability version"));
       return this;
     }
 
     /** A free-form label sent to the control plane in {@code basic_info}. */
     public Builder label(String key, String value) {
       requireArgument(!key.isBlank(), "label key must not be blank");
-      labels.put(key, Objects.requireNonNull(value, "label value"));
+      assembler.labels.put(key, Objects.requireNonNull(value, "label value"));
       return this;
     }
 
     /** How often to ping the control plane. Default 30 s. */
     public Builder heartbeatInterval(Duration interval) {
       requirePositive(interval, "heartbeatInterval");
-      this.heartbeatInterval = interval;
+      assembler.heartbeatInterval = interval;
       return this;
     }
 
@@ -348,7 +302,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      */
     public Builder deadAfter(Duration silence) {
       requirePositive(silence, "deadAfter");
-      this.deadAfter = silence;
+      assembler.deadAfter = silence;
       return this;
     }
 
@@ -360,9 +314,9 @@ public final class ConfigSyncClient implements AutoCloseable {
       requireArgument(
           !min.isNegative() && max.compareTo(min) >= 0 && !max.isZero(),
           "reconnectDelay needs 0 <= min <= max and max > 0, got min=" + min + " max=" + max);
-      this.reconnectMin = min;
-      this.reconnectMax = max;
-      this.reconnectBackoff = null;
+      assembler.reconnectMin = min;
+      assembler.reconnectMax = max;
+      assembler.reconnectBackoff = null;
       return this;
     }
 
@@ -373,14 +327,14 @@ public final class ConfigSyncClient implements AutoCloseable {
      * never stop, whatever the function.
      */
     public Builder reconnectBackoff(ReconnectBackoff backoff) {
-      this.reconnectBackoff = Objects.requireNonNull(backoff, "reconnectBackoff");
+      assembler.reconnectBackoff = Objects.requireNonNull(backoff, "reconnectBackoff");
       return this;
     }
 
     /** The longest a connection attempt (TCP, TLS, upgrade) may take. Default 10 s. */
     public Builder handshakeTimeout(Duration timeout) {
       requirePositive(timeout, "handshakeTimeout");
-      this.handshakeTimeout = timeout;
+      assembler.handshakeTimeout = timeout;
       return this;
     }
 
@@ -391,21 +345,21 @@ public final class ConfigSyncClient implements AutoCloseable {
      */
     public Builder cacheWriteTimeout(Duration timeout) {
       requirePositive(timeout, "cacheWriteTimeout");
-      this.cacheWriteTimeout = timeout;
+      assembler.cacheWriteTimeout = timeout;
       return this;
     }
 
     /** The largest compressed configuration accepted, in bytes. Default 16 MiB. */
     public Builder maxPayloadBytes(long bytes) {
       requireArgument(bytes >= 1024, "maxPayloadBytes must be at least 1024, got: " + bytes);
-      this.maxPayloadBytes = bytes;
+      assembler.maxPayloadBytes = bytes;
       return this;
     }
 
     /** The largest inflated configuration accepted, in bytes. Default 256 MiB. */
     public Builder maxInflatedBytes(long bytes) {
       requireArgument(bytes >= 1024, "maxInflatedBytes must be at least 1024, got: " + bytes);
-      this.maxInflatedBytes = bytes;
+      assembler.maxInflatedBytes = bytes;
       return this;
     }
 
@@ -416,7 +370,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * replaces it as soon as it arrives.
      */
     public Builder fallbackConfig(Path file) {
-      this.fallbackConfig = Objects.requireNonNull(file, "fallbackConfig");
+      assembler.fallbackConfig = Objects.requireNonNull(file, "fallbackConfig");
       return this;
     }
 
@@ -430,13 +384,14 @@ public final class ConfigSyncClient implements AutoCloseable {
      * @throws IllegalArgumentException when the key is not an Ed25519 key
      */
     public Builder licenseKey(PublicKey publicKey) {
-      this.licenseVerifier = new LicenseVerifier(Objects.requireNonNull(publicKey, "licenseKey"));
+      assembler.licenseVerifier =
+          new LicenseVerifier(Objects.requireNonNull(publicKey, "licenseKey"));
       return this;
     }
 
     /** As {@link #licenseKey(PublicKey)}, from a {@code BEGIN PUBLIC KEY} PEM text. */
     public Builder licenseKeyPem(String publicKeyPem) {
-      this.licenseVerifier = LicenseVerifier.fromPem(publicKeyPem);
+      assembler.licenseVerifier = LicenseVerifier.fromPem(publicKeyPem);
       return this;
     }
 
@@ -446,7 +401,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * during an outage. See {@link BackupStore}.
      */
     public Builder backupExport(BackupStore store) {
-      this.backupExport = Objects.requireNonNull(store, "backupExport");
+      assembler.backupExport = Objects.requireNonNull(store, "backupExport");
       return this;
     }
 
@@ -456,14 +411,14 @@ public final class ConfigSyncClient implements AutoCloseable {
      * the control plane's configuration replaces it as soon as it arrives.
      */
     public Builder backupImport(BackupStore store) {
-      this.backupImport = Objects.requireNonNull(store, "backupImport");
+      assembler.backupImport = Objects.requireNonNull(store, "backupImport");
       return this;
     }
 
     /** The least time between two backup exports (latest wins). Default 60 s. */
     public Builder backupExportDelay(Duration delay) {
       requirePositive(delay, "backupExportDelay");
-      this.backupExportDelay = delay;
+      assembler.backupExportDelay = delay;
       return this;
     }
 
@@ -471,13 +426,13 @@ public final class ConfigSyncClient implements AutoCloseable {
     public Builder licenseWarning(Duration beforeExpiry) {
       Objects.requireNonNull(beforeExpiry, "licenseWarning");
       requireArgument(!beforeExpiry.isNegative(), "licenseWarning must not be negative");
-      this.licenseWarning = beforeExpiry;
+      assembler.licenseWarning = beforeExpiry;
       return this;
     }
 
     /** Checks each configuration before it is cached and applied; a refusal keeps the last one. */
     public Builder validator(ConfigValidator validator) {
-      this.validator = Objects.requireNonNull(validator, "validator");
+      assembler.validator = Objects.requireNonNull(validator, "validator");
       return this;
     }
 
@@ -486,19 +441,19 @@ public final class ConfigSyncClient implements AutoCloseable {
      * understood by Kong 3.2+ control planes; older ones close the connection on it). Default off.
      */
     public Builder reportErrors(boolean enabled) {
-      this.reportErrors = enabled;
+      assembler.reportErrors = enabled;
       return this;
     }
 
     /** Called with each configuration the node starts running, from any source. */
     public Builder onSnapshot(Consumer<ConfigSnapshot> listener) {
-      snapshotListeners.add(Objects.requireNonNull(listener, "onSnapshot listener"));
+      assembler.snapshotListeners.add(Objects.requireNonNull(listener, "onSnapshot listener"));
       return this;
     }
 
     /** Called with every {@link SyncEvent}. */
     public Builder onEvent(Consumer<SyncEvent> listener) {
-      eventListeners.add(Objects.requireNonNull(listener, "onEvent listener"));
+      assembler.eventListeners.add(Objects.requireNonNull(listener, "onEvent listener"));
       return this;
     }
 
@@ -507,7 +462,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * Default: one daemon thread owned by the client.
      */
     public Builder listenerExecutor(Executor executor) {
-      this.listenerExecutor = Objects.requireNonNull(executor, "listenerExecutor");
+      assembler.listenerExecutor = Objects.requireNonNull(executor, "listenerExecutor");
       return this;
     }
 
@@ -517,7 +472,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * MicrometerSyncMetrics.of(registry)} from {@code configsync-metrics-micrometer}. Default none.
      */
     public Builder metrics(SyncMetrics metrics) {
-      this.metrics = Objects.requireNonNull(metrics, "metrics");
+      assembler.metrics = Objects.requireNonNull(metrics, "metrics");
       return this;
     }
 
@@ -527,7 +482,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * on (a node that records nothing opens no telemetry connection either).
      */
     public Builder usageReporting(boolean enabled) {
-      this.usageReporting = enabled;
+      assembler.usageReporting = enabled;
       return this;
     }
 
@@ -538,7 +493,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      */
     public Builder usageEndpoint(URI endpoint) {
       Objects.requireNonNull(endpoint, "usageEndpoint");
-      this.usageEndpoint =
+      assembler.usageEndpoint =
           OutletUri.normalize(endpoint, HybridProtocol.INGEST_PATH, "usageEndpoint");
       return this;
     }
@@ -546,7 +501,7 @@ public final class ConfigSyncClient implements AutoCloseable {
     /** How often counted usage is put into a batch and sent. Default 10 s. */
     public Builder usageFlushInterval(Duration interval) {
       requirePositive(interval, "usageFlushInterval");
-      this.usageFlushInterval = interval;
+      assembler.usageFlushInterval = interval;
       return this;
     }
 
@@ -557,7 +512,7 @@ public final class ConfigSyncClient implements AutoCloseable {
     public Builder usageBatchSize(int rows) {
       requireArgument(
           rows >= 1 && rows <= 100_000, "usageBatchSize must be 1 to 100000, got: " + rows);
-      this.usageBatchSize = rows;
+      assembler.usageBatchSize = rows;
       return this;
     }
 
@@ -569,7 +524,7 @@ public final class ConfigSyncClient implements AutoCloseable {
       requireArgument(
           batches >= 1 && batches <= 1_000_000,
           "usageBufferBatches must be 1 to 1000000, got: " + batches);
-      this.usageBufferBatches = batches;
+      assembler.usageBufferBatches = batches;
       return this;
     }
 
@@ -580,7 +535,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      */
     public Builder usageHelloTimeout(Duration timeout) {
       requirePositive(timeout, "usageHelloTimeout");
-      this.usageHelloTimeout = timeout;
+      assembler.usageHelloTimeout = timeout;
       return this;
     }
 
@@ -592,13 +547,13 @@ public final class ConfigSyncClient implements AutoCloseable {
     public Builder usageMaxKeys(int keys) {
       requireArgument(
           keys >= 1 && keys <= 10_000_000, "usageMaxKeys must be 1 to 10000000, got: " + keys);
-      this.usageMaxKeys = keys;
+      assembler.usageMaxKeys = keys;
       return this;
     }
 
     /** The wall clock for event times and timestamps. Default UTC system clock. */
     public Builder clock(Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
+      assembler.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
@@ -607,7 +562,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * timer thread owned by the client.
      */
     public Builder scheduler(Scheduler scheduler) {
-      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      assembler.scheduler = Objects.requireNonNull(scheduler, "scheduler");
       return this;
     }
 
@@ -617,7 +572,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * thread, one call at a time (it serializes the calls itself), so it need not be thread-safe.
      */
     public Builder random(RandomGenerator random) {
-      this.random = Objects.requireNonNull(random, "random");
+      assembler.random = Objects.requireNonNull(random, "random");
       return this;
     }
 
@@ -627,140 +582,7 @@ public final class ConfigSyncClient implements AutoCloseable {
      * @throws IllegalStateException when a required setting is missing or settings contradict
      */
     public ConfigSyncClient build() {
-      if (controlPlanes.isEmpty()) {
-        throw new IllegalStateException(
-            "controlPlane is required: call controlPlane(URI.create(\"wss://host:port\")), or"
-                + " controlPlanes(list) for the replicas of a highly available control plane");
-      }
-      if (transport == null) {
-        throw new IllegalStateException(
-            "transport is required: add configsync-transport-okhttp and call"
-                + " transport(OkHttpTransport.create(TlsConfig.pki(cert, key, ca)))");
-      }
-      Duration dead =
-          deadAfter != null ? deadAfter : heartbeatInterval.multipliedBy(3).dividedBy(2);
-      if (dead.compareTo(heartbeatInterval) <= 0) {
-        throw new IllegalStateException(
-            "deadAfter ("
-                + dead
-                + ") must be longer than heartbeatInterval ("
-                + heartbeatInterval
-                + "), or every quiet interval would look like a dead control plane");
-      }
-      if (maxInflatedBytes < maxPayloadBytes) {
-        throw new IllegalStateException(
-            "maxInflatedBytes ("
-                + maxInflatedBytes
-                + ") must not be below maxPayloadBytes ("
-                + maxPayloadBytes
-                + ")");
-      }
-      // Drawn from on the sync loop and on the telemetry thread: serialize the calls.
-      RandomGenerator rng =
-          SerializedRandom.of(random != null ? random : RandomGenerator.of("L64X128MixRandom"));
-      ReconnectBackoff backoff =
-          reconnectBackoff != null
-              ? reconnectBackoff
-              : ReconnectBackoff.fromIntervalFunction(
-                  new UniformBackoff(reconnectMin, reconnectMax, rng));
-      ExecutorService ownedListeners = null;
-      Executor listeners = listenerExecutor;
-      if (listeners == null) {
-        ExecutorService executor = SyncLoop.worker("configsync-listener");
-        ownedListeners = executor;
-        listeners = executor;
-      }
-      Scheduler timer = scheduler;
-      SystemScheduler ownedTimer = null;
-      if (timer == null) {
-        ownedTimer = new SystemScheduler("configsync-timer");
-        timer = ownedTimer;
-      }
-      ListenerDispatcher dispatcher = new ListenerDispatcher(listeners);
-      List<Consumer<SyncEvent>> events = List.copyOf(eventListeners);
-      SyncMetrics guardedMetrics = new GuardedMetrics(metrics);
-      List<URI> ingest = new ArrayList<>();
-      if (usageEndpoint != null) {
-        ingest.add(usageEndpoint);
-      } else {
-        for (URI replica : controlPlanes) {
-          ingest.add(OutletUri.withPath(replica, HybridProtocol.INGEST_PATH));
-        }
-      }
-      UsageReporter.Settings usage =
-          new UsageReporter.Settings(
-              usageReporting,
-              new ControlPlanes(ingest, rng),
-              usageFlushInterval,
-              usageBatchSize,
-              usageBufferBatches,
-              usageHelloTimeout,
-              usageMaxKeys,
-              transport,
-              timer,
-              clock,
-              backoff,
-              heartbeatInterval,
-              dead,
-              handshakeTimeout,
-              guardedMetrics,
-              event -> {
-                for (Consumer<SyncEvent> listener : events) {
-                  dispatcher.dispatch("onEvent", () -> listener.accept(event));
-                }
-              });
-      SyncSettings settings =
-          new SyncSettings(
-              new SyncSettings.Node(
-                  nodeId,
-                  hostname != null ? hostname : localHostname(),
-                  nodeVersion,
-                  Map.copyOf(capabilities),
-                  Map.copyOf(labels)),
-              new SyncSettings.Link(
-                  new ControlPlanes(controlPlanes, rng),
-                  transport,
-                  heartbeatInterval,
-                  dead,
-                  backoff,
-                  handshakeTimeout,
-                  reportErrors),
-              new SyncSettings.Apply(
-                  store,
-                  fallbackConfig,
-                  maxPayloadBytes,
-                  maxInflatedBytes,
-                  validator,
-                  cacheWriteTimeout),
-              new SyncSettings.Licensing(licenseVerifier, licenseWarning),
-              new SyncSettings.Backups(backupExport, backupImport, backupExportDelay),
-              new SyncSettings.Listeners(
-                  List.copyOf(snapshotListeners), events, dispatcher, ownedListeners),
-              new SyncSettings.Time(clock, timer, ownedTimer),
-              guardedMetrics,
-              usage);
-      SyncLoop loop = new SyncLoop(settings);
-      guardedMetrics.bind(loop::status);
-      return new ConfigSyncClient(loop);
-    }
-
-    private static String localHostname() {
-      try {
-        return InetAddress.getLocalHost().getHostName();
-      } catch (UnknownHostException e) {
-        return "unknown";
-      }
-    }
-
-    private static void requirePositive(Duration d, String name) {
-      Objects.requireNonNull(d, name);
-      requireArgument(!d.isNegative() && !d.isZero(), name + " must be positive, got: " + d);
-    }
-
-    private static void requireArgument(boolean ok, String message) {
-      if (!ok) {
-        throw new IllegalArgumentException(message);
-      }
+      return new ConfigSyncClient(assembler.assemble());
     }
   }
 }

@@ -1,5 +1,8 @@
 package dev.configsync.backup.s3;
 
+import static dev.configsync.internal.BuilderChecks.requireArgument;
+import static dev.configsync.internal.BuilderChecks.requirePositive;
+
 import dev.configsync.AtRestEncryption;
 import dev.configsync.DecryptionException;
 import dev.configsync.internal.StoredPayloads;
@@ -471,17 +474,6 @@ public final class S3BackupStore implements BackupStore, AutoCloseable {
                 + e.getMessage()
                 + (region == null ? " (set region(...) or AWS_REGION)" : ""),
             e);
-      }
-    }
-
-    private static void requirePositive(Duration d, String name) {
-      Objects.requireNonNull(d, name);
-      requireArgument(!d.isNegative() && !d.isZero(), name + " must be positive, got: " + d);
-    }
-
-    private static void requireArgument(boolean ok, String message) {
-      if (!ok) {
-        throw new IllegalArgumentException(message);
       }
     }
   }

@@ -30,7 +30,7 @@ final class ClientFactory {
 
   /** The default transport: OkHttp with the TLS material of {@code configsync.tls.*}. */
   static Transport transport(ConfigSyncProperties properties) {
-    ConfigSyncProperties.Tls tls = properties.getTls();
+    TlsProperties tls = properties.getTls();
     Path cert = require(tls.getCert(), "tls.cert", "this node's certificate chain (PEM file)");
     Path key = require(tls.getKey(), "tls.key", "the private key of that certificate (PEM file)");
     String passphrase = tls.getKeyPassphrase();
@@ -107,7 +107,7 @@ final class ClientFactory {
     if (store != null) {
       builder.snapshotStore(store);
     }
-    ConfigSyncProperties.Backup backup = p.getBackup();
+    BackupProperties backup = p.getBackup();
     if (backup.getExportDirectory() != null) {
       builder.backupExport(backupStore(backup.getExportDirectory(), encryption, "export"));
     }
@@ -116,7 +116,7 @@ final class ClientFactory {
     }
     setting("backup.export-delay", () -> builder.backupExportDelay(backup.getExportDelay()));
 
-    ConfigSyncProperties.License license = p.getLicense();
+    LicenseProperties license = p.getLicense();
     String pem = license.getPublicKey();
     String pemProperty = "license.public-key";
     Path pemFile = license.getPublicKeyFile();
@@ -135,7 +135,7 @@ final class ClientFactory {
     }
     setting("license.warning", () -> builder.licenseWarning(license.getWarning()));
 
-    ConfigSyncProperties.Node node = p.getNode();
+    NodeProperties node = p.getNode();
     if (node.getId() != null) {
       builder.nodeId(node.getId());
     }
@@ -169,7 +169,7 @@ final class ClientFactory {
     setting("max-inflated", () -> builder.maxInflatedBytes(p.getMaxInflated().toBytes()));
     builder.reportErrors(p.isReportErrors());
 
-    ConfigSyncProperties.Usage usage = p.getUsage();
+    UsageProperties usage = p.getUsage();
     builder.usageReporting(usage.isEnabled());
     URI endpoint = usage.getEndpoint();
     if (endpoint != null) {
@@ -208,7 +208,7 @@ final class ClientFactory {
     }
   }
 
-  private static @Nullable AtRestEncryption encryption(ConfigSyncProperties.Cache cache) {
+  private static @Nullable AtRestEncryption encryption(CacheProperties cache) {
     AtRestEncryption encryption = null;
     Path keyFile = cache.getEncryptionKeyFile();
     String env = cache.getEncryptionKeyEnv();

@@ -11,9 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.NestedConfigurationProperty;
 import org.springframework.util.unit.DataSize;
 import org.springframework.validation.Errors;
 import org.springframework.validation.Validator;
@@ -24,6 +24,11 @@ import org.springframework.validation.Validator;
  * one fails the application's start with a report that names the property. Settings that need other
  * beans or files (TLS material, keys, the cache directory) are checked when the client is built,
  * with an {@link InvalidConfigSyncPropertyException} that names the property.
+ *
+ * <p>The groups of settings have a class each, bound under their own prefix: {@link TlsProperties}
+ * ({@code configsync.tls}), {@link CacheProperties}, {@link BackupProperties}, {@link
+ * LicenseProperties}, {@link NodeProperties}, {@link ReconnectProperties} and {@link
+ * UsageProperties}. This class holds the rest and checks them all together.
  *
  * <p>Mutable, as Spring Boot binds it; not thread-safe. The client is built from it once.
  */
@@ -42,25 +47,26 @@ public class ConfigSyncProperties implements Validator {
   private List<URI> controlPlane = new ArrayList<>();
 
   /** Mutual TLS to the control plane. */
-  private final Tls tls = new Tls();
+  @NestedConfigurationProperty private final TlsProperties tls = new TlsProperties();
 
   /** The on-disk cache of the running configuration and the node identity. */
-  private final Cache cache = new Cache();
+  @NestedConfigurationProperty private final CacheProperties cache = new CacheProperties();
 
   /** Backup copies of the configuration, for nodes that start while the control plane is down. */
-  private final Backup backup = new Backup();
+  @NestedConfigurationProperty private final BackupProperties backup = new BackupProperties();
 
   /** Licensing: every configuration must carry a license signed with this key. */
-  private final License license = new License();
+  @NestedConfigurationProperty private final LicenseProperties license = new LicenseProperties();
 
   /** What the node reports about itself. */
-  private final Node node = new Node();
+  @NestedConfigurationProperty private final NodeProperties node = new NodeProperties();
 
   /** Reconnect delay after a failed or lost connection. */
-  private final Reconnect reconnect = new Reconnect();
+  @NestedConfigurationProperty
+  private final ReconnectProperties reconnect = new ReconnectProperties();
 
   /** Usage telemetry sent to the control plane. */
-  private final Usage usage = new Usage();
+  @NestedConfigurationProperty private final UsageProperties usage = new UsageProperties();
 
   /**
    * A declarative configuration file (JSON, YAML or a config.json.gz payload) to run when start-up
@@ -105,359 +111,6 @@ public class ConfigSyncProperties implements Validator {
    */
   private Duration startupWait = Duration.ZERO;
 
-  /** Mutual TLS to the control plane. */
-  public static class Tls {
-    /**
-     * pki: this node's own certificate, and a CA to trust for the control plane's; shared: one
-     * certificate and key shared by the control plane and every node (Kong's cluster_cert).
-     */
-    private String mode = "pki";
-
-    /** This node's certificate chain (PEM), the leaf first. Required. */
-    private @Nullable Path cert;
-
-    /** The private key of the certificate (PEM; RSA or EC; may be encrypted). Required. */
-    private @Nullable Path key;
-
-    /** The passphrase of an encrypted private key. */
-    private @Nullable String keyPassphrase;
-
-    /** The CA certificates (PEM) to trust for the control plane. Required in pki mode. */
-    private @Nullable Path ca;
-
-    /**
-     * The name expected in the control plane's certificate, when it differs from the host dialled.
-     */
-    private @Nullable String serverName;
-
-    public String getMode() {
-      return mode;
-    }
-
-    public void setMode(String mode) {
-      this.mode = mode;
-    }
-
-    public @Nullable Path getCert() {
-      return cert;
-    }
-
-    public void setCert(@Nullable Path cert) {
-      this.cert = cert;
-    }
-
-    public @Nullable Path getKey() {
-      return key;
-    }
-
-    public void setKey(@Nullable Path key) {
-      this.key = key;
-    }
-
-    public @Nullable String getKeyPassphrase() {
-      return keyPassphrase;
-    }
-
-    public void setKeyPassphrase(@Nullable String keyPassphrase) {
-      this.keyPassphrase = keyPassphrase;
-    }
-
-    public @Nullable Path getCa() {
-      return ca;
-    }
-
-    public void setCa(@Nullable Path ca) {
-      this.ca = ca;
-    }
-
-    public @Nullable String getServerName() {
-      return serverName;
-    }
-
-    public void setServerName(@Nullable String serverName) {
-      this.serverName = serverName;
-    }
-  }
-
-  /** The on-disk cache. */
-  public static class Cache {
-    /**
-     * Where config.json.gz and node.id are kept. Without it the node forgets its configuration when
-     * it stops and gets a new identity on every start.
-     */
-    private @Nullable Path directory;
-
-    /** The largest cache file read back. */
-    private DataSize maxSize = DataSize.ofMegabytes(64);
-
-    /** A file holding the 32-byte key that encrypts the cache at rest (AES-256-GCM). */
-    private @Nullable Path encryptionKeyFile;
-
-    /**
-     * The name of an environment variable holding the encryption key (base64 or hex), instead of a
-     * file.
-     */
-    private @Nullable String encryptionKeyEnv;
-
-    /** Key files of earlier keys, so that a cache written before a key rotation can be read. */
-    private List<Path> oldEncryptionKeyFiles = new ArrayList<>();
-
-    public @Nullable Path getDirectory() {
-      return directory;
-    }
-
-    public void setDirectory(@Nullable Path directory) {
-      this.directory = directory;
-    }
-
-    public DataSize getMaxSize() {
-      return maxSize;
-    }
-
-    public void setMaxSize(DataSize maxSize) {
-      this.maxSize = maxSize;
-    }
-
-    public @Nullable Path getEncryptionKeyFile() {
-      return encryptionKeyFile;
-    }
-
-    public void setEncryptionKeyFile(@Nullable Path encryptionKeyFile) {
-      this.encryptionKeyFile = encryptionKeyFile;
-    }
-
-    public @Nullable String getEncryptionKeyEnv() {
-      return encryptionKeyEnv;
-    }
-
-    public void setEncryptionKeyEnv(@Nullable String encryptionKeyEnv) {
-      this.encryptionKeyEnv = encryptionKeyEnv;
-    }
-
-    public List<Path> getOldEncryptionKeyFiles() {
-      return oldEncryptionKeyFiles;
-    }
-
-    public void setOldEncryptionKeyFiles(List<Path> oldEncryptionKeyFiles) {
-      this.oldEncryptionKeyFiles = oldEncryptionKeyFiles;
-    }
-  }
-
-  /** Backups in a directory (a shared volume); encrypted with the cache's key when it has one. */
-  public static class Backup {
-    /** Where to copy the running configuration (only one from the control plane). */
-    private @Nullable Path exportDirectory;
-
-    /**
-     * Where to seed from when the node starts with no configuration and its first connection fails.
-     */
-    private @Nullable Path importDirectory;
-
-    /** The least time between two backup exports. */
-    private Duration exportDelay = Duration.ofSeconds(60);
-
-    public @Nullable Path getExportDirectory() {
-      return exportDirectory;
-    }
-
-    public void setExportDirectory(@Nullable Path exportDirectory) {
-      this.exportDirectory = exportDirectory;
-    }
-
-    public @Nullable Path getImportDirectory() {
-      return importDirectory;
-    }
-
-    public void setImportDirectory(@Nullable Path importDirectory) {
-      this.importDirectory = importDirectory;
-    }
-
-    public Duration getExportDelay() {
-      return exportDelay;
-    }
-
-    public void setExportDelay(Duration exportDelay) {
-      this.exportDelay = exportDelay;
-    }
-  }
-
-  /** Licensing. */
-  public static class License {
-    /** The Ed25519 public key (PEM text, BEGIN PUBLIC KEY) that signs licenses. */
-    private @Nullable String publicKey;
-
-    /** A file holding that public key, instead of the text. */
-    private @Nullable Path publicKeyFile;
-
-    /** How long before expiry the LicenseExpiring event is published. */
-    private Duration warning = Duration.ofDays(30);
-
-    public @Nullable String getPublicKey() {
-      return publicKey;
-    }
-
-    public void setPublicKey(@Nullable String publicKey) {
-      this.publicKey = publicKey;
-    }
-
-    public @Nullable Path getPublicKeyFile() {
-      return publicKeyFile;
-    }
-
-    public void setPublicKeyFile(@Nullable Path publicKeyFile) {
-      this.publicKeyFile = publicKeyFile;
-    }
-
-    public Duration getWarning() {
-      return warning;
-    }
-
-    public void setWarning(Duration warning) {
-      this.warning = warning;
-    }
-  }
-
-  /** What the node reports about itself. */
-  public static class Node {
-    /** The node identity; default: the one kept in the cache directory (or a new one). */
-    private @Nullable UUID id;
-
-    /** The host name reported; default: this machine's. */
-    private @Nullable String hostname;
-
-    /** The version reported, for the control plane's compatibility check. */
-    private String version = ConfigSyncClient.VERSION;
-
-    public @Nullable UUID getId() {
-      return id;
-    }
-
-    public void setId(@Nullable UUID id) {
-      this.id = id;
-    }
-
-    public @Nullable String getHostname() {
-      return hostname;
-    }
-
-    public void setHostname(@Nullable String hostname) {
-      this.hostname = hostname;
-    }
-
-    public String getVersion() {
-      return version;
-    }
-
-    public void setVersion(String version) {
-      this.version = version;
-    }
-  }
-
-  /** The reconnect delay: uniformly random between the two, drawn anew on every attempt. */
-  public static class Reconnect {
-    /** The shortest delay before a new connection attempt. */
-    private Duration minDelay = Duration.ofSeconds(5);
-
-    /** The longest delay before a new connection attempt. */
-    private Duration maxDelay = Duration.ofSeconds(10);
-
-    public Duration getMinDelay() {
-      return minDelay;
-    }
-
-    public void setMinDelay(Duration minDelay) {
-      this.minDelay = minDelay;
-    }
-
-    public Duration getMaxDelay() {
-      return maxDelay;
-    }
-
-    public void setMaxDelay(Duration maxDelay) {
-      this.maxDelay = maxDelay;
-    }
-  }
-
-  /** Usage telemetry. */
-  public static class Usage {
-    /** Whether requests counted with client.usage() are sent to the control plane. */
-    private boolean enabled = true;
-
-    /** Where usage batches go, as wss://host:port[/path]; default: the control plane's address. */
-    private @Nullable URI endpoint;
-
-    /** How often counted usage is sent. */
-    private Duration flushInterval = Duration.ofSeconds(10);
-
-    /** The most (service, route, consumer) rows in one batch. */
-    private int batchSize = 1000;
-
-    /** How many batches are kept until the control plane acknowledges them. */
-    private int bufferBatches = 100;
-
-    /** How long a telemetry connection waits for the control plane's ingest_hello. */
-    private Duration helloTimeout = Duration.ofSeconds(5);
-
-    /** The most (service, route, consumer) keys counted in memory at once. */
-    private int maxKeys = 10_000;
-
-    public boolean isEnabled() {
-      return enabled;
-    }
-
-    public void setEnabled(boolean enabled) {
-      this.enabled = enabled;
-    }
-
-    public @Nullable URI getEndpoint() {
-      return endpoint;
-    }
-
-    public void setEndpoint(@Nullable URI endpoint) {
-      this.endpoint = endpoint;
-    }
-
-    public Duration getFlushInterval() {
-      return flushInterval;
-    }
-
-    public void setFlushInterval(Duration flushInterval) {
-      this.flushInterval = flushInterval;
-    }
-
-    public int getBatchSize() {
-      return batchSize;
-    }
-
-    public void setBatchSize(int batchSize) {
-      this.batchSize = batchSize;
-    }
-
-    public int getBufferBatches() {
-      return bufferBatches;
-    }
-
-    public void setBufferBatches(int bufferBatches) {
-      this.bufferBatches = bufferBatches;
-    }
-
-    public Duration getHelloTimeout() {
-      return helloTimeout;
-    }
-
-    public void setHelloTimeout(Duration helloTimeout) {
-      this.helloTimeout = helloTimeout;
-    }
-
-    public int getMaxKeys() {
-      return maxKeys;
-    }
-
-    public void setMaxKeys(int maxKeys) {
-      this.maxKeys = maxKeys;
-    }
-  }
-
   // ---- validation, when bound ------------------------------------------------------------------
 
   @Override
@@ -482,31 +135,34 @@ public class ConfigSyncProperties implements Validator {
             "controlPlane", "invalid", "must be wss://host:port (TLS only), got: " + uri);
       }
     }
-    if (p.usage.endpoint != null) {
-      URI uri = p.usage.endpoint;
+    URI usageEndpoint = p.usage.getEndpoint();
+    if (usageEndpoint != null) {
+      URI uri = usageEndpoint;
       if (!"wss".equalsIgnoreCase(uri.getScheme()) || uri.getHost() == null) {
         errors.rejectValue("usage.endpoint", "invalid", "must be wss://host:port[/path]");
       }
     }
-    String mode = p.tls.mode.toLowerCase(Locale.ROOT);
+    String mode = p.tls.getMode().toLowerCase(Locale.ROOT);
     if (!mode.equals("pki") && !mode.equals("shared")) {
-      errors.rejectValue("tls.mode", "invalid", "must be pki or shared, got: " + p.tls.mode);
+      errors.rejectValue("tls.mode", "invalid", "must be pki or shared, got: " + p.tls.getMode());
     }
-    readableFile(errors, "tls.cert", p.tls.cert);
-    readableFile(errors, "tls.key", p.tls.key);
-    readableFile(errors, "tls.ca", p.tls.ca);
+    readableFile(errors, "tls.cert", p.tls.getCert());
+    readableFile(errors, "tls.key", p.tls.getKey());
+    readableFile(errors, "tls.ca", p.tls.getCa());
     readableFile(errors, "fallbackConfig", p.fallbackConfig);
-    readableFile(errors, "cache.encryptionKeyFile", p.cache.encryptionKeyFile);
-    for (int i = 0; i < p.cache.oldEncryptionKeyFiles.size(); i++) {
+    readableFile(errors, "cache.encryptionKeyFile", p.cache.getEncryptionKeyFile());
+    for (int i = 0; i < p.cache.getOldEncryptionKeyFiles().size(); i++) {
       readableFile(
-          errors, "cache.oldEncryptionKeyFiles[" + i + "]", p.cache.oldEncryptionKeyFiles.get(i));
+          errors,
+          "cache.oldEncryptionKeyFiles[" + i + "]",
+          p.cache.getOldEncryptionKeyFiles().get(i));
     }
-    readableFile(errors, "license.publicKeyFile", p.license.publicKeyFile);
-    if (p.license.publicKey != null && p.license.publicKeyFile != null) {
+    readableFile(errors, "license.publicKeyFile", p.license.getPublicKeyFile());
+    if (p.license.getPublicKey() != null && p.license.getPublicKeyFile() != null) {
       errors.rejectValue(
           "license.publicKey", "conflict", "give license.public-key or license.public-key-file");
     }
-    if (p.cache.encryptionKeyFile != null && p.cache.encryptionKeyEnv != null) {
+    if (p.cache.getEncryptionKeyFile() != null && p.cache.getEncryptionKeyEnv() != null) {
       errors.rejectValue(
           "cache.encryptionKeyEnv",
           "conflict",
@@ -515,34 +171,36 @@ public class ConfigSyncProperties implements Validator {
     positive(errors, "heartbeatInterval", p.heartbeatInterval);
     positive(errors, "handshakeTimeout", p.handshakeTimeout);
     positive(errors, "cacheWriteTimeout", p.cacheWriteTimeout);
-    positive(errors, "backup.exportDelay", p.backup.exportDelay);
-    positive(errors, "usage.flushInterval", p.usage.flushInterval);
-    positive(errors, "usage.helloTimeout", p.usage.helloTimeout);
-    if (p.deadAfter != null) {
-      positive(errors, "deadAfter", p.deadAfter);
+    positive(errors, "backup.exportDelay", p.backup.getExportDelay());
+    positive(errors, "usage.flushInterval", p.usage.getFlushInterval());
+    positive(errors, "usage.helloTimeout", p.usage.getHelloTimeout());
+    Duration deadAfter = p.deadAfter;
+    if (deadAfter != null) {
+      positive(errors, "deadAfter", deadAfter);
     }
     Duration dead =
-        p.deadAfter != null ? p.deadAfter : p.heartbeatInterval.multipliedBy(3).dividedBy(2);
+        deadAfter != null ? deadAfter : p.heartbeatInterval.multipliedBy(3).dividedBy(2);
     if (dead.compareTo(p.heartbeatInterval) <= 0 && p.heartbeatInterval.toNanos() > 0) {
       errors.rejectValue(
           "deadAfter",
           "tooShort",
           "must be longer than heartbeat-interval (" + p.heartbeatInterval + "), got: " + dead);
     }
-    if (p.license.warning.isNegative()) {
+    if (p.license.getWarning().isNegative()) {
       errors.rejectValue("license.warning", "negative", "must not be negative");
     }
     if (p.startupWait.isNegative()) {
       errors.rejectValue("startupWait", "negative", "must not be negative");
     }
-    if (p.reconnect.minDelay.isNegative()) {
+    if (p.reconnect.getMinDelay().isNegative()) {
       errors.rejectValue("reconnect.minDelay", "negative", "must not be negative");
     }
-    if (p.reconnect.maxDelay.isZero() || p.reconnect.maxDelay.compareTo(p.reconnect.minDelay) < 0) {
+    if (p.reconnect.getMaxDelay().isZero()
+        || p.reconnect.getMaxDelay().compareTo(p.reconnect.getMinDelay()) < 0) {
       errors.rejectValue(
           "reconnect.maxDelay",
           "invalid",
-          "must be positive and at least reconnect.min-delay (" + p.reconnect.minDelay + ")");
+          "must be positive and at least reconnect.min-delay (" + p.reconnect.getMinDelay() + ")");
     }
     if (p.maxPayload.toBytes() < 1024) {
       errors.rejectValue("maxPayload", "tooSmall", "must be at least 1KB");
@@ -550,16 +208,17 @@ public class ConfigSyncProperties implements Validator {
     if (p.maxInflated.toBytes() < p.maxPayload.toBytes()) {
       errors.rejectValue("maxInflated", "tooSmall", "must not be below max-payload");
     }
-    if (p.cache.maxSize.toBytes() < 1) {
+    if (p.cache.getMaxSize().toBytes() < 1) {
       errors.rejectValue("cache.maxSize", "tooSmall", "must be positive");
     }
-    range(errors, "usage.batchSize", p.usage.batchSize, 1, 100_000);
-    range(errors, "usage.bufferBatches", p.usage.bufferBatches, 1, 1_000_000);
-    range(errors, "usage.maxKeys", p.usage.maxKeys, 1, 10_000_000);
-    if (!Versions.isValid(p.node.version)) {
+    range(errors, "usage.batchSize", p.usage.getBatchSize(), 1, 100_000);
+    range(errors, "usage.bufferBatches", p.usage.getBufferBatches(), 1, 1_000_000);
+    range(errors, "usage.maxKeys", p.usage.getMaxKeys(), 1, 10_000_000);
+    if (!Versions.isValid(p.node.getVersion())) {
       errors.rejectValue("node.version", "invalid", "must look like MAJOR.MINOR[.PATCH]");
     }
-    if (p.node.hostname != null && p.node.hostname.isBlank()) {
+    String hostname = p.node.getHostname();
+    if (hostname != null && hostname.isBlank()) {
       errors.rejectValue("node.hostname", "blank", "must not be blank");
     }
     for (String name : p.capabilities.keySet()) {
@@ -609,31 +268,31 @@ public class ConfigSyncProperties implements Validator {
     this.controlPlane = controlPlane;
   }
 
-  public Tls getTls() {
+  public TlsProperties getTls() {
     return tls;
   }
 
-  public Cache getCache() {
+  public CacheProperties getCache() {
     return cache;
   }
 
-  public Backup getBackup() {
+  public BackupProperties getBackup() {
     return backup;
   }
 
-  public License getLicense() {
+  public LicenseProperties getLicense() {
     return license;
   }
 
-  public Node getNode() {
+  public NodeProperties getNode() {
     return node;
   }
 
-  public Reconnect getReconnect() {
+  public ReconnectProperties getReconnect() {
     return reconnect;
   }
 
-  public Usage getUsage() {
+  public UsageProperties getUsage() {
     return usage;
   }
 
