@@ -1,6 +1,6 @@
 package dev.configsync.agent;
 
-import dev.configsync.cli.CommandRunner;
+import dev.configsync.cli.CommandLauncher;
 import dev.configsync.cli.CommandVersion;
 import dev.configsync.cli.StopSignal;
 import java.io.PrintStream;
@@ -66,6 +66,10 @@ public final class AgentMain {
   /** The lock file in the cache directory that a running {@code run} (or a writing load) holds. */
   static final String LOCK_FILE = "agent.lock";
 
+  /** How {@link #main}, {@link #run} and the tests start the command line. */
+  static final CommandLauncher LAUNCHER =
+      new CommandLauncher(NAME, AgentMain::commandLine, args -> args);
+
   private AgentMain() {}
 
   /** Runs the command line and exits the JVM with its status. */
@@ -73,7 +77,7 @@ public final class AgentMain {
     if (args.length > 0 && args[0].equals("load")) {
       quietForLoad();
     }
-    System.exit(execute(args, System.out, System.err, new StopSignal(), true));
+    LAUNCHER.runAndExit(args);
   }
 
   /**
@@ -106,28 +110,22 @@ public final class AgentMain {
    * @return the exit status: {@link #EXIT_OK}, {@link #EXIT_FAILURE} or {@link #EXIT_USAGE}
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    return execute(args, out, err, new StopSignal(), false);
+    return LAUNCHER.run(args, out, err, new StopSignal());
   }
 
-  /** Same as {@link #run(String[], PrintStream, PrintStream)}, stoppable through {@code stop}. */
-  static int run(String[] args, PrintStream out, PrintStream err, StopSignal stop) {
-    return execute(args, out, err, stop, false);
-  }
-
-  private static int execute(
-      String[] args, PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
-    CommandLine cli =
-        new CommandLine(new TopCommand())
-            .addSubcommand("run", new RunCommand(out, err, stop, installSignals))
-            .addSubcommand("load", new LoadCommand(out, err))
-            .addSubcommand("hash", new HashCommand(out, err))
-            .addSubcommand("status", new StatusCommand(out, err))
-            .addSubcommand(
-                "license",
-                new CommandLine(new LicenseCommand())
-                    .addSubcommand("keygen", new LicenseCommand.Keygen(out, err))
-                    .addSubcommand("issue", new LicenseCommand.Issue(out, err)));
-    return CommandRunner.execute(NAME, cli, args, out, err, stop);
+  /** Its command line, with every subcommand printing to {@code out} and {@code err}. */
+  private static CommandLine commandLine(
+      PrintStream out, PrintStream err, StopSignal stop, boolean installSignals) {
+    return new CommandLine(new TopCommand())
+        .addSubcommand("run", new RunCommand(out, err, stop, installSignals))
+        .addSubcommand("load", new LoadCommand(out, err))
+        .addSubcommand("hash", new HashCommand(out, err))
+        .addSubcommand("status", new StatusCommand(out, err))
+        .addSubcommand(
+            "license",
+            new CommandLine(new LicenseCommand())
+                .addSubcommand("keygen", new LicenseCommand.Keygen(out, err))
+                .addSubcommand("issue", new LicenseCommand.Issue(out, err)));
   }
 
   /** The top-level command: only dispatches to its subcommands. */

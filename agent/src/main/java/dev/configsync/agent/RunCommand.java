@@ -6,8 +6,6 @@ import dev.configsync.ConfigSyncClient;
 import dev.configsync.cache.FileSnapshotStore;
 import dev.configsync.cli.BadArgumentException;
 import dev.configsync.cli.DirectoryLock;
-import dev.configsync.cli.Durations;
-import dev.configsync.cli.PemFlags;
 import dev.configsync.cli.StopSignal;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.micrometer.MicrometerSyncMetrics;
@@ -26,20 +24,12 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -85,63 +75,7 @@ final class RunCommand implements Callable<Integer> {
       })
   List<String> controlPlanes = new ArrayList<>();
 
-  @Option(
-      names = "--cert",
-      required = true,
-      paramLabel = "FILE",
-      description =
-          "This node's certificate chain, PEM, leaf first; in shared mode, the cluster"
-              + " certificate. Read again before each connection (rotation).")
-  @Nullable Path cert;
-
-  @Option(
-      names = "--key",
-      required = true,
-      paramLabel = "FILE",
-      description =
-          "The private key of the certificate, PEM (PKCS#8, PKCS#1 or SEC1), encrypted or not;"
-              + " should be readable by its owner only.")
-  @Nullable Path key;
-
-  @Option(
-      names = "--key-passphrase-file",
-      paramLabel = "FILE",
-      description =
-          "A file holding the passphrase of an encrypted --key (one trailing newline is"
-              + " ignored).")
-  @Nullable Path keyPassphraseFile;
-
-  @Option(
-      names = "--key-passphrase-env",
-      paramLabel = "NAME",
-      description = "An environment variable holding the passphrase of an encrypted --key.")
-  @Nullable String keyPassphraseEnv;
-
-  @Option(
-      names = "--ca",
-      paramLabel = "FILE",
-      description =
-          "The CA certificate(s), PEM, trusted for the control plane's certificate. Required in"
-              + " pki mode; not used in shared mode.")
-  @Nullable Path ca;
-
-  @Option(
-      names = "--server-name",
-      paramLabel = "NAME",
-      description =
-          "Sent as the TLS server name; in pki mode, also the name the control plane's"
-              + " certificate is checked against instead of the URL's host.")
-  @Nullable String serverName;
-
-  @Option(
-      names = "--cluster-mode",
-      paramLabel = "pki|shared",
-      defaultValue = "pki",
-      description =
-          "pki (default): this node's own certificate, the control plane's checked against --ca."
-              + " shared: --cert is the cluster certificate the control plane uses too, and the"
-              + " only one trusted.")
-  String clusterMode = "pki";
+  @Mixin AgentTlsOptions tlsOptions = new AgentTlsOptions();
 
   @Option(
       names = "--cache-dir",
@@ -192,58 +126,9 @@ final class RunCommand implements Callable<Integer> {
               + " CONFIGSYNC_HASH and CONFIGSYNC_OUTPUT set; time limit 60s.")
   @Nullable String onChange;
 
-  @Option(
-      names = "--heartbeat",
-      paramLabel = "DURATION",
-      defaultValue = "30s",
-      converter = Durations.Converter.class,
-      description =
-          "Ping interval (default ${DEFAULT-VALUE}); the link is declared dead after 1.5x"
-              + " without an answer.")
-  Duration heartbeat = Duration.ofSeconds(30);
+  @Mixin LinkTimingOptions timing = new LinkTimingOptions();
 
-  @Option(
-      names = "--reconnect-min",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = Durations.Converter.class,
-      description = "Shortest delay before reconnecting (default ${DEFAULT-VALUE}).")
-  Duration reconnectMin = Duration.ofSeconds(5);
-
-  @Option(
-      names = "--reconnect-max",
-      paramLabel = "DURATION",
-      defaultValue = "10s",
-      converter = Durations.Converter.class,
-      description = "Longest delay before reconnecting (default ${DEFAULT-VALUE}).")
-  Duration reconnectMax = Duration.ofSeconds(10);
-
-  @Option(
-      names = "--label",
-      paramLabel = "KEY=VALUE",
-      converter = Label.Converter.class,
-      description = "A label reported to the control plane; repeatable.")
-  List<Label> labels = new ArrayList<>();
-
-  @Option(
-      names = "--capability",
-      paramLabel = "NAME=VERSION",
-      converter = Capability.Converter.class,
-      description = {
-        "A plugin (capability) this node runs, with its version, declared to the control plane;"
-            + " repeatable. The control plane withholds every configuration that uses a plugin the"
-            + " node does not declare. Declare only what the proxy really enforces."
-      })
-  List<Capability> capabilities = new ArrayList<>();
-
-  @Option(
-      names = "--node-version",
-      paramLabel = "VERSION",
-      description =
-          "The version reported to the control plane as node_version (MAJOR.MINOR[.PATCH]),"
-              + " checked by it for compatibility (default: the agent's, ${DEFAULT-VALUE}).",
-      defaultValue = ConfigSyncClient.VERSION)
-  String nodeVersion = ConfigSyncClient.VERSION;
+  @Mixin DeclarationOptions declarations = new DeclarationOptions();
 
   @Option(
       names = "--metrics-listen",
@@ -350,8 +235,8 @@ final class RunCommand implements Callable<Integer> {
               .controlPlanes(setup.controlPlanes())
               .transport(transport)
               .snapshotStore(setup.store())
-              .heartbeatInterval(heartbeat)
-              .reconnectDelay(reconnectMin, reconnectMax)
+              .heartbeatInterval(timing.heartbeat)
+              .reconnectDelay(timing.reconnectMin, timing.reconnectMax)
               .clock(clock)
               .onSnapshot(listener::onSnapshot)
               .onEvent(listener::onEvent);
@@ -364,11 +249,11 @@ final class RunCommand implements Callable<Integer> {
       if (licenseKeyPem != null) {
         builder.licenseKeyPem(licenseKeyPem);
       }
-      for (Label label : labels) {
+      for (DeclarationOptions.Label label : declarations.labels) {
         builder.label(label.key(), label.value());
       }
-      builder.nodeVersion(nodeVersion);
-      for (Capability capability : capabilities) {
+      builder.nodeVersion(declarations.nodeVersion);
+      for (DeclarationOptions.Capability capability : declarations.capabilities) {
         builder.capability(capability.name(), capability.version());
       }
       client = builder.build();
@@ -409,7 +294,7 @@ final class RunCommand implements Callable<Integer> {
         "configsync-agent {} running against {}; stop with SIGTERM or SIGINT",
         ConfigSyncClient.VERSION,
         setup.controlPlanes().size() == 1 ? setup.controlPlanes().get(0) : setup.controlPlanes());
-    logDeclarations();
+    declarations.logDeclarations();
 
     boolean interrupted = false;
     try {
@@ -435,40 +320,11 @@ final class RunCommand implements Callable<Integer> {
     return AgentMain.EXIT_OK;
   }
 
-  /**
-   * Says what the node declares to the control plane. The protocol gives a node no signal when the
-   * control plane withholds a configuration from it (the control plane only sends nothing), so this
-   * line, and {@code plugins} in the status, are what the node itself can show.
-   */
-  private void logDeclarations() {
-    if (capabilities.isEmpty()) {
-      log.info(
-          "declaring node_version {} and no plugins: a control plane that checks compatibility"
-              + " withholds every configuration that uses a plugin (see --capability)",
-          nodeVersion);
-    } else {
-      log.info(
-          "declaring node_version {} and plugins {}: a control plane that checks compatibility"
-              + " withholds configurations that use any other plugin",
-          nodeVersion,
-          declaredPlugins());
-    }
-  }
-
-  /** The declared plugins, name to version, in the order given. */
-  private Map<String, String> declaredPlugins() {
-    Map<String, String> plugins = new LinkedHashMap<>();
-    for (Capability capability : capabilities) {
-      plugins.put(capability.name(), capability.version());
-    }
-    return plugins;
-  }
-
   /** The agent's fields of {@code status.json}: what it declares to the control plane. */
   private void declaredFields(ObjectNode status) {
-    status.put("node_version", nodeVersion);
+    status.put("node_version", declarations.nodeVersion);
     ObjectNode plugins = status.putObject("plugins");
-    declaredPlugins().forEach(plugins::put);
+    declarations.declaredPlugins().forEach(plugins::put);
     MetricsEndpoint endpoint = metricsEndpoint;
     if (endpoint != null) {
       status.put("metrics_address", hostPort(endpoint.address()));
@@ -477,10 +333,7 @@ final class RunCommand implements Callable<Integer> {
 
   /** Everything the flags describe, checked; or a message naming the flag at fault. */
   private Setup setUp() throws BadArgumentException {
-    String mode = clusterMode.toLowerCase(Locale.ROOT);
-    if (!mode.equals("pki") && !mode.equals("shared")) {
-      throw new BadArgumentException("--cluster-mode must be pki or shared, got: " + clusterMode);
-    }
+    boolean shared = tlsOptions.shared();
     Path fallback = fallbackConfig;
     if (fallback != null && !Files.isReadable(fallback)) {
       throw new BadArgumentException("--fallback-config " + fallback + " cannot be read");
@@ -496,8 +349,8 @@ final class RunCommand implements Callable<Integer> {
             e);
       }
     }
-    checkDurations();
-    checkDeclarations();
+    timing.check();
+    declarations.check();
     InetSocketAddress metricsAt = null;
     if (metricsListen != null) {
       try {
@@ -511,7 +364,7 @@ final class RunCommand implements Callable<Integer> {
       throw new BadArgumentException("--on-change must not be empty");
     }
     List<URI> uris = controlPlaneUris(controlPlanes);
-    TlsConfig tls = tls(mode.equals("shared"));
+    TlsConfig tls = tlsOptions.tls(shared);
     OutputFile.Format outputFormat =
         switch (format) {
           case "json" -> OutputFile.Format.JSON;
@@ -573,64 +426,6 @@ final class RunCommand implements Callable<Integer> {
     return lock;
   }
 
-  private void checkDurations() throws BadArgumentException {
-    if (heartbeat.isZero() || heartbeat.isNegative()) {
-      throw new BadArgumentException(
-          "--heartbeat must be positive, got: " + Durations.format(heartbeat));
-    }
-    if (reconnectMin.isNegative()) {
-      throw new BadArgumentException("--reconnect-min must not be negative, got: " + reconnectMin);
-    }
-    if (reconnectMax.isZero() || reconnectMax.isNegative()) {
-      throw new BadArgumentException(
-          "--reconnect-max must be positive, got: " + Durations.format(reconnectMax));
-    }
-    if (reconnectMax.compareTo(reconnectMin) < 0) {
-      throw new BadArgumentException(
-          "--reconnect-max ("
-              + Durations.format(reconnectMax)
-              + ") must not be below --reconnect-min ("
-              + Durations.format(reconnectMin)
-              + ")");
-    }
-  }
-
-  /** {@code --node-version} and the {@code --capability} list: each plugin named once. */
-  private void checkDeclarations() throws BadArgumentException {
-    if (!Capability.VERSION.matcher(nodeVersion).matches()) {
-      throw new BadArgumentException(
-          "--node-version must be MAJOR.MINOR[.PATCH] with an optional -suffix or +suffix of"
-              + " letters, digits, '.' and '-' (at most "
-              + Capability.MAX_VERSION_LENGTH
-              + " characters), got: "
-              + printable(nodeVersion));
-    }
-    Set<String> names = new HashSet<>();
-    for (Capability capability : capabilities) {
-      if (!names.add(capability.name())) {
-        throw new BadArgumentException(
-            "--capability names plugin '"
-                + capability.name()
-                + "' twice; declare each plugin once, with the version the node runs");
-      }
-    }
-  }
-
-  /** {@code text} with control characters escaped, for an error message. */
-  static String printable(String text) {
-    StringBuilder b = new StringBuilder();
-    text.codePoints()
-        .forEach(
-            c -> {
-              if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
-                b.append(String.format(Locale.ROOT, "\\u%04x", c));
-              } else {
-                b.appendCodePoint(c);
-              }
-            });
-    return b.toString();
-  }
-
   /** Checks every {@code --control-plane}; a replica listed twice is refused. */
   private static List<URI> controlPlaneUris(List<String> texts) throws BadArgumentException {
     if (texts.isEmpty()) {
@@ -678,57 +473,6 @@ final class RunCommand implements Callable<Integer> {
     return uri;
   }
 
-  private TlsConfig tls(boolean shared) throws BadArgumentException {
-    Path certFile = Objects.requireNonNull(cert, "--cert");
-    Path keyFile = Objects.requireNonNull(key, "--key");
-    Path caFile = ca;
-    if (shared && caFile != null) {
-      throw new BadArgumentException(
-          "--ca is not used with --cluster-mode shared: the control plane must present --cert"
-              + " itself; remove --ca, or use --cluster-mode pki");
-    }
-    if (!shared && caFile == null) {
-      throw new BadArgumentException(
-          "--ca is required with --cluster-mode pki (the CA certificates trusted for the control"
-              + " plane's certificate)");
-    }
-    char[] passphrase = KeyPassphrase.read(keyPassphraseFile, keyPassphraseEnv);
-    TlsConfig tls;
-    try {
-      // Each file in its own role first, so that a refusal names the flag whose file is wrong.
-      PemFlags.certKeyAndCa(certFile, keyFile, caFile, passphrase);
-      if (shared) {
-        tls =
-            passphrase == null
-                ? TlsConfig.shared(certFile, keyFile)
-                : TlsConfig.shared(certFile, keyFile, passphrase);
-      } else {
-        Path trusted = Objects.requireNonNull(caFile, "--ca");
-        tls =
-            passphrase == null
-                ? TlsConfig.pki(certFile, keyFile, trusted)
-                : TlsConfig.pki(certFile, keyFile, trusted, passphrase);
-      }
-    } catch (IllegalArgumentException e) {
-      // Each file is usable on its own: the key does not match the certificate, or the pair
-      // cannot make a TLS context.
-      throw new BadArgumentException("--cert/--key: " + e.getMessage(), e);
-    } finally {
-      if (passphrase != null) {
-        Arrays.fill(passphrase, '\0'); // TlsConfig keeps its own copy, for rotations
-      }
-    }
-    String name = serverName;
-    if (name != null) {
-      try {
-        tls = tls.withServerName(name);
-      } catch (IllegalArgumentException e) {
-        throw new BadArgumentException("--server-name: " + e.getMessage(), e);
-      }
-    }
-    return tls;
-  }
-
   /** What {@link #setUp()} checked and built. */
   private record Setup(
       List<URI> controlPlanes,
@@ -738,71 +482,4 @@ final class RunCommand implements Callable<Integer> {
       DirectoryLock lock,
       Path incoming,
       @Nullable InetSocketAddress metricsListen) {}
-
-  /**
-   * A {@code --capability NAME=VERSION}: a plugin the node runs, declared to the control plane in
-   * {@code basic_info.plugins}.
-   */
-  record Capability(String name, String version) {
-    static final int MAX_NAME_LENGTH = 128;
-    static final int MAX_VERSION_LENGTH = 64;
-
-    /** Kong's plugin names: letters, digits, '-', '_' and '.', starting with a letter or digit. */
-    static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
-
-    /** MAJOR.MINOR[.PATCH], an optional {@code -pre} or {@code +build} suffix; printable only. */
-    static final Pattern VERSION =
-        Pattern.compile("(?=.{1,64}$)\\d{1,9}\\.\\d{1,9}(\\.\\d{1,9})?([-+.][0-9A-Za-z.+-]*)?");
-
-    /** Parses {@code NAME=VERSION}; picocli names the option in its message (exit 2). */
-    static final class Converter implements CommandLine.ITypeConverter<Capability> {
-      @Override
-      public Capability convert(String text) {
-        int eq = text.indexOf('=');
-        if (eq < 0) {
-          throw new CommandLine.TypeConversionException(
-              "'"
-                  + printable(text)
-                  + "' is not NAME=VERSION (a plugin name and the version the node runs, e.g."
-                  + " rate-limiting=3.4.0)");
-        }
-        String name = text.substring(0, eq);
-        String version = text.substring(eq + 1);
-        if (!NAME.matcher(name).matches()) {
-          throw new CommandLine.TypeConversionException(
-              "'"
-                  + printable(text)
-                  + "': the plugin name must be 1 to "
-                  + MAX_NAME_LENGTH
-                  + " letters, digits, '-', '_' or '.', starting with a letter or digit");
-        }
-        if (!VERSION.matcher(version).matches()) {
-          throw new CommandLine.TypeConversionException(
-              "'"
-                  + printable(text)
-                  + "': the version must be MAJOR.MINOR[.PATCH] with an optional -suffix or"
-                  + " +suffix (at most "
-                  + MAX_VERSION_LENGTH
-                  + " characters), e.g. 3.4.0");
-        }
-        return new Capability(name, version);
-      }
-    }
-  }
-
-  /** A {@code --label KEY=VALUE}. */
-  record Label(String key, String value) {
-    /** Parses {@code KEY=VALUE}; picocli names the option in its message. */
-    static final class Converter implements CommandLine.ITypeConverter<Label> {
-      @Override
-      public Label convert(String text) {
-        int eq = text.indexOf('=');
-        if (eq <= 0 || text.substring(0, eq).isBlank()) {
-          throw new CommandLine.TypeConversionException(
-              "'" + text + "' is not KEY=VALUE with a non-empty KEY");
-        }
-        return new Label(text.substring(0, eq), text.substring(eq + 1));
-      }
-    }
-  }
 }

@@ -6,13 +6,12 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.configsync.AtRestEncryption;
+import dev.configsync.cli.testing.CommandProcess;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.testkit.TestControlPlane;
 import dev.configsync.testkit.TestPki;
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,9 +22,8 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -213,40 +211,21 @@ class AgentCacheEncryptionTest {
   @Test
   void anAgentInAnotherProcessTakesItsKeyFromTheEnvironment() throws Exception {
     String hash = cp.publish(configWithSecret(3));
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(AgentMain.class.getName());
-    command.addAll(runArgs("--cache-key-env", "CONFIGSYNC_CACHE_KEY"));
     Path stderr = dir.resolve("agent.err");
-    ProcessBuilder builder = new ProcessBuilder(command).redirectError(stderr.toFile());
-    builder.environment().put("CONFIGSYNC_CACHE_KEY", HexFormat.of().formatHex(KEY_A));
-    Process process = builder.start();
-    List<String> lines = new CopyOnWriteArrayList<>();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                in.lines().forEach(lines::add);
-              } catch (IOException e) {
-                lines.add("READ FAILED " + e);
-              }
-            });
-    reader.start();
-    try {
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .until(
-              () -> lines.stream().anyMatch(l -> l.contains("cache_written") && l.contains(hash)));
-      process.destroy(); // SIGTERM
-      assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-      reader.join(10_000);
-      assertThat(process.exitValue()).as(Files.readString(stderr)).isEqualTo(AgentMain.EXIT_OK);
-    } finally {
-      process.destroyForcibly();
+    List<String> lines;
+    try (CommandProcess process =
+        new CommandProcess(
+            AgentMain.class,
+            List.of(),
+            Map.of("CONFIGSYNC_CACHE_KEY", HexFormat.of().formatHex(KEY_A)),
+            runArgs("--cache-key-env", "CONFIGSYNC_CACHE_KEY"),
+            stderr)) {
+      process.awaitLine(
+          l -> l.contains("cache_written") && l.contains(hash),
+          "cache_written " + hash,
+          Duration.ofSeconds(60));
+      assertThat(process.stop()).as(process.err()).isEqualTo(AgentMain.EXIT_OK); // SIGTERM
+      lines = process.out();
     }
 
     byte[] onDisk = Files.readAllBytes(cache.resolve("config.json.gz"));

@@ -6,14 +6,13 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.cli.testing.CommandProcess;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.testkit.TestControlPlane;
 import dev.configsync.testkit.TestPki;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +20,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -328,32 +325,15 @@ class AgentLoadTest {
   @Test
   void loadFindsAnAgentRunningInAnotherProcess() throws Exception {
     cp.stop();
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-D" + IncomingWatcher.POLL_INTERVAL_PROPERTY + "=50ms");
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(AgentMain.class.getName());
-    command.addAll(runArgs());
     Path stderr = dir.resolve("agent.err");
-    Process process = new ProcessBuilder(command).redirectError(stderr.toFile()).start();
-    List<String> lines = new CopyOnWriteArrayList<>();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                in.lines().forEach(lines::add);
-              } catch (IOException e) {
-                lines.add("READ FAILED " + e);
-              }
-            });
-    reader.start();
-    try {
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .until(() -> lines.stream().anyMatch(l -> l.contains("\"disconnected\"")));
+    try (CommandProcess process =
+        new CommandProcess(
+            AgentMain.class,
+            List.of("-D" + IncomingWatcher.POLL_INTERVAL_PROPERTY + "=50ms"),
+            runArgs(),
+            stderr)) {
+      process.awaitLine(
+          l -> l.contains("\"disconnected\""), "disconnected", Duration.ofSeconds(60));
       Path file = Files.writeString(dir.resolve("kong.json"), AgentRunTest.config(8));
       String manual = hashOf(AgentRunTest.config(8));
 
@@ -364,7 +344,7 @@ class AgentLoadTest {
       await()
           .until(
               () ->
-                  lines.stream()
+                  process.out().stream()
                       .anyMatch(
                           l ->
                               l.contains("\"manual_load_finished\"")
@@ -373,19 +353,14 @@ class AgentLoadTest {
       await()
           .until(
               () ->
-                  lines.stream()
+                  process.out().stream()
                       .anyMatch(
                           l ->
                               l.contains("snapshot_applied")
                                   && l.contains(manual)
                                   && l.contains("\"source\":\"manual\"")));
 
-      process.destroy(); // SIGTERM
-      assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-      reader.join(10_000);
-      assertThat(process.exitValue()).as(Files.readString(stderr)).isEqualTo(AgentMain.EXIT_OK);
-    } finally {
-      process.destroyForcibly();
+      assertThat(process.stop()).as(process.err()).isEqualTo(AgentMain.EXIT_OK); // SIGTERM
     }
   }
 }

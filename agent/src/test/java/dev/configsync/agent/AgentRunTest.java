@@ -5,12 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.configsync.cli.testing.CommandProcess;
 import dev.configsync.testkit.TestControlPlane;
 import dev.configsync.testkit.TestPki;
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -25,7 +23,6 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -502,46 +499,20 @@ class AgentRunTest {
   @ValueSource(strings = {"TERM", "INT"})
   void signalStopsTheAgentCleanlyWithExitStatus0(String signal) throws Exception {
     String hash = cp.publish(config(9));
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(AgentMain.class.getName());
-    command.addAll(baseArgs());
     Path stderr = dir.resolve("agent.err");
-    Process process = new ProcessBuilder(command).redirectError(stderr.toFile()).start();
-    List<String> lines = new CopyOnWriteArrayList<>();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                in.lines().forEach(lines::add);
-              } catch (IOException e) {
-                lines.add("READ FAILED " + e);
-              }
-            });
-    reader.start();
-    try {
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .until(
-              () ->
-                  lines.stream().anyMatch(l -> l.contains("snapshot_applied") && l.contains(hash)));
+    try (CommandProcess process =
+        new CommandProcess(AgentMain.class, List.of(), baseArgs(), stderr)) {
+      process.awaitLine(
+          l -> l.contains("snapshot_applied") && l.contains(hash),
+          "snapshot_applied " + hash,
+          Duration.ofSeconds(60));
 
-      new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid()))
-          .inheritIO()
-          .start()
-          .waitFor();
+      process.signal(signal);
 
-      assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-      reader.join(10_000);
-      assertThat(process.exitValue()).as(Files.readString(stderr)).isEqualTo(AgentMain.EXIT_OK);
+      assertThat(process.exitCode()).as(process.err()).isEqualTo(AgentMain.EXIT_OK);
+      List<String> lines = process.out();
       assertThat(lines.get(lines.size() - 1)).startsWith("{\"event\":\"stopped\"");
-      assertThat(Files.readString(stderr)).contains("SIG" + signal + " received");
-    } finally {
-      process.destroyForcibly();
+      assertThat(process.err()).contains("SIG" + signal + " received");
     }
   }
 }

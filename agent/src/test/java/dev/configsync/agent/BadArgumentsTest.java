@@ -1,6 +1,7 @@
 package dev.configsync.agent;
 
 import static dev.configsync.cli.testing.ArgumentEdits.add;
+import static dev.configsync.cli.testing.ArgumentEdits.bad;
 import static dev.configsync.cli.testing.ArgumentEdits.remove;
 import static dev.configsync.cli.testing.ArgumentEdits.replace;
 import static java.nio.charset.StandardCharsets.UTF_8;
@@ -47,11 +48,6 @@ class BadArgumentsTest {
             certs.resolve("ca.crt").toString(),
             "--cache-dir",
             dir.resolve("cache").toString()));
-  }
-
-  private static Arguments bad(
-      String name, UnaryOperator<List<String>> change, String... expectedInMessage) {
-    return Arguments.of(name, change, List.of(expectedInMessage));
   }
 
   static Stream<Arguments> badCommandLines() {

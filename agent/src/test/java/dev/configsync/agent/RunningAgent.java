@@ -17,7 +17,7 @@ final class RunningAgent {
   private final RunningCommand command;
 
   RunningAgent(List<String> args) {
-    command = new RunningCommand("agent-under-test", AgentMain::run, args);
+    command = new RunningCommand("agent-under-test", AgentMain.LAUNCHER::run, args);
   }
 
   /** Everything printed on stdout so far, line by line. */

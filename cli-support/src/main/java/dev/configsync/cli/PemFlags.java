@@ -2,6 +2,7 @@ package dev.configsync.cli;
 
 import dev.configsync.tls.PemMaterial;
 import java.nio.file.Path;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -62,6 +63,34 @@ public final class PemFlags {
     privateKey("--key", key, passphrase);
     if (ca != null) {
       certificates("--ca", ca);
+    }
+  }
+
+  /**
+   * Checks the files as {@link #certKeyAndCa} does, then builds the TLS context from them. What
+   * {@code context} refuses after the files passed concerns the pair (the key does not match the
+   * certificate, or the two cannot make a TLS context): it is named {@code --cert/--key}.
+   *
+   * @param <T> the TLS context's type
+   * @param cert the {@code --cert} file
+   * @param key the {@code --key} file
+   * @param ca the {@code --ca} file, or null
+   * @param passphrase the key's passphrase, or null
+   * @param context builds the TLS context from the files; throws {@link IllegalArgumentException}
+   *     for material it refuses
+   * @return what {@code context} built
+   * @throws BadArgumentException naming the flag, or the pair, whose material is refused
+   */
+  public static <T> T tlsContext(
+      Path cert, Path key, @Nullable Path ca, char @Nullable [] passphrase, Supplier<T> context)
+      throws BadArgumentException {
+    // Each file in its own role first, so that a refusal names the flag whose file is wrong:
+    // messages name files, and --cert and --key may name the same one (a combined PEM).
+    certKeyAndCa(cert, key, ca, passphrase);
+    try {
+      return context.get();
+    } catch (IllegalArgumentException e) {
+      throw new BadArgumentException("--cert/--key: " + e.getMessage(), e);
     }
   }
 

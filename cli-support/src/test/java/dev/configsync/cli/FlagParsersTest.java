@@ -11,6 +11,7 @@ class FlagParsersTest {
   void sizesTakeBinaryUnits() {
     assertThat(ByteSize.parse("16777216")).isEqualTo(16L << 20);
     assertThat(ByteSize.parse("512KiB")).isEqualTo(512L << 10);
+    assertThat(ByteSize.parse("16MiB")).isEqualTo(16L << 20);
     assertThat(ByteSize.parse(" 16MiB ")).isEqualTo(16L << 20);
     assertThat(ByteSize.parse("1GiB")).isEqualTo(1L << 30);
     assertThat(ByteSize.format(16L << 20)).isEqualTo("16MiB");

@@ -1,5 +1,6 @@
 package dev.configsync.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -69,5 +70,43 @@ class PemFlagsTest {
     assertThatThrownBy(() -> PemFlags.certificates("--etcd-ca", missing))
         .isInstanceOf(BadArgumentException.class)
         .hasMessageStartingWith("--etcd-ca: " + missing + ": cannot read file");
+  }
+
+  @Test
+  void tlsContextChecksEachFileBeforeBuilding() {
+    assertThatThrownBy(
+            () ->
+                PemFlags.tlsContext(
+                    key,
+                    key,
+                    ca,
+                    null,
+                    () -> {
+                      throw new AssertionError("built from a file refused in its role");
+                    }))
+        .isInstanceOf(BadArgumentException.class)
+        .hasMessageStartingWith("--cert: " + key + ": no certificate found");
+  }
+
+  @Test
+  void whatTheContextRefusesAfterTheFilesPassedConcernsThePair() {
+    assertThatThrownBy(
+            () ->
+                PemFlags.tlsContext(
+                    cert,
+                    key,
+                    ca,
+                    null,
+                    () -> {
+                      throw new IllegalArgumentException("the key does not match the certificate");
+                    }))
+        .isInstanceOf(BadArgumentException.class)
+        .hasMessage("--cert/--key: the key does not match the certificate");
+  }
+
+  @Test
+  void tlsContextReturnsWhatWasBuilt() throws Exception {
+    assertThat(PemFlags.tlsContext(combined, combined, ca, null, () -> "context"))
+        .isEqualTo("context");
   }
 }

@@ -2,8 +2,12 @@ package dev.configsync.cli.testing;
 
 import java.util.List;
 import java.util.function.UnaryOperator;
+import org.junit.jupiter.params.provider.Arguments;
 
-/** Edits of a valid argument list, for tests that make one flag wrong at a time. */
+/**
+ * Edits of a valid argument list, for tests that make one flag wrong at a time, and the rows of
+ * such tests.
+ */
 public final class ArgumentEdits {
   private ArgumentEdits() {}
 
@@ -47,5 +51,19 @@ public final class ArgumentEdits {
       args.remove(i);
       return args;
     };
+  }
+
+  /**
+   * One row of a parameterized test of a bad command line: its name, the edit that makes a valid
+   * argument list wrong, and what the message on stderr must contain.
+   *
+   * @param name the row's name
+   * @param change the edit
+   * @param expectedInMessage what the message must contain
+   * @return the row
+   */
+  public static Arguments bad(
+      String name, UnaryOperator<List<String>> change, String... expectedInMessage) {
+    return Arguments.of(name, change, List.of(expectedInMessage));
   }
 }

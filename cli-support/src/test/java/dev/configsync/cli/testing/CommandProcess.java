@@ -11,9 +11,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 /**
  * A command in a JVM of its own, started through its {@code main} as {@code java -jar} would (the
@@ -37,6 +39,27 @@ public final class CommandProcess implements AutoCloseable {
    */
   public CommandProcess(Class<?> mainClass, List<String> jvmOptions, List<String> args, Path stderr)
       throws IOException {
+    this(mainClass, jvmOptions, Map.of(), args, stderr);
+  }
+
+  /**
+   * Starts {@code java [jvmOptions] -cp <test class path> mainClass args} with more environment
+   * variables.
+   *
+   * @param mainClass the class with {@code main}
+   * @param jvmOptions options for the JVM, such as {@code -Xmx128m}
+   * @param environment variables added to this JVM's environment for the process
+   * @param args the command's arguments
+   * @param stderr the file that receives its stderr
+   * @throws IOException when the JVM cannot be started
+   */
+  public CommandProcess(
+      Class<?> mainClass,
+      List<String> jvmOptions,
+      Map<String, String> environment,
+      List<String> args,
+      Path stderr)
+      throws IOException {
     this.stderr = stderr;
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -45,7 +68,9 @@ public final class CommandProcess implements AutoCloseable {
     command.add(System.getProperty("java.class.path"));
     command.add(mainClass.getName());
     command.addAll(args);
-    process = new ProcessBuilder(command).redirectError(stderr.toFile()).start();
+    ProcessBuilder builder = new ProcessBuilder(command).redirectError(stderr.toFile());
+    builder.environment().putAll(environment);
+    process = builder.start();
     reader =
         new Thread(
             () -> {
@@ -91,14 +116,40 @@ public final class CommandProcess implements AutoCloseable {
    * @return the line
    */
   public String awaitLine(String prefix, Duration atMost) {
-    await().atMost(atMost).until(() -> line(prefix).isPresent() || !process.isAlive());
-    return line(prefix)
-        .orElseThrow(
-            () -> new AssertionError("the process exited before printing " + prefix + err()));
+    return awaitLine(l -> l.startsWith(prefix), prefix, atMost);
   }
 
-  private Optional<String> line(String prefix) {
-    return out.stream().filter(l -> l.startsWith(prefix)).findFirst();
+  /**
+   * Waits for a stdout line that matches {@code condition}, failing early if the process exits.
+   *
+   * @param condition what the line holds
+   * @param what the line, in the failure message
+   * @param atMost how long to wait
+   * @return the line
+   */
+  public String awaitLine(Predicate<String> condition, String what, Duration atMost) {
+    await().atMost(atMost).until(() -> line(condition).isPresent() || !process.isAlive());
+    return line(condition)
+        .orElseThrow(
+            () -> new AssertionError("the process exited before printing " + what + err()));
+  }
+
+  private Optional<String> line(Predicate<String> condition) {
+    return out.stream().filter(condition).findFirst();
+  }
+
+  /**
+   * Sends a signal with {@code kill}, as an operator would, and returns at once.
+   *
+   * @param name the signal's name without {@code SIG}, such as {@code TERM} or {@code INT}
+   * @throws IOException when {@code kill} cannot be run
+   * @throws InterruptedException when interrupted while {@code kill} runs
+   */
+  public void signal(String name) throws IOException, InterruptedException {
+    new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+        .inheritIO()
+        .start()
+        .waitFor();
   }
 
   /**

@@ -1,13 +1,13 @@
 package dev.configsync.cp.cli;
 
 import static dev.configsync.cli.testing.ArgumentEdits.add;
+import static dev.configsync.cli.testing.ArgumentEdits.bad;
 import static dev.configsync.cli.testing.ArgumentEdits.remove;
 import static dev.configsync.cli.testing.ArgumentEdits.replace;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.configsync.cli.ByteSize;
 import dev.configsync.cli.DirectoryLock;
 import dev.configsync.testkit.TestPki;
 import java.io.ByteArrayOutputStream;
@@ -104,11 +104,6 @@ class ControlPlaneMainArgumentsTest {
   private static UnaryOperator<List<String>> both(
       UnaryOperator<List<String>> first, UnaryOperator<List<String>> second) {
     return args -> second.apply(first.apply(args));
-  }
-
-  private static Arguments bad(
-      String name, UnaryOperator<List<String>> change, String... expectedInMessage) {
-    return Arguments.of(name, change, List.of(expectedInMessage));
   }
 
   static Stream<Arguments> badCommandLines() {
@@ -405,7 +400,7 @@ class ControlPlaneMainArgumentsTest {
   @Test
   void aStoreInUseByAnotherControlPlaneExitsWith2() throws Exception {
     Path store = dir.resolve("locked-store");
-    try (DirectoryLock held = ControlPlaneMain.tryLockStore(store)) {
+    try (DirectoryLock held = StoreOptions.tryLockStore(store)) {
       assertThat(held).isNotNull();
       try (RunningControlPlane cp =
           new RunningControlPlane(add("--store", store.toString()).apply(valid()))) {
@@ -427,7 +422,7 @@ class ControlPlaneMainArgumentsTest {
     }
     assertThat(store.resolve("config.json.gz")).doesNotExist();
     // The lock went with the command: the store can be used again at once.
-    try (DirectoryLock again = ControlPlaneMain.tryLockStore(store)) {
+    try (DirectoryLock again = StoreOptions.tryLockStore(store)) {
       assertThat(again).isNotNull();
     }
   }
@@ -514,13 +509,5 @@ class ControlPlaneMainArgumentsTest {
         .isEqualTo(
             "kong.yml:2:11: while parsing a flow sequence; expected ',' or ']', but got <stream"
                 + " end>");
-  }
-
-  @Test
-  void sizesAcceptBinaryUnits() {
-    assertThat(ByteSize.parse("16777216")).isEqualTo(16L << 20);
-    assertThat(ByteSize.parse("16MiB")).isEqualTo(16L << 20);
-    assertThat(ByteSize.parse("512KiB")).isEqualTo(512L << 10);
-    assertThat(ByteSize.parse("1GiB")).isEqualTo(1L << 30);
   }
 }

@@ -1,6 +1,5 @@
 package dev.configsync.cp.cli;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -9,14 +8,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.SyncEvent;
 import dev.configsync.SyncState;
+import dev.configsync.cli.testing.CommandProcess;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.okhttp.TlsConfig;
 import dev.configsync.testkit.TestPki;
-import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -30,7 +28,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPInputStream;
 import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterEach;
@@ -351,47 +348,24 @@ class ControlPlaneMainRunTest {
   void sigtermStopsTheProcessCleanlyWithExitStatus0() throws Exception {
     Path token = files.resolve("admin.token");
     Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-r--r--"));
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(ControlPlaneMain.class.getName());
-    command.addAll(
-        args("--ca", files.resolve("ca.crt").toString(), "--admin-token-file", token.toString()));
     Path stderr = dir.resolve("cp.err");
-    Process process = new ProcessBuilder(command).redirectError(stderr.toFile()).start();
-    List<String> lines = new CopyOnWriteArrayList<>();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8))) {
-                in.lines().forEach(lines::add);
-              } catch (IOException e) {
-                lines.add("READ FAILED " + e);
-              }
-            });
-    reader.start();
-    try {
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .until(() -> lines.stream().anyMatch(l -> l.startsWith("configsync-cp ready: ")));
+    try (CommandProcess process =
+        new CommandProcess(
+            ControlPlaneMain.class,
+            List.of(),
+            args(
+                "--ca", files.resolve("ca.crt").toString(), "--admin-token-file", token.toString()),
+            stderr)) {
+      process.awaitLine(RunningControlPlane.READY_PREFIX, Duration.ofSeconds(60));
 
-      process.destroy(); // SIGTERM
-
-      assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-      reader.join(10_000);
-      String err = Files.readString(stderr);
-      assertThat(process.exitValue()).as(err).isEqualTo(ControlPlaneMain.EXIT_OK);
-      assertThat(lines).hasSize(1);
-      assertThat(err)
+      assertThat(process.stop()).as(process.err()).isEqualTo(ControlPlaneMain.EXIT_OK); // SIGTERM
+      assertThat(process.out()).hasSize(1);
+      assertThat(process.err())
           .contains(
               "SIGTERM received",
               "Control plane stopped",
               "can be read by everyone (mode rw-r--r--)",
               "No --store: the configuration is kept in memory");
-    } finally {
-      process.destroyForcibly();
     }
   }
 }

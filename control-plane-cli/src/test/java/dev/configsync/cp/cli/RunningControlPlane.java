@@ -10,6 +10,9 @@ import java.util.regex.Pattern;
 
 /** {@code configsync-cp} started in-process on a thread of its own, stdout and stderr captured. */
 final class RunningControlPlane implements AutoCloseable {
+  /** How the line printed once the control plane is ready starts. */
+  static final String READY_PREFIX = "configsync-cp ready: ";
+
   private static final Pattern READY =
       Pattern.compile(
           "configsync-cp ready: data planes on (\\S+):(\\d+) \\((\\w+) mode\\), (admin API on"
@@ -18,7 +21,7 @@ final class RunningControlPlane implements AutoCloseable {
   private final RunningCommand command;
 
   RunningControlPlane(List<String> args) {
-    command = new RunningCommand("configsync-cp-under-test", ControlPlaneMain::run, args);
+    command = new RunningCommand("configsync-cp-under-test", ControlPlaneMain.LAUNCHER::run, args);
   }
 
   String out() {
@@ -38,6 +41,11 @@ final class RunningControlPlane implements AutoCloseable {
     if (line == null) {
       throw new AssertionError("configsync-cp exited before it was ready: " + err());
     }
+    return parseReady(line);
+  }
+
+  /** Parses the ready line: group 2 the data plane port, 3 the mode, 6 the admin port. */
+  static Matcher parseReady(String line) {
     Matcher m = READY.matcher(line);
     if (!m.matches()) {
       throw new AssertionError("unexpected ready line: " + line);
