@@ -412,12 +412,24 @@ public final class ConfigHash {
    * @throws IllegalArgumentException when the value contains a node JSON cannot express
    */
   public static byte[] render(JsonNode value) {
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(256);
-    Hasher hasher = new Hasher(out);
-    hasher.write(value, false);
-    hasher.flush();
-    return out.toByteArray();
+    Renderer renderer = RENDERERS.get();
+    renderer.out.reset();
+    renderer.hasher.write(value, false);
+    renderer.hasher.flush();
+    byte[] bytes = renderer.out.toByteArray();
+    if (renderer.out.size() > 1 << 20) {
+      RENDERERS.remove(); // do not keep a large buffer per thread
+    }
+    return bytes;
   }
+
+  /** A reusable rendering buffer: rendering is done entity by entity, many times over. */
+  private static final class Renderer {
+    final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(1024);
+    final Hasher hasher = new Hasher(out);
+  }
+
+  private static final ThreadLocal<Renderer> RENDERERS = ThreadLocal.withInitial(Renderer::new);
 
   /**
    * One of Kong's hash buffers, written piece by piece: separators and keys as raw bytes, values as

@@ -79,7 +79,7 @@ public final class FrozenNodes {
         continue;
       }
       for (JsonNode child : node) {
-        if (child.isContainerNode()) {
+        if (!isFrozen(child)) {
           todo.add(child);
         }
       }

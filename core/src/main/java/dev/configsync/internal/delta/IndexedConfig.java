@@ -366,30 +366,23 @@ public final class IndexedConfig {
       }
       JsonNode entities = base.array;
       int n = entities.size();
-      for (int i = 0; i < n; i++) {
-        JsonNode entity = entities.get(i);
-        String key = ConfigDiff.keyOf(entity, k);
-        if (delta.deletes().contains(key)) {
-          removed.put(key, entity);
-        }
-        JsonNode upsert = delta.upserts().get(key);
-        if (upsert != null) {
-          upsertedInBase.add(key);
-          if (!ConfigDiff.same(upsert, entity)) {
-            updated.put(key, upsert);
+      boolean placing = !delta.placements().isEmpty();
+      if (placing) {
+        // Placed entities can go before their place in the base: find them first.
+        for (int i = 0; i < n; i++) {
+          String key = ConfigDiff.keyOf(entities.get(i), k);
+          if (isPlaced(key)) {
+            placedInBase.put(key, i);
+            if (delta.upserts().containsKey(key)) {
+              upsertedInBase.add(key);
+            }
           }
         }
-        if (!delta.placements().isEmpty() && isPlaced(key)) {
-          placedInBase.put(key, i);
-        }
-      }
-      if (removed.size() != delta.deletes().size()) {
-        throw mismatch("collection " + name + ": a deleted key is not in the base");
-      }
-      for (Placement p : delta.placements()) {
-        if (!placedInBase.containsKey(p.key()) && !delta.upserts().containsKey(p.key())) {
-          throw mismatch(
-              "collection " + name + ": a placed key is neither upserted nor in the base");
+        for (Placement p : delta.placements()) {
+          if (!placedInBase.containsKey(p.key()) && !delta.upserts().containsKey(p.key())) {
+            throw mismatch(
+                "collection " + name + ": a placed key is neither upserted nor in the base");
+          }
         }
       }
       this.array = FrozenNodes.FACTORY.arrayNode(n + delta.upserts().size());
@@ -398,7 +391,18 @@ public final class IndexedConfig {
       for (int i = 0; i < n; i++) {
         JsonNode entity = entities.get(i);
         String key = ConfigDiff.keyOf(entity, k);
-        if (delta.deletes().contains(key) || placedInBase.containsKey(key)) {
+        if (delta.deletes().contains(key)) {
+          removed.put(key, entity);
+          continue;
+        }
+        JsonNode upserted = delta.upserts().get(key);
+        if (upserted != null) {
+          upsertedInBase.add(key);
+          if (!ConfigDiff.same(upserted, entity)) {
+            updated.put(key, upserted);
+          }
+        }
+        if (placing && placedInBase.containsKey(key)) {
           continue;
         }
         JsonNode upsert = delta.upserts().get(key);
@@ -416,6 +420,9 @@ public final class IndexedConfig {
           emit(e.getValue(), ConfigHash.render(e.getValue()));
           emitFollowers(key);
         }
+      }
+      if (removed.size() != delta.deletes().size()) {
+        throw mismatch("collection " + name + ": a deleted key is not in the base");
       }
       if (placedEmitted != delta.placements().size()) {
         throw mismatch(
