@@ -1,10 +1,12 @@
 package dev.configsync.systest;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.cp.etcd.EtcdCluster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,10 +35,15 @@ final class ConfigHistory {
     }
   }
 
-  /** Reads every version of {@code key} from {@code etcd}. */
+  /**
+   * Reads every version of {@code key} from {@code etcd} (the fixture lists them newest first; kept
+   * here oldest first, in revision order).
+   */
   static ConfigHistory read(EtcdCluster etcd, String key) throws IOException {
     List<Committed> committed = new ArrayList<>();
-    for (EtcdCluster.Version v : etcd.history(key)) {
+    List<EtcdCluster.Version> oldestFirst = new ArrayList<>(etcd.history(key));
+    Collections.reverse(oldestFirst);
+    for (EtcdCluster.Version v : oldestFirst) {
       JsonNode message = decode(v.value());
       committed.add(
           new Committed(

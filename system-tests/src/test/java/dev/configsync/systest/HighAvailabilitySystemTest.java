@@ -2,8 +2,10 @@ package dev.configsync.systest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.configsync.cp.etcd.EtcdCluster;
 import dev.configsync.systest.PublishJournal.Attempt;
 import dev.configsync.systest.PublishJournal.Outcome;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -57,7 +59,7 @@ class HighAvailabilitySystemTest extends SystemTest {
   void concurrentPublishesThroughReplicaAndEtcdCrashesKeepEveryPromiseOfEtcdsHistory()
       throws Exception {
     PkiFiles etcdPki = PkiFiles.create("etcd", processes.dir("etcd-pki"));
-    try (EtcdCluster etcd = EtcdCluster.start(processes, etcdPki, 3)) {
+    try (EtcdCluster etcd = startEtcd(etcdPki, 3)) {
       ControlPlaneProcess a = replica("cp-a", etcd, etcdPki);
       ControlPlaneProcess b = replica("cp-b", etcd, etcdPki);
       List<ControlPlaneProcess> replicas = List.of(a, b);
@@ -123,7 +125,6 @@ class HighAvailabilitySystemTest extends SystemTest {
         awaitAnswers(10);
         fault("restart etcd m" + leader);
         etcd.restart(leader);
-        etcd.awaitHealthy(leader);
         awaitAnswers(10);
 
         // Quorum lost: the two followers die, so the leader may still take writes it can never
@@ -146,12 +147,10 @@ class HighAvailabilitySystemTest extends SystemTest {
         // was published" may have left there); then the other.
         fault("restart etcd follower m" + followers.get(0) + ": quorum back");
         etcd.restart(followers.get(0));
-        etcd.awaitHealthy(followers.get(0));
         Instant back = Instant.now();
         awaitAnswers(x -> x.sent().isAfter(back), 5, Duration.ofSeconds(60));
         fault("restart etcd follower m" + followers.get(1));
         etcd.restart(followers.get(1));
-        etcd.awaitHealthy(followers.get(1));
         awaitAnswers(
             x -> x.sent().isAfter(back) && x.outcome() == Outcome.PUBLISHED,
             10,
@@ -233,6 +232,21 @@ class HighAvailabilitySystemTest extends SystemTest {
               processes.dir())
           .isEmpty();
     }
+  }
+
+  /**
+   * {@code size} etcd members (control-plane-etcd's fixture) whose client URLs take TLS clients
+   * with a certificate of {@code pki}'s CA, as docs/high-availability.md recommends; the fixture
+   * reads etcd's history with a certificate of its own, and the members' logs stay in this test's
+   * directory.
+   */
+  private EtcdCluster startEtcd(PkiFiles pki, int size) throws IOException {
+    PkiFiles.Pair server = pki.server(); // names 127.0.0.1, the host of every client URL
+    return EtcdCluster.startTls(
+        size,
+        new EtcdCluster.ServerTls(server.cert(), server.key(), pki.ca()),
+        pki.clientContext(pki.issue("etcd-reader")),
+        processes.dir("etcd"));
   }
 
   private ControlPlaneProcess replica(String name, EtcdCluster etcd, PkiFiles etcdPki) {

@@ -1,43 +1,67 @@
 package dev.configsync.cp.etcd;
 
-import static dev.configsync.cp.etcd.EtcdGateway.b64;
-import static dev.configsync.cp.etcd.EtcdGateway.bytes;
-import static dev.configsync.cp.etcd.EtcdGateway.text;
+import static dev.configsync.cp.etcd.EtcdClient.bytes;
+import static dev.configsync.cp.etcd.EtcdClient.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.configsync.cp.etcd.EtcdGateway.Call;
-import dev.configsync.cp.etcd.EtcdGateway.WatchStream;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import dev.configsync.cp.etcd.internal.rpc.DeleteRangeRequest;
+import dev.configsync.cp.etcd.internal.rpc.DeleteRangeResponse;
+import dev.configsync.cp.etcd.internal.rpc.Event;
+import dev.configsync.cp.etcd.internal.rpc.KeyValue;
+import dev.configsync.cp.etcd.internal.rpc.LeaseKeepAliveRequest;
+import dev.configsync.cp.etcd.internal.rpc.LeaseKeepAliveResponse;
+import dev.configsync.cp.etcd.internal.rpc.PutRequest;
+import dev.configsync.cp.etcd.internal.rpc.RangeRequest;
+import dev.configsync.cp.etcd.internal.rpc.RangeResponse;
+import dev.configsync.cp.etcd.internal.rpc.TxnRequest;
+import dev.configsync.cp.etcd.internal.rpc.TxnResponse;
+import dev.configsync.cp.etcd.internal.rpc.WatchCreateRequest;
+import dev.configsync.cp.etcd.internal.rpc.WatchRequest;
+import dev.configsync.cp.etcd.internal.rpc.WatchResponse;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One replica's connection to etcd, shared by its {@link SharedConfig} and its {@link SharedFleet}:
- * the client ({@link EtcdGateway}), etcd's health as this replica sees it, the lease that keeps
- * this replica listed, the watch of the whole prefix, and the two threads that do the background
- * work. The parts do not talk to etcd by other means, so health is judged on every call.
+ * the client ({@link EtcdClient}, one gRPC channel), etcd's health as this replica sees it, the
+ * lease that keeps this replica listed (kept alive on a LeaseKeepAlive stream), the watch of the
+ * whole prefix (a Watch stream, resumed from the next revision after a break), and the two threads
+ * that do the background work. The parts do not talk to etcd by other means, so health is judged on
+ * every call.
  *
- * <p><b>Threads.</b> {@link #call} and {@link #unavailable} are safe from any thread. The lease,
- * the replica heartbeat and every part's {@link Part#flush} run on the scheduler thread {@code
- * configsync-etcd-<replica>}, one round per flush interval, so the parts' write-side state needs no
- * lock. The watch stream is read on {@code configsync-etcd-watch-<replica>}, which hands every key
- * to the parts ({@link Part#onKey}, {@link Part#endOfBatch}), one response at a time, in revision
- * order. {@link #start} and {@link #close} are synchronized and idempotent.
+ * <p><b>Threads.</b> The unary calls ({@link #range}, {@link #put}, {@link #txn}, ...) and {@link
+ * #unavailable} are safe from any thread. The lease, the replica heartbeat and every part's {@link
+ * Part#flush} run on the scheduler thread {@code configsync-etcd-<replica>}, one round per flush
+ * interval, so the parts' write-side state needs no lock. gRPC's threads (Netty's event loop and
+ * grpc's executor) only put what the streams receive into queues and volatile fields: the watch's
+ * responses are handed to the parts on {@code configsync-etcd-watch-<replica>} ({@link Part#onKey},
+ * {@link Part#endOfBatch}), one response at a time, in revision order; the keep-alive answers are
+ * read by the scheduler thread. {@link #start} and {@link #close} are synchronized and idempotent.
  */
 final class EtcdSession {
   private static final Logger log = LoggerFactory.getLogger(EtcdSession.class);
@@ -55,14 +79,16 @@ final class EtcdSession {
     void reset();
 
     /** A key under the prefix was written or deleted (watch thread); ignore keys of others. */
-    void onKey(String key, JsonNode kv, boolean deleted);
+    void onKey(String key, KeyValue kv, boolean deleted);
 
     /** The keys of one watch response or of one reload were all handed over (watch thread). */
     void endOfBatch();
   }
 
   private final EtcdSettings settings;
-  private final EtcdGateway gateway;
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  private final EtcdClient client;
   private final Clock clock = Clock.systemUTC();
   private final Instant startedAt = clock.instant();
   private final List<Part> parts = new CopyOnWriteArrayList<>();
@@ -76,9 +102,12 @@ final class EtcdSession {
   private volatile String lastError = "";
   private volatile boolean reportedUnavailable;
 
-  // The scheduler thread's state.
+  // The scheduler thread's state; the keep-alive stream's callbacks write only leaseLost and
+  // keepAliveStream (to null, when the stream ends).
   private volatile long leaseId;
   private long lastKeepAliveNanos;
+  private volatile @Nullable StreamObserver<LeaseKeepAliveRequest> keepAliveStream;
+  private volatile boolean leaseLost;
 
   // The watch thread's state.
   private volatile long watchFrom; // next revision the watch asks for; 0 = reload first
@@ -91,11 +120,7 @@ final class EtcdSession {
 
   EtcdSession(EtcdSettings settings) {
     this.settings = settings;
-    this.gateway =
-        new EtcdGateway(
-            settings.endpoints(),
-            settings.requestTimeout(),
-            settings.ssl() == null ? null : settings.ssl().getSocketFactory());
+    this.client = new EtcdClient(settings.endpoints(), settings.requestTimeout(), settings.ssl());
   }
 
   EtcdSettings settings() {
@@ -132,7 +157,7 @@ final class EtcdSession {
 
   String describe() {
     return "etcd "
-        + gateway.endpoints()
+        + client.endpoints()
         + " under "
         + settings.prefix()
         + " as replica "
@@ -141,13 +166,35 @@ final class EtcdSession {
 
   // ---- calls and health ------------------------------------------------------------------------
 
-  /** One call to etcd (see {@link EtcdGateway#call}), counted for health. Any thread. */
-  JsonNode call(String path, ObjectNode body, Call kind) throws IOException {
+  /** A unary call to etcd (see {@link EtcdClient}). */
+  @FunctionalInterface
+  interface Rpc<T> {
+    T call(EtcdClient client) throws IOException;
+  }
+
+  RangeResponse range(RangeRequest request) throws IOException {
+    return call(c -> c.range(request));
+  }
+
+  void put(PutRequest request) throws IOException {
+    var unused = call(c -> c.put(request));
+  }
+
+  DeleteRangeResponse deleteRange(DeleteRangeRequest request) throws IOException {
+    return call(c -> c.deleteRange(request));
+  }
+
+  TxnResponse txn(TxnRequest request, EtcdClient.Call kind) throws IOException {
+    return call(c -> c.txn(request, kind));
+  }
+
+  /** One call to etcd, counted for health. Any thread. */
+  <T> T call(Rpc<T> rpc) throws IOException {
     try {
-      JsonNode answer = gateway.call(path, body, kind);
+      T answer = rpc.call(client);
       succeeded();
       return answer;
-    } catch (EtcdGateway.EtcdException e) {
+    } catch (EtcdClient.EtcdException e) {
       succeeded(); // etcd answered (with a refusal it would give again)
       throw e;
     } catch (IOException e) {
@@ -232,8 +279,7 @@ final class EtcdSession {
         // Something failed since etcd's last answer: ask every round, so that an answer ends the
         // failing spell at once instead of waiting for the next write (a quorum read: a member cut
         // off from its leader cannot answer it).
-        ObjectNode probe = range(settings.hashKey()).put("count_only", true);
-        call("/v3/kv/range", probe, Call.IDEMPOTENT);
+        var unused = range(range(settings.hashKey()).setCountOnly(true).build());
       }
       long now = System.nanoTime();
       if (leaseId == 0 || now - lastKeepAliveNanos >= settings.leaseTtl().toNanos() / 3) {
@@ -243,7 +289,7 @@ final class EtcdSession {
       for (Part part : parts) {
         part.flush();
       }
-    } catch (EtcdGateway.EtcdException e) {
+    } catch (EtcdClient.EtcdException e) {
       if (e.getMessage() != null && e.getMessage().contains("lease not found")) {
         log.warn("etcd lost the lease of replica {}; taking a new one", settings.replica());
         leaseId = 0;
@@ -258,72 +304,141 @@ final class EtcdSession {
     }
   }
 
+  /**
+   * Keeps the lease alive on the LeaseKeepAlive stream (opened again when it broke), or takes a new
+   * lease when etcd said the old one expired; then writes this replica's heartbeat under it.
+   */
   private void keepAlive() throws IOException {
-    if (leaseId != 0) {
-      JsonNode answer =
-          call(
-              "/v3/lease/keepalive",
-              EtcdGateway.JSON.createObjectNode().put("ID", Long.toString(leaseId)),
-              Call.IDEMPOTENT);
-      if (answer.path("result").path("TTL").asLong(0) <= 0) {
-        log.warn(
-            "etcd lease of replica {} expired (etcd was out of reach longer than {}); taking a new"
-                + " one and writing this replica's data planes again",
-            settings.replica(),
-            settings.leaseTtl());
-        leaseId = 0;
-      }
+    if (leaseLost) {
+      log.warn(
+          "etcd lease of replica {} expired (etcd was out of reach longer than {}); taking a new"
+              + " one and writing this replica's data planes again",
+          settings.replica(),
+          settings.leaseTtl());
+      leaseLost = false;
+      leaseId = 0;
+      closeKeepAliveStream();
     }
     if (leaseId == 0) {
-      JsonNode grant =
-          call(
-              "/v3/lease/grant",
-              EtcdGateway.JSON.createObjectNode().put("TTL", settings.leaseTtl().toSeconds()),
-              Call.IDEMPOTENT);
-      leaseId = grant.path("ID").asLong(); // the fleet writes its nodes again under a new lease
+      // The fleet writes its nodes again under a new lease.
+      leaseId = call(c -> c.leaseGrant(settings.leaseTtl().toSeconds())).getID();
     }
-    ObjectNode me = EtcdGateway.JSON.createObjectNode();
-    me.put("name", settings.replica()).put("started_at", startedAt.toString());
-    me.put("heartbeat_at", clock.instant().toString());
+    StreamObserver<LeaseKeepAliveRequest> stream = keepAliveStream;
+    if (stream == null) {
+      stream = openKeepAliveStream();
+      keepAliveStream = stream;
+    }
+    stream.onNext(LeaseKeepAliveRequest.newBuilder().setID(leaseId).build());
+    JsonNode me =
+        JSON.createObjectNode()
+            .put("name", settings.replica())
+            .put("started_at", startedAt.toString())
+            .put("heartbeat_at", clock.instant().toString());
     // Also what keeps every replica's watch stream from going quiet (see watchLoop).
-    call(
-        "/v3/kv/put",
-        put(settings.replicasPrefix() + settings.replica(), b64(me.toString()), leaseId),
-        Call.IDEMPOTENT);
+    put(put(settings.replicasPrefix() + settings.replica(), bytes(me.toString()), leaseId));
+  }
+
+  /** A LeaseKeepAlive stream whose answers say whether etcd still has the lease. */
+  private StreamObserver<LeaseKeepAliveRequest> openKeepAliveStream() {
+    return client
+        .leaseStub()
+        .leaseKeepAlive(
+            new StreamObserver<LeaseKeepAliveResponse>() {
+              @Override
+              public void onNext(LeaseKeepAliveResponse answer) {
+                succeeded();
+                if (answer.getTTL() <= 0 && answer.getID() == leaseId) {
+                  leaseLost = true; // the scheduler takes a new lease on its next round
+                }
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                keepAliveStream = null;
+                if (!closed) {
+                  log.debug("etcd keep-alive stream broke: {}", Status.fromThrowable(t));
+                }
+              }
+
+              @Override
+              public void onCompleted() {
+                keepAliveStream = null;
+              }
+            });
+  }
+
+  private void closeKeepAliveStream() {
+    StreamObserver<LeaseKeepAliveRequest> stream = keepAliveStream;
+    keepAliveStream = null;
+    if (stream != null) {
+      try {
+        stream.onCompleted();
+      } catch (RuntimeException e) {
+        log.debug("closing the keep-alive stream: {}", e.toString());
+      }
+    }
   }
 
   // ---- watch -----------------------------------------------------------------------------------
 
+  /** What a watch stream delivered: a response, or its end (with the error, if any). */
+  private record WatchItem(@Nullable WatchResponse response, @Nullable Throwable error) {}
+
+  /**
+   * One Watch stream at a time from {@code watchFrom}; its responses are handed over on this
+   * thread. When the stream breaks (its member died, lost its leader, or fell silent), a new one
+   * starts from the revision after the last one handed over, on whichever member the channel picks:
+   * no event is lost, none is handed over twice.
+   */
   private void watchLoop() {
     long backoffMillis = 50;
     String prefix = settings.prefix();
+    Duration silence =
+        settings.leaseTtl().dividedBy(3).plus(settings.requestTimeout().multipliedBy(2));
     while (!closed) {
+      ClientCallStreamObserver<WatchRequest> call = null;
       try {
         if (watchFrom == 0) {
           reload();
         }
-        ObjectNode create = EtcdGateway.JSON.createObjectNode();
-        create.put("key", b64(prefix)).put("range_end", EtcdGateway.prefixEnd(prefix));
-        create.put("start_revision", Long.toString(watchFrom));
-        Duration silence =
-            settings.leaseTtl().dividedBy(3).plus(settings.requestTimeout().multipliedBy(2));
-        WatchStream s = gateway.openWatch(create, silence);
-        if (closed) {
-          s.close();
-          return;
-        }
-        // Not a success yet: a member without a leader opens the stream, then ends it. Its first
-        // response (etcd confirms the watch at once) is.
-        log.debug("etcd watch on {} from revision {}", s.endpoint, watchFrom);
-        backoffMillis = 50;
-        try {
-          s.read(this::onWatchResponse);
-        } finally {
-          s.close();
+        BlockingQueue<WatchItem> received = new LinkedBlockingQueue<>();
+        call = openWatch(received);
+        call.onNext(
+            WatchRequest.newBuilder()
+                .setCreateRequest(
+                    WatchCreateRequest.newBuilder()
+                        .setKey(bytes(prefix))
+                        .setRangeEnd(EtcdClient.prefixEnd(prefix))
+                        .setStartRevision(watchFrom))
+                .build());
+        log.debug("etcd watch from revision {}", watchFrom);
+        boolean established = false;
+        while (!closed) {
+          // The store writes its own heartbeat under the watched prefix more often than
+          // "silence": a stream that hears nothing for that long is stale (a member cut off
+          // behind a network fault) and is cancelled.
+          WatchItem item = received.poll(silence.toMillis(), TimeUnit.MILLISECONDS);
+          if (item == null) {
+            client.reconnect();
+            throw new IOException("etcd watch heard nothing for " + silence.toMillis() + " ms");
+          }
+          WatchResponse response = item.response();
+          if (response == null) {
+            Throwable error = item.error();
+            if (error != null) {
+              throw new IOException(
+                  "etcd watch ended: " + EtcdClient.describe(Status.fromThrowable(error)), error);
+            }
+            break; // ended by etcd without an error
+          }
+          if (!established) {
+            established = true;
+            backoffMillis = 50; // etcd confirmed the watch: a success
+          }
+          onWatchResponse(response);
         }
         if (!closed) {
-          gateway.avoid(s.endpoint);
-          log.info("etcd watch on {} ended; resuming from revision {}", s.endpoint, watchFrom);
+          log.info("etcd watch ended; resuming from revision {}", watchFrom);
         }
       } catch (CompactedException e) {
         log.warn(
@@ -332,12 +447,18 @@ final class EtcdSession {
             watchFrom,
             e.compactRevision);
         watchFrom = 0;
+      } catch (InterruptedException e) {
+        return;
       } catch (IOException | RuntimeException e) {
         if (closed) {
           return;
         }
         failed(e);
         log.debug("etcd watch failed: {}", e.toString());
+      } finally {
+        if (call != null) {
+          call.cancel("watch ended", null);
+        }
       }
       if (!closed) {
         try {
@@ -348,6 +469,38 @@ final class EtcdSession {
         backoffMillis = Math.min(backoffMillis * 2, 1000);
       }
     }
+  }
+
+  /** Opens a Watch stream whose callbacks (on gRPC's threads) only fill {@code received}. */
+  private ClientCallStreamObserver<WatchRequest> openWatch(BlockingQueue<WatchItem> received) {
+    AtomicReference<@Nullable ClientCallStreamObserver<WatchRequest>> call =
+        new AtomicReference<>();
+    var unused =
+        client
+            .watchStub()
+            .watch(
+                new ClientResponseObserver<WatchRequest, WatchResponse>() {
+                  @Override
+                  public void beforeStart(ClientCallStreamObserver<WatchRequest> requests) {
+                    call.set(requests);
+                  }
+
+                  @Override
+                  public void onNext(WatchResponse response) {
+                    received.add(new WatchItem(response, null));
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    received.add(new WatchItem(null, t));
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    received.add(new WatchItem(null, null));
+                  }
+                });
+    return Objects.requireNonNull(call.get(), "beforeStart runs within watch()");
   }
 
   /** A watch cancelled because its start revision was compacted away. */
@@ -364,16 +517,19 @@ final class EtcdSession {
   /** Reads the whole prefix: the configuration, the fleet, the aggregates. */
   private void reload() throws IOException {
     String prefix = settings.prefix();
-    ObjectNode request = EtcdGateway.JSON.createObjectNode();
-    request.put("key", b64(prefix)).put("range_end", EtcdGateway.prefixEnd(prefix));
-    JsonNode answer = call("/v3/kv/range", request, Call.IDEMPOTENT);
-    long revision = answer.path("header").path("revision").asLong();
+    RangeResponse answer =
+        range(
+            RangeRequest.newBuilder()
+                .setKey(bytes(prefix))
+                .setRangeEnd(EtcdClient.prefixEnd(prefix))
+                .build());
+    long revision = answer.getHeader().getRevision();
     replicas.clear();
     for (Part part : parts) {
       part.reset();
     }
-    for (JsonNode kv : answer.path("kvs")) {
-      onKey(text(kv.path("key")), kv, false);
+    for (KeyValue kv : answer.getKvsList()) {
+      onKey(text(kv.getKey()), kv, false);
     }
     for (Part part : parts) {
       part.endOfBatch();
@@ -382,22 +538,23 @@ final class EtcdSession {
     watchFrom = revision + 1;
   }
 
-  private void onWatchResponse(JsonNode result) {
-    if (result.path("canceled").asBoolean(false)) {
-      long compact = result.path("compact_revision").asLong(0);
+  private void onWatchResponse(WatchResponse result) {
+    if (result.getCanceled()) {
+      long compact = result.getCompactRevision();
       if (compact > 0) {
         throw new CompactedException(compact);
       }
+      String reason = result.getCancelReason();
       throw new IllegalStateException(
-          "etcd cancelled the watch: " + result.path("cancel_reason").asText("no reason given"));
+          "etcd cancelled the watch: " + (reason.isEmpty() ? "no reason given" : reason));
     }
     succeeded();
     long last = 0;
-    for (JsonNode event : result.path("events")) {
-      JsonNode kv = event.path("kv");
-      boolean deleted = "DELETE".equals(event.path("type").asText(""));
-      last = Math.max(last, kv.path("mod_revision").asLong());
-      onKey(text(kv.path("key")), kv, deleted);
+    for (Event event : result.getEventsList()) {
+      KeyValue kv = event.getKv();
+      boolean deleted = event.getType() == Event.EventType.DELETE;
+      last = Math.max(last, kv.getModRevision());
+      onKey(text(kv.getKey()), kv, deleted);
     }
     for (Part part : parts) {
       part.endOfBatch();
@@ -407,7 +564,7 @@ final class EtcdSession {
     }
   }
 
-  private void onKey(String key, JsonNode kv, boolean deleted) {
+  private void onKey(String key, KeyValue kv, boolean deleted) {
     String replicasPrefix = settings.replicasPrefix();
     if (key.startsWith(replicasPrefix)) {
       String name = key.substring(replicasPrefix.length());
@@ -426,34 +583,29 @@ final class EtcdSession {
   // ---- requests --------------------------------------------------------------------------------
 
   /** A range request for one key. */
-  static ObjectNode range(String key) {
-    return EtcdGateway.JSON.createObjectNode().put("key", b64(key));
+  static RangeRequest.Builder range(String key) {
+    return RangeRequest.newBuilder().setKey(bytes(key));
   }
 
   /** A put request; {@code lease} 0 for none. */
-  static ObjectNode put(String key, String base64Value, long lease) {
-    ObjectNode put = EtcdGateway.JSON.createObjectNode().put("key", b64(key));
-    put.put("value", base64Value);
-    if (lease != 0) {
-      put.put("lease", Long.toString(lease));
-    }
-    return put;
+  static PutRequest put(String key, ByteString value, long lease) {
+    return PutRequest.newBuilder().setKey(bytes(key)).setValue(value).setLease(lease).build();
   }
 
   /** The JSON value of a key-value, or a text node saying why it cannot be read. */
-  static JsonNode readJson(JsonNode kv) {
+  static JsonNode readJson(KeyValue kv) {
     try {
-      return EtcdGateway.JSON.readTree(bytes(kv.path("value")));
+      return JSON.readTree(kv.getValue().toByteArray());
     } catch (IOException e) {
-      return EtcdGateway.JSON.getNodeFactory().textNode("unreadable: " + e.getMessage());
+      return JSON.getNodeFactory().textNode("unreadable: " + e.getMessage());
     }
   }
 
   // ---- close -----------------------------------------------------------------------------------
 
   /**
-   * Stops both threads and revokes the lease, so that this replica's keys attached to it (its data
-   * planes, its heartbeat) vanish at once. Idempotent.
+   * Stops both threads, revokes the lease, so that this replica's keys attached to it (its data
+   * planes, its heartbeat) vanish at once, and closes the channel. Idempotent.
    */
   void close() {
     ScheduledExecutorService s;
@@ -475,17 +627,13 @@ final class EtcdSession {
       }
     }
     if (w != null) {
-      // A watch thread blocked on a quiet stream ends by itself within the stream's read timeout
-      // (a third of leaseTtl plus twice requestTimeout); it calls no listener after close.
-      w.interrupt();
+      w.interrupt(); // it waits on its queue; it calls no listener after close
     }
+    closeKeepAliveStream();
     long lease = leaseId;
     if (lease != 0) {
       try {
-        gateway.call(
-            "/v3/lease/revoke",
-            EtcdGateway.JSON.createObjectNode().put("ID", Long.toString(lease)),
-            Call.IDEMPOTENT);
+        client.leaseRevoke(lease);
       } catch (IOException e) {
         log.info(
             "Could not revoke the etcd lease of replica {} (it expires by itself): {}",
@@ -493,5 +641,6 @@ final class EtcdSession {
             e.getMessage());
       }
     }
+    client.close();
   }
 }

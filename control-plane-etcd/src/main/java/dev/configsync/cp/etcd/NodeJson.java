@@ -17,7 +17,7 @@ final class NodeJson {
 
   /** The entry; without {@code last_seen} when {@code lastSeen} is null (to compare entries). */
   static String write(DataPlaneInfo n, String replica, @Nullable Instant lastSeen) {
-    ObjectNode o = EtcdGateway.JSON.createObjectNode();
+    ObjectNode o = EtcdSession.JSON.createObjectNode();
     o.put("id", n.id()).put("hostname", n.hostname()).put("ip", n.address());
     o.put("version", n.version());
     ObjectNode plugins = o.putObject("plugins");
@@ -44,7 +44,7 @@ final class NodeJson {
   }
 
   static DataPlaneInfo read(byte[] json) throws IOException {
-    JsonNode o = EtcdGateway.JSON.readTree(json);
+    JsonNode o = EtcdSession.JSON.readTree(json);
     Instant since = Instant.parse(o.path("connected_since").asText());
     Instant seen = o.has("last_seen_at") ? Instant.parse(o.path("last_seen_at").asText()) : since;
     JsonNode e = o.path("last_error");

@@ -1,22 +1,30 @@
 package dev.configsync.cp.etcd;
 
-import static dev.configsync.cp.etcd.EtcdGateway.b64;
-import static dev.configsync.cp.etcd.EtcdGateway.bytes;
-import static dev.configsync.cp.etcd.EtcdGateway.text;
+import static dev.configsync.cp.etcd.EtcdClient.bytes;
+import static dev.configsync.cp.etcd.EtcdClient.text;
+import static dev.configsync.cp.etcd.EtcdSession.JSON;
 import static dev.configsync.cp.etcd.EtcdSession.put;
 import static dev.configsync.cp.etcd.EtcdSession.range;
 import static dev.configsync.cp.etcd.EtcdSession.readJson;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.ByteString;
 import dev.configsync.cp.ConfigConflictException;
 import dev.configsync.cp.ConfigOutcomeUnknownException;
 import dev.configsync.cp.ConfigStore;
 import dev.configsync.cp.ConfigVersion;
 import dev.configsync.cp.ControlPlaneServer;
-import dev.configsync.cp.etcd.EtcdGateway.Call;
-import dev.configsync.cp.etcd.EtcdGateway.OutcomeUnknownException;
+import dev.configsync.cp.etcd.EtcdClient.Call;
+import dev.configsync.cp.etcd.EtcdClient.OutcomeUnknownException;
+import dev.configsync.cp.etcd.internal.rpc.Compare;
+import dev.configsync.cp.etcd.internal.rpc.DeleteRangeRequest;
+import dev.configsync.cp.etcd.internal.rpc.KeyValue;
+import dev.configsync.cp.etcd.internal.rpc.RangeRequest;
+import dev.configsync.cp.etcd.internal.rpc.RangeResponse;
+import dev.configsync.cp.etcd.internal.rpc.RequestOp;
+import dev.configsync.cp.etcd.internal.rpc.TxnRequest;
+import dev.configsync.cp.etcd.internal.rpc.TxnResponse;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -74,23 +82,22 @@ final class SharedConfig implements EtcdSession.Part {
 
   /** See {@link EtcdConfigStore#load()}. */
   Optional<byte[]> load() throws IOException {
-    JsonNode answer;
+    RangeResponse answer;
     try {
-      answer = session.call("/v3/kv/range", range(keys.configKey()), Call.IDEMPOTENT);
+      answer = session.range(range(keys.configKey()).build());
     } catch (IOException e) {
       throw new IOException(
           "cannot read the configuration from " + session.describe() + ": " + e.getMessage(), e);
     }
-    JsonNode kvs = answer.path("kvs");
     synchronized (this) {
-      if (kvs.isEmpty()) {
+      if (answer.getKvsCount() == 0) {
         knownRevision = 0;
         knownHash = NO_HASH;
         return Optional.empty();
       }
-      JsonNode kv = kvs.get(0);
-      knownRevision = kv.path("mod_revision").asLong();
-      byte[] payload = bytes(kv.path("value"));
+      KeyValue kv = answer.getKvs(0);
+      knownRevision = kv.getModRevision();
+      byte[] payload = kv.getValue().toByteArray();
       knownHash = hashOf(payload);
       return Optional.of(payload);
     }
@@ -123,33 +130,37 @@ final class SharedConfig implements EtcdSession.Part {
     }
     String replica = keys.replica();
     String entryKey = keys.historyKey(revision);
-    ObjectNode entry = EtcdGateway.JSON.createObjectNode();
+    ObjectNode entry = JSON.createObjectNode();
     entry
         .put("hash", hash)
         .put("replica", replica)
         .put("published_at", session.clock().instant().toString());
-    ObjectNode txn = EtcdGateway.JSON.createObjectNode();
-    ObjectNode compare = txn.putArray("compare").addObject();
-    compare.put("target", "MOD").put("key", b64(keys.hashKey())).put("result", "EQUAL");
-    compare.put("mod_revision", Long.toString(revision));
-    ArrayNode success = txn.putArray("success");
-    success.addObject().set("request_put", put(keys.configKey(), b64(payload), 0));
-    success.addObject().set("request_put", put(keys.hashKey(), b64(hash), 0));
-    success.addObject().set("request_put", put(entryKey, b64(entry.toString()), 0));
+    TxnRequest.Builder txn = TxnRequest.newBuilder();
+    txn.addCompare(
+        Compare.newBuilder()
+            .setTarget(Compare.CompareTarget.MOD)
+            .setKey(bytes(keys.hashKey()))
+            .setResult(Compare.CompareResult.EQUAL)
+            .setModRevision(revision));
+    txn.addSuccess(
+        RequestOp.newBuilder()
+            .setRequestPut(put(keys.configKey(), ByteString.copyFrom(payload), 0)));
+    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(keys.hashKey(), bytes(hash), 0)));
+    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(entryKey, bytes(entry.toString()), 0)));
     // On a failed compare, read in the same transaction what is stored now and which write
     // replaced the expected revision: if that was this publish (an earlier copy of this very
     // transaction, sent again by this loop or by the gateway's failover after an answer that did
     // not say it was applied), the publish succeeded, whatever was written on top of it since.
-    ArrayNode failure = txn.putArray("failure");
-    failure.addObject().set("request_range", range(keys.hashKey()));
-    failure.addObject().set("request_range", range(entryKey));
+    txn.addFailure(RequestOp.newBuilder().setRequestRange(range(keys.hashKey())));
+    txn.addFailure(RequestOp.newBuilder().setRequestRange(range(entryKey)));
+    TxnRequest request = txn.build();
     // The compare makes a repeated transaction harmless: at most one write replaces a revision,
     // and the history entry under that revision says which one did.
     for (int attempt = 1; ; attempt++) {
-      JsonNode answer;
+      TxnResponse answer;
       try {
-        answer = session.call("/v3/kv/txn", txn, Call.ONCE);
-      } catch (EtcdGateway.EtcdException e) {
+        answer = session.txn(request, Call.ONCE);
+      } catch (EtcdClient.EtcdException e) {
         if (e.getMessage() != null && e.getMessage().contains("too large")) {
           throw new IOException(
               "the compressed configuration ("
@@ -162,10 +173,9 @@ final class SharedConfig implements EtcdSession.Part {
       } catch (OutcomeUnknownException e) {
         // A member took the write and gave no answer (a leader election, a member dying, quorum
         // lost): ask which write replaced the revision this one expected.
-        JsonNode written;
+        RangeResponse written;
         try {
-          written =
-              session.call("/v3/kv/range", range(entryKey), Call.IDEMPOTENT).path("kvs").path(0);
+          written = session.range(range(entryKey).build());
         } catch (IOException readBack) {
           throw new ConfigOutcomeUnknownException(
               hash,
@@ -175,9 +185,9 @@ final class SharedConfig implements EtcdSession.Part {
                   + ")",
               e);
         }
-        if (!written.isMissingNode()) {
-          long now = written.path("mod_revision").asLong();
-          String by = readJson(written).path("hash").asText("");
+        if (written.getKvsCount() > 0) {
+          long now = written.getKvs(0).getModRevision();
+          String by = readJson(written.getKvs(0)).path("hash").asText("");
           if (by.equals(hash)) {
             learn(now, hash);
             return now;
@@ -199,14 +209,14 @@ final class SharedConfig implements EtcdSession.Part {
                 + " member's log)",
             e);
       }
-      if (!answer.path("succeeded").asBoolean(false)) {
-        JsonNode responses = answer.path("responses");
-        JsonNode replaced = responses.path(1).path("response_range").path("kvs").path(0);
-        if (!replaced.isMissingNode()) {
+      if (!answer.getSucceeded()) {
+        RangeResponse replacedRange = answer.getResponses(1).getResponseRange();
+        if (replacedRange.getKvsCount() > 0) {
+          KeyValue replaced = replacedRange.getKvs(0);
           JsonNode by = readJson(replaced);
           if (by.path("hash").asText("").equals(hash)
               && by.path("replica").asText("").equals(replica)) {
-            long now = replaced.path("mod_revision").asLong();
+            long now = replaced.getModRevision();
             log.info(
                 "etcd applied an earlier copy of a publish from replica {} (revision {}) that got"
                     + " no clear answer; the publish succeeded",
@@ -217,9 +227,10 @@ final class SharedConfig implements EtcdSession.Part {
             return now;
           }
         }
-        JsonNode kv = responses.path(0).path("response_range").path("kvs").path(0);
-        String stored = kv.isMissingNode() ? NO_HASH : text(kv.path("value"));
-        long now = kv.path("mod_revision").asLong(0);
+        RangeResponse storedRange = answer.getResponses(0).getResponseRange();
+        String stored =
+            storedRange.getKvsCount() == 0 ? NO_HASH : text(storedRange.getKvs(0).getValue());
+        long now = storedRange.getKvsCount() == 0 ? 0 : storedRange.getKvs(0).getModRevision();
         throw new ConfigConflictException(
             stored,
             "etcd holds "
@@ -229,7 +240,7 @@ final class SharedConfig implements EtcdSession.Part {
                 + "), this replica expected revision "
                 + revision);
       }
-      long now = answer.path("header").path("revision").asLong();
+      long now = answer.getHeader().getRevision();
       learn(now, hash);
       historyWritten = true;
       return now;
@@ -245,15 +256,9 @@ final class SharedConfig implements EtcdSession.Part {
 
   /** See {@link EtcdConfigStore#history(int)}. */
   List<ConfigVersion> history(int limit) throws IOException {
-    ObjectNode request = EtcdGateway.JSON.createObjectNode();
-    request
-        .put("key", b64(keys.historyPrefix()))
-        .put("range_end", EtcdGateway.prefixEnd(keys.historyPrefix()));
-    request.put("sort_order", "DESCEND").put("sort_target", "KEY");
-    request.put("limit", Long.toString(Math.max(1, limit)));
-    JsonNode answer = session.call("/v3/kv/range", request, Call.IDEMPOTENT);
+    RangeResponse answer = session.range(historyRange().setLimit(Math.max(1, limit)).build());
     List<ConfigVersion> versions = new ArrayList<>();
-    for (JsonNode kv : answer.path("kvs")) {
+    for (KeyValue kv : answer.getKvsList()) {
       JsonNode entry = readJson(kv);
       Instant at;
       try {
@@ -264,7 +269,7 @@ final class SharedConfig implements EtcdSession.Part {
       versions.add(
           new ConfigVersion(
               entry.path("hash").asText(NO_HASH),
-              kv.path("mod_revision").asLong(),
+              kv.getModRevision(),
               at,
               entry.path("replica").asText("")));
     }
@@ -278,22 +283,29 @@ final class SharedConfig implements EtcdSession.Part {
       return;
     }
     historyWritten = false;
-    ObjectNode request = EtcdGateway.JSON.createObjectNode();
-    request
-        .put("key", b64(keys.historyPrefix()))
-        .put("range_end", EtcdGateway.prefixEnd(keys.historyPrefix()));
-    request.put("sort_order", "DESCEND").put("sort_target", "KEY").put("keys_only", true);
-    request.put("limit", Long.toString(HISTORY_KEPT + 1));
-    JsonNode kvs = session.call("/v3/kv/range", request, Call.IDEMPOTENT).path("kvs");
-    if (kvs.size() <= HISTORY_KEPT) {
+    RangeResponse listed =
+        session.range(historyRange().setKeysOnly(true).setLimit(HISTORY_KEPT + 1).build());
+    if (listed.getKvsCount() <= HISTORY_KEPT) {
       return;
     }
     // Everything from the start of the prefix up to and including the oldest one listed.
-    byte[] last = bytes(kvs.get(HISTORY_KEPT).path("key"));
+    byte[] last = listed.getKvs(HISTORY_KEPT).getKey().toByteArray();
     byte[] end = Arrays.copyOf(last, last.length + 1);
-    ObjectNode delete = EtcdGateway.JSON.createObjectNode();
-    delete.put("key", b64(keys.historyPrefix())).put("range_end", b64(end));
-    session.call("/v3/kv/deleterange", delete, Call.IDEMPOTENT);
+    var unused =
+        session.deleteRange(
+            DeleteRangeRequest.newBuilder()
+                .setKey(bytes(keys.historyPrefix()))
+                .setRangeEnd(ByteString.copyFrom(end))
+                .build());
+  }
+
+  /** The publish history, newest first. */
+  private RangeRequest.Builder historyRange() {
+    return RangeRequest.newBuilder()
+        .setKey(bytes(keys.historyPrefix()))
+        .setRangeEnd(EtcdClient.prefixEnd(keys.historyPrefix()))
+        .setSortOrder(RangeRequest.SortOrder.DESCEND)
+        .setSortTarget(RangeRequest.SortTarget.KEY);
   }
 
   /** See {@link EtcdConfigStore#watch}. */
@@ -309,15 +321,15 @@ final class SharedConfig implements EtcdSession.Part {
   }
 
   @Override
-  public void onKey(String key, JsonNode kv, boolean deleted) {
+  public void onKey(String key, KeyValue kv, boolean deleted) {
     if (!key.equals(keys.configKey())) {
       return;
     }
     if (deleted) {
       log.warn("The configuration was deleted from etcd by hand; still serving the last one");
     } else {
-      pending = bytes(kv.path("value"));
-      pendingRevision = kv.path("mod_revision").asLong();
+      pending = kv.getValue().toByteArray();
+      pendingRevision = kv.getModRevision();
     }
   }
 
@@ -349,7 +361,7 @@ final class SharedConfig implements EtcdSession.Part {
   /** The {@code config_hash} inside a stored frame (the control plane verifies it again). */
   private static String hashOf(byte[] payload) {
     try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(payload))) {
-      JsonNode message = EtcdGateway.JSON.readTree(in);
+      JsonNode message = JSON.readTree(in);
       String hash = message.path("config_hash").asText("");
       return hash.isEmpty() ? NO_HASH : hash;
     } catch (IOException e) {

@@ -1,19 +1,19 @@
 package dev.configsync.cp.etcd;
 
-import static dev.configsync.cp.etcd.EtcdGateway.b64;
-import static dev.configsync.cp.etcd.EtcdGateway.bytes;
+import static dev.configsync.cp.etcd.EtcdClient.bytes;
 import static dev.configsync.cp.etcd.EtcdSession.put;
 import static dev.configsync.cp.etcd.EtcdSession.readJson;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.cp.DataPlaneInfo;
 import dev.configsync.cp.FleetDirectory;
 import dev.configsync.cp.UsageReport;
-import dev.configsync.cp.etcd.EtcdGateway.Call;
+import dev.configsync.cp.etcd.EtcdClient.Call;
+import dev.configsync.cp.etcd.internal.rpc.DeleteRangeRequest;
+import dev.configsync.cp.etcd.internal.rpc.KeyValue;
+import dev.configsync.cp.etcd.internal.rpc.RequestOp;
+import dev.configsync.cp.etcd.internal.rpc.TxnRequest;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -209,12 +209,7 @@ final class SharedFleet implements EtcdSession.Part {
       if (value == null || value.equals(written)) {
         return false;
       }
-      ObjectNode put =
-          put(
-              keys.aggregatesPrefix() + name + "/" + replica,
-              b64(value.toString().getBytes(StandardCharsets.UTF_8)),
-              0);
-      session.call("/v3/kv/put", put, Call.IDEMPOTENT);
+      session.put(put(keys.aggregatesPrefix() + name + "/" + replica, bytes(value.toString()), 0));
       written = value;
       return true;
     }
@@ -243,7 +238,7 @@ final class SharedFleet implements EtcdSession.Part {
     }
     List<DataPlaneInfo> nodes = local.get();
     Instant now = session.clock().instant();
-    List<ObjectNode> ops = new ArrayList<>();
+    List<RequestOp> ops = new ArrayList<>();
     Map<String, String> wrote = new HashMap<>();
     Set<String> present = new HashSet<>();
     for (DataPlaneInfo node : nodes) {
@@ -256,17 +251,20 @@ final class SharedFleet implements EtcdSession.Part {
         continue;
       }
       String full = NodeJson.write(node, replica, node.lastSeen());
-      ObjectNode op = EtcdGateway.JSON.createObjectNode();
-      op.set("request_put", put(keys.nodeKey(node.id()), b64(full), lease));
-      ops.add(op);
+      ops.add(
+          RequestOp.newBuilder()
+              .setRequestPut(put(keys.nodeKey(node.id()), bytes(full), lease))
+              .build());
       wrote.put(node.id(), stable);
     }
     List<String> gone = new ArrayList<>();
     for (String id : written.keySet()) {
       if (!present.contains(id)) {
-        ObjectNode op = EtcdGateway.JSON.createObjectNode();
-        op.putObject("request_delete_range").put("key", b64(keys.nodeKey(id)));
-        ops.add(op);
+        ops.add(
+            RequestOp.newBuilder()
+                .setRequestDeleteRange(
+                    DeleteRangeRequest.newBuilder().setKey(bytes(keys.nodeKey(id))))
+                .build());
         gone.add(id);
       }
     }
@@ -274,10 +272,11 @@ final class SharedFleet implements EtcdSession.Part {
       return;
     }
     for (int i = 0; i < ops.size(); i += OPS_PER_TXN) {
-      ObjectNode txn = EtcdGateway.JSON.createObjectNode();
-      ArrayNode success = txn.putArray("success");
-      ops.subList(i, Math.min(ops.size(), i + OPS_PER_TXN)).forEach(success::add);
-      session.call("/v3/kv/txn", txn, Call.IDEMPOTENT);
+      TxnRequest txn =
+          TxnRequest.newBuilder()
+              .addAllSuccess(ops.subList(i, Math.min(ops.size(), i + OPS_PER_TXN)))
+              .build();
+      var unused = session.txn(txn, Call.IDEMPOTENT);
       nodeWrites.incrementAndGet();
     }
     written.putAll(wrote);
@@ -299,7 +298,7 @@ final class SharedFleet implements EtcdSession.Part {
   }
 
   @Override
-  public void onKey(String key, JsonNode kv, boolean deleted) {
+  public void onKey(String key, KeyValue kv, boolean deleted) {
     if (key.startsWith(keys.nodesPrefix())) {
       String rest = key.substring(keys.nodesPrefix().length());
       if (rest.startsWith(replica + "/")) {
@@ -309,7 +308,7 @@ final class SharedFleet implements EtcdSession.Part {
         remoteNodes.remove(rest);
       } else {
         try {
-          remoteNodes.put(rest, NodeJson.read(bytes(kv.path("value"))));
+          remoteNodes.put(rest, NodeJson.read(kv.getValue().toByteArray()));
         } catch (IOException | RuntimeException e) {
           log.warn("Ignoring unreadable data plane entry {} in etcd: {}", key, e.getMessage());
         }

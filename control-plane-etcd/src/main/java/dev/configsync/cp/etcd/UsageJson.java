@@ -26,7 +26,7 @@ final class UsageJson {
   record Written(JsonNode json, boolean rowsLeftOut) {}
 
   static Written write(UsageReport report, int maxBytes) {
-    ObjectNode out = EtcdGateway.JSON.createObjectNode();
+    ObjectNode out = EtcdSession.JSON.createObjectNode();
     out.put("format", 1);
     ArrayNode billing = out.putArray("billing");
     for (UsageReport.Billing b : report.billing()) {

@@ -117,7 +117,7 @@ class EtcdTlsTest {
     List<String> seenByB = new CopyOnWriteArrayList<>();
     b.watch((payload, hash, revision) -> seenByB.add(hash)); // a streaming watch, over TLS too
     a.save(TestFrames.reconfigure(second), second, first);
-    a.aggregate("probe").set(EtcdGateway.JSON.createObjectNode().put("n", 3)); // lease, puts
+    a.aggregate("probe").set(EtcdSession.JSON.createObjectNode().put("n", 3)); // lease, puts
 
     await()
         .atMost(Duration.ofSeconds(20))

@@ -3,22 +3,14 @@ package dev.configsync.cp.etcd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.configsync.cp.ConfigConflictException;
+import dev.configsync.cp.etcd.internal.rpc.TxnResponse;
+import io.grpc.Status;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -28,8 +20,9 @@ import org.junit.jupiter.api.Test;
 /**
  * What {@link EtcdConfigStore#save(byte[], String, String)} answers when etcd applied a publish
  * without saying so clearly: a copy of the same transaction sent again must never be told that the
- * publish conflicts with itself. A small HTTP proxy in front of a real one-member etcd cluster
- * plays the member whose answer went wrong; the store lists it first, and etcd itself next.
+ * publish conflicts with itself. A small gRPC proxy ({@link GrpcProxy}) in front of a real
+ * one-member etcd cluster plays the member whose answer went wrong; the store talks to etcd through
+ * it.
  */
 class PublishOutcomeTest {
   private static final String FIRST = "11111111111111111111111111111111";
@@ -38,8 +31,6 @@ class PublishOutcomeTest {
   private static EtcdCluster etcd;
 
   private final List<AutoCloseable> closeables = new ArrayList<>();
-  private final HttpClient http =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   @BeforeAll
   static void startEtcd() throws IOException {
@@ -60,63 +51,15 @@ class PublishOutcomeTest {
     }
   }
 
-  /** What the proxy does with the n-th transaction (1-based); everything else is forwarded. */
-  @FunctionalInterface
-  interface TxnRule {
-    void handle(int n, byte[] body, HttpExchange exchange) throws IOException;
+  /** A proxy to etcd's member 0 that hands each transaction to {@code rule}. */
+  private GrpcProxy proxy(GrpcProxy.TxnRule rule) throws IOException {
+    GrpcProxy proxy = new GrpcProxy(etcd.endpoint(0), rule);
+    closeables.add(proxy);
+    return proxy;
   }
 
-  /** A proxy to etcd's member 0 that hands each {@code /v3/kv/txn} to {@code rule}. */
-  private URI proxy(TxnRule rule) throws IOException {
-    HttpServer server =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    AtomicInteger txns = new AtomicInteger();
-    server.createContext(
-        "/",
-        exchange -> {
-          try (exchange) {
-            byte[] body = exchange.getRequestBody().readAllBytes();
-            String path = exchange.getRequestURI().getPath();
-            if (path.equals("/v3/kv/txn")) {
-              rule.handle(txns.incrementAndGet(), body, exchange);
-            } else {
-              HttpResponse<byte[]> answer = forward(path, body);
-              reply(exchange, answer.statusCode(), answer.body());
-            }
-          }
-        });
-    server.start();
-    closeables.add(() -> server.stop(0));
-    return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
-  }
-
-  private HttpResponse<byte[]> forward(String path, byte[] body) throws IOException {
-    HttpRequest request =
-        HttpRequest.newBuilder(etcd.endpoint(0).resolve(path))
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(body))
-            .build();
-    try {
-      return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
-    }
-  }
-
-  private static void reply(HttpExchange exchange, int status, byte[] body) throws IOException {
-    exchange.sendResponseHeaders(status, body.length);
-    try (OutputStream out = exchange.getResponseBody()) {
-      out.write(body);
-    }
-  }
-
-  private EtcdConfigStore store(String prefix, String name, @Nullable URI proxy) {
-    List<URI> endpoints = new ArrayList<>();
-    if (proxy != null) {
-      endpoints.add(proxy);
-    }
-    endpoints.addAll(etcd.endpoints());
+  private EtcdConfigStore store(String prefix, String name, @Nullable GrpcProxy proxy) {
+    List<URI> endpoints = proxy == null ? etcd.endpoints() : List.of(proxy.endpoint());
     EtcdConfigStore store =
         EtcdConfigStore.builder()
             .endpoints(endpoints)
@@ -133,23 +76,21 @@ class PublishOutcomeTest {
   void aPublishEtcdAppliedBeforeAnsweringLeaderChangedIsASuccessNotAConflictWithItself()
       throws Exception {
     // The member applies the transaction, then answers as etcd does when its leader changed
-    // meanwhile; the gateway sends the same transaction to the next member, whose compare fails
-    // on the write the first copy made.
-    URI proxy =
+    // meanwhile; the client sends the same transaction again, and its compare fails on the write
+    // the first copy made.
+    GrpcProxy[] self = new GrpcProxy[1];
+    GrpcProxy proxy =
         proxy(
-            (n, body, exchange) -> {
-              HttpResponse<byte[]> applied = forward("/v3/kv/txn", body);
+            (n, body) -> {
+              byte[] applied = self[0].forward(body);
               if (n == 1) {
-                reply(
-                    exchange,
-                    503,
-                    ("{\"error\":\"etcdserver: leader changed\",\"code\":14,"
-                            + "\"message\":\"etcdserver: leader changed\"}")
-                        .getBytes(StandardCharsets.UTF_8));
-              } else {
-                reply(exchange, applied.statusCode(), applied.body());
+                throw Status.UNAVAILABLE
+                    .withDescription("etcdserver: leader changed")
+                    .asException();
               }
+              return applied;
             });
+    self[0] = proxy;
     String prefix = "/outcome/leader-changed/";
     EtcdConfigStore a = store(prefix, "a", proxy);
     assertThat(a.load()).isEmpty();
@@ -173,23 +114,24 @@ class PublishOutcomeTest {
     byte[][] held = new byte[1][];
     // 1st copy: taken, no answer (the member dies before answering; its log keeps the write).
     // 2nd copy: before it arrives, the held first copy commits and replica b publishes on top.
-    URI proxy =
+    GrpcProxy[] self = new GrpcProxy[1];
+    GrpcProxy proxy =
         proxy(
-            (n, body, exchange) -> {
+            (n, body) -> {
               if (n == 1) {
                 held[0] = body;
-                return; // closes the exchange without an answer
+                // The connection to the member breaks after the request went out: no answer.
+                throw Status.UNAVAILABLE.withDescription("connection reset").asException();
               }
               if (n == 2) {
-                HttpResponse<byte[]> late = forward("/v3/kv/txn", held[0]);
-                assertThat(new String(late.body(), StandardCharsets.UTF_8))
-                    .contains("\"succeeded\":true");
+                byte[] late = self[0].forward(held[0]);
+                assertThat(TxnResponse.parseFrom(late).getSucceeded()).isTrue();
                 b.load();
                 b.save(TestFrames.reconfigure(OTHER), OTHER, FIRST);
               }
-              HttpResponse<byte[]> answer = forward("/v3/kv/txn", body);
-              reply(exchange, answer.statusCode(), answer.body());
+              return self[0].forward(body);
             });
+    self[0] = proxy;
     EtcdConfigStore a = store(prefix, "a", proxy);
     assertThat(a.load()).isEmpty();
 

@@ -42,7 +42,7 @@ class UsageJsonTest {
 
   @Test
   void somethingElseIsRefused() {
-    assertThatThrownBy(() -> UsageJson.read(EtcdGateway.JSON.createObjectNode().put("v", 1)))
+    assertThatThrownBy(() -> UsageJson.read(EtcdSession.JSON.createObjectNode().put("v", 1)))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("format 1");
   }
