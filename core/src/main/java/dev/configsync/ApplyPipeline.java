@@ -314,15 +314,18 @@ final class ApplyPipeline {
       p.abandon("superseded by configuration " + snapshot.hash() + " before it was applied");
       pendingApply = null;
     }
+    // What runs now is what this one replaces when it applies: any pending one was abandoned above,
+    // and a newer one would abandon this.
+    ConfigSnapshot next = snapshot.withChangesSince(running);
     SnapshotStore store = s.store();
     if (store == null) {
-      loop.publish(snapshot, startedNanos);
+      loop.publish(next, startedNanos);
       if (done != null) {
-        done.complete(snapshot);
+        done.complete(next);
       }
       return;
     }
-    writeThenPublish(store, snapshot, done, startedNanos);
+    writeThenPublish(store, next, done, startedNanos);
   }
 
   private void writeThenPublish(

@@ -3,6 +3,7 @@ package dev.configsync;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.LazyChanges;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
@@ -24,6 +25,7 @@ public final class ConfigSnapshot {
   private final JsonNode config;
   private final byte[] payload;
   private final @Nullable License license;
+  private final LazyChanges changes;
 
   ConfigSnapshot(
       ConfigHashes hashes,
@@ -31,7 +33,7 @@ public final class ConfigSnapshot {
       Instant timestamp,
       JsonNode config,
       byte[] payload) {
-    this(hashes, source, timestamp, config, payload, null);
+    this(hashes, source, timestamp, config, payload, null, LazyChanges.initial(config));
   }
 
   private ConfigSnapshot(
@@ -40,8 +42,10 @@ public final class ConfigSnapshot {
       Instant timestamp,
       JsonNode config,
       byte[] payload,
-      @Nullable License license) {
+      @Nullable License license,
+      LazyChanges changes) {
     this.license = license;
+    this.changes = changes;
     this.hashes = Objects.requireNonNull(hashes, "hashes");
     this.hash = hashes.config();
     this.source = Objects.requireNonNull(source, "source");
@@ -116,14 +120,43 @@ public final class ConfigSnapshot {
     return Optional.ofNullable(license);
   }
 
+  /**
+   * What changed against the configuration the node ran before this one: the entities added,
+   * updated and removed in each collection, and the top-level members replaced as a whole (see
+   * {@link ConfigChanges} and {@code docs/protocol.md}, "Entities"). Every snapshot a client
+   * applies carries its changes, whether it came whole or as a change; the first one a client
+   * applies reports everything as added ({@link ConfigChanges#initial()}).
+   *
+   * <p>Computed on the first call, on the calling thread (a listener's, usually), and then kept.
+   * The computation compares the two configurations by entity key; entities the two share (a
+   * configuration that came as a change shares every unchanged entity with the one before) compare
+   * at once, others by content. Until the first call the snapshot keeps the previous
+   * configuration's tree reachable; a listener that calls this releases it.
+   */
+  public ConfigChanges changes() {
+    return changes.get();
+  }
+
   /** A snapshot identical to this one but for its source. */
   ConfigSnapshot withSource(SnapshotSource newSource) {
-    return new ConfigSnapshot(hashes, newSource, timestamp, config, payload, license);
+    return new ConfigSnapshot(hashes, newSource, timestamp, config, payload, license, changes);
   }
 
   /** A snapshot identical to this one, carrying {@code verified}. */
   ConfigSnapshot withLicense(License verified) {
-    return new ConfigSnapshot(hashes, source, timestamp, config, payload, verified);
+    return new ConfigSnapshot(hashes, source, timestamp, config, payload, verified, changes);
+  }
+
+  /**
+   * A snapshot identical to this one whose {@link #changes()} are against {@code previous} (null:
+   * the client ran nothing before).
+   */
+  ConfigSnapshot withChangesSince(@Nullable ConfigSnapshot previous) {
+    LazyChanges since =
+        previous == null
+            ? LazyChanges.initial(config)
+            : LazyChanges.between(previous.config(), config);
+    return new ConfigSnapshot(hashes, source, timestamp, config, payload, license, since);
   }
 
   @Override

@@ -488,6 +488,57 @@ class SyncLoopTest {
   }
 
   @Test
+  void everyAppliedSnapshotCarriesItsChangesAgainstTheOneBefore() {
+    start(builder());
+    FakeConnection c = transport.last();
+    c.open();
+    ObjectNode a = table("a");
+    ObjectNode b = table("a");
+    ((ObjectNode) b.get("routes").get(0)).putArray("paths").add("/a2");
+    b.withArray("services").addObject().put("name", "extra").put("host", "x");
+
+    c.deliver(payload(a));
+    awaitApplied(a);
+    c.deliver(payload(b));
+    awaitApplied(b);
+
+    ConfigChanges first = snapshots.get(0).changes();
+    assertThat(first.initial()).isTrue();
+    assertThat(first.collections().get("services").added()).containsOnlyKeys("a");
+    assertThat(first.replaced()).containsExactly("_format_version");
+    ConfigChanges second = snapshots.get(1).changes();
+    assertThat(second.initial()).isFalse();
+    assertThat(second.collections()).containsOnlyKeys("services", "routes");
+    assertThat(second.collections().get("services").added()).containsOnlyKeys("extra");
+    assertThat(second.collections().get("routes").updated()).containsOnlyKeys("a-route");
+    assertThat(second.replaced()).isEmpty();
+    assertThat(second.entityCount()).isEqualTo(2);
+  }
+
+  @Test
+  void changesAreAgainstWhatRanWhenAPendingConfigurationWasSuperseded() {
+    start(builder().cacheWriteTimeout(CACHE_TIMEOUT));
+    FakeConnection c = transport.last();
+    c.open();
+    ObjectNode a = table("a");
+    c.deliver(payload(a));
+    awaitApplied(a);
+    store.blockWrites();
+
+    c.deliver(payload(table("b"))); // b's write hangs, then c supersedes it
+    eventually().until(() -> store.writesStarted() == 2);
+    ObjectNode cc = table("c");
+    c.deliver(payload(cc));
+    eventually().until(() -> scheduler.scheduledCount(CACHE_TIMEOUT) == 3);
+    store.releaseWrites();
+    awaitApplied(cc);
+
+    ConfigChanges changes = snapshots.get(snapshots.size() - 1).changes();
+    assertThat(changes.collections().get("services").removed()).containsOnlyKeys("a");
+    assertThat(changes.collections().get("services").added()).containsOnlyKeys("c");
+  }
+
+  @Test
   void newerFrameWinsWhileOlderIsPending() {
     ConfigSyncClient client = start(builder().cacheWriteTimeout(CACHE_TIMEOUT));
     FakeConnection c = transport.last();

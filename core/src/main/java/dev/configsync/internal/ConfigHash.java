@@ -403,6 +403,103 @@ public final class ConfigHash {
     return new String(out, StandardCharsets.US_ASCII);
   }
 
+  /**
+   * Kong's serialization of {@code value} as bytes, without the 1,000,000-byte rule (which depends
+   * on what precedes a value in the buffer): the fragment a {@link Stream} can feed for it. Used to
+   * cache the serialization of entities, so that a changed configuration is re-hashed without
+   * rendering its unchanged parts again.
+   *
+   * @throws IllegalArgumentException when the value contains a node JSON cannot express
+   */
+  public static byte[] render(JsonNode value) {
+    Renderer renderer = RENDERERS.get();
+    renderer.out.reset();
+    renderer.hasher.write(value, false);
+    renderer.hasher.flush();
+    byte[] bytes = renderer.out.toByteArray();
+    if (renderer.out.size() > 1 << 20) {
+      RENDERERS.remove(); // do not keep a large buffer per thread
+    }
+    return bytes;
+  }
+
+  /** A reusable rendering buffer: rendering is done entity by entity, many times over. */
+  private static final class Renderer {
+    final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(1024);
+    final Hasher hasher = new Hasher(out);
+  }
+
+  private static final ThreadLocal<Renderer> RENDERERS = ThreadLocal.withInitial(Renderer::new);
+
+  /**
+   * One of Kong's hash buffers, written piece by piece: separators and keys as raw bytes, values as
+   * nodes with, where known, their {@linkplain #render rendered} bytes. The result is the {@link
+   * #hash} of the value those pieces spell, bit for bit, including the 1,000,000-byte rule: a
+   * rendered fragment is fed as it is only when the rule cannot apply inside it, and otherwise the
+   * node is written value by value. Not thread-safe; one instance per hash.
+   */
+  public static final class Stream {
+    private final Hasher hasher = new Hasher();
+
+    /** A new, empty buffer. */
+    public Stream() {
+      hasher.begin();
+    }
+
+    /** Applies Kong's check that precedes every value (use it before a value written in parts). */
+    public void checkpoint() {
+      hasher.checkpoint();
+    }
+
+    /** Appends one byte that starts no value ({@code ;}, {@code :}). */
+    public void raw(byte b) {
+      hasher.put(b);
+    }
+
+    /** Appends text that starts no value (an object key), as UTF-8. */
+    public void raw(String text) {
+      hasher.putUtf8(text);
+    }
+
+    /**
+     * Appends a whole value, its check included.
+     *
+     * @param node the value
+     * @param rendered its bytes as {@link #render} gives them, or null to write the node
+     */
+    public void value(JsonNode node, byte @Nullable [] rendered) {
+      if (rendered != null && hasher.length() + rendered.length <= LIMIT) {
+        // Every value inside starts before the fragment's end: no check in it can fire.
+        hasher.put(rendered);
+      } else {
+        hasher.write(node, false);
+      }
+    }
+
+    /** The hash of what was written: lowercase hexadecimal MD5. */
+    public String finish() {
+      return hasher.finish();
+    }
+  }
+
+  /**
+   * The configuration hash of the six parts' hashes, in Kong's order (routes, services, plugins,
+   * upstreams, targets, the rest): the MD5 of their concatenation.
+   */
+  public static ConfigHashes combine(
+      String routes,
+      String services,
+      String plugins,
+      String upstreams,
+      String targets,
+      String rest) {
+    MessageDigest md5 = newMd5();
+    for (String part : new String[] {routes, services, plugins, upstreams, targets, rest}) {
+      md5.update(part.getBytes(StandardCharsets.US_ASCII));
+    }
+    return new ConfigHashes(hex(md5.digest()), routes, services, plugins, upstreams, targets);
+  }
+
   /** An object member; the key's UTF-8 bytes are filled in only when sorting needs them. */
   private static final class Member {
     final String key;
@@ -438,6 +535,10 @@ public final class ConfigHash {
     private static final byte[] EMPTY_TEXT = ascii("{}");
 
     private final MessageDigest md5 = newMd5();
+
+    /** When rendering ({@link ConfigHash#render}): where bytes go instead of {@link #md5}. */
+    private final java.io.@Nullable ByteArrayOutputStream rendered;
+
     private final byte[] chunk = new byte[CHUNK];
     private final byte[] digits = new byte[20];
 
@@ -449,6 +550,32 @@ public final class ConfigHash {
      * bytes plus {@link #pending}.
      */
     private long digested;
+
+    Hasher() {
+      this(null);
+    }
+
+    Hasher(java.io.@Nullable ByteArrayOutputStream rendered) {
+      this.rendered = rendered;
+    }
+
+    /** Starts a new buffer. */
+    void begin() {
+      md5.reset();
+      pending = 0;
+      digested = 0;
+    }
+
+    /** The buffer's length: what the 1,000,000-byte rule looks at. */
+    long length() {
+      return digested + pending;
+    }
+
+    /** The hash of what was written since {@link #begin}. */
+    String finish() {
+      flush();
+      return hex(md5.digest());
+    }
 
     String hash(@Nullable JsonNode value, boolean withoutGranularKeys) {
       if (value == null || value.isMissingNode()) {
@@ -462,13 +589,18 @@ public final class ConfigHash {
       return hex(md5.digest());
     }
 
-    private void write(JsonNode value, boolean withoutGranularKeys) {
-      if (digested + pending > LIMIT) {
+    /** Kong's check before every value: a buffer over the limit becomes its MD5. */
+    void checkpoint() {
+      if (rendered == null && digested + pending > LIMIT) {
         flush();
         byte[] digest = md5.digest();
         md5.update(digest);
         digested = digest.length;
       }
+    }
+
+    void write(JsonNode value, boolean withoutGranularKeys) {
+      checkpoint();
       switch (value.getNodeType()) {
         case NULL -> put(NULL_TEXT);
         case STRING -> putUtf8(value.textValue());
@@ -572,7 +704,7 @@ public final class ConfigHash {
     }
 
     /** Writes {@code s} as UTF-8, with {@code ?} for unpaired surrogates. */
-    private void putUtf8(String s) {
+    void putUtf8(String s) {
       int n = s.length();
       int i = 0;
       while (i < n) {
@@ -612,14 +744,14 @@ public final class ConfigHash {
       }
     }
 
-    private void put(byte b) {
+    void put(byte b) {
       if (pending == CHUNK) {
         flush();
       }
       chunk[pending++] = b;
     }
 
-    private void put(byte[] bytes) {
+    void put(byte[] bytes) {
       put(bytes, 0, bytes.length);
     }
 
@@ -627,7 +759,11 @@ public final class ConfigHash {
       if (count > CHUNK - pending) {
         flush();
         if (count > CHUNK) {
-          md5.update(bytes, offset, count);
+          if (rendered != null) {
+            rendered.write(bytes, offset, count);
+          } else {
+            md5.update(bytes, offset, count);
+          }
           digested += count;
           return;
         }
@@ -638,7 +774,11 @@ public final class ConfigHash {
 
     private void flush() {
       if (pending > 0) {
-        md5.update(chunk, 0, pending);
+        if (rendered != null) {
+          rendered.write(chunk, 0, pending);
+        } else {
+          md5.update(chunk, 0, pending);
+        }
         digested += pending;
         pending = 0;
       }

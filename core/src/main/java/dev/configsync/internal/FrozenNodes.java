@@ -64,6 +64,88 @@ public final class FrozenNodes {
     return root;
   }
 
+  /**
+   * Freezes {@code root} and the containers under it like {@link #freeze}, but does not descend
+   * into a container that is frozen already: its tree is taken to be frozen (as every tree this
+   * class froze is). For a tree that shares most of its nodes with a frozen one, this costs only
+   * the new containers. Returns {@code root}.
+   */
+  public static JsonNode freezeNew(JsonNode root) {
+    List<JsonNode> todo = new ArrayList<>();
+    todo.add(root);
+    while (!todo.isEmpty()) {
+      JsonNode node = todo.remove(todo.size() - 1);
+      if (!node.isContainerNode() || isFrozen(node)) {
+        continue;
+      }
+      for (JsonNode child : node) {
+        if (!isFrozen(child)) {
+          todo.add(child);
+        }
+      }
+      if (node instanceof FrozenObject o) {
+        o.freezeChildren();
+      } else if (node instanceof FrozenArray a) {
+        a.freezeChildren();
+      }
+    }
+    return root;
+  }
+
+  /**
+   * Whether {@code node} itself is read-only: a value node, or a container of this class's that is
+   * frozen. Says nothing of the containers under it.
+   */
+  public static boolean isFrozen(JsonNode node) {
+    if (node instanceof FrozenObject o) {
+      return o.map.isFrozen();
+    }
+    if (node instanceof FrozenArray a) {
+      return a.list.isFrozen();
+    }
+    return !node.isContainerNode();
+  }
+
+  /**
+   * {@code node} itself when every container in its tree is frozen, else a frozen copy of it made
+   * with {@link #FACTORY}: a tree from anywhere becomes safe to share.
+   */
+  public static JsonNode frozen(JsonNode node) {
+    List<JsonNode> todo = new ArrayList<>();
+    todo.add(node);
+    while (!todo.isEmpty()) {
+      JsonNode next = todo.remove(todo.size() - 1);
+      if (!isFrozen(next)) {
+        return freeze(copy(node));
+      }
+      if (next.isContainerNode()) {
+        for (JsonNode child : next) {
+          todo.add(child);
+        }
+      }
+    }
+    return node;
+  }
+
+  /** A copy of {@code node} whose containers are {@link #FACTORY}'s. */
+  private static JsonNode copy(JsonNode node) {
+    if (node.isObject()) {
+      ObjectNode copy = FACTORY.objectNode();
+      for (Map.Entry<String, JsonNode> e : node.properties()) {
+        copy.set(e.getKey(), copy(e.getValue()));
+      }
+      return copy;
+    }
+    if (node.isArray()) {
+      ArrayNode copy = FACTORY.arrayNode(node.size());
+      for (JsonNode child : node) {
+        copy.add(copy(child));
+      }
+      return copy;
+    }
+    return node;
+  }
+
   /** A new batch, for building one tree that is then frozen whole. */
   public static Batch batch() {
     return new Batch();

@@ -1,0 +1,511 @@
+package dev.configsync.internal.delta;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.ConfigChanges;
+import dev.configsync.ConfigHashes;
+import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.FrozenNodes;
+import dev.configsync.internal.delta.ChangeSet.CollectionDelta;
+import dev.configsync.internal.delta.ChangeSet.Placement;
+import dev.configsync.internal.delta.DeltaRejectedException.Reason;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A frozen configuration table together with what re-hashes it cheaply: Kong's serialization of
+ * each entity (and of each other top-level member), cached as bytes, and its {@link ConfigHashes}.
+ *
+ * <p>{@link #apply} makes the configuration a {@link ChangeSet} describes with structural sharing:
+ * the new table shares with this one every member the change set does not touch, and every entity
+ * it does not upsert (the same nodes, and the same cached bytes). Only the new table, the arrays of
+ * the changed collections and the upserted entities are new. The new hashes are computed from the
+ * cached bytes: a changed part (routes, services, plugins, upstreams, targets, the rest) is fed to
+ * MD5 again from its fragments, with only the upserted entities rendered; unchanged parts keep
+ * their hashes. The result is bit for bit {@link ConfigHash#configHashes} of the new table.
+ *
+ * <p>Immutable and safe to share between threads. Building one from a whole table ({@link #of})
+ * renders every entity once, about the cost of one {@link ConfigHash#configHashes}; the cached
+ * bytes take about as much memory as the configuration's serialization (less than its JSON).
+ */
+public final class IndexedConfig {
+  private static final String[] GRANULAR = {
+    "routes", "services", "plugins", "upstreams", "targets"
+  };
+  private static final Set<String> GRANULAR_NAMES = Set.of(GRANULAR);
+  private static final byte[] EMPTY = "{}".getBytes(StandardCharsets.US_ASCII);
+
+  private final JsonNode table;
+  private final Map<String, Part> parts;
+  private final ConfigHashes hashes;
+
+  /** The hash of the table without the granular members (not kept in {@link ConfigHashes}). */
+  private final String rest;
+
+  private IndexedConfig(
+      JsonNode table,
+      Map<String, Part> parts,
+      @Nullable IndexedConfig previous,
+      @Nullable Set<String> changed) {
+    this.table = table;
+    this.parts = parts;
+    String[] granular = new String[GRANULAR.length];
+    for (int i = 0; i < GRANULAR.length; i++) {
+      String name = GRANULAR[i];
+      if (previous != null && changed != null && !changed.contains(name)) {
+        granular[i] = previousHash(previous.hashes, i);
+        continue;
+      }
+      Part part = parts.get(name);
+      if (part == null) {
+        granular[i] = ConfigHash.NONE;
+      } else {
+        ConfigHash.Stream stream = new ConfigHash.Stream();
+        part.write(stream);
+        granular[i] = stream.finish();
+      }
+    }
+    boolean restChanged =
+        previous == null
+            || changed == null
+            || changed.stream().anyMatch(name -> !GRANULAR_NAMES.contains(name));
+    this.rest = restChanged || previous == null ? hashRest(table, parts) : previous.rest;
+    this.hashes =
+        ConfigHash.combine(granular[0], granular[1], granular[2], granular[3], granular[4], rest);
+  }
+
+  /**
+   * Indexes a whole configuration table: renders each entity and computes its hashes.
+   *
+   * @param table a configuration table (a JSON object); frozen if it is not already
+   * @throws IllegalArgumentException when it is not an object, or holds a node JSON cannot express
+   */
+  public static IndexedConfig of(JsonNode table) {
+    if (!table.isObject()) {
+      throw new IllegalArgumentException(
+          "a configuration table must be a JSON object, not " + table.getNodeType());
+    }
+    JsonNode frozen = FrozenNodes.frozen(table);
+    Map<String, Part> parts = new HashMap<>();
+    for (Map.Entry<String, JsonNode> e : frozen.properties()) {
+      parts.put(e.getKey(), Part.of(e.getKey(), e.getValue()));
+    }
+    return new IndexedConfig(frozen, parts, null, null);
+  }
+
+  /** The configuration table: a frozen JSON object. */
+  public JsonNode table() {
+    return table;
+  }
+
+  /** Its configuration hash and granular hashes, as {@link ConfigHash#configHashes} gives them. */
+  public ConfigHashes hashes() {
+    return hashes;
+  }
+
+  /**
+   * The outcome of applying a change set.
+   *
+   * @param config the new configuration
+   * @param changes what changed against the base, entity by entity
+   */
+  public record Applied(IndexedConfig config, ConfigChanges changes) {}
+
+  /**
+   * Applies {@code changes} and checks that the result has the hashes it was announced with.
+   *
+   * @param expected the hashes the result must have (all six)
+   * @throws DeltaRejectedException when the change set does not fit this configuration ({@code
+   *     BASE_MISMATCH}), breaks a rule ({@code MALFORMED}), or gives other hashes ({@code
+   *     HASH_MISMATCH}); this configuration is unchanged in every case
+   */
+  public Applied apply(ChangeSet changes, ConfigHashes expected) {
+    Applied applied = apply(changes);
+    ConfigHashes got = applied.config().hashes();
+    if (!got.equals(expected)) {
+      throw new DeltaRejectedException(
+          Reason.HASH_MISMATCH,
+          "change set applied to configuration "
+              + hashes.config()
+              + " gives configuration "
+              + got.config()
+              + (got.config().equals(expected.config()) ? " with other granular hashes" : "")
+              + ", not the announced "
+              + expected.config());
+    }
+    return applied;
+  }
+
+  /**
+   * Applies {@code changes}, whatever the result's hash (the side that makes a change set uses this
+   * to learn the hash it announces).
+   *
+   * @throws DeltaRejectedException when the change set does not fit this configuration ({@code
+   *     BASE_MISMATCH}) or breaks a rule ({@code MALFORMED}); this configuration is unchanged
+   */
+  public Applied apply(ChangeSet changes) {
+    for (String name : changes.collections().keySet()) {
+      if (!(parts.get(name) instanceof Elements)) {
+        throw mismatch("collection " + name + " is not an array in the base configuration");
+      }
+    }
+    for (String name : changes.unset()) {
+      if (!table.has(name)) {
+        throw mismatch("member " + name + " to remove is not in the base configuration");
+      }
+    }
+    ObjectNode next = FrozenNodes.FACTORY.objectNode();
+    Map<String, Part> nextParts = new HashMap<>(parts);
+    Set<String> changed = new HashSet<>();
+    Map<String, ConfigChanges.CollectionChanges> entityChanges = new LinkedHashMap<>();
+    Set<String> replaced = new LinkedHashSet<>();
+    for (Map.Entry<String, JsonNode> e : table.properties()) {
+      String name = e.getKey();
+      JsonNode value = e.getValue();
+      CollectionDelta delta = changes.collections().get(name);
+      JsonNode newValue = changes.set().get(name);
+      if (changes.unset().contains(name)) {
+        nextParts.remove(name);
+        changed.add(name);
+        ConfigDiff.compare(name, value, null, entityChanges, replaced);
+      } else if (newValue != null) {
+        next.set(name, newValue);
+        nextParts.put(name, Part.of(name, newValue));
+        changed.add(name);
+        ConfigDiff.compare(name, value, newValue, entityChanges, replaced);
+      } else if (delta != null) {
+        Elements base = (Elements) Objects.requireNonNull(parts.get(name));
+        CollectionApply result = new CollectionApply(name, base, delta);
+        next.set(name, result.array);
+        nextParts.put(name, result.elements());
+        changed.add(name);
+        ConfigChanges.CollectionChanges c = result.changes();
+        if (!c.isEmpty()) {
+          entityChanges.put(name, c);
+        }
+      } else {
+        next.set(name, value);
+      }
+    }
+    for (Map.Entry<String, JsonNode> e : changes.set().entrySet()) {
+      if (!table.has(e.getKey())) {
+        next.set(e.getKey(), e.getValue());
+        nextParts.put(e.getKey(), Part.of(e.getKey(), e.getValue()));
+        changed.add(e.getKey());
+        ConfigDiff.compare(e.getKey(), null, e.getValue(), entityChanges, replaced);
+      }
+    }
+    FrozenNodes.freezeNew(next);
+    return new Applied(
+        new IndexedConfig(next, nextParts, this, changed),
+        new ConfigChanges(false, entityChanges, replaced));
+  }
+
+  // ---- hashing ------------------------------------------------------------------------------
+
+  private static String previousHash(ConfigHashes h, int i) {
+    return switch (i) {
+      case 0 -> h.routes();
+      case 1 -> h.services();
+      case 2 -> h.plugins();
+      case 3 -> h.upstreams();
+      default -> h.targets();
+    };
+  }
+
+  /** Kong's hash of the table without the five granular members, from the parts. */
+  private static String hashRest(JsonNode table, Map<String, Part> parts) {
+    List<Map.Entry<byte[], String>> members = new ArrayList<>();
+    for (Map.Entry<String, JsonNode> e : table.properties()) {
+      if (!GRANULAR_NAMES.contains(e.getKey())) {
+        members.add(Map.entry(e.getKey().getBytes(StandardCharsets.UTF_8), e.getKey()));
+      }
+    }
+    // Kong sorts keys by their bytes.
+    members.sort((a, b) -> Arrays.compareUnsigned(a.getKey(), b.getKey()));
+    ConfigHash.Stream stream = new ConfigHash.Stream();
+    stream.checkpoint();
+    if (members.isEmpty()) {
+      stream.raw(EMPTY[0]);
+      stream.raw(EMPTY[1]);
+    }
+    for (Map.Entry<byte[], String> member : members) {
+      String name = member.getValue();
+      stream.raw(name);
+      stream.raw((byte) ':');
+      Objects.requireNonNull(parts.get(name)).write(stream);
+      stream.raw((byte) ';');
+    }
+    return stream.finish();
+  }
+
+  // ---- parts --------------------------------------------------------------------------------
+
+  /** The cached hash material of one top-level member. */
+  private interface Part {
+    /** Writes the member's value, its check included, to {@code stream}. */
+    void write(ConfigHash.Stream stream);
+
+    static Part of(String name, JsonNode value) {
+      if (!value.isArray()) {
+        return new Whole(value, ConfigHash.render(value));
+      }
+      byte[][] fragments = new byte[value.size()][];
+      for (int i = 0; i < fragments.length; i++) {
+        fragments[i] = ConfigHash.render(value.get(i));
+      }
+      return new Elements(value, fragments, EntityRules.keyField(name, value));
+    }
+  }
+
+  /** A member hashed as one value. */
+  private static final class Whole implements Part {
+    private final JsonNode value;
+    private final byte[] rendered;
+
+    Whole(JsonNode value, byte[] rendered) {
+      this.value = value;
+      this.rendered = rendered;
+    }
+
+    @Override
+    public void write(ConfigHash.Stream stream) {
+      stream.value(value, rendered);
+    }
+  }
+
+  /**
+   * An array member, element by element: the array, each element's bytes, and a field known to key
+   * it (null when none is known).
+   */
+  private static final class Elements implements Part {
+    final JsonNode array;
+    final byte[][] fragments;
+    final @Nullable String keyField;
+
+    Elements(JsonNode array, byte[][] fragments, @Nullable String keyField) {
+      this.array = array;
+      this.fragments = fragments;
+      this.keyField = keyField;
+    }
+
+    boolean keyedBy(String field) {
+      return field.equals(keyField) || EntityRules.keys(array, field);
+    }
+
+    @Override
+    public void write(ConfigHash.Stream stream) {
+      stream.checkpoint();
+      int n = fragments.length;
+      if (n == 0) {
+        stream.raw(EMPTY[0]);
+        stream.raw(EMPTY[1]);
+      } else if (n <= 5) {
+        for (int i = 0; i < n; i++) {
+          if (i > 0) {
+            stream.raw((byte) ';');
+          }
+          stream.value(array.get(i), fragments[i]);
+        }
+      } else {
+        for (int i = 0; i < n; i++) {
+          stream.value(array.get(i), fragments[i]);
+          stream.raw((byte) ';');
+        }
+      }
+    }
+  }
+
+  /** One collection's change applied: the new array, its fragments, and what changed. */
+  private static final class CollectionApply {
+    private final Elements base;
+    private final CollectionDelta delta;
+    final ArrayNode array;
+    private final List<byte[]> fragments;
+    private final Map<String, JsonNode> added = new LinkedHashMap<>();
+    private final Map<String, JsonNode> updated = new LinkedHashMap<>();
+    private final Map<String, JsonNode> removed = new LinkedHashMap<>();
+
+    /** Base index of each placed entity the base has. */
+    private final Map<String, Integer> placedInBase = new HashMap<>();
+
+    /** Upserted keys the base has. */
+    private final Set<String> upsertedInBase = new HashSet<>();
+
+    /** Placed keys by the key they follow; {@code null}'s are under {@link #first}. */
+    private final Map<String, List<String>> followers = new HashMap<>();
+
+    private final List<String> first = new ArrayList<>();
+    private int placedEmitted;
+
+    CollectionApply(String name, Elements base, CollectionDelta delta) {
+      this.base = base;
+      this.delta = delta;
+      String k = delta.keyField();
+      if (!base.keyedBy(k)) {
+        throw mismatch("collection " + name + " is not keyed by " + k + " in the base");
+      }
+      for (Placement p : delta.placements()) {
+        String anchor = p.after();
+        (anchor == null ? first : followers.computeIfAbsent(anchor, a -> new ArrayList<>()))
+            .add(p.key());
+      }
+      JsonNode entities = base.array;
+      int n = entities.size();
+      boolean placing = !delta.placements().isEmpty();
+      if (placing) {
+        // Placed entities can go before their place in the base: find them first.
+        for (int i = 0; i < n; i++) {
+          String key = ConfigDiff.keyOf(entities.get(i), k);
+          if (isPlaced(key)) {
+            placedInBase.put(key, i);
+            if (delta.upserts().containsKey(key)) {
+              upsertedInBase.add(key);
+            }
+          }
+        }
+        for (Placement p : delta.placements()) {
+          if (!placedInBase.containsKey(p.key()) && !delta.upserts().containsKey(p.key())) {
+            throw mismatch(
+                "collection " + name + ": a placed key is neither upserted nor in the base");
+          }
+        }
+      }
+      this.array = FrozenNodes.FACTORY.arrayNode(n + delta.upserts().size());
+      this.fragments = new ArrayList<>(n + delta.upserts().size());
+      emitFollowers(null);
+      for (int i = 0; i < n; i++) {
+        JsonNode entity = entities.get(i);
+        String key = ConfigDiff.keyOf(entity, k);
+        if (delta.deletes().contains(key)) {
+          removed.put(key, entity);
+          continue;
+        }
+        JsonNode upserted = delta.upserts().get(key);
+        if (upserted != null) {
+          upsertedInBase.add(key);
+          if (!ConfigDiff.same(upserted, entity)) {
+            updated.put(key, upserted);
+          }
+        }
+        if (placing && placedInBase.containsKey(key)) {
+          continue;
+        }
+        JsonNode upsert = delta.upserts().get(key);
+        if (upsert != null) {
+          emit(upsert, ConfigHash.render(upsert));
+        } else {
+          emit(entity, base.fragments[i]);
+        }
+        emitFollowers(key);
+      }
+      for (Map.Entry<String, JsonNode> e : delta.upserts().entrySet()) {
+        String key = e.getKey();
+        if (!upsertedInBase.contains(key) && !isPlaced(key)) {
+          added.put(key, e.getValue());
+          emit(e.getValue(), ConfigHash.render(e.getValue()));
+          emitFollowers(key);
+        }
+      }
+      if (removed.size() != delta.deletes().size()) {
+        throw mismatch("collection " + name + ": a deleted key is not in the base");
+      }
+      if (placedEmitted != delta.placements().size()) {
+        throw mismatch(
+            "collection " + name + ": a placement follows a key the result does not have");
+      }
+    }
+
+    private boolean isPlaced(String key) {
+      // Placements are few: a set is made only for many.
+      List<Placement> placements = delta.placements();
+      if (placements.size() <= 8) {
+        for (Placement p : placements) {
+          if (p.key().equals(key)) {
+            return true;
+          }
+        }
+        return false;
+      }
+      return placedKeys().contains(key);
+    }
+
+    private @Nullable Set<String> placedKeys;
+
+    private Set<String> placedKeys() {
+      Set<String> keys = placedKeys;
+      if (keys == null) {
+        keys = new HashSet<>();
+        for (Placement p : delta.placements()) {
+          keys.add(p.key());
+        }
+        placedKeys = keys;
+      }
+      return keys;
+    }
+
+    /** Emits the entities placed after {@code anchor}, depth first, without recursion. */
+    private void emitFollowers(@Nullable String anchor) {
+      List<String> direct = anchor == null ? first : followers.get(anchor);
+      if (direct == null || direct.isEmpty()) {
+        return;
+      }
+      Deque<Iterator<String>> stack = new ArrayDeque<>();
+      stack.push(direct.iterator());
+      while (!stack.isEmpty()) {
+        Iterator<String> it = stack.peek();
+        if (!it.hasNext()) {
+          stack.pop();
+          continue;
+        }
+        String key = it.next();
+        placedEmitted++;
+        JsonNode upsert = delta.upserts().get(key);
+        if (upsert != null) {
+          if (!upsertedInBase.contains(key)) {
+            added.put(key, upsert);
+          }
+          emit(upsert, ConfigHash.render(upsert));
+        } else {
+          int i = Objects.requireNonNull(placedInBase.get(key));
+          emit(base.array.get(i), base.fragments[i]);
+        }
+        List<String> next = followers.get(key);
+        if (next != null) {
+          stack.push(next.iterator());
+        }
+      }
+    }
+
+    private void emit(JsonNode entity, byte[] fragment) {
+      array.add(entity);
+      fragments.add(fragment);
+    }
+
+    Elements elements() {
+      return new Elements(array, fragments.toArray(new byte[0][]), delta.keyField());
+    }
+
+    ConfigChanges.CollectionChanges changes() {
+      return new ConfigChanges.CollectionChanges(delta.keyField(), added, updated, removed);
+    }
+  }
+
+  private static DeltaRejectedException mismatch(String message) {
+    return new DeltaRejectedException(Reason.BASE_MISMATCH, message);
+  }
+}

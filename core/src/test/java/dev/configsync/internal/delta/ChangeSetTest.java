@@ -1,0 +1,242 @@
+package dev.configsync.internal.delta;
+
+import static dev.configsync.internal.delta.ChangeSetPropertiesTest.frozen;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.ConfigChanges;
+import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.delta.ChangeSet.CollectionDelta;
+import dev.configsync.internal.delta.ChangeSet.Placement;
+import dev.configsync.internal.delta.DeltaRejectedException.Reason;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The entity rules, change set rules and refusals, on small hand-written configurations. */
+class ChangeSetTest {
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  @Test
+  void collectionsAreKeyedByIdThenByTheirNaturalKeyElseReplacedWhole() throws Exception {
+    assertThat(EntityRules.keyField("routes", json("[{\"id\":\"1\",\"name\":\"a\"}]")))
+        .isEqualTo("id");
+    assertThat(EntityRules.keyField("routes", json("[{\"name\":\"a\"},{\"name\":\"b\"}]")))
+        .isEqualTo("name");
+    assertThat(EntityRules.keyField("consumers", json("[{\"username\":\"ann\"}]")))
+        .isEqualTo("username");
+    // Duplicate or missing keys, a collection without a natural key, or not an array: whole.
+    assertThat(EntityRules.keyField("routes", json("[{\"name\":\"a\"},{\"name\":\"a\"}]")))
+        .isNull();
+    assertThat(EntityRules.keyField("routes", json("[{\"id\":\"1\"},{\"name\":\"b\"}]"))).isNull();
+    assertThat(EntityRules.keyField("plugins", json("[{\"name\":\"acl\"}]"))).isNull();
+    assertThat(EntityRules.keyField("routes", json("[{\"id\":1}]"))).isNull();
+    assertThat(EntityRules.keyField("_format_version", json("\"3.0\""))).isNull();
+    // An id that one version lacks: the natural key both have is used.
+    assertThat(
+            EntityRules.commonKeyField(
+                "services",
+                json("[{\"id\":\"1\",\"name\":\"a\"}]"),
+                json("[{\"id\":\"1\",\"name\":\"a\"},{\"name\":\"b\"}]")))
+        .isEqualTo("name");
+  }
+
+  @Test
+  void aOneEntityChangeSharesEverythingElse() throws Exception {
+    IndexedConfig base =
+        IndexedConfig.of(
+            frozen(
+                json(
+                    "{\"_format_version\":\"3.0\",\"services\":[{\"id\":\"s1\",\"host\":\"a\"}],"
+                        + "\"routes\":[{\"id\":\"r1\",\"paths\":[\"/a\"]},{\"id\":\"r2\"}]}")));
+    ChangeSet change =
+        new ChangeSet(
+            Map.of(
+                "routes",
+                CollectionDelta.upserting(
+                    "id", List.of(json("{\"id\":\"r2\",\"paths\":[\"/b\"]}")))),
+            Map.of(),
+            Set.of());
+
+    IndexedConfig.Applied applied = base.apply(change);
+
+    JsonNode result = applied.config().table();
+    assertThat(result.get("services")).isSameAs(base.table().get("services"));
+    assertThat(result.get("routes").get(0)).isSameAs(base.table().get("routes").get(0));
+    assertThat(result.get("routes").get(1).path("paths").get(0).asText()).isEqualTo("/b");
+    assertThat(applied.config().hashes()).isEqualTo(ConfigHash.configHashes(result));
+    assertThat(applied.config().hashes().services()).isEqualTo(base.hashes().services());
+    assertThat(applied.changes().collections().get("routes").updated()).containsOnlyKeys("r2");
+    // Frozen like every configuration tree.
+    assertThatThrownBy(() -> ((ObjectNode) result).put("x", 1))
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> ((ArrayNode) result.get("routes")).add(1))
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> ((ObjectNode) result.get("routes").get(1)).put("x", 1))
+        .isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  @Test
+  void placementsPutEntitiesAfterTheirAnchorAndNewOnesGoLast() throws Exception {
+    IndexedConfig base = IndexedConfig.of(json("{\"routes\":" + ids("a", "b", "c", "d") + "}"));
+    ChangeSet change =
+        new ChangeSet(
+            Map.of(
+                "routes",
+                new CollectionDelta(
+                    "id",
+                    Map.of("x", json("{\"id\":\"x\"}"), "y", json("{\"id\":\"y\"}")),
+                    Set.of("b"),
+                    List.of(new Placement("d", null), new Placement("x", "a")))),
+            Map.of(),
+            Set.of());
+
+    JsonNode routes = base.apply(change).config().table().get("routes");
+
+    assertThat(routes).isEqualTo(json(ids("d", "a", "x", "c", "y")));
+  }
+
+  @Test
+  void aChangeSetThatDoesNotFitTheBaseIsRefused() throws Exception {
+    IndexedConfig base =
+        IndexedConfig.of(json("{\"routes\":" + ids("a", "b") + ",\"plugins\":[{\"x\":1}]}"));
+
+    assertRefused(base, delete("routes", "zz"), Reason.BASE_MISMATCH);
+    assertRefused(base, delete("plugins", "a"), Reason.BASE_MISMATCH); // not keyed by id
+    assertRefused(base, delete("services", "a"), Reason.BASE_MISMATCH); // absent
+    assertRefused(
+        base,
+        new ChangeSet(
+            Map.of(
+                "routes",
+                new CollectionDelta("id", Map.of(), Set.of(), List.of(new Placement("a", "q")))),
+            Map.of(),
+            Set.of()),
+        Reason.BASE_MISMATCH);
+    assertRefused(
+        base,
+        new ChangeSet(
+            Map.of(
+                "routes",
+                new CollectionDelta(
+                    "id",
+                    Map.of(),
+                    Set.of(),
+                    List.of(new Placement("a", "b"), new Placement("b", "a")))),
+            Map.of(),
+            Set.of()),
+        Reason.BASE_MISMATCH);
+    assertRefused(base, new ChangeSet(Map.of(), Map.of(), Set.of("nope")), Reason.BASE_MISMATCH);
+  }
+
+  @Test
+  void malformedChangeSetsAreRefusedWhenMade() throws Exception {
+    assertMalformed(
+        () ->
+            new CollectionDelta(
+                "id", Map.of("a", json("{\"id\":\"b\"}")), Set.of(), List.of())); // wrong key
+    assertMalformed(
+        () ->
+            new CollectionDelta("id", Map.of("a", json("{\"id\":\"a\"}")), Set.of("a"), List.of()));
+    assertMalformed(
+        () -> new ChangeSet(Map.of(), Map.of("x", json("1")), Set.of("x"))); // set and unset
+    assertMalformed(() -> ChangeSet.fromJson(json("{\"collections\":{\"routes\":{}}}")));
+    assertMalformed(() -> ChangeSet.fromJson(json("{\"what\":1}")));
+    assertMalformed(
+        () ->
+            ChangeSet.fromJson(
+                json("{\"collections\":{\"routes\":{\"key\":\"id\",\"after\":[[\"a\"]]}}}")));
+    assertMalformed(
+        () ->
+            ChangeSet.fromJson(
+                json(
+                    "{\"collections\":{\"routes\":{\"key\":\"id\","
+                        + "\"upsert\":[{\"id\":\"a\"},{\"id\":\"a\"}]}}}")));
+  }
+
+  @Test
+  void changesAreReportedPerEntityAndPerWholeMember() throws Exception {
+    JsonNode before =
+        json(
+            "{\"_format_version\":\"3.0\",\"services\":[{\"name\":\"a\",\"port\":1},"
+                + "{\"name\":\"b\"}],\"plugins\":[{\"name\":\"acl\"}]}");
+    JsonNode after =
+        json(
+            "{\"_format_version\":\"3.0\",\"services\":[{\"name\":\"a\",\"port\":2},"
+                + "{\"name\":\"c\"}],\"plugins\":[{\"name\":\"cors\"}],\"routes\":[{\"id\":\"r\"}]}");
+
+    ConfigChanges changes = ConfigDiff.changes(before, after);
+
+    assertThat(changes.initial()).isFalse();
+    ConfigChanges.CollectionChanges services = changes.collections().get("services");
+    assertThat(services.keyField()).isEqualTo("name");
+    assertThat(services.added()).containsOnlyKeys("c");
+    assertThat(services.updated()).containsOnlyKeys("a");
+    assertThat(services.removed()).containsOnlyKeys("b");
+    assertThat(changes.collections().get("routes").added()).containsOnlyKeys("r");
+    assertThat(changes.replaced()).containsExactly("plugins");
+    assertThat(changes.entityCount()).isEqualTo(4);
+    assertThat(ConfigDiff.changes(after, after).isEmpty()).isTrue();
+  }
+
+  @Test
+  void fragmentsAcrossKongsMillionByteRuleHashAsTheWholeDoes() throws Exception {
+    ObjectNode table = MAPPER.createObjectNode();
+    ArrayNode routes = table.putArray("routes");
+    for (int i = 0; i < 40; i++) {
+      routes.addObject().put("id", "r" + i).put("blob", "y".repeat(37_000 + i)).put("n", i);
+    }
+    routes.addObject().put("id", "huge").put("blob", "z".repeat(1_200_000));
+    table.putArray("consumers").addObject().put("id", "c").put("blob", "w".repeat(1_100_000));
+    IndexedConfig base = IndexedConfig.of(table);
+    assertThat(base.hashes()).isEqualTo(ConfigHash.configHashes(table));
+
+    for (String changed : new String[] {"r0", "r17", "r39", "huge"}) {
+      ObjectNode entity = MAPPER.createObjectNode().put("id", changed).put("blob", "changed");
+      ChangeSet change =
+          new ChangeSet(
+              Map.of("routes", CollectionDelta.upserting("id", List.of(entity))),
+              Map.of(),
+              Set.of());
+      IndexedConfig.Applied applied = base.apply(change);
+      assertThat(applied.config().hashes())
+          .isEqualTo(ConfigHash.configHashes(applied.config().table()));
+    }
+  }
+
+  private static ChangeSet delete(String collection, String key) {
+    return new ChangeSet(
+        Map.of(collection, new CollectionDelta("id", Map.of(), Set.of(key), List.of())),
+        Map.of(),
+        Set.of());
+  }
+
+  private static void assertRefused(IndexedConfig base, ChangeSet change, Reason reason) {
+    assertThatThrownBy(() -> base.apply(change))
+        .isInstanceOfSatisfying(
+            DeltaRejectedException.class, e -> assertThat(e.reason()).isEqualTo(reason));
+  }
+
+  private static void assertMalformed(org.assertj.core.api.ThrowableAssert.ThrowingCallable c) {
+    assertThatThrownBy(c)
+        .isInstanceOfSatisfying(
+            DeltaRejectedException.class, e -> assertThat(e.reason()).isEqualTo(Reason.MALFORMED));
+  }
+
+  private static String ids(String... keys) {
+    StringBuilder out = new StringBuilder("[");
+    for (String k : keys) {
+      out.append(out.length() > 1 ? "," : "").append("{\"id\":\"").append(k).append("\"}");
+    }
+    return out.append(']').toString();
+  }
+
+  private static JsonNode json(String text) throws Exception {
+    return MAPPER.readTree(text);
+  }
+}
