@@ -414,6 +414,7 @@ public final class ConfigHash {
   public static byte[] render(JsonNode value) {
     Renderer renderer = RENDERERS.get();
     renderer.out.reset();
+    renderer.hasher.begin(); // clears what a failed render may have left
     renderer.hasher.write(value, false);
     renderer.hasher.flush();
     byte[] bytes = renderer.out.toByteArray();

@@ -42,26 +42,7 @@ public final class FrozenNodes {
 
   /** Freezes every container under {@code root} built by {@link #FACTORY}; returns {@code root}. */
   public static JsonNode freeze(JsonNode root) {
-    // Iterative, so that the depth of the tree never matters for the stack.
-    List<JsonNode> todo = new ArrayList<>();
-    todo.add(root);
-    while (!todo.isEmpty()) {
-      JsonNode node = todo.remove(todo.size() - 1);
-      if (!node.isContainerNode()) {
-        continue;
-      }
-      for (JsonNode child : node) {
-        if (child.isContainerNode()) {
-          todo.add(child);
-        }
-      }
-      if (node instanceof FrozenObject o) {
-        o.freezeChildren();
-      } else if (node instanceof FrozenArray a) {
-        a.freezeChildren();
-      }
-    }
-    return root;
+    return walk(root, false);
   }
 
   /**
@@ -71,15 +52,21 @@ public final class FrozenNodes {
    * the new containers. Returns {@code root}.
    */
   public static JsonNode freezeNew(JsonNode root) {
+    return walk(root, true);
+  }
+
+  /** Freezes the containers under {@code root}; with {@code skipFrozen}, not below frozen ones. */
+  private static JsonNode walk(JsonNode root, boolean skipFrozen) {
+    // Iterative, so that the depth of the tree never matters for the stack.
     List<JsonNode> todo = new ArrayList<>();
     todo.add(root);
     while (!todo.isEmpty()) {
       JsonNode node = todo.remove(todo.size() - 1);
-      if (!node.isContainerNode() || isFrozen(node)) {
+      if (!node.isContainerNode() || (skipFrozen && isFrozen(node))) {
         continue;
       }
       for (JsonNode child : node) {
-        if (!isFrozen(child)) {
+        if (child.isContainerNode() && !(skipFrozen && isFrozen(child))) {
           todo.add(child);
         }
       }

@@ -27,11 +27,9 @@ class ChangeSetPropertiesTest {
 
   @Property(tries = 200)
   void applyingTheDiffGivesTheTargetAndItsHash(@ForAll long seed) throws Exception {
-    RandomConfigs random = new RandomConfigs(seed, 0);
-    ObjectNode baseTree = random.config(12);
-    ObjectNode targetTree = random.edit(baseTree);
-    IndexedConfig base = IndexedConfig.of(frozen(baseTree));
-    JsonNode target = frozen(targetTree);
+    Edit edit = Edit.random(seed, 0, 12);
+    IndexedConfig base = edit.base();
+    JsonNode target = edit.target();
     ConfigHashes targetHashes = ConfigHash.configHashes(target);
 
     ChangeSet changes = ConfigDiff.diff(base.table(), target);
@@ -40,7 +38,7 @@ class ChangeSetPropertiesTest {
     assertThat(applied.config().table()).isEqualTo(target);
     assertThat(applied.config().hashes()).isEqualTo(targetHashes);
     assertThat(IndexedConfig.of(target).hashes()).isEqualTo(targetHashes);
-    assertThat(base.hashes()).isEqualTo(ConfigHash.configHashes(baseTree));
+    assertThat(base.hashes()).isEqualTo(ConfigHash.configHashes(edit.baseTree()));
     assertSharesUnchanged(base.table(), applied.config().table(), changes);
     assertThat(applied.changes()).isEqualTo(ConfigDiff.changes(base.table(), target));
   }
@@ -64,13 +62,11 @@ class ChangeSetPropertiesTest {
    */
   @Property(tries = 8)
   void theIncrementalHashKeepsKongsMillionByteRule(@ForAll long seed) throws Exception {
-    RandomConfigs random = new RandomConfigs(seed, 300_000);
-    ObjectNode baseTree = random.config(14);
-    ObjectNode targetTree = random.edit(baseTree);
-    IndexedConfig base = IndexedConfig.of(frozen(baseTree));
-    JsonNode target = frozen(targetTree);
+    Edit edit = Edit.random(seed, 300_000, 14);
+    IndexedConfig base = edit.base();
+    JsonNode target = edit.target();
 
-    assertThat(base.hashes()).isEqualTo(ConfigHash.configHashes(baseTree));
+    assertThat(base.hashes()).isEqualTo(ConfigHash.configHashes(edit.baseTree()));
     IndexedConfig.Applied applied =
         base.apply(ConfigDiff.diff(base.table(), target), ConfigHash.configHashes(target));
     assertThat(applied.config().table()).isEqualTo(target);
@@ -153,6 +149,16 @@ class ChangeSetPropertiesTest {
           assertThat(baseEntities).as("entity %s is shared", key).contains(entity);
         }
       }
+    }
+  }
+
+  /** A random configuration, indexed, and a random edit of it. */
+  private record Edit(ObjectNode baseTree, IndexedConfig base, JsonNode target) {
+    static Edit random(long seed, int bigString, int maxEntities) throws Exception {
+      RandomConfigs random = new RandomConfigs(seed, bigString);
+      ObjectNode baseTree = random.config(maxEntities);
+      JsonNode target = frozen(random.edit(baseTree));
+      return new Edit(baseTree, IndexedConfig.of(frozen(baseTree)), target);
     }
   }
 
