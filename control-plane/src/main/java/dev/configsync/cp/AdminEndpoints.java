@@ -5,6 +5,7 @@ import dev.configsync.ConfigFileException;
 import dev.configsync.ConfigHashes;
 import dev.configsync.ConfigSyncException;
 import dev.configsync.cache.YamlConfigFormat;
+import dev.configsync.internal.ConfigHash;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -69,6 +70,9 @@ final class AdminEndpoints {
       path = path.substring(0, path.length() - 1);
     }
     HttpMethod method = request.method();
+    if (path.startsWith("/config/") && !path.equals("/config/history")) {
+      return entities(request, method);
+    }
     return switch (path) {
       case "/config" -> {
         if (method.equals(HttpMethod.GET)) {
@@ -97,8 +101,9 @@ final class AdminEndpoints {
                   "not_found",
                   "no endpoint at "
                       + path
-                      + "; the admin API has /config, /config/history,"
-                      + " /clustering/data-planes, /status, /usage and /metrics"),
+                      + "; the admin API has /config, /config/{collection}/{key},"
+                      + " /config/changes, /config/history, /clustering/data-planes, /status,"
+                      + " /usage and /metrics"),
               false);
     };
   }
@@ -139,68 +144,171 @@ final class AdminEndpoints {
    */
   private FullHttpResponse putConfig(
       byte[] body, @Nullable String contentType, @Nullable String ifMatchHeader) {
-    String expected = null;
-    if (ifMatchHeader != null && !ifMatchHeader.isBlank() && !ifMatchHeader.trim().equals("*")) {
-      expected = ifMatchHeader.trim();
-      if (expected.startsWith("W/")) {
-        expected = expected.substring(2);
-      }
-      if (expected.length() >= 2 && expected.startsWith("\"") && expected.endsWith("\"")) {
-        expected = expected.substring(1, expected.length() - 1);
-      }
-      if (!dev.configsync.internal.ConfigHash.isValidHash(expected)) {
-        return HttpJson.error(
-            HttpResponseStatus.BAD_REQUEST,
-            "invalid_if_match",
-            "If-Match must be the quoted configuration hash from GET /config's ETag, not "
-                + ifMatchHeader);
-      }
+    IfMatch ifMatch = IfMatch.parse(ifMatchHeader);
+    if (ifMatch.invalid() != null) {
+      return ifMatch.invalid();
     }
-    String media =
-        contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
-    JsonNode config;
-    byte[] json = null; // the body, when it can go into the frame as it is
-    try {
-      try {
-        switch (media) {
-          case "application/json" -> {
-            config = ConfigJson.parse(body);
-            json = ConfigJson.isPlainUtf8(body) ? body : null;
-          }
-          case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml" ->
-              config = new YamlConfigFormat().read(BODY, body, Integer.MAX_VALUE);
-          default -> {
+    String media = media(contentType);
+    return publishing(
+        () -> {
+          JsonNode config;
+          byte[] json = null; // the body, when it can go into the frame as it is
+          try {
+            switch (media) {
+              case "application/json" -> {
+                config = ConfigJson.parse(body);
+                json = ConfigJson.isPlainUtf8(body) ? body : null;
+              }
+              case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml" ->
+                  config = new YamlConfigFormat().read(BODY, body, Integer.MAX_VALUE);
+              default -> {
+                backend.publishStats().failed(PublishStats.Failure.INVALID);
+                return unsupportedMedia(media, "application/json or application/yaml");
+              }
+            }
+          } catch (RuntimeException e) {
+            backend.publishStats().failed(e); // a body that cannot be read is a failed publish too
+            throw e;
+          } catch (IOException e) {
             backend.publishStats().failed(PublishStats.Failure.INVALID);
-            return HttpJson.error(
-                HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Content-Type must be application/json or application/yaml"
-                    + (media.isEmpty() ? " (none was sent)" : ", not " + media));
+            throw e;
           }
-        }
-      } catch (RuntimeException e) {
-        backend.publishStats().failed(e); // a body that cannot be read is a failed publish too
-        throw e;
-      } catch (IOException e) {
-        backend.publishStats().failed(PublishStats.Failure.INVALID);
-        throw e;
+          return published(backend.publish(config, ifMatch.hash(), json), config);
+        });
+  }
+
+  /**
+   * {@code PUT}, {@code DELETE /config/{collection}/{key}} and {@code POST /config/changes}: entity
+   * edits of the configuration in force, published as a whole configuration through the same path
+   * as {@code PUT /config} (validator, size limit, store, every node), on the admin publish thread.
+   */
+  private AdminAnswer entities(FullHttpRequest request, HttpMethod method) {
+    String raw = request.uri();
+    int query = raw.indexOf('?');
+    String[] segments = (query < 0 ? raw : raw.substring(0, query)).split("/", -1);
+    // "", "config", then one segment (changes) or two (collection, key)
+    String ifMatch = request.headers().get(HttpHeaderNames.IF_MATCH);
+    String media = media(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
+    byte[] body = ByteBufUtil.getBytes(request.content());
+    if (segments.length == 3 && segments[2].equals("changes")) {
+      if (!method.equals(HttpMethod.POST)) {
+        return new AdminAnswer.Now(notAllowed("POST"), false);
       }
-      PublishResult result = backend.publish(config, expected, json);
-      Map<String, Object> answer = new LinkedHashMap<>();
-      answer.put("hash", result.hash());
-      answer.put("hashes", hashes(result.hashes()));
-      answer.put("changed", result.changed());
-      answer.put("published_at", result.publishedAt().toString());
-      answer.put("payload_bytes", result.payloadBytes());
-      Outlet.Tally tally = backend.reach(result.hash(), config);
-      // connected_data_planes = sent_to + every withheld count + awaiting_basic_info
-      answer.put("connected_data_planes", tally.connected());
-      answer.put("sent_to", tally.sent());
-      Map<String, Integer> withheld = new TreeMap<>();
-      tally.withheld().forEach((status, n) -> withheld.put(status.wireName(), n));
-      answer.put("withheld", withheld);
-      answer.put("awaiting_basic_info", tally.awaitingBasicInfo());
-      return HttpJson.response(HttpResponseStatus.OK, answer);
+      return new AdminAnswer.Publish(
+          () -> editing(ifMatch, media, body, (base, parsed) -> EntityEdits.batch(base, parsed)));
+    }
+    String collection = segments.length == 4 ? decode(segments[2]) : null;
+    String key = segments.length == 4 ? decode(segments[3]) : null;
+    if (collection == null || key == null || collection.isEmpty() || key.isEmpty()) {
+      return new AdminAnswer.Now(
+          HttpJson.error(
+              HttpResponseStatus.NOT_FOUND,
+              "not_found",
+              "no endpoint at "
+                  + LogSafe.text(raw, 120)
+                  + "; entities are at /config/{collection}/{key} (PUT, DELETE), batches at"
+                  + " /config/changes (POST)"),
+          false);
+    }
+    if (method.equals(HttpMethod.PUT)) {
+      return new AdminAnswer.Publish(
+          () ->
+              editing(
+                  ifMatch,
+                  media,
+                  body,
+                  (base, parsed) -> List.of(new EntityEdits.Edit(collection, key, parsed))));
+    }
+    if (method.equals(HttpMethod.DELETE)) {
+      return new AdminAnswer.Publish(
+          () ->
+              editing(
+                  ifMatch,
+                  null,
+                  null,
+                  (base, parsed) -> List.of(new EntityEdits.Edit(collection, key, null))));
+    }
+    return new AdminAnswer.Now(notAllowed("PUT, DELETE"), false);
+  }
+
+  /** Makes edits from the configuration in force and a parsed JSON body (null when none). */
+  @FunctionalInterface
+  private interface EditsFrom {
+    List<EntityEdits.Edit> edits(JsonNode base, @Nullable JsonNode body);
+  }
+
+  /**
+   * Publishes the configuration that edits make from the one in force. Without {@code If-Match}, a
+   * conflict with a publish that came between (another replica's) is retried on the new
+   * configuration, up to three attempts in all; with it, the conflict is the answer.
+   */
+  private FullHttpResponse editing(
+      @Nullable String ifMatchHeader,
+      @Nullable String media,
+      byte @Nullable [] body,
+      EditsFrom editsFrom) {
+    IfMatch ifMatch = IfMatch.parse(ifMatchHeader);
+    if (ifMatch.invalid() != null) {
+      return ifMatch.invalid();
+    }
+    if (body != null && !"application/json".equals(media)) {
+      backend.publishStats().failed(PublishStats.Failure.INVALID);
+      return unsupportedMedia(media == null ? "" : media, "application/json");
+    }
+    return publishing(
+        () -> {
+          JsonNode parsed = null;
+          if (body != null) {
+            try {
+              parsed = ConfigJson.parse(body);
+            } catch (RuntimeException e) {
+              backend.publishStats().failed(e);
+              throw e;
+            }
+          }
+          for (int attempt = 1; ; attempt++) {
+            Optional<PublishedConfig> current = backend.currentConfig();
+            String baseHash = current.map(PublishedConfig::hash).orElse(ConfigHash.NONE);
+            if (ifMatch.hash() != null && !ifMatch.hash().equals(baseHash)) {
+              throw new PublishConflictException(
+                  baseHash,
+                  "the configuration in force is "
+                      + baseHash
+                      + ", not the expected "
+                      + ifMatch.hash()
+                      + "; read it again, and send the change again");
+            }
+            JsonNode base =
+                current.map(PublishedConfig::config).orElse(HttpJson.MAPPER.createObjectNode());
+            JsonNode next;
+            try {
+              next = EntityEdits.apply(base, editsFrom.edits(base, parsed));
+            } catch (EntityEdits.EditException e) {
+              backend.publishStats().failed(PublishStats.Failure.INVALID);
+              return HttpJson.error(e.status, e.code, String.valueOf(e.getMessage()));
+            }
+            try {
+              return published(backend.publish(next, baseHash, null), next);
+            } catch (PublishConflictException e) {
+              if (ifMatch.hash() != null || attempt == 3) {
+                throw e;
+              }
+              log.info("Entity edit met a concurrent publish ({}); trying again", e.getMessage());
+            }
+          }
+        });
+  }
+
+  /** A publish attempt whose failures {@link #publishing} answers. */
+  @FunctionalInterface
+  private interface Attempt {
+    FullHttpResponse run() throws IOException;
+  }
+
+  /** Runs a publish attempt and answers each of its failures with its status. */
+  private FullHttpResponse publishing(Attempt attempt) {
+    try {
+      return attempt.run();
     } catch (ConfigFileException e) {
       return HttpJson.error(HttpResponseStatus.BAD_REQUEST, "invalid_yaml", e.getMessage());
     } catch (InvalidConfigurationException e) {
@@ -246,6 +354,81 @@ final class AdminEndpoints {
           "publishing failed unexpectedly ("
               + e.getClass().getSimpleName()
               + "); nothing was published; the control plane's log has the details");
+    }
+  }
+
+  /** The answer to a publish that went through (or changed nothing). */
+  private FullHttpResponse published(PublishResult result, JsonNode config) {
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("hash", result.hash());
+    answer.put("hashes", hashes(result.hashes()));
+    answer.put("changed", result.changed());
+    answer.put("version", result.version());
+    answer.put("published_at", result.publishedAt().toString());
+    answer.put("payload_bytes", result.payloadBytes());
+    Outlet.Tally tally = backend.reach(result.hash(), config);
+    // connected_data_planes = sent_to + every withheld count + awaiting_basic_info
+    answer.put("connected_data_planes", tally.connected());
+    answer.put("sent_to", tally.sent());
+    Map<String, Integer> withheld = new TreeMap<>();
+    tally.withheld().forEach((status, n) -> withheld.put(status.wireName(), n));
+    answer.put("withheld", withheld);
+    answer.put("awaiting_basic_info", tally.awaitingBasicInfo());
+    FullHttpResponse response = HttpJson.response(HttpResponseStatus.OK, answer);
+    response.headers().set(HttpHeaderNames.ETAG, "\"" + result.hash() + "\"");
+    return response;
+  }
+
+  /**
+   * An {@code If-Match} header (the {@code ETag} of {@code GET /config}): the hash it names, or
+   * none (absent, or {@code *}); or the 400 answer to one that is not a quoted configuration hash.
+   */
+  private record IfMatch(@Nullable String hash, @Nullable FullHttpResponse invalid) {
+    static IfMatch parse(@Nullable String header) {
+      if (header == null || header.isBlank() || header.trim().equals("*")) {
+        return new IfMatch(null, null);
+      }
+      String expected = header.trim();
+      if (expected.startsWith("W/")) {
+        expected = expected.substring(2);
+      }
+      if (expected.length() >= 2 && expected.startsWith("\"") && expected.endsWith("\"")) {
+        expected = expected.substring(1, expected.length() - 1);
+      }
+      if (!ConfigHash.isValidHash(expected)) {
+        return new IfMatch(
+            null,
+            HttpJson.error(
+                HttpResponseStatus.BAD_REQUEST,
+                "invalid_if_match",
+                "If-Match must be the quoted configuration hash from GET /config's ETag, not "
+                    + header));
+      }
+      return new IfMatch(expected, null);
+    }
+  }
+
+  private static String media(@Nullable String contentType) {
+    return contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+  }
+
+  private static FullHttpResponse unsupportedMedia(String media, String accepted) {
+    return HttpJson.error(
+        HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Content-Type must be "
+            + accepted
+            + (media.isEmpty() ? " (none was sent)" : ", not " + LogSafe.text(media, 60)));
+  }
+
+  /** A path segment, percent-decoded; null when it does not decode. */
+  private static @Nullable String decode(String segment) {
+    try {
+      // A path segment, not a query: '+' is a plus sign, not a space.
+      return QueryStringDecoder.decodeComponent(
+          segment.replace("+", "%2B"), StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      return null;
     }
   }
 

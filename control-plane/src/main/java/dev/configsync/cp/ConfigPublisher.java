@@ -210,7 +210,8 @@ final class ConfigPublisher {
       }
       Published current = outlet.latest();
       if (current != null && current.hash().equals(hashes.config())) {
-        return new PublishResult(hashes, false, current.publishedAt(), current.frame().length);
+        return new PublishResult(
+            hashes, false, current.publishedAt(), current.frame().length, versionOf(current));
       }
       String currentHash = current == null ? ConfigHash.NONE : current.hash();
       if (expectedHash != null && !expectedHash.equals(currentHash)) {
@@ -252,7 +253,7 @@ final class ConfigPublisher {
           hashes.config(),
           frame.length,
           fanOut(published));
-      return new PublishResult(hashes, true, now, frame.length);
+      return new PublishResult(hashes, true, now, frame.length, versionOf(published));
     }
   }
 
@@ -376,6 +377,12 @@ final class ConfigPublisher {
       text.append(", ").append(tally.awaitingBasicInfo()).append(" not yet identified");
     }
     return text.toString();
+  }
+
+  /** The version of the configuration in force, {@code p} (publishLock held). */
+  private long versionOf(Published p) {
+    ConfigVersion latest = taken.peekFirst();
+    return latest != null && latest.hash().equals(p.hash()) ? latest.revision() : p.sequence();
   }
 
   /** Records a configuration taken into force, for stores that keep no history (publishLock). */

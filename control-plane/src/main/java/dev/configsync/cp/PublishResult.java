@@ -12,9 +12,14 @@ import java.time.Instant;
  * @param publishedAt when the configuration in force was published (for an unchanged one, when it
  *     first was)
  * @param payloadBytes the size of the compressed frame every node is sent
+ * @param version where the configuration in force stands in the order of publishes, as {@link
+ *     ConfigVersion#revision()} gives it: etcd's revision of the write for a shared store (it only
+ *     grows, across replicas and restarts); for a store without revisions, this control plane's
+ *     count of the configurations it took since it started (it grows while the process lives, and
+ *     starts again at 1 after a restart)
  */
 public record PublishResult(
-    ConfigHashes hashes, boolean changed, Instant publishedAt, int payloadBytes) {
+    ConfigHashes hashes, boolean changed, Instant publishedAt, int payloadBytes, long version) {
 
   /** The configuration hash, as nodes report it in their pings. */
   public String hash() {

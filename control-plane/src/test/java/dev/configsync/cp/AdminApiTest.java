@@ -113,6 +113,12 @@ class AdminApiTest {
         assertThat(response.statusCode()).as(charset + " " + !bom.isEmpty()).isEqualTo(200);
         String hash = json(response).path("hash").asText();
         org.awaitility.Awaitility.await().until(() -> hash.equals(client.status().hash()));
+        // The listener runs after the status shows the hash, on the listener executor.
+        org.awaitility.Awaitility.await()
+            .until(
+                () ->
+                    !snapshots.isEmpty()
+                        && hash.equals(snapshots.get(snapshots.size() - 1).hash()));
         assertThat(snapshots.get(snapshots.size() - 1).config())
             .isEqualTo(JSON.readTree(text.substring(bom.length())));
       }

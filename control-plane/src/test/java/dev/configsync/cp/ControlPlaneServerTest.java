@@ -85,6 +85,8 @@ class ControlPlaneServerTest {
     ConfigSyncClient client = f.startClient(c -> c, snapshots, events);
 
     await().until(() -> latest.hash().equals(client.status().hash()));
+    // Listeners run after the status changes, on their own executor.
+    await().until(() -> !snapshots.isEmpty());
     assertThat(snapshots).extracting(ConfigSnapshot::hash).containsExactly(latest.hash());
   }
 
