@@ -25,8 +25,8 @@ import java.util.List;
 import java.util.UUID;
 import okhttp3.tls.HandshakeCertificates;
 import okhttp3.tls.HeldCertificate;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,7 +39,7 @@ class ControlPlaneReplicasTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @TempDir static Path dir;
-  private static EtcdCluster etcd;
+  @AutoClose private static EtcdCluster etcd;
   private static TestPki pki;
   private static Path files;
 
@@ -53,13 +53,6 @@ class ControlPlaneReplicasTest {
     etcd = EtcdCluster.start(3);
     pki = TestPki.create();
     files = ControlPlaneMainArgumentsTest.writeControlPlaneFiles(pki, dir.resolve("pki"));
-  }
-
-  @AfterAll
-  static void stopEtcd() {
-    if (etcd != null) {
-      etcd.close();
-    }
   }
 
   @AfterEach

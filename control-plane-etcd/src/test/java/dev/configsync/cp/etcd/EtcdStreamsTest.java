@@ -14,8 +14,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  */
 class EtcdStreamsTest {
   private static final Duration LEASE_TTL = Duration.ofSeconds(2);
-  private static EtcdCluster etcd;
+  @AutoClose private static EtcdCluster etcd;
 
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private final HttpClient http = HttpClient.newHttpClient();
@@ -34,13 +34,6 @@ class EtcdStreamsTest {
   @BeforeAll
   static void startEtcd() throws IOException {
     etcd = EtcdCluster.start(3);
-  }
-
-  @AfterAll
-  static void stopEtcd() {
-    if (etcd != null) {
-      etcd.close();
-    }
   }
 
   @AfterEach

@@ -12,8 +12,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -28,20 +28,13 @@ class PublishOutcomeTest {
   private static final String FIRST = "11111111111111111111111111111111";
   private static final String OTHER = "22222222222222222222222222222222";
 
-  private static EtcdCluster etcd;
+  @AutoClose private static EtcdCluster etcd;
 
   private final List<AutoCloseable> closeables = new ArrayList<>();
 
   @BeforeAll
   static void startEtcd() throws IOException {
     etcd = EtcdCluster.start(1);
-  }
-
-  @AfterAll
-  static void stopEtcd() {
-    if (etcd != null) {
-      etcd.close();
-    }
   }
 
   @AfterEach
