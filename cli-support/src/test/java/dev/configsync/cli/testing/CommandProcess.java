@@ -23,6 +23,20 @@ import java.util.function.Predicate;
  * operator sees them. Stdout is collected line by line; stderr goes to a file.
  */
 public final class CommandProcess implements AutoCloseable {
+  /**
+   * Runs the command with SIGINT and SIGTERM back to their default actions ({@code env
+   * --default-signal}, GNU coreutils 8.31 and later). A build started in the background by a
+   * non-interactive shell ({@code mvn verify &}, {@code nohup}) ignores SIGINT, its children
+   * inherit that, and a JVM that starts with SIGINT ignored installs no handler for it: the command
+   * would never see the operator's Ctrl-C that these tests send. Elsewhere than Linux, nothing is
+   * changed.
+   */
+  private static final List<String> DEFAULT_SIGNALS =
+      System.getProperty("os.name", "").startsWith("Linux")
+              && Files.isExecutable(Path.of("/usr/bin/env"))
+          ? List.of("/usr/bin/env", "--default-signal=INT,TERM")
+          : List.of();
+
   private final Process process;
   private final Path stderr;
   private final List<String> out = new CopyOnWriteArrayList<>();
@@ -62,6 +76,7 @@ public final class CommandProcess implements AutoCloseable {
       throws IOException {
     this.stderr = stderr;
     List<String> command = new ArrayList<>();
+    command.addAll(DEFAULT_SIGNALS);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmOptions);
     command.add("-cp");
