@@ -96,10 +96,8 @@ class DeltaSyncTest {
 
   @Test
   void appliesAChangeToTheRunningConfigurationThroughThePipeline() throws Exception {
-    Node n = new Node(true);
     ObjectNode a = routes(50);
-    n.c.deliver(HybridProtocol.reconfigure(a, 1.0));
-    n.awaitRunning(ConfigHash.configHash(a));
+    Node n = nodeRunning(a);
     ConfigSnapshot first = n.client.current().orElseThrow();
     ObjectNode b = a.deepCopy();
     ((ObjectNode) b.withArray("routes").get(7)).put("paths", "/changed");
@@ -133,10 +131,8 @@ class DeltaSyncTest {
 
   @Test
   void refusesAChangeFromAnotherBaseAndAsksForTheWholeConfiguration() throws Exception {
-    Node n = new Node(true); // error reports are off: asking for the whole one is not
     ObjectNode a = routes(5);
-    n.c.deliver(HybridProtocol.reconfigure(a, 1.0));
-    n.awaitRunning(ConfigHash.configHash(a));
+    Node n = nodeRunning(a); // error reports are off: asking for the whole one is not
     ObjectNode other = routes(6);
     ObjectNode b = other.deepCopy().put("extra", 1);
 
@@ -151,10 +147,8 @@ class DeltaSyncTest {
 
   @Test
   void neverRunsAChangeWhoseResultHasAnotherHash() throws Exception {
-    Node n = new Node(true);
     ObjectNode a = routes(5);
-    n.c.deliver(HybridProtocol.reconfigure(a, 1.0));
-    n.awaitRunning(ConfigHash.configHash(a));
+    Node n = nodeRunning(a);
     ObjectNode b = a.deepCopy().put("extra", 1);
     ChangeSet changes = ConfigDiff.diff(a, b);
     ConfigHashes lie = ConfigHash.configHashes(a.deepCopy().put("extra", 2));
@@ -169,10 +163,8 @@ class DeltaSyncTest {
 
   @Test
   void refusesAMalformedChangeAndAsksForTheWholeConfiguration() throws Exception {
-    Node n = new Node(true);
     ObjectNode a = routes(5);
-    n.c.deliver(HybridProtocol.reconfigure(a, 1.0));
-    n.awaitRunning(ConfigHash.configHash(a));
+    Node n = nodeRunning(a);
     ObjectNode message =
         new DeltaFrame(
                 ConfigHash.configHash(a), ConfigHash.configHashes(a), 2, 2.0, ChangeSet.EMPTY)
@@ -220,6 +212,14 @@ class DeltaSyncTest {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  /** A node that announces incremental sync, running {@code table} (sent whole). */
+  private Node nodeRunning(ObjectNode table) {
+    Node n = new Node(true);
+    n.c.deliver(HybridProtocol.reconfigure(table, 1.0));
+    n.awaitRunning(ConfigHash.configHash(table));
+    return n;
+  }
 
   private static String text(JsonNode node) throws Exception {
     return MAPPER.writeValueAsString(node);

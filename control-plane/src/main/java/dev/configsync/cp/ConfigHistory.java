@@ -4,17 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.internal.delta.ChangeSet;
 import dev.configsync.internal.delta.ConfigDiff;
 import dev.configsync.internal.delta.DeltaFrame;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,14 +66,7 @@ final class ConfigHistory {
     this.maxBytes = maxBytes;
     this.maxDeltaFraction = maxDeltaFraction;
     // Diffs and their compression, off the event loops; the thread ends when idle.
-    this.executor =
-        new ThreadPoolExecutor(
-            0,
-            1,
-            30,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            new DefaultThreadFactory("configsync-cp-delta", true));
+    this.executor = ConfigPublisher.idleThread("configsync-cp-delta");
   }
 
   /** Stops the delta thread (a delta being made finishes; nobody waits for it). */

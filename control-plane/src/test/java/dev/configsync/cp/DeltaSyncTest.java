@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.UnaryOperator;
 import okio.ByteString;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -37,6 +38,9 @@ class DeltaSyncTest {
   private final ControlPlaneFixture f = new ControlPlaneFixture();
   private final List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
   private final List<SyncEvent> events = new CopyOnWriteArrayList<>();
+  private static final ObjectNode A = routes(300, "/seven");
+  private static final ObjectNode B = routes(300, "/changed");
+  private ConfigSyncClient client;
 
   @AfterEach
   void stop() throws Exception {
@@ -60,20 +64,28 @@ class DeltaSyncTest {
     return t;
   }
 
+  /**
+   * A control plane publishes A, a real client gets it, then B (route 7 changed) is published and
+   * the client gets that too. Returns the client's session on the control plane.
+   */
+  private OutletSession clientFromAToB(UnaryOperator<ConfigSyncClient.Builder> settings)
+      throws Exception {
+    f.start(b -> b);
+    f.cp.publish(A);
+    client = f.startClient(settings, snapshots, events);
+    await().until(() -> hashOf(client).equals(ConfigHash.configHash(A)));
+    OutletSession session = f.cp.outlet().sessions.iterator().next();
+    f.cp.publish(B);
+    await().until(() -> hashOf(client).equals(ConfigHash.configHash(B)));
+    return session;
+  }
+
   @Test
   void aCapableNodeOnAKnownConfigurationIsSentOnlyTheChange() throws Exception {
-    f.start(b -> b);
-    ObjectNode a = routes(300, "/seven");
-    ObjectNode b = routes(300, "/changed");
-    f.cp.publish(a);
-    ConfigSyncClient client = f.startClient(c -> c, snapshots, events);
-    await().until(() -> hashOf(client).equals(ConfigHash.configHash(a)));
-    OutletSession session = f.cp.outlet().sessions.iterator().next();
+    OutletSession session = clientFromAToB(c -> c);
+    ObjectNode b = B;
+
     assertThat(session.deltaCapable()).isTrue();
-
-    f.cp.publish(b);
-
-    await().until(() -> hashOf(client).equals(ConfigHash.configHash(b)));
     assertThat(session.framesStarted()).isEqualTo(2);
     assertThat(session.deltaFramesStarted()).isOne();
     ConfigSnapshot last = client.current().orElseThrow();
@@ -94,17 +106,8 @@ class DeltaSyncTest {
 
   @Test
   void aNodeWithIncrementalSyncTurnedOffGetsWholeFrames() throws Exception {
-    f.start(b -> b);
-    ObjectNode a = routes(300, "/seven");
-    ObjectNode b = routes(300, "/changed");
-    f.cp.publish(a);
-    ConfigSyncClient client = f.startClient(c -> c.deltaSync(false), snapshots, events);
-    await().until(() -> hashOf(client).equals(ConfigHash.configHash(a)));
-    OutletSession session = f.cp.outlet().sessions.iterator().next();
+    OutletSession session = clientFromAToB(c -> c.deltaSync(false));
 
-    f.cp.publish(b);
-
-    await().until(() -> hashOf(client).equals(ConfigHash.configHash(b)));
     assertThat(session.deltaCapable()).isFalse();
     assertThat(session.framesStarted()).isEqualTo(2);
     assertThat(session.deltaFramesStarted()).isZero();
@@ -132,12 +135,9 @@ class DeltaSyncTest {
 
   @Test
   void theChangeFrameTakesTheBaseToTheLatestExactly() throws Exception {
-    f.start(b -> b);
-    ObjectNode a = routes(300, "/seven");
-    ObjectNode b = routes(300, "/changed");
-    f.cp.publish(a);
-    f.cp.publish(b);
-    RawDataPlane dp = connect(true, ConfigHash.configHash(a));
+    RawDataPlane dp = nodeOnAWhileBIsLatest(true);
+    ObjectNode a = A;
+    ObjectNode b = B;
 
     JsonNode message = readMessage(dp);
 
@@ -154,11 +154,7 @@ class DeltaSyncTest {
 
   @Test
   void aKongNodeThatDoesNotAnnounceIsSentOnlyWholeFrames() throws Exception {
-    f.start(b -> b);
-    ObjectNode a = routes(300, "/seven");
-    f.cp.publish(a);
-    f.cp.publish(routes(300, "/changed"));
-    RawDataPlane dp = connect(false, ConfigHash.configHash(a));
+    RawDataPlane dp = nodeOnAWhileBIsLatest(false);
 
     assertThat(readMessage(dp).path("type").asText()).isEqualTo("reconfigure");
   }
@@ -183,12 +179,8 @@ class DeltaSyncTest {
 
   @Test
   void aNodeThatRefusesAChangeIsSentTheWholeFrameAtOnce() throws Exception {
-    f.start(b -> b);
-    ObjectNode a = routes(300, "/seven");
-    ObjectNode b = routes(300, "/changed");
-    f.cp.publish(a);
-    f.cp.publish(b);
-    RawDataPlane dp = connect(true, ConfigHash.configHash(a));
+    RawDataPlane dp = nodeOnAWhileBIsLatest(true);
+    ObjectNode b = B;
     assertThat(readMessage(dp).path("type").asText()).isEqualTo("reconfigure_delta");
 
     dp.writer.writeBinary(
@@ -247,6 +239,14 @@ class DeltaSyncTest {
 
   private static String hashOf(ConfigSyncClient client) {
     return client.current().map(ConfigSnapshot::hash).orElse("");
+  }
+
+  /** A control plane that published A then B, and a raw node on A that announces or not. */
+  private RawDataPlane nodeOnAWhileBIsLatest(boolean announce) throws Exception {
+    f.start(b -> b);
+    f.cp.publish(A);
+    f.cp.publish(B);
+    return connect(announce, ConfigHash.configHash(A));
   }
 
   /** A raw node that announces incremental sync or not, running {@code hash}. */

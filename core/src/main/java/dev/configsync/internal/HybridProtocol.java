@@ -192,14 +192,7 @@ public final class HybridProtocol {
     /** Adds the rest of the message and returns the whole compressed frame. */
     public byte[] finish(ConfigHashes hashes, double timestampSeconds, @Nullable String origin) {
       ObjectNode tail = Json.WRITER.createObjectNode();
-      tail.put("config_hash", hashes.config());
-      ObjectNode h = tail.putObject("hashes");
-      h.put("config", hashes.config());
-      h.put("routes", hashes.routes());
-      h.put("services", hashes.services());
-      h.put("plugins", hashes.plugins());
-      h.put("upstreams", hashes.upstreams());
-      h.put("targets", hashes.targets());
+      putHashes(tail, hashes);
       tail.put("timestamp", timestampSeconds);
       if (origin != null) {
         tail.put(ORIGIN_FIELD, origin);
@@ -214,6 +207,21 @@ public final class HybridProtocol {
       }
       return out.toByteArray();
     }
+  }
+
+  /**
+   * Puts a message's {@code config_hash} and its {@code hashes} object (the six granular hashes, in
+   * Kong's order) into {@code message}.
+   */
+  public static void putHashes(ObjectNode message, ConfigHashes hashes) {
+    message.put("config_hash", hashes.config());
+    ObjectNode h = message.putObject("hashes");
+    h.put("config", hashes.config());
+    h.put("routes", hashes.routes());
+    h.put("services", hashes.services());
+    h.put("plugins", hashes.plugins());
+    h.put("upstreams", hashes.upstreams());
+    h.put("targets", hashes.targets());
   }
 
   private static byte[] toBytes(JsonNode node) {
