@@ -187,28 +187,34 @@ class DeltaSyncTest {
     RandomConfigs random = new RandomConfigs(seed, 0);
     Node whole = new Node(false);
     Node changed = new Node(true);
-    ObjectNode previous = random.config(12);
-    whole.c.deliver(HybridProtocol.reconfigure(previous, 1.0));
-    changed.c.deliver(HybridProtocol.reconfigure(previous, 1.0));
-    changed.awaitRunning(ConfigHash.configHash(previous));
-    for (int i = 0; i < steps; i++) {
-      ObjectNode next = random.edit(previous);
-      String hash = ConfigHash.configHash(next);
-      whole.c.deliver(HybridProtocol.reconfigure(next, 2.0 + i));
-      changed.c.deliver(delta(previous, next, 2.0 + i));
-      whole.awaitRunning(hash);
-      changed.awaitRunning(hash);
-      ConfigSnapshot w = whole.client.current().orElseThrow();
-      ConfigSnapshot d = changed.client.current().orElseThrow();
-      assertThat(d.config()).isEqualTo(w.config());
-      assertThat(text(d.config())).isEqualTo(text(w.config())); // member order too
-      assertThat(d.hashes()).isEqualTo(w.hashes());
-      assertThat(d.changes()).isEqualTo(w.changes());
-      previous = next;
+    try {
+      ObjectNode previous = random.config(12);
+      String first = ConfigHash.configHash(previous);
+      whole.c.deliver(HybridProtocol.reconfigure(previous, 1.0));
+      changed.c.deliver(HybridProtocol.reconfigure(previous, 1.0));
+      whole.awaitRunning(first); // else the next one would replace it before it ran
+      changed.awaitRunning(first);
+      for (int i = 0; i < steps; i++) {
+        ObjectNode next = random.edit(previous);
+        String hash = ConfigHash.configHash(next);
+        whole.c.deliver(HybridProtocol.reconfigure(next, 2.0 + i));
+        changed.c.deliver(delta(previous, next, 2.0 + i));
+        whole.awaitRunning(hash);
+        changed.awaitRunning(hash);
+        ConfigSnapshot w = whole.client.current().orElseThrow();
+        ConfigSnapshot d = changed.client.current().orElseThrow();
+        assertThat(d.config()).isEqualTo(w.config());
+        assertThat(text(d.config())).isEqualTo(text(w.config())); // member order too
+        assertThat(d.hashes()).isEqualTo(w.hashes());
+        assertThat(d.changes()).isEqualTo(w.changes());
+        previous = next;
+      }
+      assertThat(changed.events(SyncEvent.SnapshotRejected.class)).isEmpty();
+    } finally {
+      // jqwik runs no @AfterEach between tries: a failed try must not leave threads behind.
+      whole.client.close();
+      changed.client.close();
     }
-    assertThat(changed.events(SyncEvent.SnapshotRejected.class)).isEmpty();
-    whole.client.close();
-    changed.client.close();
   }
 
   // ---- helpers -----------------------------------------------------------------------------

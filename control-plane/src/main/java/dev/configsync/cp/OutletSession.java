@@ -511,7 +511,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       send(next);
       return;
     }
-    write(published, frame);
+    write(published, sendFull ? null : frame); // the node asked for the whole one meanwhile
   }
 
   private void write(Published published, byte @Nullable [] delta) {
