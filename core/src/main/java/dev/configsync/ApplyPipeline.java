@@ -1,8 +1,13 @@
 package dev.configsync;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.ConfigRejectedException.Reason;
+import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.LicenseVerifier;
 import dev.configsync.internal.ReconnectingLink;
+import dev.configsync.internal.delta.DeltaFrame;
+import dev.configsync.internal.delta.DeltaRejectedException;
+import dev.configsync.internal.delta.IndexedConfig;
 import dev.configsync.spi.ConfigValidator;
 import dev.configsync.spi.Scheduler;
 import dev.configsync.spi.SnapshotStore;
@@ -144,6 +149,7 @@ final class ApplyPipeline {
                           "configuration could not be processed: " + ReconnectingLink.describe(e),
                           e),
                       false,
+                      false,
                       0);
             }
             Decoded outcome = result.startedAt(started);
@@ -155,28 +161,105 @@ final class ApplyPipeline {
   }
 
   /** The outcome of decoding on the pipeline thread. */
+  /**
+   * The outcome of decoding on the pipeline thread.
+   *
+   * @param askFull the payload was a {@code reconfigure_delta} the node could not use: the control
+   *     plane is asked for the whole configuration
+   */
   private record Decoded(
       @Nullable ConfigSnapshot snapshot,
       @Nullable ConfigRejectedException error,
       boolean same,
+      boolean askFull,
       long startedNanos) {
     Decoded startedAt(long nanos) {
-      return new Decoded(snapshot, error, same, nanos);
+      return new Decoded(snapshot, error, same, askFull, nanos);
     }
   }
 
   /** Runs on the pipeline thread: no loop state here. */
   private Decoded decodeAndValidate(byte[] payload) {
     try {
-      ConfigSnapshot snapshot = decoder.decode(payload, SnapshotSource.CONTROL_PLANE, loop.now());
+      JsonNode message = decoder.read(payload);
+      if (PayloadDecoder.isDelta(message)) {
+        return applyDelta(message);
+      }
+      ConfigSnapshot snapshot =
+          PayloadDecoder.verify(message, payload, SnapshotSource.CONTROL_PLANE, loop.now());
       ConfigSnapshot running = loop.running();
       if (running != null && running.hash().equals(snapshot.hash())) {
-        return new Decoded(snapshot, null, true, 0); // no need to validate what already runs
+        return new Decoded(snapshot, null, true, false, 0); // no need to validate what runs
       }
-      return new Decoded(check(snapshot), null, false, 0);
+      return new Decoded(check(snapshot), null, false, false, 0);
     } catch (ConfigRejectedException e) {
-      return new Decoded(null, e, false, 0);
+      return new Decoded(null, e, false, false, 0);
     }
+  }
+
+  /**
+   * A {@code reconfigure_delta}: applied to the running configuration with structural sharing, its
+   * hashes checked against the announced ones, then the same checks as a whole configuration. A
+   * delta that does not fit is refused and the whole configuration asked for; the result is never
+   * run unless its hash is the announced one. Runs on the pipeline thread.
+   */
+  private Decoded applyDelta(JsonNode message) {
+    DeltaFrame frame;
+    try {
+      frame = DeltaFrame.parse(message);
+    } catch (DeltaRejectedException | IllegalArgumentException e) {
+      return deltaRefused(Reason.BAD_MESSAGE, null, "reconfigure_delta refused: " + e.getMessage());
+    }
+    ConfigSnapshot running = loop.running();
+    if (running != null && running.hash().equals(frame.targetHash())) {
+      return new Decoded(null, null, true, false, 0); // it runs already: nothing to do
+    }
+    if (running == null || !running.hash().equals(frame.baseHash())) {
+      return deltaRefused(
+          Reason.BASE_MISMATCH,
+          frame.targetHash(),
+          "reconfigure_delta to "
+              + frame.targetHash()
+              + " applies to configuration "
+              + frame.baseHash()
+              + ", but the node runs "
+              + (running == null ? "none" : running.hash()));
+    }
+    IndexedConfig.Applied applied;
+    try {
+      applied = running.indexed().apply(frame.changes(), frame.hashes());
+    } catch (DeltaRejectedException e) {
+      Reason reason =
+          switch (e.reason()) {
+            case MALFORMED -> Reason.BAD_MESSAGE;
+            case BASE_MISMATCH -> Reason.BASE_MISMATCH;
+            case HASH_MISMATCH -> Reason.HASH_MISMATCH;
+          };
+      return deltaRefused(
+          reason, frame.targetHash(), "reconfigure_delta refused: " + e.getMessage());
+    }
+    Instant published = PayloadDecoder.timestamp(frame.timestampSeconds(), loop.now());
+    // Write-ahead stays whole for now: the cache gets a complete reconfigure message of the result
+    // (a journal of change sets is a later step; see docs/protocol.md).
+    byte[] whole =
+        HybridProtocol.reconfigure(
+            applied.config().table(),
+            applied.config().hashes(),
+            published.toEpochMilli() / 1000.0,
+            null);
+    ConfigSnapshot snapshot =
+        ConfigSnapshot.fromDelta(
+            applied, SnapshotSource.CONTROL_PLANE, published, whole, running.hash());
+    try {
+      return new Decoded(check(snapshot), null, false, false, 0);
+    } catch (ConfigRejectedException e) {
+      return new Decoded(null, e, false, false, 0); // the whole configuration would fail the same
+    }
+  }
+
+  private static Decoded deltaRefused(Reason reason, @Nullable String hash, String message) {
+    return new Decoded(
+        null, new ConfigRejectedException(reason, hash, message, null), false, true, 0);
   }
 
   /** A backup copy, decoded and checked. Runs on the backup worker: no loop state here. */
@@ -232,7 +315,7 @@ final class ApplyPipeline {
     decoding = false;
     if (!loop.isClosed()) {
       if (result.error() != null) {
-        loop.reject(result.error());
+        loop.reject(result.error(), result.askFull());
       } else if (result.snapshot() != null) {
         ConfigSnapshot running = loop.running();
         boolean stillSame = running != null && running.hash().equals(result.snapshot().hash());
@@ -316,7 +399,11 @@ final class ApplyPipeline {
     }
     // What runs now is what this one replaces when it applies: any pending one was abandoned above,
     // and a newer one would abandon this.
-    ConfigSnapshot next = snapshot.withChangesSince(running);
+    // A change set's snapshot knows its changes against its base; against anything else (what runs
+    // changed while it was decoded) they are computed when asked, as for a whole configuration.
+    boolean knownChanges =
+        snapshot.cameAsDelta() && running != null && running.hash().equals(snapshot.deltaBase());
+    ConfigSnapshot next = knownChanges ? snapshot : snapshot.withChangesSince(running);
     SnapshotStore store = s.store();
     if (store == null) {
       loop.publish(next, startedNanos);

@@ -60,6 +60,7 @@ final class ClientAssembler {
   long maxInflatedBytes = ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
   @Nullable ConfigValidator validator;
   boolean reportErrors;
+  boolean deltaSync = true;
   final List<Consumer<ConfigSnapshot>> snapshotListeners = new ArrayList<>();
   final List<Consumer<SyncEvent>> eventListeners = new ArrayList<>();
   @Nullable Executor listenerExecutor;
@@ -152,7 +153,8 @@ final class ClientAssembler {
                 dead,
                 backoff,
                 handshakeTimeout,
-                reportErrors),
+                reportErrors,
+                deltaSync),
             new SyncSettings.Apply(
                 store,
                 fallbackConfig,

@@ -21,8 +21,17 @@ public final class ConfigRejectedException extends ConfigSyncException {
     BAD_JSON,
     /** Valid JSON, but not a {@code reconfigure} message of the expected shape. */
     BAD_MESSAGE,
-    /** The {@code config_hash} in the message does not match the configuration's content. */
+    /**
+     * The {@code config_hash} in the message does not match the configuration's content (for a
+     * {@code reconfigure_delta}: the change set, applied, gives other hashes than it announced).
+     */
     HASH_MISMATCH,
+    /**
+     * A {@code reconfigure_delta} (configsync's incremental sync) does not apply to the running
+     * configuration: its base is another configuration, or an entity it changes is not there. The
+     * node keeps what it runs and asks the control plane for the whole configuration.
+     */
+    BASE_MISMATCH,
     /**
      * Licensing is enabled and the configuration's license is missing, malformed or not signed by
      * the configured key.

@@ -3,6 +3,7 @@ package dev.configsync;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.IndexedConfig;
 import dev.configsync.internal.delta.LazyChanges;
 import java.time.Instant;
 import java.util.Objects;
@@ -26,6 +27,11 @@ public final class ConfigSnapshot {
   private final byte[] payload;
   private final @Nullable License license;
   private final LazyChanges changes;
+  // The hash of the configuration the change set that made this one applied to; null for a
+  // configuration that came whole.
+  private final @Nullable String deltaBase;
+  // Shared by the copies (withSource, withLicense...): built once, on the first delta against it.
+  private final Index index;
 
   ConfigSnapshot(
       ConfigHashes hashes,
@@ -33,7 +39,16 @@ public final class ConfigSnapshot {
       Instant timestamp,
       JsonNode config,
       byte[] payload) {
-    this(hashes, source, timestamp, config, payload, null, LazyChanges.initial(config));
+    this(
+        hashes,
+        source,
+        timestamp,
+        config,
+        payload,
+        null,
+        LazyChanges.initial(config),
+        null,
+        new Index(null));
   }
 
   private ConfigSnapshot(
@@ -43,9 +58,13 @@ public final class ConfigSnapshot {
       JsonNode config,
       byte[] payload,
       @Nullable License license,
-      LazyChanges changes) {
+      LazyChanges changes,
+      @Nullable String deltaBase,
+      Index index) {
     this.license = license;
     this.changes = changes;
+    this.deltaBase = deltaBase;
+    this.index = index;
     this.hashes = Objects.requireNonNull(hashes, "hashes");
     this.hash = hashes.config();
     this.source = Objects.requireNonNull(source, "source");
@@ -139,12 +158,88 @@ public final class ConfigSnapshot {
 
   /** A snapshot identical to this one but for its source. */
   ConfigSnapshot withSource(SnapshotSource newSource) {
-    return new ConfigSnapshot(hashes, newSource, timestamp, config, payload, license, changes);
+    return new ConfigSnapshot(
+        hashes, newSource, timestamp, config, payload, license, changes, deltaBase, index);
   }
 
   /** A snapshot identical to this one, carrying {@code verified}. */
   ConfigSnapshot withLicense(License verified) {
-    return new ConfigSnapshot(hashes, source, timestamp, config, payload, verified, changes);
+    return new ConfigSnapshot(
+        hashes, source, timestamp, config, payload, verified, changes, deltaBase, index);
+  }
+
+  /**
+   * The snapshot a change set made: {@code applied} to the configuration {@code base}, with the
+   * changes it knows already (no second diff) and its index (so a next delta needs no render).
+   *
+   * @param payload a complete {@code reconfigure} message of the result, for the cache and backups
+   */
+  static ConfigSnapshot fromDelta(
+      IndexedConfig.Applied applied,
+      SnapshotSource source,
+      Instant timestamp,
+      byte[] payload,
+      String base) {
+    IndexedConfig config = applied.config();
+    return new ConfigSnapshot(
+        config.hashes(),
+        source,
+        timestamp,
+        config.table(),
+        payload,
+        null,
+        LazyChanges.known(applied.changes()),
+        base,
+        new Index(config));
+  }
+
+  /**
+   * Whether this configuration came as a change set ({@code reconfigure_delta}) rather than whole.
+   */
+  boolean cameAsDelta() {
+    return deltaBase != null;
+  }
+
+  /** The hash of the configuration the change set that made this one applied to, or null. */
+  @Nullable String deltaBase() {
+    return deltaBase;
+  }
+
+  /** The changes, when already known (a change set's) or computed; null when not computed yet. */
+  @Nullable ConfigChanges changesIfKnown() {
+    return changes.ifKnown();
+  }
+
+  /**
+   * This configuration indexed for applying change sets to it: built on the first call (about the
+   * cost of hashing the configuration), then kept as long as the snapshot. Any thread.
+   */
+  IndexedConfig indexed() {
+    return index.get(config);
+  }
+
+  /** The index of a configuration, shared by a snapshot and its copies; built once. */
+  private static final class Index {
+    private volatile @Nullable IndexedConfig built;
+
+    Index(@Nullable IndexedConfig built) {
+      this.built = built;
+    }
+
+    IndexedConfig get(JsonNode config) {
+      IndexedConfig i = built;
+      if (i != null) {
+        return i;
+      }
+      synchronized (this) {
+        i = built;
+        if (i == null) {
+          i = IndexedConfig.of(config);
+          built = i;
+        }
+        return i;
+      }
+    }
   }
 
   /**
@@ -156,7 +251,8 @@ public final class ConfigSnapshot {
         previous == null
             ? LazyChanges.initial(config)
             : LazyChanges.between(previous.config(), config);
-    return new ConfigSnapshot(hashes, source, timestamp, config, payload, license, since);
+    return new ConfigSnapshot(
+        hashes, source, timestamp, config, payload, license, since, deltaBase, index);
   }
 
   @Override

@@ -445,6 +445,19 @@ public final class ConfigSyncClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Whether to announce configsync's incremental sync to the control plane ({@code
+     * "configsync":{"delta":1}} in {@code basic_info}; see {@code docs/protocol.md}). A configsync
+     * control plane then sends a change ({@code reconfigure_delta}) instead of the whole
+     * configuration when that is smaller; Kong's control planes ignore the announcement and send
+     * whole configurations. A change that does not apply is refused and the whole configuration
+     * asked for. Default on.
+     */
+    public Builder deltaSync(boolean enabled) {
+      assembler.deltaSync = enabled;
+      return this;
+    }
+
     /** Called with each configuration the node starts running, from any source. */
     public Builder onSnapshot(Consumer<ConfigSnapshot> listener) {
       assembler.snapshotListeners.add(Objects.requireNonNull(listener, "onSnapshot listener"));

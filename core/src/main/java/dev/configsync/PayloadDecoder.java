@@ -7,6 +7,7 @@ import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.DeltaFrame;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -58,6 +59,14 @@ final class PayloadDecoder {
 
   ConfigSnapshot decode(byte[] payload, SnapshotSource source, Instant now)
       throws ConfigRejectedException {
+    return verify(read(payload), payload, source, now);
+  }
+
+  /**
+   * Inflates and parses a payload, within the limits, into a frozen message of any type ({@code
+   * reconfigure} or {@code reconfigure_delta}); {@link #verify} checks a {@code reconfigure}.
+   */
+  JsonNode read(byte[] payload) throws ConfigRejectedException {
     if (payload.length > maxPayloadBytes) {
       throw reject(
           Reason.PAYLOAD_TOO_LARGE,
@@ -84,10 +93,15 @@ final class PayloadDecoder {
     } catch (IOException e) {
       throw reject(Reason.BAD_GZIP, null, "payload is not valid gzip: " + e.getMessage(), e);
     }
-    return verify(message, payload, source, now);
+    return message;
   }
 
-  private static ConfigSnapshot verify(
+  /** Whether a message {@link #read} gave is a {@code reconfigure_delta}. */
+  static boolean isDelta(JsonNode message) {
+    return DeltaFrame.TYPE.equals(message.path("type").asText(null));
+  }
+
+  static ConfigSnapshot verify(
       JsonNode message, byte[] payload, SnapshotSource source, Instant now) {
     if (!message.isObject()) {
       throw reject(Reason.BAD_MESSAGE, null, "message is not a JSON object", null);
@@ -140,10 +154,11 @@ final class PayloadDecoder {
   }
 
   private static Instant timestamp(JsonNode node, Instant fallback) {
-    if (!node.isNumber()) {
-      return fallback;
-    }
-    double seconds = node.doubleValue();
+    return node.isNumber() ? timestamp(node.doubleValue(), fallback) : fallback;
+  }
+
+  /** Seconds since the epoch as an instant; {@code fallback} for NaN or nonsense. */
+  static Instant timestamp(double seconds, Instant fallback) {
     // Beyond about year 5000 (or NaN) the field is nonsense; keep the time of receipt instead.
     if (!(Math.abs(seconds) < 1e11)) {
       return fallback;

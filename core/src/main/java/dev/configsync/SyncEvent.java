@@ -36,10 +36,27 @@ public sealed interface SyncEvent {
   /**
    * A configuration is now the one the node runs: listeners have been handed it, and (unless a
    * {@link CacheWriteFailed} for the same hash says otherwise) it is on disk.
+   *
+   * @param delta whether it came as a change ({@code reconfigure_delta}) rather than whole
+   * @param entitiesChanged how many entities were added, updated or removed ({@link
+   *     ConfigChanges#entityCount()}) when already known, as it is for a change; null when it is
+   *     not computed yet (a whole configuration: {@link ConfigSnapshot#changes()} computes it)
    */
   record SnapshotApplied(
-      Instant time, String hash, SnapshotSource source, @Nullable String previousHash)
-      implements SyncEvent {}
+      Instant time,
+      String hash,
+      SnapshotSource source,
+      @Nullable String previousHash,
+      boolean delta,
+      @Nullable Integer entitiesChanged)
+      implements SyncEvent {
+
+    /** A configuration that came whole, its changes not computed yet. */
+    public SnapshotApplied(
+        Instant time, String hash, SnapshotSource source, @Nullable String previousHash) {
+      this(time, hash, source, previousHash, false, null);
+    }
+  }
 
   /** A configuration was refused; the node keeps the one it runs. */
   record SnapshotRejected(

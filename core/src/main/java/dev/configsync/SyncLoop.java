@@ -370,7 +370,9 @@ final class SyncLoop {
       }
       state = SyncState.CONNECTED;
       backups.connected();
-      c.sendBinary(HybridProtocol.basicInfo(s.node().capabilities(), s.node().labels()));
+      c.sendBinary(
+          HybridProtocol.basicInfo(
+              s.node().capabilities(), s.node().labels(), s.link().deltaSync()));
       ConfigSnapshot running = current;
       c.sendPing(HybridProtocol.pingPayload(running == null ? null : running.hash()));
       URI endpoint = link.endpoint();
@@ -440,7 +442,12 @@ final class SyncLoop {
     }
   }
 
-  void reject(ConfigRejectedException e) {
+  /**
+   * A configuration was refused; with {@code askFull} it was a {@code reconfigure_delta} that did
+   * not apply, and the control plane (a configsync one: only it sends those) is asked for the whole
+   * configuration, whether error reports are on or not.
+   */
+  void reject(ConfigRejectedException e, boolean askFull) {
     rejectedCount++;
     lastError = e.getMessage();
     s.metrics().rejected(e.reason());
@@ -456,9 +463,10 @@ final class SyncLoop {
         new SyncEvent.SnapshotRejected(
             now(), e.hash(), SnapshotSource.CONTROL_PLANE, e.reason(), e.getMessage()));
     Transport.Connection c = link.openConnection();
-    if (s.link().reportErrors() && c != null && state == SyncState.CONNECTED) {
+    if ((s.link().reportErrors() || askFull) && c != null && state == SyncState.CONNECTED) {
       c.sendBinary(
-          HybridProtocol.errorReport(e.reason().name(), e.getMessage(), e.hash(), "configsync"));
+          HybridProtocol.errorReport(
+              e.reason().name(), e.getMessage(), e.hash(), "configsync", askFull));
     }
   }
 
@@ -518,12 +526,15 @@ final class SyncLoop {
     // same time: a listener that acts on SnapshotApplied (the agent writes its output file) then
     // knows the license state already, and what it reports comes after both, in time order.
     licenseEvents.forEach(this::emit);
+    ConfigChanges known = snapshot.changesIfKnown();
     emit(
         new SyncEvent.SnapshotApplied(
             appliedAt,
             snapshot.hash(),
             snapshot.source(),
-            previous == null ? null : previous.hash()));
+            previous == null ? null : previous.hash(),
+            snapshot.cameAsDelta(),
+            known == null ? null : known.entityCount()));
     if (backups.exports() && snapshot.source() == SnapshotSource.CONTROL_PLANE) {
       backups.scheduleExport();
     }

@@ -60,7 +60,8 @@ record SyncSettings(
       Duration deadAfter,
       ReconnectBackoff backoff,
       Duration handshakeTimeout,
-      boolean reportErrors) {}
+      boolean reportErrors,
+      boolean deltaSync) {}
 
   /** Where configurations come from and what they must pass before they run. */
   record Apply(

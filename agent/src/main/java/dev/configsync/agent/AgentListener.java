@@ -70,7 +70,7 @@ final class AgentListener {
       stopped.set(s);
       return;
     }
-    lines.print(event);
+    lines.print(withEntityCount(event));
     if (event instanceof SyncEvent.LicenseExpired) {
       licenseExpired = true;
       ConfigSnapshot snapshot = latest.get();
@@ -94,6 +94,27 @@ final class AgentListener {
         afterApply(applied.hash());
       }
     }
+  }
+
+  /**
+   * {@code snapshot_applied} always says how many entities changed: a change's count comes with the
+   * event; for a whole configuration it is computed here, on the listener thread, from the snapshot
+   * the client handed over just before ({@link ConfigSnapshot#changes()}).
+   */
+  private SyncEvent withEntityCount(SyncEvent event) {
+    if (event instanceof SyncEvent.SnapshotApplied applied && applied.entitiesChanged() == null) {
+      ConfigSnapshot snapshot = latest.get();
+      if (snapshot != null && snapshot.hash().equals(applied.hash())) {
+        return new SyncEvent.SnapshotApplied(
+            applied.time(),
+            applied.hash(),
+            applied.source(),
+            applied.previousHash(),
+            applied.delta(),
+            snapshot.changes().entityCount());
+      }
+    }
+    return event;
   }
 
   /** The client's {@code Stopped} event, or a new one if it did not arrive. */

@@ -156,6 +156,8 @@ class AgentRunTest {
     assertThat(applied.path("source").asText()).isEqualTo("control_plane");
     assertThat(applied.path("time").asText()).matches("\\d{4}-\\d\\d-\\d\\dT.*Z");
     assertThat(applied.has("previous_hash")).isFalse(); // null fields are left out
+    assertThat(applied.path("delta").asBoolean(true)).isFalse(); // a whole configuration
+    assertThat(applied.path("entities_changed").asInt()).isEqualTo(2); // a service and a route
     assertThat(readJson(output)).isEqualTo(JSON.readTree(config(1)));
     JsonNode written =
         agent.event("output_written", e -> e.path("hash").asText().equals(first)).orElseThrow();
@@ -175,6 +177,14 @@ class AgentRunTest {
                 .path("previous_hash")
                 .asText())
         .isEqualTo(first);
+    // Both entities replaced by others of new names: two removed, two added.
+    assertThat(
+            agent
+                .event("snapshot_applied", e -> e.path("hash").asText().equals(second))
+                .orElseThrow()
+                .path("entities_changed")
+                .asInt())
+        .isEqualTo(4);
     try (var files = Files.list(output.getParent())) {
       assertThat(files).containsExactly(output); // no temporary file left behind
     }

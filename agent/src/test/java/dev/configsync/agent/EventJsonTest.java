@@ -57,7 +57,18 @@ class EventJsonTest {
         .isEqualTo(
             "{\"event\":\"snapshot_applied\",\"hash\":\""
                 + H1
-                + "\",\"source\":\"control_plane\","
+                + "\",\"source\":\"control_plane\",\"delta\":false,"
+                + TIME
+                + "}");
+    assertThat(
+            EventJson.line(
+                new SyncEvent.SnapshotApplied(T, H2, SnapshotSource.CONTROL_PLANE, H1, true, 3)))
+        .isEqualTo(
+            "{\"event\":\"snapshot_applied\",\"hash\":\""
+                + H2
+                + "\",\"source\":\"control_plane\",\"previous_hash\":\""
+                + H1
+                + "\",\"delta\":true,\"entities_changed\":3,"
                 + TIME
                 + "}");
     assertThat(EventJson.line(new SyncEvent.SnapshotApplied(T, H2, SnapshotSource.CACHE, H1)))
@@ -66,7 +77,7 @@ class EventJsonTest {
                 + H2
                 + "\",\"source\":\"cache\",\"previous_hash\":\""
                 + H1
-                + "\","
+                + "\",\"delta\":false,"
                 + TIME
                 + "}");
     assertThat(
@@ -271,7 +282,8 @@ class EventJsonTest {
                 + "\",\"bytes\":10,\"time\":\"2026-03-01T12:00:01Z\"}",
             "{\"event\":\"snapshot_applied\",\"hash\":\""
                 + H1
-                + "\",\"source\":\"control_plane\",\"time\":\"2026-03-01T12:00:01Z\"}",
+                + "\",\"source\":\"control_plane\",\"delta\":false,"
+                + "\"time\":\"2026-03-01T12:00:01Z\"}",
             "{\"event\":\"stopped\",\"time\":\"2026-03-01T12:00:02Z\"}");
   }
 

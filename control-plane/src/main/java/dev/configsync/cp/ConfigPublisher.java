@@ -71,14 +71,18 @@ final class ConfigPublisher {
     this.maxPayloadBytes = settings.maxPayloadBytes;
     this.maxInflatedBytes = settings.maxInflatedBytes;
     // Compresses frames while the publishing thread hashes; its thread ends when idle.
-    this.encoder =
-        new ThreadPoolExecutor(
-            0,
-            1,
-            30,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            new DefaultThreadFactory("configsync-cp-encode", true));
+    this.encoder = idleThread("configsync-cp-encode");
+  }
+
+  /** One daemon thread named {@code name}, started on demand, ending after 30 s idle. */
+  static ExecutorService idleThread(String name) {
+    return new ThreadPoolExecutor(
+        0,
+        1,
+        30,
+        TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(),
+        new DefaultThreadFactory(name, true));
   }
 
   /**

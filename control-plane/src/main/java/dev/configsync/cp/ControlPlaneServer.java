@@ -96,6 +96,17 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** The default largest number of plugins a data plane may declare: 256. */
   public static final int DEFAULT_MAX_NODE_PLUGINS = 256;
 
+  /** The default number of published configurations kept to send changes from: 32. */
+  public static final int DEFAULT_DELTA_HISTORY = 32;
+
+  /** The default estimated memory those configurations may take: 256 MiB. */
+  public static final long DEFAULT_DELTA_HISTORY_BYTES = 256L << 20;
+
+  /**
+   * The default largest change frame sent, as a fraction of the whole configuration's frame: 0.5.
+   */
+  public static final double DEFAULT_MAX_DELTA_FRACTION = 0.5;
+
   /** The default longest time an admin client may take to send a request's head: 10 s. */
   public static final Duration DEFAULT_ADMIN_REQUEST_HEAD_TIMEOUT = Duration.ofSeconds(10);
 
@@ -132,7 +143,8 @@ public final class ControlPlaneServer implements AutoCloseable {
             b.handshakeTimeout,
             b.maxInboundFrameBytes,
             b.maxNodeLabels,
-            b.maxNodePlugins);
+            b.maxNodePlugins,
+            new ConfigHistory(b.deltaHistory, b.deltaHistoryBytes, b.maxDeltaFraction));
     this.usage = new UsageIngest(registry, outlet, b.onUsage);
     this.publisher = new ConfigPublisher(b, outlet);
     this.fleet = new FleetView(registry, usage, b.fleet);
@@ -387,6 +399,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     listeners.close();
     fleet.close(settings.store);
     publisher.close(); // no publish is saving now, and none will start
+    outlet.history.close();
     if (started) {
       log.info("Control plane stopped");
     } else {
@@ -574,6 +587,40 @@ public final class ControlPlaneServer implements AutoCloseable {
     public Builder maxNodePlugins(int count) {
       requireArgument(count >= 0 && count <= 10_000, "maxNodePlugins must be 0 to 10000: " + count);
       s.maxNodePlugins = count;
+      return this;
+    }
+
+    /**
+     * How many published configurations to keep (default 32) so that a configsync node running one
+     * of them is sent only the change to the latest ({@code reconfigure_delta}, see {@code
+     * docs/protocol.md}); 0 sends every node the whole configuration, as Kong does. Versions made
+     * by entity edits share unchanged entities, so keeping them is cheap.
+     */
+    public Builder deltaHistory(int count) {
+      requireArgument(count >= 0 && count <= 10_000, "deltaHistory must be 0 to 10000: " + count);
+      s.deltaHistory = count;
+      return this;
+    }
+
+    /**
+     * The estimated memory the kept configurations may take (default 256 MiB; each is counted at 8
+     * x its compressed frame); the oldest are dropped first, the latest is always kept.
+     */
+    public Builder deltaHistoryBytes(long bytes) {
+      requireArgument(bytes >= 0, "deltaHistoryBytes must not be negative: " + bytes);
+      s.deltaHistoryBytes = bytes;
+      return this;
+    }
+
+    /**
+     * The largest change frame sent, as a fraction of the whole configuration's compressed frame
+     * (default 0.5): a larger change is sent as the whole configuration instead.
+     */
+    public Builder maxDeltaFraction(double fraction) {
+      requireArgument(
+          fraction > 0 && fraction <= 1,
+          "maxDeltaFraction must be above 0 and at most 1: " + fraction);
+      s.maxDeltaFraction = fraction;
       return this;
     }
 

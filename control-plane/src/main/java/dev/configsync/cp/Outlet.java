@@ -20,6 +20,7 @@ final class Outlet {
   final int maxNodeLabels;
   final int maxNodePlugins;
   final Set<OutletSession> sessions = ConcurrentHashMap.newKeySet();
+  final ConfigHistory history;
   // Failed TLS handshakes are logged at INFO at most once per interval (see OutletHttpHandler).
   final java.util.concurrent.atomic.AtomicLong nextTlsFailureInfoNanos =
       new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
@@ -35,7 +36,9 @@ final class Outlet {
       Duration handshakeTimeout,
       int maxInboundFrameBytes,
       int maxNodeLabels,
-      int maxNodePlugins) {
+      int maxNodePlugins,
+      ConfigHistory history) {
+    this.history = history;
     this.registry = registry;
     this.version = version;
     this.plugins = Map.copyOf(plugins);
@@ -87,6 +90,7 @@ final class Outlet {
    * publishes, so sessions see offers in publish order (and ignore any older than one they have).
    */
   void publish(Published published) {
+    history.add(published);
     latest = published;
     for (OutletSession session : sessions) {
       session.offerFromAnyThread(published);

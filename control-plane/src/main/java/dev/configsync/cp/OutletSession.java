@@ -5,6 +5,7 @@ import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
 import dev.configsync.internal.Versions;
+import dev.configsync.internal.delta.DeltaFrame;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.Unpooled;
@@ -69,6 +70,10 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   // by the admin thread to count who a publish goes to (see Outlet#tally).
   private volatile @Nullable Map<String, String> admittedPlugins;
   private volatile boolean ending;
+  // The node announced configsync's incremental sync in basic_info ("configsync":{"delta":1}).
+  private boolean deltaCapable;
+  // The node refused a change and asked for the whole configuration: the next frame is whole.
+  private boolean sendFull;
   private long newestOffered = -1;
   private boolean writing;
   private @Nullable Published waiting;
@@ -77,6 +82,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private final java.util.concurrent.atomic.AtomicInteger framesStarted =
       new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.atomic.AtomicInteger framesReplaced =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger deltaFramesStarted =
       new java.util.concurrent.atomic.AtomicInteger();
 
   OutletSession(
@@ -112,6 +119,16 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   /** How many configuration frames this connection started writing. */
   int framesStarted() {
     return framesStarted.get();
+  }
+
+  /** How many of the frames started were changes ({@code reconfigure_delta}). */
+  int deltaFramesStarted() {
+    return deltaFramesStarted.get();
+  }
+
+  /** Whether the node announced incremental sync (event loop; tests read it after a wait). */
+  boolean deltaCapable() {
+    return deltaCapable;
   }
 
   /** How many waiting frames a newer publish replaced before they were sent. */
@@ -341,6 +358,10 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       return;
     }
     helloReceived = true;
+    // Kong's nodes never send this member; only a node that announced it is sent changes.
+    deltaCapable =
+        message.path(DeltaFrame.EXTENSION_MEMBER).path(DeltaFrame.DELTA_MEMBER).asInt(0)
+            >= DeltaFrame.VERSION;
     capabilities = Map.copyOf(caps);
     admittedPlugins = capabilities;
     if (versionVerdict.status() != DataPlaneSyncStatus.NORMAL) {
@@ -382,6 +403,22 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         reported.name(),
         reported.message());
     outlet.registry.update(nodeId, this, i -> NodeRegistry.withError(i, reported));
+    if (deltaCapable
+        && message
+            .path(DeltaFrame.EXTENSION_MEMBER)
+            .path(HybridProtocol.SEND_FULL)
+            .asBoolean(false)) {
+      // A change did not apply on the node: the whole configuration goes at once.
+      sendFull = true;
+      Published latest = outlet.latest();
+      if (latest != null && !closing && pinged) {
+        if (writing) {
+          waiting = latest;
+        } else {
+          send(latest);
+        }
+      }
+    }
   }
 
   /** Posts {@code published} to this session's event loop. */
@@ -428,12 +465,65 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     send(published);
   }
 
+  /**
+   * Sends {@code published}: to a node that announced incremental sync and runs a configuration the
+   * history keeps, the change from it (made off the event loop, once per base for every node);
+   * else, or when the change is not worth it, the whole frame.
+   */
   private void send(Published published) {
     writing = true;
     delivered = published.hash();
+    String base = reportedHash;
+    if (deltaCapable && !sendFull && !base.equals(ConfigHash.NONE)) {
+      java.util.concurrent.CompletableFuture<byte @Nullable []> delta =
+          outlet.history.deltaFrame(published, base);
+      if (delta != null) {
+        if (delta.isDone()) {
+          write(published, delta.getNow(null));
+        } else {
+          delta.whenComplete(
+              (frame, e) -> {
+                try {
+                  channel.eventLoop().execute(() -> deltaReady(published, frame));
+                } catch (java.util.concurrent.RejectedExecutionException closing) {
+                  // The server is shutting down: this connection is closing anyway.
+                }
+              });
+        }
+        return;
+      }
+    }
+    write(published, null);
+  }
+
+  /** The change for {@code published} is made (null: send the whole frame). Event loop. */
+  private void deltaReady(Published published, byte @Nullable [] frame) {
+    if (closing) {
+      writing = false;
+      return;
+    }
+    Published next = waiting;
+    if (next != null && next.sequence() > published.sequence()) {
+      // Latest wins: a newer publish came while the change was made; send that one instead, folded
+      // from what the node runs.
+      waiting = null;
+      framesReplaced.incrementAndGet();
+      send(next);
+      return;
+    }
+    write(published, sendFull ? null : frame); // the node asked for the whole one meanwhile
+  }
+
+  private void write(Published published, byte @Nullable [] delta) {
+    sendFull = false;
     framesStarted.incrementAndGet();
+    if (delta != null) {
+      deltaFramesStarted.incrementAndGet();
+    }
     channel
-        .writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(published.frame())))
+        .writeAndFlush(
+            new BinaryWebSocketFrame(
+                Unpooled.wrappedBuffer(delta != null ? delta : published.frame())))
         .addListener(
             future -> {
               writing = false;
@@ -442,10 +532,14 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
                 channel.close();
                 return;
               }
-              log.debug("Sent configuration {} to data plane {}", published.hash(), nodeId);
+              log.debug(
+                  "Sent configuration {} to data plane {}{}",
+                  published.hash(),
+                  nodeId,
+                  delta != null ? " as a change" : "");
               Published next = waiting;
               waiting = null;
-              if (next != null && !closing && !next.hash().equals(delivered)) {
+              if (next != null && !closing && (sendFull || !next.hash().equals(delivered))) {
                 send(next);
               }
             });

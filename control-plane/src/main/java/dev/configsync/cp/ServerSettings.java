@@ -38,6 +38,9 @@ final class ServerSettings {
   int maxNodeIdsPerCertificate;
   int maxNodeLabels = ControlPlaneServer.DEFAULT_MAX_NODE_LABELS;
   int maxNodePlugins = ControlPlaneServer.DEFAULT_MAX_NODE_PLUGINS;
+  int deltaHistory = ControlPlaneServer.DEFAULT_DELTA_HISTORY;
+  long deltaHistoryBytes = ControlPlaneServer.DEFAULT_DELTA_HISTORY_BYTES;
+  double maxDeltaFraction = ControlPlaneServer.DEFAULT_MAX_DELTA_FRACTION;
   Duration adminRequestHeadTimeout = ControlPlaneServer.DEFAULT_ADMIN_REQUEST_HEAD_TIMEOUT;
   Duration adminRequestBodyTimeout = ControlPlaneServer.DEFAULT_ADMIN_REQUEST_BODY_TIMEOUT;
   int maxAdminConnections = ControlPlaneServer.DEFAULT_MAX_ADMIN_CONNECTIONS;

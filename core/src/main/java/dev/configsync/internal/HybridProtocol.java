@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.ConfigHashes;
+import dev.configsync.internal.delta.DeltaFrame;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -55,6 +56,15 @@ public final class HybridProtocol {
    * its labels, as plain JSON.
    */
   public static byte[] basicInfo(Map<String, String> capabilities, Map<String, String> labels) {
+    return basicInfo(capabilities, labels, false);
+  }
+
+  /**
+   * As {@link #basicInfo(Map, Map)}; with {@code deltas}, it also announces configsync's
+   * incremental sync ({@code "configsync":{"delta":1}}), which Kong's control planes ignore.
+   */
+  public static byte[] basicInfo(
+      Map<String, String> capabilities, Map<String, String> labels, boolean deltas) {
     ObjectNode root = Json.WRITER.createObjectNode();
     root.put("type", TYPE_BASIC_INFO);
     ArrayNode plugins = root.putArray("plugins");
@@ -62,6 +72,9 @@ public final class HybridProtocol {
         .forEach((name, version) -> plugins.addObject().put("name", name).put("version", version));
     ObjectNode labelNode = root.putObject("labels");
     new TreeMap<>(labels).forEach(labelNode::put);
+    if (deltas) {
+      root.putObject(DeltaFrame.EXTENSION_MEMBER).put(DeltaFrame.DELTA_MEMBER, DeltaFrame.VERSION);
+    }
     return toBytes(root);
   }
 
@@ -76,6 +89,22 @@ public final class HybridProtocol {
    */
   public static byte[] errorReport(
       String name, String message, @Nullable String configHash, String source) {
+    return errorReport(name, message, configHash, source, false);
+  }
+
+  /**
+   * The member of an error report by which a node that negotiated incremental sync asks for the
+   * whole configuration: {@code "configsync":{"send_full":true}} (configsync extension).
+   */
+  public static final String SEND_FULL = "send_full";
+
+  /**
+   * As {@link #errorReport(String, String, String, String)}; with {@code sendFull}, it also asks a
+   * configsync control plane for the whole configuration at once (a {@code reconfigure_delta} did
+   * not apply).
+   */
+  public static byte[] errorReport(
+      String name, String message, @Nullable String configHash, String source, boolean sendFull) {
     ObjectNode root = Json.WRITER.createObjectNode();
     root.put("type", TYPE_ERROR);
     ObjectNode error = root.putObject("error");
@@ -84,6 +113,9 @@ public final class HybridProtocol {
     error.put("message", message);
     if (configHash != null) {
       error.put("config_hash", configHash);
+    }
+    if (sendFull) {
+      root.putObject(DeltaFrame.EXTENSION_MEMBER).put(SEND_FULL, true);
     }
     return toBytes(root);
   }
@@ -160,14 +192,7 @@ public final class HybridProtocol {
     /** Adds the rest of the message and returns the whole compressed frame. */
     public byte[] finish(ConfigHashes hashes, double timestampSeconds, @Nullable String origin) {
       ObjectNode tail = Json.WRITER.createObjectNode();
-      tail.put("config_hash", hashes.config());
-      ObjectNode h = tail.putObject("hashes");
-      h.put("config", hashes.config());
-      h.put("routes", hashes.routes());
-      h.put("services", hashes.services());
-      h.put("plugins", hashes.plugins());
-      h.put("upstreams", hashes.upstreams());
-      h.put("targets", hashes.targets());
+      putHashes(tail, hashes);
       tail.put("timestamp", timestampSeconds);
       if (origin != null) {
         tail.put(ORIGIN_FIELD, origin);
@@ -182,6 +207,21 @@ public final class HybridProtocol {
       }
       return out.toByteArray();
     }
+  }
+
+  /**
+   * Puts a message's {@code config_hash} and its {@code hashes} object (the six granular hashes, in
+   * Kong's order) into {@code message}.
+   */
+  public static void putHashes(ObjectNode message, ConfigHashes hashes) {
+    message.put("config_hash", hashes.config());
+    ObjectNode h = message.putObject("hashes");
+    h.put("config", hashes.config());
+    h.put("routes", hashes.routes());
+    h.put("services", hashes.services());
+    h.put("plugins", hashes.plugins());
+    h.put("upstreams", hashes.upstreams());
+    h.put("targets", hashes.targets());
   }
 
   private static byte[] toBytes(JsonNode node) {

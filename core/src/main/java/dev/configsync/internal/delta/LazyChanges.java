@@ -41,6 +41,11 @@ public final class LazyChanges {
     return new LazyChanges(null, null, changes);
   }
 
+  /** The changes if they are known (given, or computed already), else null. Never computes. */
+  public @Nullable ConfigChanges ifKnown() {
+    return computed;
+  }
+
   /** The changes; computed on the first call, on the calling thread. */
   public ConfigChanges get() {
     ConfigChanges c = computed;

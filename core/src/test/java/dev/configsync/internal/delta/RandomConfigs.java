@@ -14,19 +14,19 @@ import java.util.Random;
  * natural key only, unkeyed ones, scalars; edits that upsert, delete, insert in the middle, move,
  * reorder, add and remove members, and turn a keyed collection into an unkeyed one.
  */
-final class RandomConfigs {
+public final class RandomConfigs {
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
   private final Random random;
   private final int bigString;
   private int serial;
 
   /** {@code bigString}: the length of the occasional large string (0: none). */
-  RandomConfigs(long seed, int bigString) {
+  public RandomConfigs(long seed, int bigString) {
     this.random = new Random(seed);
     this.bigString = bigString;
   }
 
-  ObjectNode config(int maxEntities) {
+  public ObjectNode config(int maxEntities) {
     ObjectNode t = NODES.objectNode();
     t.put("_format_version", "3.0");
     for (String name : new String[] {"routes", "services", "plugins", "consumers", "targets"}) {
@@ -111,7 +111,7 @@ final class RandomConfigs {
   }
 
   /** A deep copy of {@code base} with random edits. */
-  ObjectNode edit(ObjectNode base) {
+  public ObjectNode edit(ObjectNode base) {
     ObjectNode t = base.deepCopy();
     List<String> names = new ArrayList<>();
     t.fieldNames().forEachRemaining(names::add);

@@ -1,0 +1,169 @@
+package dev.configsync.cp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.internal.delta.ChangeSet;
+import dev.configsync.internal.delta.ConfigDiff;
+import dev.configsync.internal.delta.DeltaFrame;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The last published configurations (hash to frozen tree), so that a node that runs one of them can
+ * be sent the change to the latest ({@code reconfigure_delta}) instead of the whole configuration.
+ * Bounded by a count and by an estimate of bytes; the latest is always kept.
+ *
+ * <p>The delta frames to the latest are made once per base hash, on the given executor, and kept
+ * until the next publish: a thousand nodes on one base cost one diff and one gzip. A delta whose
+ * frame is larger than {@code maxDeltaFraction} of the whole frame is not worth it: the answer is
+ * then "send the whole frame" (null), kept as well.
+ *
+ * <p>Threading: {@link #add} runs under the publisher's lock; {@link #deltaFrame} on any event
+ * loop. The versions are guarded by this object's lock (held only to look up or add, never while
+ * diffing); the frames of the latest are in a concurrent map.
+ */
+final class ConfigHistory {
+  private static final Logger log = LoggerFactory.getLogger(ConfigHistory.class);
+
+  /**
+   * A tree in memory takes several times its JSON, and configurations compress 5 to 10 times: a
+   * version is estimated at this many times its compressed frame. Versions made by entity edits
+   * share every unchanged node with the one before and cost far less: the estimate errs on the safe
+   * side.
+   */
+  static final int BYTES_PER_FRAME_BYTE = 8;
+
+  private final int maxVersions;
+  private final long maxBytes;
+  private final double maxDeltaFraction;
+  private final ExecutorService executor;
+
+  // Oldest first. Guarded by this.
+  private final LinkedHashMap<String, Version> versions = new LinkedHashMap<>();
+  private long bytes; // guarded by this
+  private volatile @Nullable Latest latest;
+
+  private record Version(JsonNode tree, long estimatedBytes) {}
+
+  /** The latest version and the delta frames to it made so far, by base hash. */
+  private record Latest(
+      Published published, Map<String, CompletableFuture<byte @Nullable []>> frames) {}
+
+  /**
+   * @param maxVersions how many configurations to keep; 0 turns deltas off
+   * @param maxBytes the estimated bytes they may take
+   * @param maxDeltaFraction the largest delta frame sent, as a fraction of the whole frame
+   */
+  ConfigHistory(int maxVersions, long maxBytes, double maxDeltaFraction) {
+    this.maxVersions = maxVersions;
+    this.maxBytes = maxBytes;
+    this.maxDeltaFraction = maxDeltaFraction;
+    // Diffs and their compression, off the event loops; the thread ends when idle.
+    this.executor = ConfigPublisher.idleThread("configsync-cp-delta");
+  }
+
+  /** Stops the delta thread (a delta being made finishes; nobody waits for it). */
+  void close() {
+    executor.shutdown();
+  }
+
+  /** Adds the newest published configuration (publish order: the caller's lock). */
+  void add(Published published) {
+    if (maxVersions <= 0) {
+      return;
+    }
+    long estimate = (long) published.frame().length * BYTES_PER_FRAME_BYTE;
+    synchronized (this) {
+      Version old = versions.remove(published.hash());
+      if (old != null) {
+        bytes -= old.estimatedBytes();
+      }
+      versions.put(published.hash(), new Version(published.config(), estimate));
+      bytes += estimate;
+      Iterator<Map.Entry<String, Version>> oldest = versions.entrySet().iterator();
+      while (versions.size() > 1 && (versions.size() > maxVersions || bytes > maxBytes)) {
+        bytes -= oldest.next().getValue().estimatedBytes();
+        oldest.remove();
+      }
+    }
+    latest = new Latest(published, new ConcurrentHashMap<>());
+  }
+
+  /** How many configurations are kept now. */
+  synchronized int size() {
+    return versions.size();
+  }
+
+  /**
+   * The {@code reconfigure_delta} frame that takes a node from {@code baseHash} to {@code target},
+   * when {@code target} is the latest and {@code baseHash} is kept; null when there is none (the
+   * whole frame is to be sent). The future completes with null too when the delta would be larger
+   * than the fraction allows, or could not be made.
+   */
+  @Nullable CompletableFuture<byte @Nullable []> deltaFrame(Published target, String baseHash) {
+    Latest l = latest;
+    if (l == null
+        || l.published().sequence() != target.sequence()
+        || baseHash.equals(target.hash())) {
+      return null;
+    }
+    JsonNode base;
+    synchronized (this) {
+      Version v = versions.get(baseHash);
+      if (v == null) {
+        return null;
+      }
+      base = v.tree();
+    }
+    CompletableFuture<byte @Nullable []> mine = new CompletableFuture<>();
+    CompletableFuture<byte @Nullable []> frame = l.frames().putIfAbsent(baseHash, mine);
+    if (frame != null) {
+      return frame; // made (or being made) for another node on the same base
+    }
+    try {
+      executor.execute(() -> mine.complete(encode(target, base, baseHash)));
+    } catch (RejectedExecutionException closing) {
+      mine.complete(null);
+    }
+    return mine;
+  }
+
+  private byte @Nullable [] encode(Published target, JsonNode base, String baseHash) {
+    try {
+      ChangeSet changes = ConfigDiff.diff(base, target.config());
+      byte[] frame =
+          new DeltaFrame(
+                  baseHash,
+                  target.hashes(),
+                  target.sequence(),
+                  target.publishedAt().toEpochMilli() / 1000.0,
+                  changes)
+              .encode();
+      if (frame.length > maxDeltaFraction * target.frame().length) {
+        log.debug(
+            "Delta {} -> {} is {} bytes, the whole frame {}: the whole frame is sent",
+            baseHash,
+            target.hash(),
+            frame.length,
+            target.frame().length);
+        return null;
+      }
+      return frame;
+    } catch (RuntimeException e) {
+      log.warn(
+          "The change from configuration {} to {} could not be made ({}); the whole configuration"
+              + " is sent",
+          baseHash,
+          target.hash(),
+          e.toString());
+      return null;
+    }
+  }
+}

@@ -1,0 +1,271 @@
+package dev.configsync.cp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.ConfigSnapshot;
+import dev.configsync.ConfigSyncClient;
+import dev.configsync.SyncEvent;
+import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.Gzip;
+import dev.configsync.internal.HybridProtocol;
+import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.ChangeSet;
+import dev.configsync.internal.delta.IndexedConfig;
+import dev.configsync.okhttp.internal.WebSocketFrame;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.UnaryOperator;
+import okio.ByteString;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Incremental sync on the control plane: which node is sent a {@code reconfigure_delta} and which
+ * the whole {@code reconfigure}, over real mutual TLS, with a real {@link ConfigSyncClient} and
+ * with a raw data plane that plays Kong's node or a node that refuses a change.
+ */
+class DeltaSyncTest {
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private final ControlPlaneFixture f = new ControlPlaneFixture();
+  private final List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
+  private final List<SyncEvent> events = new CopyOnWriteArrayList<>();
+  private static final ObjectNode A = routes(300, "/seven");
+  private static final ObjectNode B = routes(300, "/changed");
+  private ConfigSyncClient client;
+
+  @AfterEach
+  void stop() throws Exception {
+    f.close();
+  }
+
+  /**
+   * A Kong-style configuration of {@code n} routes keyed by id; route 7's path is {@code path7}.
+   */
+  static ObjectNode routes(int n, String path7) {
+    ObjectNode t = MAPPER.createObjectNode().put("_format_version", "3.0");
+    t.putArray("services").addObject().put("id", "s1").put("name", "svc").put("host", "example");
+    for (int i = 0; i < n; i++) {
+      t.withArray("routes")
+          .addObject()
+          .put("id", "r" + i)
+          .put("name", "route-" + i)
+          .put("paths", i == 7 ? path7 : "/p" + i)
+          .put("service", "s1");
+    }
+    return t;
+  }
+
+  /**
+   * A control plane publishes A, a real client gets it, then B (route 7 changed) is published and
+   * the client gets that too. Returns the client's session on the control plane.
+   */
+  private OutletSession clientFromAToB(UnaryOperator<ConfigSyncClient.Builder> settings)
+      throws Exception {
+    f.start(b -> b);
+    f.cp.publish(A);
+    client = f.startClient(settings, snapshots, events);
+    await().until(() -> hashOf(client).equals(ConfigHash.configHash(A)));
+    OutletSession session = f.cp.outlet().sessions.iterator().next();
+    f.cp.publish(B);
+    await().until(() -> hashOf(client).equals(ConfigHash.configHash(B)));
+    return session;
+  }
+
+  @Test
+  void aCapableNodeOnAKnownConfigurationIsSentOnlyTheChange() throws Exception {
+    OutletSession session = clientFromAToB(c -> c);
+    ObjectNode b = B;
+
+    assertThat(session.deltaCapable()).isTrue();
+    assertThat(session.framesStarted()).isEqualTo(2);
+    assertThat(session.deltaFramesStarted()).isOne();
+    ConfigSnapshot last = client.current().orElseThrow();
+    assertThat(last.config()).isEqualTo(b);
+    assertThat(last.changes().collections()).containsOnlyKeys("routes");
+    assertThat(last.changes().collections().get("routes").updated()).containsOnlyKeys("r7");
+    await().until(() -> applied().size() == 2);
+    assertThat(applied().get(1).delta()).isTrue();
+    assertThat(applied().get(1).entitiesChanged()).isOne();
+    assertThat(applied().get(0).delta()).isFalse();
+    // The control plane hears the new hash in the node's ping, as after a whole frame.
+    await()
+        .until(
+            () ->
+                f.cp.dataPlanes().stream()
+                    .anyMatch(p -> p.configHash().equals(ConfigHash.configHash(b))));
+  }
+
+  @Test
+  void aNodeWithIncrementalSyncTurnedOffGetsWholeFrames() throws Exception {
+    OutletSession session = clientFromAToB(c -> c.deltaSync(false));
+
+    assertThat(session.deltaCapable()).isFalse();
+    assertThat(session.framesStarted()).isEqualTo(2);
+    assertThat(session.deltaFramesStarted()).isZero();
+    await().until(() -> applied().size() == 2);
+    assertThat(applied().get(1).delta()).isFalse();
+  }
+
+  @Test
+  void aNodeOnAConfigurationTheHistoryDoesNotHoldGetsTheWholeFrame(@TempDir Path dir)
+      throws Exception {
+    f.start(b -> b);
+    Path fallback = dir.resolve("kong.json");
+    Files.writeString(fallback, routes(300, "/own").toString());
+    f.cp.publish(routes(300, "/changed"));
+    ConfigSyncClient client = f.startClient(c -> c.fallbackConfig(fallback), snapshots, events);
+    String b = ConfigHash.configHash(routes(300, "/changed"));
+
+    await().until(() -> hashOf(client).equals(b));
+
+    OutletSession session = f.cp.outlet().sessions.iterator().next();
+    assertThat(session.deltaCapable()).isTrue();
+    assertThat(session.deltaFramesStarted()).isZero();
+    assertThat(session.framesStarted()).isOne();
+  }
+
+  @Test
+  void theChangeFrameTakesTheBaseToTheLatestExactly() throws Exception {
+    RawDataPlane dp = nodeOnAWhileBIsLatest(true);
+    ObjectNode a = A;
+    ObjectNode b = B;
+
+    JsonNode message = readMessage(dp);
+
+    assertThat(message.path("type").asText()).isEqualTo("reconfigure_delta");
+    assertThat(message.path("base_hash").asText()).isEqualTo(ConfigHash.configHash(a));
+    assertThat(message.path("config_hash").asText()).isEqualTo(ConfigHash.configHash(b));
+    assertThat(message.path("version").asLong()).isEqualTo(2);
+    IndexedConfig.Applied applied =
+        IndexedConfig.of(a)
+            .apply(ChangeSet.fromJson(message.path("changes")), ConfigHash.configHashes(b));
+    assertThat(applied.config().table()).isEqualTo(b);
+    assertThat(applied.changes().entityCount()).isOne();
+  }
+
+  @Test
+  void aKongNodeThatDoesNotAnnounceIsSentOnlyWholeFrames() throws Exception {
+    RawDataPlane dp = nodeOnAWhileBIsLatest(false);
+
+    assertThat(readMessage(dp).path("type").asText()).isEqualTo("reconfigure");
+  }
+
+  @Test
+  void aChangeLargerThanTheFractionGoesAsTheWholeFrame() throws Exception {
+    f.start(b -> b.maxDeltaFraction(0.05));
+    ObjectNode a = routes(300, "/seven");
+    f.cp.publish(a);
+    ObjectNode b = routes(300, "/changed");
+    for (JsonNode route : b.withArray("routes")) {
+      ((ObjectNode) route).put("paths", "/moved/" + route.path("id").asText());
+    }
+    f.cp.publish(b);
+
+    RawDataPlane dp = connect(true, ConfigHash.configHash(a));
+
+    JsonNode message = readMessage(dp);
+    assertThat(message.path("type").asText()).isEqualTo("reconfigure");
+    assertThat(message.path("config_hash").asText()).isEqualTo(ConfigHash.configHash(b));
+  }
+
+  @Test
+  void aNodeThatRefusesAChangeIsSentTheWholeFrameAtOnce() throws Exception {
+    RawDataPlane dp = nodeOnAWhileBIsLatest(true);
+    ObjectNode b = B;
+    assertThat(readMessage(dp).path("type").asText()).isEqualTo("reconfigure_delta");
+
+    dp.writer.writeBinary(
+        ByteString.of(
+            HybridProtocol.errorReport(
+                "HASH_MISMATCH", "did not apply", ConfigHash.configHash(b), "configsync", true)));
+
+    JsonNode whole = readMessage(dp);
+    assertThat(whole.path("type").asText()).isEqualTo("reconfigure");
+    assertThat(whole.path("config_hash").asText()).isEqualTo(ConfigHash.configHash(b));
+  }
+
+  @Test
+  void theHistoryKeepsTheNewestWithinItsBounds() {
+    ConfigHistory byCount = new ConfigHistory(2, Long.MAX_VALUE, 1.0);
+    ConfigHistory byBytes = new ConfigHistory(100, 1, 1.0);
+    try {
+      for (int i = 0; i < 3; i++) {
+        Published p = published(i + 1, routes(10, "/v" + i));
+        byCount.add(p);
+        byBytes.add(p);
+      }
+      assertThat(byCount.size()).isEqualTo(2);
+      assertThat(byBytes.size()).isOne(); // the latest is kept whatever its size
+      Published latest = published(4, routes(10, "/v3"));
+      byCount.add(latest);
+      assertThat(byCount.deltaFrame(latest, ConfigHash.configHash(routes(10, "/v0")))).isNull();
+      assertThat(byCount.deltaFrame(latest, ConfigHash.configHash(routes(10, "/v2")))).isNotNull();
+      assertThat(byCount.deltaFrame(latest, ConfigHash.configHash(routes(10, "/v2"))))
+          .as("one change per base for every node")
+          .isSameAs(byCount.deltaFrame(latest, ConfigHash.configHash(routes(10, "/v2"))));
+    } finally {
+      byCount.close();
+      byBytes.close();
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private static Published published(long sequence, ObjectNode config) {
+    return new Published(
+        sequence,
+        ConfigHash.configHashes(config),
+        HybridProtocol.reconfigure(config, 1.0),
+        config,
+        java.util.Set.of(),
+        Instant.EPOCH);
+  }
+
+  private List<SyncEvent.SnapshotApplied> applied() {
+    return events.stream()
+        .filter(SyncEvent.SnapshotApplied.class::isInstance)
+        .map(SyncEvent.SnapshotApplied.class::cast)
+        .toList();
+  }
+
+  private static String hashOf(ConfigSyncClient client) {
+    return client.current().map(ConfigSnapshot::hash).orElse("");
+  }
+
+  /** A control plane that published A then B, and a raw node on A that announces or not. */
+  private RawDataPlane nodeOnAWhileBIsLatest(boolean announce) throws Exception {
+    f.start(b -> b);
+    f.cp.publish(A);
+    f.cp.publish(B);
+    return connect(announce, ConfigHash.configHash(A));
+  }
+
+  /** A raw node that announces incremental sync or not, running {@code hash}. */
+  private RawDataPlane connect(boolean announce, String hash) throws Exception {
+    RawDataPlane dp =
+        RawDataPlane.connect(f.dataPlaneTls(), f.address(), null, ConfigSyncClient.VERSION, 0);
+    f.closeables.add(dp);
+    dp.writer.writeBinary(ByteString.of(HybridProtocol.basicInfo(Map.of(), Map.of(), announce)));
+    dp.ping(hash);
+    return dp;
+  }
+
+  /** The next configuration message, inflated. */
+  private static JsonNode readMessage(RawDataPlane dp) throws Exception {
+    while (true) {
+      WebSocketFrame frame = dp.read();
+      if (frame.opcode() == WebSocketFrame.OP_BINARY) {
+        return Json.readFrozen(Gzip.decompress(frame.payload().toByteArray(), 64 << 20));
+      }
+    }
+  }
+}
