@@ -135,9 +135,29 @@ final class ConfigHistory {
     return mine;
   }
 
+  /** The most entities and members a change to {@code target} may touch: the fraction of them. */
+  private int changeBudget(JsonNode target) {
+    long count = 0;
+    for (JsonNode member : target) {
+      count += member.isArray() ? Math.max(1, member.size()) : 1;
+    }
+    return (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(maxDeltaFraction * count));
+  }
+
   private byte @Nullable [] encode(Published target, JsonNode base, String baseHash) {
     try {
-      ChangeSet changes = ConfigDiff.diff(base, target.config());
+      // A change that touches more than the fraction of the target's entities and members would not
+      // be sent anyway: give up as soon as the diff finds that many, without making or encoding it.
+      ChangeSet changes =
+          ConfigDiff.diffWithin(base, target.config(), changeBudget(target.config()));
+      if (changes == null) {
+        log.debug(
+            "Delta {} -> {} changes more than {} of the entities: the whole frame is sent",
+            baseHash,
+            target.hash(),
+            maxDeltaFraction);
+        return null;
+      }
       byte[] frame =
           new DeltaFrame(
                   baseHash,

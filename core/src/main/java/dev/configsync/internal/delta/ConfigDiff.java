@@ -36,6 +36,57 @@ public final class ConfigDiff {
    * @throws IllegalArgumentException when either is not a JSON object
    */
   public static ChangeSet diff(JsonNode base, JsonNode target) {
+    ChangeSet changes = diffWithin(base, target, Integer.MAX_VALUE);
+    if (changes == null) {
+      throw new AssertionError("no budget to exceed");
+    }
+    return changes;
+  }
+
+  /**
+   * As {@link #diff}, but gives up, returning null, as soon as the change set would upsert, delete,
+   * set or unset more than {@code maxChanges} entities and members in all: a caller that sends the
+   * whole configuration when the change is large learns so without making (and encoding) it.
+   *
+   * @param maxChanges the most entities and members the change set may touch
+   * @throws IllegalArgumentException when either tree is not a JSON object
+   */
+  public static @Nullable ChangeSet diffWithin(JsonNode base, JsonNode target, int maxChanges) {
+    try {
+      return diff(base, target, new Budget(maxChanges));
+    } catch (OverBudget e) {
+      return null;
+    }
+  }
+
+  /** How many more entities and members a change set may touch. */
+  private static final class Budget {
+    private int left;
+
+    Budget(int max) {
+      left = max;
+    }
+
+    void spend(int n) {
+      left -= n;
+      if (left < 0) {
+        throw new OverBudget();
+      }
+    }
+  }
+
+  /**
+   * Thrown, without a stack trace, when a {@link Budget} runs out; caught in {@link #diffWithin}.
+   */
+  private static final class OverBudget extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    OverBudget() {
+      super("over budget", null, false, false);
+    }
+  }
+
+  private static ChangeSet diff(JsonNode base, JsonNode target, Budget budget) {
     requireObject(base, "base");
     requireObject(target, "target");
     Map<String, CollectionDelta> collections = new LinkedHashMap<>();
@@ -49,30 +100,34 @@ public final class ConfigDiff {
         continue;
       }
       if (before == null) {
+        budget.spend(1);
         set.put(name, after);
         continue;
       }
       String keyField = EntityRules.commonKeyField(name, before, after);
       if (keyField == null) {
         if (!same(before, after)) {
+          budget.spend(1);
           set.put(name, after);
         }
         continue;
       }
-      CollectionDelta delta = diffCollection(keyField, before, after);
+      CollectionDelta delta = diffCollection(keyField, before, after, budget);
       if (!delta.isEmpty()) {
         collections.put(name, delta);
       }
     }
     for (Map.Entry<String, JsonNode> e : base.properties()) {
       if (!target.has(e.getKey())) {
+        budget.spend(1);
         unset.add(e.getKey());
       }
     }
     return new ChangeSet(collections, set, unset);
   }
 
-  private static CollectionDelta diffCollection(String keyField, JsonNode before, JsonNode after) {
+  private static CollectionDelta diffCollection(
+      String keyField, JsonNode before, JsonNode after, Budget budget) {
     Map<String, Integer> baseIndex = index(before, keyField);
     int n = after.size();
     String[] keys = new String[n];
@@ -86,14 +141,17 @@ public final class ConfigDiff {
       Integer at = baseIndex.remove(key);
       inBase[i] = at == null ? -1 : at;
       if (at == null) {
+        budget.spend(1);
         upserts.put(key, entity);
       } else {
         JsonNode old = before.get(at);
         if (!same(old, entity)) {
+          budget.spend(1);
           upserts.put(key, entity);
         }
       }
     }
+    budget.spend(baseIndex.size());
     Set<String> deletes = new LinkedHashSet<>(baseIndex.keySet());
     boolean[] stable = stableSurvivors(inBase);
     // New entities at the very end need no placement: they are appended in upsert order.

@@ -23,6 +23,22 @@ class ChangeSetTest {
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   @Test
+  void aDiffWithinABudgetGivesUpOnceTheChangeTouchesMoreThanItAllows() throws Exception {
+    JsonNode base = json("{\"routes\":[{\"id\":\"1\"},{\"id\":\"2\"},{\"id\":\"3\"}],\"x\":1}");
+    JsonNode one =
+        json("{\"routes\":[{\"id\":\"1\"},{\"id\":\"2\",\"a\":1},{\"id\":\"3\"}],\"x\":1}");
+    JsonNode all = json("{\"routes\":[{\"id\":\"4\"},{\"id\":\"5\"}],\"y\":2}");
+    // one upsert: within a budget of 1, and the same change set as without a budget
+    assertThat(ConfigDiff.diffWithin(base, one, 1)).isEqualTo(ConfigDiff.diff(base, one));
+    assertThat(ConfigDiff.diffWithin(base, one, 0)).isNull();
+    // two upserts, three deletes, one member set and one unset: 7
+    assertThat(ConfigDiff.diff(base, all).size()).isEqualTo(7);
+    assertThat(ConfigDiff.diffWithin(base, all, 7)).isEqualTo(ConfigDiff.diff(base, all));
+    assertThat(ConfigDiff.diffWithin(base, all, 6)).isNull();
+    assertThat(ConfigDiff.diffWithin(base, all, 2)).isNull();
+  }
+
+  @Test
   void collectionsAreKeyedByIdThenByTheirNaturalKeyElseReplacedWhole() throws Exception {
     assertThat(EntityRules.keyField("routes", json("[{\"id\":\"1\",\"name\":\"a\"}]")))
         .isEqualTo("id");
