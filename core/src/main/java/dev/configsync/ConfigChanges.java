@@ -23,7 +23,9 @@ import java.util.Set;
  *
  * <p>Immutable; the maps and sets are read-only and iterate in the configuration's order.
  *
- * @param initial true when there was no configuration before: every entity is then {@code added}
+ * @param initial true when there was no configuration before, or when the one before is no longer
+ *     known (see {@link ConfigSnapshot#changes()}): every entity is then {@code added}, and a
+ *     gateway reads the configuration whole instead of updating in place
  * @param collections the keyed collections that changed, by top-level name; collections without
  *     changes are absent
  * @param replaced the top-level members that changed as a whole

@@ -149,8 +149,11 @@ public final class ConfigSnapshot {
    * <p>Computed on the first call, on the calling thread (a listener's, usually), and then kept.
    * The computation compares the two configurations by entity key; entities the two share (a
    * configuration that came as a change shares every unchanged entity with the one before) compare
-   * at once, others by content. Until the first call the snapshot keeps the previous
-   * configuration's tree reachable; a listener that calls this releases it.
+   * at once, others by content. Until the first call the snapshot holds the previous
+   * configuration's tree softly: the JVM may reclaim it when memory runs short, and the changes are
+   * then reported as {@link ConfigChanges#initial() initial} (everything added: read the
+   * configuration whole). A listener that calls this at once, as it runs, always gets the real
+   * changes unless memory is that short; calling it releases the previous tree.
    */
   public ConfigChanges changes() {
     return changes.get();

@@ -2,25 +2,30 @@ package dev.configsync.internal.delta;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.ConfigChanges;
+import java.lang.ref.SoftReference;
 import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The changes of a configuration against the one before it, computed on first use ({@link
- * ConfigDiff#changes}) and then kept. Until then it holds the previous configuration's tree (one
- * tree, not a chain: it never holds an earlier {@code LazyChanges}); computing drops it.
- * Thread-safe: the first caller computes, concurrent callers wait for that result.
+ * ConfigDiff#changes}) and then kept. Until then it holds the previous configuration's tree softly
+ * (one tree, not a chain: it never holds an earlier {@code LazyChanges}): an embedder that never
+ * asks for changes does not keep two configurations in its heap for good, because the JVM reclaims
+ * a softly held tree before it would run out of memory. Asked after that, the changes are those of
+ * a first configuration ({@link ConfigChanges#initial()}: everything added, read it whole).
+ * Computing drops the reference. Thread-safe: the first caller computes, concurrent callers wait
+ * for that result.
  */
 public final class LazyChanges {
-  private @Nullable JsonNode before;
+  private @Nullable SoftReference<JsonNode> before;
   private @Nullable JsonNode after;
   private final boolean initial;
   private volatile @Nullable ConfigChanges computed;
 
   private LazyChanges(
       @Nullable JsonNode before, @Nullable JsonNode after, @Nullable ConfigChanges computed) {
-    this.before = before;
+    this.before = before == null ? null : new SoftReference<>(before);
     this.after = after;
     this.initial = before == null;
     this.computed = computed;
@@ -46,6 +51,14 @@ public final class LazyChanges {
     return computed;
   }
 
+  /** Lets the previous tree go, as the JVM does under memory pressure; for tests. */
+  public void forgetPreviousForTests() {
+    SoftReference<JsonNode> b = before;
+    if (b != null) {
+      b.clear();
+    }
+  }
+
   /** The changes; computed on the first call, on the calling thread. */
   public ConfigChanges get() {
     ConfigChanges c = computed;
@@ -56,7 +69,7 @@ public final class LazyChanges {
       c = computed;
       if (c == null) {
         JsonNode now = after;
-        JsonNode then = before;
+        JsonNode then = before == null ? null : before.get(); // null: none, or reclaimed
         if (now == null || !now.isObject()) {
           c = new ConfigChanges(initial, Map.of(), Set.of()); // not a table: nothing to list
         } else {

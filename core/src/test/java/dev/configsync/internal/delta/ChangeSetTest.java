@@ -23,6 +23,24 @@ class ChangeSetTest {
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   @Test
+  void changesWhosePreviousTreeWasReclaimedAreReportedAsInitial() throws Exception {
+    JsonNode before = json("{\"routes\":[{\"id\":\"1\"},{\"id\":\"2\"}]}");
+    JsonNode after = json("{\"routes\":[{\"id\":\"1\"},{\"id\":\"3\"}]}");
+    ConfigChanges real = LazyChanges.between(before, after).get();
+    assertThat(real.initial()).isFalse();
+    assertThat(real.collections().get("routes").added()).containsOnlyKeys("3");
+    assertThat(real.collections().get("routes").removed()).containsOnlyKeys("2");
+
+    // As when the JVM reclaims the softly held previous tree before anyone asked.
+    LazyChanges lazy = LazyChanges.between(before, after);
+    lazy.forgetPreviousForTests();
+    ConfigChanges unknown = lazy.get();
+    assertThat(unknown.initial()).isTrue();
+    assertThat(unknown.collections().get("routes").added()).containsOnlyKeys("1", "3");
+    assertThat(unknown.collections().get("routes").removed()).isEmpty();
+  }
+
+  @Test
   void aDiffWithinABudgetGivesUpOnceTheChangeTouchesMoreThanItAllows() throws Exception {
     JsonNode base = json("{\"routes\":[{\"id\":\"1\"},{\"id\":\"2\"},{\"id\":\"3\"}],\"x\":1}");
     JsonNode one =
