@@ -194,8 +194,7 @@ final class AdminEndpoints {
       if (!method.equals(HttpMethod.POST)) {
         return new AdminAnswer.Now(notAllowed("POST"), false);
       }
-      return new AdminAnswer.Publish(
-          () -> editing(ifMatch, media, body, (base, parsed) -> EntityEdits.batch(base, parsed)));
+      return new AdminAnswer.Publish(() -> editing(ifMatch, media, body, EntityEdits::batch));
     }
     String collection = segments.length == 4 ? decode(segments[2]) : null;
     String key = segments.length == 4 ? decode(segments[3]) : null;

@@ -36,11 +36,7 @@ public final class ConfigDiff {
    * @throws IllegalArgumentException when either is not a JSON object
    */
   public static ChangeSet diff(JsonNode base, JsonNode target) {
-    ChangeSet changes = diffWithin(base, target, Integer.MAX_VALUE);
-    if (changes == null) {
-      throw new AssertionError("no budget to exceed");
-    }
-    return changes;
+    return diff(base, target, new Budget(Integer.MAX_VALUE));
   }
 
   /**
