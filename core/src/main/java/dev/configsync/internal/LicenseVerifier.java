@@ -242,6 +242,13 @@ public final class LicenseVerifier {
           where + ": license.signature is not standard base64; re-issue the license",
           e);
     }
+    if (!Base64.getEncoder().encodeToString(bytes).equals(signature.textValue())) {
+      // The decoder ignores the unused low bits of the last character before the padding, so
+      // several strings decode to the same signature. Only the one encoding is accepted: a
+      // changed license must never verify, not even in bits that carry nothing.
+      throw malformed(
+          where, "has a license.signature that is not in canonical standard base64 (with padding)");
+    }
     if (bytes.length != SIGNATURE_BYTES) {
       throw malformed(
           where,

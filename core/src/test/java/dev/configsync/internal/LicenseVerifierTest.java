@@ -174,6 +174,34 @@ class LicenseVerifierTest {
     }
   }
 
+  /**
+   * An Ed25519 signature is 64 bytes, 88 base64 characters ending in {@code ==}: the character
+   * before the padding carries 2 bits and 4 unused ones, which the JDK's decoder ignores. Setting
+   * them must not leave a changed license that still verifies (a flaky failure of the byte-flip
+   * property below found this).
+   */
+  @Test
+  void signatureWithUnusedBitsSetIsMalformed() {
+    ObjectNode document = SIGNER.sign(TERMS);
+    ObjectNode license = (ObjectNode) document.get("license");
+    String canonical = license.get("signature").textValue();
+    assertThat(canonical).hasSize(88).endsWith("==");
+    char last = canonical.charAt(85);
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    int value = alphabet.indexOf(last);
+    for (int unused = 1; unused < 16; unused++) {
+      String variant =
+          canonical.substring(0, 85) + alphabet.charAt(value ^ unused) + canonical.substring(86);
+      assertThat(Base64.getDecoder().decode(variant))
+          .as("the JDK decodes the variant to the same signature")
+          .isEqualTo(Base64.getDecoder().decode(canonical));
+      license.put("signature", variant);
+
+      assertReason(tableWithEntry(document), Reason.MALFORMED)
+          .hasMessageContaining("canonical standard base64");
+    }
+  }
+
   @Test
   void missingLicensesAreMissing() {
     assertReason(table(), Reason.MISSING)
