@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * <p>The delta frames to the latest are made once per base hash, on the given executor, and kept
  * until the next publish: a thousand nodes on one base cost one diff and one gzip. A delta whose
  * frame is larger than {@code maxDeltaFraction} of the whole frame is not worth it: the answer is
- * then "send the whole frame" (null), kept as well.
+ * then "send the whole frame" (null), kept as well. A publish that knows its change set (an entity
+ * edit) has the frame from its base made from that change set at once, with no diff.
  *
  * <p>Threading: {@link #add} runs under the publisher's lock; {@link #deltaFrame} on any event
  * loop. The versions are guarded by this object's lock (held only to look up or add, never while
@@ -74,8 +75,23 @@ final class ConfigHistory {
     executor.shutdown();
   }
 
+  /**
+   * A change known when it was published (an entity edit): the change set that makes the new
+   * configuration from {@code baseHash}. The delta frame from that base is then made from it, with
+   * no diff.
+   */
+  record Change(String baseHash, ChangeSet changes) {}
+
   /** Adds the newest published configuration (publish order: the caller's lock). */
   void add(Published published) {
+    add(published, null);
+  }
+
+  /**
+   * Adds the newest published configuration, and with {@code change}, starts making the delta frame
+   * from its base at once, from the change set (publish order: the caller's lock).
+   */
+  void add(Published published, @Nullable Change change) {
     if (maxVersions <= 0) {
       return;
     }
@@ -93,7 +109,18 @@ final class ConfigHistory {
         oldest.remove();
       }
     }
-    latest = new Latest(published, new ConcurrentHashMap<>());
+    Latest next = new Latest(published, new ConcurrentHashMap<>());
+    latest = next;
+    if (change != null && !change.baseHash().equals(published.hash())) {
+      CompletableFuture<byte @Nullable []> frame = new CompletableFuture<>();
+      next.frames().put(change.baseHash(), frame);
+      try {
+        executor.execute(
+            () -> frame.complete(encode(published, change.baseHash(), change.changes())));
+      } catch (RejectedExecutionException closing) {
+        frame.complete(null);
+      }
+    }
   }
 
   /** How many configurations are kept now. */
@@ -114,6 +141,10 @@ final class ConfigHistory {
         || baseHash.equals(target.hash())) {
       return null;
     }
+    CompletableFuture<byte @Nullable []> made = l.frames().get(baseHash);
+    if (made != null) {
+      return made; // made for another node on the same base, or from the publish's change set
+    }
     JsonNode base;
     synchronized (this) {
       Version v = versions.get(baseHash);
@@ -128,7 +159,7 @@ final class ConfigHistory {
       return frame; // made (or being made) for another node on the same base
     }
     try {
-      executor.execute(() -> mine.complete(encode(target, base, baseHash)));
+      executor.execute(() -> mine.complete(diffAndEncode(target, base, baseHash)));
     } catch (RejectedExecutionException closing) {
       mine.complete(null);
     }
@@ -144,7 +175,7 @@ final class ConfigHistory {
     return (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(maxDeltaFraction * count));
   }
 
-  private byte @Nullable [] encode(Published target, JsonNode base, String baseHash) {
+  private byte @Nullable [] diffAndEncode(Published target, JsonNode base, String baseHash) {
     try {
       // A change that touches more than the fraction of the target's entities and members would not
       // be sent anyway: give up as soon as the diff finds that many, without making or encoding it.
@@ -158,6 +189,21 @@ final class ConfigHistory {
             maxDeltaFraction);
         return null;
       }
+      return encode(target, baseHash, changes);
+    } catch (RuntimeException e) {
+      log.warn(
+          "The change from configuration {} to {} could not be made ({}); the whole configuration"
+              + " is sent",
+          baseHash,
+          target.hash(),
+          e.toString());
+      return null;
+    }
+  }
+
+  /** The delta frame of {@code changes} from {@code baseHash}, or null when it is not worth it. */
+  private byte @Nullable [] encode(Published target, String baseHash, ChangeSet changes) {
+    try {
       byte[] frame =
           new DeltaFrame(
                   baseHash,

@@ -7,6 +7,7 @@ import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.IndexedConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,13 +36,20 @@ import org.slf4j.LoggerFactory;
  * store, and keeps the publish history for stores that keep none.
  *
  * <p>Threading: every method is thread-safe. Publishes and configurations taken from the store are
- * serialized on one lock ({@code publishLock}); the frame is compressed on the encoder thread
- * ({@code configsync-cp-encode}) while the publishing thread hashes. {@link #acceptFromStore} runs
- * on the store's thread.
+ * serialized on one lock ({@code publishLock}); the frame of a whole configuration over {@link
+ * #INLINE_ENCODE_BYTES} is compressed on the encoder thread ({@code configsync-cp-encode}) while
+ * the publishing thread hashes; smaller ones and entity edits (whose hashes are known already) are
+ * compressed on the publishing thread. {@link #acceptFromStore} runs on the store's thread.
  */
 final class ConfigPublisher {
   // The facade's logger: operators filter on it, and what it logs is the server's doing.
   private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
+
+  /**
+   * Below this size (JSON bytes), a publish compresses its frame on its own thread: overlapping
+   * with the hashing saves less than the hand-off to the encoder thread costs.
+   */
+  static final int INLINE_ENCODE_BYTES = 64 * 1024;
 
   private final ConfigStore store;
   private final Outlet outlet;
@@ -59,6 +67,8 @@ final class ConfigPublisher {
   // The configurations taken since start, newest first, for stores that keep no history.
   private final ArrayDeque<ConfigVersion> taken = new ArrayDeque<>();
   private volatile boolean closed;
+  // The configuration in force, indexed, once an entity edit asked for it (see currentIndexed).
+  private volatile @Nullable IndexedConfig indexed;
 
   /**
    * @param settings the store, clock, validator and size limits (see ControlPlaneServer.Builder)
@@ -171,9 +181,23 @@ final class ConfigPublisher {
    *     goes into the frame as it is; null to write the tree instead
    */
   PublishResult publish(JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
+    return counted(() -> publishUncounted(config, expectedHash, json, null));
+  }
+
+  /**
+   * Publishes the outcome of entity edits made from the configuration {@code baseHash}, only if
+   * that is still the configuration in force; like {@link #publish} otherwise, but with the hashes
+   * the edits computed (only the changed parts were hashed again), and with the delta frame from
+   * the base made from the edits' change set instead of a diff.
+   */
+  PublishResult publishEdit(EntityEdits.Edited edit, String baseHash) {
+    return counted(() -> publishUncounted(edit.config().table(), baseHash, null, edit));
+  }
+
+  private PublishResult counted(java.util.function.Supplier<PublishResult> publish) {
     PublishResult result;
     try {
-      result = publishUncounted(config, expectedHash, json);
+      result = publish.get();
     } catch (RuntimeException e) {
       stats.failed(e);
       throw e;
@@ -182,8 +206,35 @@ final class ConfigPublisher {
     return result;
   }
 
+  /**
+   * The configuration in force, indexed for entity edits, or empty before the first publish. Built
+   * from the whole configuration on first use after a whole publish (about the cost of hashing it),
+   * then kept: each entity edit's result is indexed already.
+   */
+  Optional<IndexedConfig> currentIndexed() {
+    Published p = outlet.latest();
+    if (p == null) {
+      return Optional.empty();
+    }
+    IndexedConfig kept = indexed;
+    if (kept != null && kept.hashes().config().equals(p.hash())) {
+      return Optional.of(kept);
+    }
+    IndexedConfig built = IndexedConfig.of(p.config());
+    synchronized (publishLock) {
+      Published now = outlet.latest();
+      if (now != null && now.sequence() == p.sequence()) { // still in force: keep it
+        indexed = built;
+      }
+    }
+    return Optional.of(built);
+  }
+
   private PublishResult publishUncounted(
-      JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
+      JsonNode config,
+      @Nullable String expectedHash,
+      byte @Nullable [] json,
+      EntityEdits.@Nullable Edited edit) {
     if (closed) {
       throw new IllegalStateException("the control plane is closed");
     }
@@ -197,17 +248,26 @@ final class ConfigPublisher {
       throw new InvalidConfigurationException("refused by the validator: " + e.getMessage(), e);
     }
     CompletableFuture<HybridProtocol.ReconfigureFrame> encoding;
-    try {
+    if (edit != null || (json != null && json.length <= INLINE_ENCODE_BYTES)) {
+      // Nothing to overlap with (an edit's hashes are computed already), or too little to gain
+      // from it: a hand-off to another thread would only add its wake-up to the publish.
       encoding =
-          CompletableFuture.supplyAsync(
-              () ->
-                  HybridProtocol.ReconfigureFrame.begin(
-                      json != null ? json : ConfigJson.write(config)),
-              encoder);
-    } catch (RejectedExecutionException e) {
-      throw new IllegalStateException("the control plane is closed", e);
+          CompletableFuture.completedFuture(
+              HybridProtocol.ReconfigureFrame.begin(
+                  json != null ? json : ConfigJson.write(config)));
+    } else {
+      try {
+        encoding =
+            CompletableFuture.supplyAsync(
+                () ->
+                    HybridProtocol.ReconfigureFrame.begin(
+                        json != null ? json : ConfigJson.write(config)),
+                encoder);
+      } catch (RejectedExecutionException e) {
+        throw new IllegalStateException("the control plane is closed", e);
+      }
     }
-    ConfigHashes hashes = ConfigHash.configHashes(config);
+    ConfigHashes hashes = edit != null ? edit.config().hashes() : ConfigHash.configHashes(config);
     synchronized (publishLock) {
       if (closed) { // checked again under the lock: close() closes the store under it
         throw new IllegalStateException("the control plane is closed");
@@ -249,7 +309,15 @@ final class ConfigPublisher {
       // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
           new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
-      outlet.publish(published);
+      if (edit != null) {
+        indexed = edit.config();
+        // From nothing, there is no base a node could run: the whole frame is its only way.
+        outlet.publish(
+            published,
+            current == null ? null : new ConfigHistory.Change(currentHash, edit.changes()));
+      } else {
+        outlet.publish(published);
+      }
       servedRevision = Math.max(servedRevision, revision);
       remember(published, revision);
       log.info(

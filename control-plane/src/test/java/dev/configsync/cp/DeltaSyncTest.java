@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import okio.ByteString;
 import org.junit.jupiter.api.AfterEach;
@@ -215,6 +216,46 @@ class DeltaSyncTest {
     } finally {
       byCount.close();
       byBytes.close();
+    }
+  }
+
+  /**
+   * An entity edit's delta frame is made from its change set, with no diff: it is there even when
+   * the history could keep only the latest tree (a configuration over the history's bytes), and it
+   * carries exactly the edit.
+   */
+  @Test
+  void anEntityEditsChangeIsSentWithoutTheBaseTreeOrADiff() throws Exception {
+    ObjectNode a = routes(10, "/p7");
+    ObjectNode route7 = (ObjectNode) routes(10, "/edited").get("routes").get(7);
+    EntityEdits.Edited edit =
+        EntityEdits.apply(
+            IndexedConfig.of(a), List.of(new EntityEdits.Edit("routes", "r7", route7)));
+    assertThat(edit.config().table()).isEqualTo(routes(10, "/edited"));
+    assertThat(edit.config().hashes()).isEqualTo(ConfigHash.configHashes(routes(10, "/edited")));
+    String base = ConfigHash.configHash(a);
+
+    ConfigHistory withChange = new ConfigHistory(100, 1, 1.0); // room for the latest only
+    ConfigHistory withoutChange = new ConfigHistory(100, 1, 1.0);
+    try {
+      Published target = published(2, (ObjectNode) edit.config().table());
+      withChange.add(published(1, a));
+      withChange.add(target, new ConfigHistory.Change(base, edit.changes()));
+      withoutChange.add(published(1, a));
+      withoutChange.add(target);
+
+      assertThat(withoutChange.deltaFrame(target, base))
+          .as("no tree of the base, no diff")
+          .isNull();
+      byte[] frame = withChange.deltaFrame(target, base).get(10, TimeUnit.SECONDS);
+      assertThat(frame).isNotNull();
+      JsonNode message = Json.readFrozen(Gzip.decompress(frame, 1 << 20));
+      assertThat(message.path("base_hash").asText()).isEqualTo(base);
+      assertThat(ChangeSet.fromJson(message.path("changes"))).isEqualTo(edit.changes());
+      assertThat(edit.changes().size()).isOne();
+    } finally {
+      withChange.close();
+      withoutChange.close();
     }
   }
 
