@@ -1,9 +1,11 @@
 package dev.configsync.cp;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigHashes;
 import dev.configsync.internal.delta.ChangeSet;
 import dev.configsync.internal.delta.ConfigDiff;
 import dev.configsync.internal.delta.DeltaFrame;
+import java.time.Instant;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -24,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * until the next publish: a thousand nodes on one base cost one diff and one gzip. A delta whose
  * frame is larger than {@code maxDeltaFraction} of the whole frame is not worth it: the answer is
  * then "send the whole frame" (null), kept as well. A publish that knows its change set (an entity
- * edit) has the frame from its base made from that change set at once, with no diff.
+ * edit) brings the frame from its base, made by {@link #changeFrame} from that change set (no
+ * diff).
  *
  * <p>Threading: {@link #add} runs under the publisher's lock; {@link #deltaFrame} on any event
  * loop. The versions are guarded by this object's lock (held only to look up or add, never while
@@ -76,11 +79,13 @@ final class ConfigHistory {
   }
 
   /**
-   * A change known when it was published (an entity edit): the change set that makes the new
-   * configuration from {@code baseHash}. The delta frame from that base is then made from it, with
-   * no diff.
+   * A change known when it was published (an entity edit): the {@code reconfigure_delta} frame from
+   * {@code baseHash}, made by {@link #changeFrame} from the edit's change set (no diff), or null
+   * when it is not worth sending (the whole frame goes).
    */
-  record Change(String baseHash, ChangeSet changes) {}
+  // The frame is made once and never modified: shared on purpose, like Published's.
+  @SuppressWarnings("ArrayRecordComponent")
+  record Change(String baseHash, byte @Nullable [] frame) {}
 
   /** Adds the newest published configuration (publish order: the caller's lock). */
   void add(Published published) {
@@ -95,7 +100,7 @@ final class ConfigHistory {
     if (maxVersions <= 0) {
       return;
     }
-    long estimate = (long) published.frame().length * BYTES_PER_FRAME_BYTE;
+    long estimate = (long) published.frameSize() * BYTES_PER_FRAME_BYTE;
     synchronized (this) {
       Version old = versions.remove(published.hash());
       if (old != null) {
@@ -112,14 +117,7 @@ final class ConfigHistory {
     Latest next = new Latest(published, new ConcurrentHashMap<>());
     latest = next;
     if (change != null && !change.baseHash().equals(published.hash())) {
-      CompletableFuture<byte @Nullable []> frame = new CompletableFuture<>();
-      next.frames().put(change.baseHash(), frame);
-      try {
-        executor.execute(
-            () -> frame.complete(encode(published, change.baseHash(), change.changes())));
-      } catch (RejectedExecutionException closing) {
-        frame.complete(null);
-      }
+      next.frames().put(change.baseHash(), CompletableFuture.completedFuture(change.frame()));
     }
   }
 
@@ -201,24 +199,39 @@ final class ConfigHistory {
     }
   }
 
-  /** The delta frame of {@code changes} from {@code baseHash}, or null when it is not worth it. */
   private byte @Nullable [] encode(Published target, String baseHash, ChangeSet changes) {
+    return changeFrame(
+        baseHash,
+        target.hashes(),
+        target.sequence(),
+        target.publishedAt(),
+        target.frameSize(),
+        changes);
+  }
+
+  /**
+   * The {@code reconfigure_delta} frame of {@code changes} from {@code baseHash} to the
+   * configuration {@code target}, or null when it is larger than the fraction of the whole frame
+   * ({@code wholeSize}, exact or estimated) allows or could not be made. Any thread.
+   */
+  byte @Nullable [] changeFrame(
+      String baseHash,
+      ConfigHashes target,
+      long sequence,
+      Instant publishedAt,
+      int wholeSize,
+      ChangeSet changes) {
     try {
       byte[] frame =
-          new DeltaFrame(
-                  baseHash,
-                  target.hashes(),
-                  target.sequence(),
-                  target.publishedAt().toEpochMilli() / 1000.0,
-                  changes)
+          new DeltaFrame(baseHash, target, sequence, publishedAt.toEpochMilli() / 1000.0, changes)
               .encode();
-      if (frame.length > maxDeltaFraction * target.frame().length) {
+      if (frame.length > maxDeltaFraction * wholeSize) {
         log.debug(
             "Delta {} -> {} is {} bytes, the whole frame {}: the whole frame is sent",
             baseHash,
-            target.hash(),
+            target.config(),
             frame.length,
-            target.frame().length);
+            wholeSize);
         return null;
       }
       return frame;
@@ -227,7 +240,7 @@ final class ConfigHistory {
           "The change from configuration {} to {} could not be made ({}); the whole configuration"
               + " is sent",
           baseHash,
-          target.hash(),
+          target.config(),
           e.toString());
       return null;
     }

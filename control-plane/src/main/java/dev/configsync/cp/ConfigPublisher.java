@@ -247,15 +247,11 @@ final class ConfigPublisher {
     } catch (IllegalArgumentException e) {
       throw new InvalidConfigurationException("refused by the validator: " + e.getMessage(), e);
     }
-    CompletableFuture<HybridProtocol.ReconfigureFrame> encoding;
-    if (edit != null || (json != null && json.length <= INLINE_ENCODE_BYTES)) {
-      // Nothing to overlap with (an edit's hashes are computed already), or too little to gain
-      // from it: a hand-off to another thread would only add its wake-up to the publish.
-      encoding =
-          CompletableFuture.completedFuture(
-              HybridProtocol.ReconfigureFrame.begin(
-                  json != null ? json : ConfigJson.write(config)));
-    } else {
+    // The frame is compressed on the encoder thread while this one hashes, for a whole
+    // configuration large enough to gain from it; an edit's hashes are known already, so it has
+    // nothing to overlap with, and it compresses only once its change is on its way (below).
+    @Nullable CompletableFuture<HybridProtocol.ReconfigureFrame> encoding = null;
+    if (edit == null && (json == null || json.length > INLINE_ENCODE_BYTES)) {
       try {
         encoding =
             CompletableFuture.supplyAsync(
@@ -289,13 +285,29 @@ final class ConfigPublisher {
       }
       // Milliseconds: the precision of the message's timestamp, so a restart restores it exactly.
       Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-      byte[] frame;
-      try {
-        frame = encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
-      } catch (CompletionException e) {
-        Throwable cause = e.getCause() != null ? e.getCause() : e;
-        throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
+      ConfigHistory.@Nullable Change change = null;
+      if (edit != null && current != null) {
+        change =
+            new ConfigHistory.Change(
+                currentHash,
+                outlet.history.changeFrame(
+                    currentHash, hashes, sequence + 1, now, current.frameSize(), edit.changes()));
+        if (change.frame() != null && aheadOfTheWholeFrame(current, change.frame())) {
+          PublishResult ahead = publishAhead(edit, change, current, now);
+          if (ahead != null) {
+            return ahead;
+          }
+        }
       }
+      byte[] frame =
+          finishFrame(
+              encoding != null
+                  ? encoding
+                  : CompletableFuture.completedFuture(
+                      HybridProtocol.ReconfigureFrame.begin(
+                          json != null ? json : ConfigJson.write(config))),
+              hashes,
+              now);
       if (frame.length > maxPayloadBytes) {
         throw InvalidConfigurationException.tooLarge(
             "the compressed configuration is "
@@ -311,13 +323,9 @@ final class ConfigPublisher {
           new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
       if (edit != null) {
         indexed = edit.config();
-        // From nothing, there is no base a node could run: the whole frame is its only way.
-        outlet.publish(
-            published,
-            current == null ? null : new ConfigHistory.Change(currentHash, edit.changes()));
-      } else {
-        outlet.publish(published);
       }
+      // From nothing, there is no base a node could run: the whole frame is its only way.
+      outlet.publish(published, change);
       servedRevision = Math.max(servedRevision, revision);
       remember(published, revision);
       log.info(
@@ -326,6 +334,121 @@ final class ConfigPublisher {
           frame.length,
           fanOut(published));
       return new PublishResult(hashes, true, now, frame.length, versionOf(published));
+    }
+  }
+
+  /** The whole frame of a configuration whose JSON {@code encoding} compresses. */
+  private static byte[] finishFrame(
+      CompletableFuture<HybridProtocol.ReconfigureFrame> encoding,
+      ConfigHashes hashes,
+      Instant now) {
+    try {
+      return encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
+    } catch (RuntimeException e) {
+      throw new IllegalStateException("the configuration could not be encoded: " + e, e);
+    }
+  }
+
+  /**
+   * Whether an edit may be published ahead of its whole frame: its change is small, and the whole
+   * frame before it is far enough under the payload limit that one small change cannot take the new
+   * one over it (the limit is checked only once the frame is made, after nodes took the change).
+   */
+  private boolean aheadOfTheWholeFrame(Published current, byte[] delta) {
+    return current.frameSize() <= maxPayloadBytes / 2 && delta.length <= maxPayloadBytes / 8;
+  }
+
+  /**
+   * Publishes an edit ahead of its whole frame (publishLock held), when the store keeps changes
+   * ({@link ConfigStore#saveChange}): the change is made durable, the configuration goes into force
+   * and nodes running the base are sent the change at once; then the whole frame is compressed,
+   * handed to the nodes that wait for it, and saved. Returns null when the store keeps no changes
+   * (nothing was saved; the caller publishes the whole frame first).
+   */
+  private @Nullable PublishResult publishAhead(
+      EntityEdits.Edited edit, ConfigHistory.Change change, Published current, Instant now) {
+    byte[] delta = java.util.Objects.requireNonNull(change.frame());
+    ConfigHashes hashes = edit.config().hashes();
+    long revision = saveChange(delta, hashes.config(), current.hash());
+    if (revision < 0) {
+      return null;
+    }
+    JsonNode config = edit.config().table();
+    CompletableFuture<byte[]> whole = new CompletableFuture<>();
+    Published published =
+        new Published(
+            ++sequence,
+            hashes,
+            whole,
+            current.frameSize(),
+            config,
+            Compatibility.pluginsUsed(config),
+            now);
+    indexed = edit.config();
+    outlet.publish(published, change);
+    servedRevision = Math.max(servedRevision, revision);
+    remember(published, revision);
+    byte[] frame;
+    try {
+      frame =
+          finishFrame(
+              CompletableFuture.completedFuture(
+                  HybridProtocol.ReconfigureFrame.begin(ConfigJson.write(config))),
+              hashes,
+              now);
+    } catch (RuntimeException e) {
+      whole.completeExceptionally(e);
+      log.error(
+          "Configuration {} is in force and its change is saved, but its whole frame could not be"
+              + " made ({}); nodes that need the whole frame are disconnected until a later publish",
+          hashes.config(),
+          e.toString());
+      throw e;
+    }
+    whole.complete(frame);
+    if (frame.length > maxPayloadBytes) {
+      log.error(
+          "Configuration {} (an entity edit) compressed to {} bytes, over maxPayloadBytes {}:"
+              + " nodes that need the whole frame will refuse it; publish a smaller configuration",
+          hashes.config(),
+          frame.length,
+          maxPayloadBytes);
+    }
+    try {
+      store.save(frame, hashes.config());
+    } catch (IOException | RuntimeException e) {
+      // The change is durable: a restart replays it over the whole payload saved before.
+      log.warn(
+          "Configuration {} is saved as a change, but saving its whole payload in {} failed ({});"
+              + " it is saved with the next publish",
+          hashes.config(),
+          store.describe(),
+          e.toString());
+    }
+    log.info(
+        "Published configuration {} (an entity edit; change {} bytes, {} bytes compressed): {}",
+        hashes.config(),
+        delta.length,
+        frame.length,
+        fanOut(published));
+    return new PublishResult(hashes, true, now, frame.length, versionOf(published));
+  }
+
+  /** Saves a change ahead of its whole frame (publishLock held); -1 when the store keeps none. */
+  private long saveChange(byte[] delta, String hash, String previousHash) {
+    try {
+      return store.saveChange(delta, hash, previousHash);
+    } catch (IOException e) {
+      throw new ConfigSyncException(
+          "the change could not be stored in "
+              + store.describe()
+              + ": "
+              + e.getMessage()
+              + "; nothing was published",
+          e);
     }
   }
 
