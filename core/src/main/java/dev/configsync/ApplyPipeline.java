@@ -272,8 +272,8 @@ final class ApplyPipeline {
   /**
    * {@code frame} (whose payload was {@code change}) applied to {@code base}: the result shares
    * unchanged entities with {@code base}, and its hashes are the frame's, else this throws. Its
-   * whole payload is encoded only when asked for (a cache that keeps a journal stores {@code change}
-   * instead). Any thread.
+   * whole payload is encoded only when asked for (a cache that keeps a journal stores {@code
+   * change} instead). Any thread.
    *
    * @throws DeltaRejectedException when the change set does not apply or its result's hashes differ
    *     from the frame's

@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
  * Makes configurations durable in the {@link SnapshotStore} before they run. A configuration that
  * came as a change whose base is exactly what the store holds goes to the store's journal ({@link
  * SnapshotStore#append}: the few hundred bytes of the change, one fsync); anything else is written
- * whole ({@link SnapshotStore#write}). Once the journal holds {@code maxRecords} changes, or changes
- * of more than {@code maxFraction} of the whole payload's size, it is compacted: the newest
+ * whole ({@link SnapshotStore#write}). Once the journal holds {@code maxRecords} changes, or
+ * changes of more than {@code maxFraction} of the whole payload's size, it is compacted: the newest
  * configuration is encoded whole on the compactor thread and written on the cache-writer thread,
  * which empties the journal. The journal never grows past {@value #HARD_LIMIT_FACTOR} times those
  * limits: past them (a compaction that keeps losing the race with new changes), changes are written

@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Where a starting node finds its first configuration: the cache (a damaged one is moved aside)
- * with its journal replayed on top, else the fallback file. Runs on the thread that calls {@code start()}, before the loop starts
- * connecting; it touches no loop state (events go through the listener dispatcher, in order).
+ * with its journal replayed on top, else the fallback file. Runs on the thread that calls {@code
+ * start()}, before the loop starts connecting; it touches no loop state (events go through the
+ * listener dispatcher, in order).
  */
 final class StartupSources {
   private static final Logger log = LoggerFactory.getLogger(SyncLoop.class);
@@ -69,7 +70,9 @@ final class StartupSources {
         "configsync loaded cached configuration {} from {}{}",
         snapshot.hash(),
         store.describe(),
-        replayed.records() == 0 ? "" : " (" + replayed.records() + " journaled change(s) replayed)");
+        replayed.records() == 0
+            ? ""
+            : " (" + replayed.records() + " journaled change(s) replayed)");
     loop.pipeline()
         .cacheFound(
             replayed.complete() ? snapshot.hash() : null,

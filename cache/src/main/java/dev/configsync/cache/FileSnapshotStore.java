@@ -53,16 +53,16 @@ import org.slf4j.LoggerFactory;
  * way, with a message that says no key is configured. {@code node.id} is never encrypted: it is not
  * secret.
  *
- * <p>Journal: {@link #append} adds a change to {@code <directory>/config.journal} (created through a
- * temporary file and rename, then extended in place, each record forced to disk before the call
+ * <p>Journal: {@link #append} adds a change to {@code <directory>/config.journal} (created through
+ * a temporary file and rename, then extended in place, each record forced to disk before the call
  * returns; encrypted like {@code config.json.gz} when the store has encryption). The journal's
  * header holds the SHA-256 of the payload it belongs to: {@link #journal} returns nothing from a
  * journal that belongs to another payload (and deletes it), and cuts off a torn or damaged tail.
  * {@link #write} replaces {@code config.json.gz} first and deletes the journal after, so a crash
  * between the two leaves a journal bound to the previous payload: discarded, unless the new payload
  * is byte for byte the previous one, in which case replaying it yields the configuration the node
- * had before the write, which is as correct as a write that had not finished. The file format is
- * in {@code docs/protocol.md}, "Cache journal".
+ * had before the write, which is as correct as a write that had not finished. The file format is in
+ * {@code docs/protocol.md}, "Cache journal".
  *
  * <p>Threading: instances are thread-safe; calls that change files are serialized on the instance.
  * One process, and one instance, per directory: nothing stops two processes from sharing a
@@ -80,8 +80,7 @@ public final class FileSnapshotStore implements SnapshotStore {
   private static final String NODE_ID = "node.id";
   private static final String JOURNAL = "config.journal";
   private static final String BROKEN = CONFIG + ".broken-";
-  private static final String TEMP_GLOB =
-      ".{" + CONFIG + "," + NODE_ID + "," + JOURNAL + "}.*.tmp";
+  private static final String TEMP_GLOB = ".{" + CONFIG + "," + NODE_ID + "," + JOURNAL + "}.*.tmp";
   private static final Pattern BROKEN_NAME =
       Pattern.compile(Pattern.quote(BROKEN) + "(\\d{8}T\\d{6}\\.\\d{3}Z)(?:-(\\d{1,9}))?");
   private static final DateTimeFormatter STAMP =
@@ -102,7 +101,8 @@ public final class FileSnapshotStore implements SnapshotStore {
   private @Nullable UUID nodeId; // guarded by lock
   // The SHA-256 of the payload in config.json.gz, when this instance knows it (guarded by lock).
   private byte @Nullable [] payloadDigest;
-  // Where the journal's good part ends: -1 unknown (append refused), 0 no journal (guarded by lock).
+  // Where the journal's good part ends: -1 unknown (append refused), 0 no journal (guarded by
+  // lock).
   private long journalEnd = -1;
 
   private FileSnapshotStore(
@@ -344,10 +344,11 @@ public final class FileSnapshotStore implements SnapshotStore {
   }
 
   /**
-   * Returns the changes appended to the payload {@link #read} last returned, oldest first (decrypted
-   * when the store has encryption), as described in the class comment. A journal that belongs to
-   * another payload is deleted; a torn or damaged tail (a record whose length, CRC or decryption
-   * fails) is cut off the file, with a WARN, so that later appends follow the last good record.
+   * Returns the changes appended to the payload {@link #read} last returned, oldest first
+   * (decrypted when the store has encryption), as described in the class comment. A journal that
+   * belongs to another payload is deleted; a torn or damaged tail (a record whose length, CRC or
+   * decryption fails) is cut off the file, with a WARN, so that later appends follow the last good
+   * record.
    *
    * @throws IOException when the journal cannot be read, is larger than the store's limit, or its
    *     damaged tail cannot be cut off
@@ -363,7 +364,8 @@ public final class FileSnapshotStore implements SnapshotStore {
       Optional<JournalFile.Contents> contents = JournalFile.read(journalFile, digest, maxBytes);
       if (contents.isEmpty()) {
         if (JournalFile.delete(journalFile)) {
-          log.info("Deleted {}: it belongs to another {} than the one in place", journalFile, CONFIG);
+          log.info(
+              "Deleted {}: it belongs to another {} than the one in place", journalFile, CONFIG);
         }
         journalEnd = 0;
         return List.of();

@@ -28,8 +28,8 @@ import java.util.zip.CRC32C;
  * <p>The header binds the journal to one payload: its SHA-256 (of the payload as given to {@link
  * FileSnapshotStore#write}, before encryption, so re-encrypting the cache keeps its journal). A
  * record is written in place at the end of the last good record and forced to disk before {@link
- * FileSnapshotStore#append} returns; a record torn by a crash, or damaged later, fails its length or CRC and ends the
- * journal there.
+ * FileSnapshotStore#append} returns; a record torn by a crash, or damaged later, fails its length
+ * or CRC and ends the journal there.
  */
 final class JournalFile {
   static final int HEADER_BYTES = 40;
@@ -99,7 +99,8 @@ final class JournalFile {
         || !Arrays.equals(file, 0, MAGIC.length, MAGIC, 0, MAGIC.length)
         || !Arrays.equals(
             file, MAGIC.length, MAGIC.length + DIGEST_BYTES, payloadDigest, 0, DIGEST_BYTES)
-        || b.getInt(MAGIC.length + DIGEST_BYTES) != (int) crc(file, 0, MAGIC.length + DIGEST_BYTES)) {
+        || b.getInt(MAGIC.length + DIGEST_BYTES)
+            != (int) crc(file, 0, MAGIC.length + DIGEST_BYTES)) {
       return Optional.empty();
     }
     List<byte[]> records = new ArrayList<>();

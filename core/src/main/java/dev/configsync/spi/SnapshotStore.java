@@ -72,9 +72,9 @@ public interface SnapshotStore {
    * are none or the store keeps no journal (the default). The client calls it once at start-up,
    * after {@link #read}, and applies the changes in order on top of the payload.
    *
-   * <p>Never returns a change whose {@link #append} did not complete (a torn or damaged tail is
-   * cut off, and nothing after it is returned), nor changes appended to another payload (a journal
-   * left beside a payload written later, or copied in from elsewhere, is discarded).
+   * <p>Never returns a change whose {@link #append} did not complete (a torn or damaged tail is cut
+   * off, and nothing after it is returned), nor changes appended to another payload (a journal left
+   * beside a payload written later, or copied in from elsewhere, is discarded).
    *
    * @throws IOException when the journal exists but cannot be read; the client then starts on the
    *     payload alone and writes whole until a {@link #write} succeeds
