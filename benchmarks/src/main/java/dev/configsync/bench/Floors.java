@@ -55,6 +55,22 @@ final class Floors {
     return total;
   }
 
+  /**
+   * Bytes allocated so far by every live thread of this JVM ({@code
+   * com.sun.management.ThreadMXBean#getThreadAllocatedBytes}); the difference of two readings is
+   * what the threads alive at both allocated in between (a thread that started and ended in between
+   * is not counted).
+   */
+  static long allocatedBytes() {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long total = 0;
+    for (long a : threads.getThreadAllocatedBytes(threads.getAllThreadIds())) {
+      total += Math.max(0, a);
+    }
+    return total;
+  }
+
   /** Heap in use now, garbage included. */
   static long usedNow() {
     return MEMORY.getHeapMemoryUsage().getUsed();

@@ -140,7 +140,7 @@ final class GatewayLatency implements Measurement {
    * One HTTP/1.1 connection kept alive, written by hand: the JDK's clients refuse to set {@code
    * Host}, and the routes match on it.
    */
-  private static final class KeepAlive implements AutoCloseable {
+  static final class KeepAlive implements AutoCloseable {
     private final Socket socket;
     private final BufferedInputStream in;
     private final OutputStream out;
@@ -193,11 +193,11 @@ final class GatewayLatency implements Measurement {
     }
   }
 
-  private static String path(int route) {
+  static String path(int route) {
     return "/svc" + (route % SERVICES) + "/r" + route;
   }
 
-  private static String host(int route) {
+  static String host(int route) {
     return "h" + (route % 50) + ".example.com";
   }
 
