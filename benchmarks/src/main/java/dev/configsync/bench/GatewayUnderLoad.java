@@ -38,8 +38,20 @@ import org.jspecify.annotations.Nullable;
  */
 final class GatewayUnderLoad implements Measurement {
   /** The JVM flags the gateway's README gives for a configuration of about 16 MB. */
-  static final List<String> GATEWAY_JVM_FLAGS =
+  static final List<String> README_JVM_FLAGS =
       List.of("-Xms1g", "-Xmx1g", "-XX:+UseZGC", "-XX:+AlwaysPreTouch");
+
+  /**
+   * The flags the child JVM gets: {@link #README_JVM_FLAGS}, or the environment variable {@code
+   * BENCH_GATEWAY_JVM_FLAGS} (space-separated) to compare others.
+   */
+  static final List<String> GATEWAY_JVM_FLAGS = flags(System.getenv("BENCH_GATEWAY_JVM_FLAGS"));
+
+  private static List<String> flags(@Nullable String override) {
+    return override == null || override.isBlank()
+        ? README_JVM_FLAGS
+        : List.of(override.trim().split("\\s+"));
+  }
 
   static final int RATE = 300;
   static final int CHANGE_EVERY_MILLIS = 200;
