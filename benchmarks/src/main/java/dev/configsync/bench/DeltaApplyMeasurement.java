@@ -1,7 +1,6 @@
 package dev.configsync.bench;
 
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -49,15 +48,9 @@ final class DeltaApplyMeasurement implements Measurement {
       Workload w = Workload.of(size);
       DeltaWorkload d = DeltaWorkload.of(w.json());
       byte[] json = w.json();
-      MessageDigest md5 = MessageDigest.getInstance("MD5");
-      @Nullable Object[] sink = new Object[1];
-      Timing.warmUp(() -> sink[0] = md5.digest(json));
       int n = mode.repetitions() * DELTAS_PER_REPETITION;
-      double[] floors = new double[n];
-      for (int i = 0; i < n; i++) {
-        floors[i] = Timing.time(() -> sink[0] = md5.digest(json)) / 1e6;
-      }
-      double floor = Timing.median(floors);
+      double floor = Floors.md5Millis(json, n);
+      @Nullable Object[] sink = new Object[1];
       // The whole tree's retained size, as a plain Jackson tree (the heap row's floor).
       long before = Floors.usedAfterGc();
       sink[0] = Workload.PLAIN.readTree(json);

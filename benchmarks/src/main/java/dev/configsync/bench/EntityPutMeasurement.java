@@ -7,14 +7,12 @@ import dev.configsync.internal.Gzip;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.testkit.TestPki;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Issue 17's goals for an entity edit through the control plane, over mutual TLS on 127.0.0.1:
@@ -39,15 +37,8 @@ final class EntityPutMeasurement implements Measurement {
     Workload w = Workload.of(bytes);
     DeltaWorkload d = DeltaWorkload.of(w.json());
     byte[] json = w.json();
-    MessageDigest md5 = MessageDigest.getInstance("MD5");
-    @Nullable Object[] sink = new Object[1];
-    Timing.warmUp(() -> sink[0] = md5.digest(json));
     int n = mode.repetitions() * PUTS_PER_REPETITION;
-    double[] floors = new double[n];
-    for (int i = 0; i < n; i++) {
-      floors[i] = Timing.time(() -> sink[0] = md5.digest(json)) / 1e6;
-    }
-    double floor = Timing.median(floors);
+    double floor = Floors.md5Millis(json, n);
     byte[][] entities = {
       CpRig.MAPPER.writeValueAsBytes(d.changed), CpRig.MAPPER.writeValueAsBytes(d.original)
     };

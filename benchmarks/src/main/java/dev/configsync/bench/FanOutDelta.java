@@ -70,17 +70,8 @@ final class FanOutDelta implements Measurement {
         long t0 = System.nanoTime();
         String hash = CpRig.putEntity(cp, "routes", d.routeId, entities[next++ % 2]);
         long t1 = System.nanoTime();
-        CpRig.await("all nodes to decode " + hash, Duration.ofMinutes(5), () -> applied.get() >= n);
-        CpRig.await(
-            "the control plane to list all nodes on " + hash,
-            Duration.ofMinutes(1),
-            () -> CpRig.nodesOn(cp, hash) == n);
+        FanOut.awaitAll(cp, nodes, applied, hash);
         long t2 = System.nanoTime();
-        for (MiniNode node : nodes) {
-          if (node.failure() != null) {
-            throw new IllegalStateException("a node failed", node.failure());
-          }
-        }
         byte[] frame = nodes.get(0).lastPayload();
         if (frame == null) {
           throw new IllegalStateException("no frame received");

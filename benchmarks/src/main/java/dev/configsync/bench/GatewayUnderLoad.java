@@ -1,6 +1,5 @@
 package dev.configsync.bench;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpServer;
 import dev.configsync.cp.ControlPlaneServer;
@@ -8,11 +7,8 @@ import dev.configsync.cp.InMemoryConfigStore;
 import dev.configsync.cp.PublishResult;
 import dev.configsync.testkit.TestPki;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -56,7 +52,6 @@ final class GatewayUnderLoad implements Measurement {
   static final int RATE = 300;
   static final int CHANGE_EVERY_MILLIS = 200;
   static final int PUSH_EVERY_MILLIS = 5_000;
-  private static final int SERVICES = 100;
   private static final int BYTES_PER_ROUTE_ESTIMATE = 150;
 
   @Override
@@ -71,23 +66,14 @@ final class GatewayUnderLoad implements Measurement {
     int routes = bytes / BYTES_PER_ROUTE_ESTIMATE;
     TestPki pki = TestPki.create();
     Path dir = Floors.tempDirectory("gatewayload");
-    HttpServer upstream =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
-    upstream.createContext(
-        "/",
-        exchange -> {
-          byte[] body = "ok".getBytes(StandardCharsets.US_ASCII);
-          exchange.getRequestBody().readAllBytes();
-          exchange.sendResponseHeaders(200, body.length);
-          try (OutputStream out = exchange.getResponseBody()) {
-            out.write(body);
-          }
-        });
-    upstream.start();
+    HttpServer upstream = GatewayLatency.startUpstream();
     int upstreamPort = upstream.getAddress().getPort();
     Process gateway = null;
     try (ControlPlaneServer cp = CpRig.startWithAdmin(pki, new InMemoryConfigStore(), 64L << 20)) {
-      ObjectNode[] configs = {config(routes, upstreamPort, "a"), config(routes, upstreamPort, "b")};
+      ObjectNode[] configs = {
+        GatewayLatency.config(routes, upstreamPort, "a"),
+        GatewayLatency.config(routes, upstreamPort, "b")
+      };
       int jsonBytes = CpRig.MAPPER.writeValueAsBytes(configs[0]).length;
       int port = freePort();
       gateway = startGateway(pki, cp, dir, port);
@@ -121,7 +107,10 @@ final class GatewayUnderLoad implements Measurement {
           long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CHANGE_EVERY_MILLIS);
           int r = changes % routes;
           CpRig.putEntity(
-              cp, "routes", "r" + r, CpRig.MAPPER.writeValueAsBytes(route(r, "c" + changes)));
+              cp,
+              "routes",
+              "r" + r,
+              CpRig.MAPPER.writeValueAsBytes(GatewayLatency.route(r, "c" + changes)));
           changes++;
           LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
         }
@@ -227,48 +216,13 @@ final class GatewayUnderLoad implements Measurement {
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add("dev.configsync.examples.gateway.GatewayMain");
+    command.addAll(SizingMeasurement.dialArgs(cp, files));
     command.addAll(
-        List.of(
-            "--control-plane",
-            CpRig.uri(cp).toString(),
-            "--cert",
-            files.resolve("dp.crt").toString(),
-            "--key",
-            files.resolve("dp.key").toString(),
-            "--ca",
-            files.resolve("ca.crt").toString(),
-            "--cache-dir",
-            dir.resolve("cache").toString(),
-            "--listen",
-            "127.0.0.1:" + port));
+        List.of("--cache-dir", dir.resolve("cache").toString(), "--listen", "127.0.0.1:" + port));
     return new ProcessBuilder(command)
         .redirectOutput(dir.resolve("gateway.out").toFile())
         .redirectError(dir.resolve("gateway.err").toFile())
         .start();
-  }
-
-  /** Services on the upstream; each route its own path, one of 50 hosts, tags {@code variant}. */
-  static ObjectNode config(int routes, int upstreamPort, String variant) {
-    ObjectNode config = CpRig.MAPPER.createObjectNode();
-    config.put("_format_version", "3.0");
-    ArrayNode services = config.putArray("services");
-    for (int s = 0; s < SERVICES; s++) {
-      services.addObject().put("name", "svc" + s).put("url", "http://127.0.0.1:" + upstreamPort);
-    }
-    ArrayNode list = config.putArray("routes");
-    for (int r = 0; r < routes; r++) {
-      list.add(route(r, variant));
-    }
-    return config;
-  }
-
-  static ObjectNode route(int r, String variant) {
-    ObjectNode route = CpRig.MAPPER.createObjectNode();
-    route.put("name", "r" + r).put("service", "svc" + (r % SERVICES));
-    route.putArray("paths").add(GatewayLatency.path(r));
-    route.putArray("hosts").add(GatewayLatency.host(r));
-    route.putArray("tags").add("bench").add(variant);
-    return route;
   }
 
   private enum Phase {

@@ -238,17 +238,10 @@ final class SizingMeasurement implements Measurement {
     } else {
       command.add(root.resolve("bin/configsync-agent").toString());
     }
+    command.add("run");
+    command.addAll(dialArgs(cp, files));
     command.addAll(
         List.of(
-            "run",
-            "--control-plane",
-            CpRig.uri(cp).toString(),
-            "--cert",
-            files.resolve("dp.crt").toString(),
-            "--key",
-            files.resolve("dp.key").toString(),
-            "--ca",
-            files.resolve("ca.crt").toString(),
             "--cache-dir",
             dir.resolve("cache").toString(),
             "--output",
@@ -262,6 +255,22 @@ final class SizingMeasurement implements Measurement {
     builder.environment().put("CONFIGSYNC_JAVA_OPTS", String.join(" ", jvm));
     agentJar(root); // fail early, with a message, when the jar is not built
     return builder;
+  }
+
+  /**
+   * The flags that point the agent (or the example gateway, which takes the same) at {@code cp}
+   * with the data plane's PEM files in {@code files} ({@code TestPki.writeDataPlaneFiles}).
+   */
+  static List<String> dialArgs(ControlPlaneServer cp, Path files) {
+    return List.of(
+        "--control-plane",
+        CpRig.uri(cp).toString(),
+        "--cert",
+        files.resolve("dp.crt").toString(),
+        "--key",
+        files.resolve("dp.key").toString(),
+        "--ca",
+        files.resolve("ca.crt").toString());
   }
 
   private static Path agentJar(Path root) {
