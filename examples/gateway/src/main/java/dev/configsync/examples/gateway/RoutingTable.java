@@ -187,6 +187,10 @@ public final class RoutingTable {
     if (routes != null) {
       for (JsonNode node : routes.removed().values()) {
         edit.removeRoute(routeName(node));
+        String id = textOrNull(node, "id");
+        if (id != null) {
+          edit.routeIds = edit.routeIds.without(id);
+        }
       }
       for (Map.Entry<String, JsonNode> e : routes.updated().entrySet()) {
         String old = routes.keyField().equals("name") ? e.getKey() : routeNameById.get(e.getKey());
