@@ -43,7 +43,13 @@ public final class BenchmarkRunner {
         new IdleConnections(),
         new ReconnectStorm(),
         // the example gateway: request latency against the number of routes
-        new GatewayLatency());
+        new GatewayLatency(),
+        // incremental sync (issue 17): one-entity changes
+        new DeltaApplyMeasurement(),
+        new EntityPutMeasurement(),
+        new AgentEntityLatency(),
+        new FanOutDelta(),
+        new GatewayUnderLoad());
   }
 
   /** Command-line entry point; see the class description. */

@@ -70,6 +70,66 @@ final class CpRig {
         .start();
   }
 
+  /**
+   * A control plane on 127.0.0.1 ({@code port} 0: any free port) with its admin API on another free
+   * loopback port (no token: loopback only).
+   */
+  static ControlPlaneServer startWithAdmin(TestPki pki, ConfigStore store, long maxPayloadBytes)
+      throws IOException {
+    return ControlPlaneServer.builder()
+        .tls(serverTls(pki))
+        .listen(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
+        .admin(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
+        .configStore(store)
+        .maxPayloadBytes(maxPayloadBytes)
+        .tlsReloadInterval(Duration.ZERO)
+        .start();
+  }
+
+  private static final java.net.http.HttpClient ADMIN =
+      java.net.http.HttpClient.newBuilder()
+          .version(java.net.http.HttpClient.Version.HTTP_1_1)
+          .build();
+
+  /**
+   * {@code PUT /config/{collection}/{key}} on {@code cp}'s admin API with {@code entity} as the
+   * body; returns the hash the control plane answers with.
+   *
+   * @throws IllegalStateException when the answer is not 200
+   */
+  static String putEntity(ControlPlaneServer cp, String collection, String key, byte[] entity)
+      throws IOException, InterruptedException {
+    InetSocketAddress admin =
+        cp.adminAddress().orElseThrow(() -> new IllegalStateException("no admin API"));
+    java.net.http.HttpResponse<String> answer =
+        ADMIN.send(
+            java.net.http.HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:"
+                            + admin.getPort()
+                            + "/config/"
+                            + collection
+                            + "/"
+                            + java.net.URLEncoder.encode(
+                                key, java.nio.charset.StandardCharsets.UTF_8)))
+                .header("Content-Type", "application/json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofByteArray(entity))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+    if (answer.statusCode() != 200) {
+      throw new IllegalStateException(
+          "PUT /config/"
+              + collection
+              + "/"
+              + key
+              + " answered "
+              + answer.statusCode()
+              + ": "
+              + answer.body());
+    }
+    return MAPPER.readTree(answer.body()).path("hash").asText();
+  }
+
   /** The data plane URI of {@code cp}. */
   static URI uri(ControlPlaneServer cp) {
     return URI.create("wss://127.0.0.1:" + cp.address().getPort());

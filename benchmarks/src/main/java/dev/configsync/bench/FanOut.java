@@ -43,6 +43,25 @@ final class FanOut implements Measurement {
     return rows;
   }
 
+  /**
+   * Waits until all {@code nodes} have decoded the configuration of {@code hash} ({@code applied}
+   * counts them) and the control plane lists them on it; fails when a node failed.
+   */
+  static void awaitAll(
+      ControlPlaneServer cp, List<MiniNode> nodes, AtomicInteger applied, String hash) {
+    int n = nodes.size();
+    CpRig.await("all nodes to decode " + hash, Duration.ofMinutes(5), () -> applied.get() >= n);
+    CpRig.await(
+        "the control plane to list all nodes on " + hash,
+        Duration.ofMinutes(1),
+        () -> CpRig.nodesOn(cp, hash) == n);
+    for (MiniNode node : nodes) {
+      if (node.failure() != null) {
+        throw new IllegalStateException("a node failed", node.failure());
+      }
+    }
+  }
+
   private static Result run(Mode mode, int n) throws Exception {
     TestPki pki = TestPki.create();
     CpRig.CapturingStore store = new CpRig.CapturingStore();
@@ -81,18 +100,9 @@ final class FanOut implements Measurement {
         long t1 = System.nanoTime();
         publishes++;
         String hash = published.hash();
-        CpRig.await("all nodes to decode " + hash, Duration.ofMinutes(5), () -> applied.get() >= n);
-        CpRig.await(
-            "the control plane to list all nodes on " + hash,
-            Duration.ofMinutes(1),
-            () -> CpRig.nodesOn(cp, hash) == n);
+        awaitAll(cp, nodes, applied, hash);
         long t2 = System.nanoTime();
         frameBytes = store.last().length;
-        for (MiniNode node : nodes) {
-          if (node.failure() != null) {
-            throw new IllegalStateException("a node failed", node.failure());
-          }
-        }
         System.gc();
         long f0 = System.nanoTime();
         byte[] gz = Gzip.compress(json);

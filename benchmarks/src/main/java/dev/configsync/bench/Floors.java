@@ -55,6 +55,37 @@ final class Floors {
     return total;
   }
 
+  /**
+   * The median time, in ms, of {@code n} MD5 digests of {@code bytes}, after a warm-up: the floor
+   * the issue-17 rows compare a one-entity change with.
+   */
+  static double md5Millis(byte[] bytes, int n) throws java.security.NoSuchAlgorithmException {
+    java.security.MessageDigest md5 = java.security.MessageDigest.getInstance("MD5");
+    byte[][] sink = new byte[1][];
+    Timing.warmUp(() -> sink[0] = md5.digest(bytes));
+    double[] millis = new double[n];
+    for (int i = 0; i < n; i++) {
+      millis[i] = Timing.time(() -> sink[0] = md5.digest(bytes)) / 1e6;
+    }
+    return Timing.median(millis);
+  }
+
+  /**
+   * Bytes allocated so far by every live thread of this JVM ({@code
+   * com.sun.management.ThreadMXBean#getThreadAllocatedBytes}); the difference of two readings is
+   * what the threads alive at both allocated in between (a thread that started and ended in between
+   * is not counted).
+   */
+  static long allocatedBytes() {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long total = 0;
+    for (long a : threads.getThreadAllocatedBytes(threads.getAllThreadIds())) {
+      total += Math.max(0, a);
+    }
+    return total;
+  }
+
   /** Heap in use now, garbage included. */
   static long usedNow() {
     return MEMORY.getHeapMemoryUsage().getUsed();

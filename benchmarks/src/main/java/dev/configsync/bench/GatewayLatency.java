@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * "gateway p50 at rest, 30,000 routes": the example gateway ({@code examples/gateway}) with a real
@@ -48,19 +49,7 @@ final class GatewayLatency implements Measurement {
     int requests = mode == Mode.SMOKE ? 200 : mode == Mode.QUICK ? 3_000 : 10_000;
     int many = mode == Mode.SMOKE ? 3_000 : MANY;
     TestPki pki = TestPki.create();
-    HttpServer upstream =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
-    upstream.createContext(
-        "/",
-        exchange -> {
-          byte[] body = "ok".getBytes(StandardCharsets.US_ASCII);
-          exchange.getRequestBody().readAllBytes();
-          exchange.sendResponseHeaders(200, body.length);
-          try (OutputStream out = exchange.getResponseBody()) {
-            out.write(body);
-          }
-        });
-    upstream.start();
+    HttpServer upstream = startUpstream();
     try (ControlPlaneServer cp =
         CpRig.startControlPlane(pki, 0, new CpRig.CapturingStore(), 64L << 20)) {
       Gateway gateway =
@@ -103,6 +92,24 @@ final class GatewayLatency implements Measurement {
     }
   }
 
+  /** An upstream on a free loopback port that answers every request with 200 "ok". */
+  static HttpServer startUpstream() throws IOException {
+    HttpServer upstream =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
+    upstream.createContext(
+        "/",
+        exchange -> {
+          byte[] body = "ok".getBytes(StandardCharsets.US_ASCII);
+          exchange.getRequestBody().readAllBytes();
+          exchange.sendResponseHeaders(200, body.length);
+          try (OutputStream out = exchange.getResponseBody()) {
+            out.write(body);
+          }
+        });
+    upstream.start();
+    return upstream;
+  }
+
   /** Publishes a configuration of {@code routes} routes, then times {@code requests} requests. */
   private static double medianLatency(
       ControlPlaneServer cp, Gateway gateway, int upstreamPort, int routes, int requests)
@@ -140,7 +147,7 @@ final class GatewayLatency implements Measurement {
    * One HTTP/1.1 connection kept alive, written by hand: the JDK's clients refuse to set {@code
    * Host}, and the routes match on it.
    */
-  private static final class KeepAlive implements AutoCloseable {
+  static final class KeepAlive implements AutoCloseable {
     private final Socket socket;
     private final BufferedInputStream in;
     private final OutputStream out;
@@ -193,16 +200,21 @@ final class GatewayLatency implements Measurement {
     }
   }
 
-  private static String path(int route) {
+  static String path(int route) {
     return "/svc" + (route % SERVICES) + "/r" + route;
   }
 
-  private static String host(int route) {
+  static String host(int route) {
     return "h" + (route % 50) + ".example.com";
   }
 
   /** Services on the upstream, each route with its own path prefix and one of 50 hosts. */
   static ObjectNode config(int routes, int upstreamPort) {
+    return config(routes, upstreamPort, null);
+  }
+
+  /** As {@link #config(int, int)}; every route tagged {@code variant} when it is not null. */
+  static ObjectNode config(int routes, int upstreamPort, @Nullable String variant) {
     ObjectNode config = CpRig.MAPPER.createObjectNode();
     config.put("_format_version", "3.0");
     ArrayNode services = config.putArray("services");
@@ -211,11 +223,20 @@ final class GatewayLatency implements Measurement {
     }
     ArrayNode list = config.putArray("routes");
     for (int r = 0; r < routes; r++) {
-      ObjectNode route = list.addObject();
-      route.put("name", "r" + r).put("service", "svc" + (r % SERVICES));
-      route.putArray("paths").add(path(r));
-      route.putArray("hosts").add(host(r));
+      list.add(route(r, variant));
     }
     return config;
+  }
+
+  /** Route {@code r}: its own path prefix, one of 50 hosts, tagged {@code variant} if not null. */
+  static ObjectNode route(int r, @Nullable String variant) {
+    ObjectNode route = CpRig.MAPPER.createObjectNode();
+    route.put("name", "r" + r).put("service", "svc" + (r % SERVICES));
+    route.putArray("paths").add(path(r));
+    route.putArray("hosts").add(host(r));
+    if (variant != null) {
+      route.putArray("tags").add("bench").add(variant);
+    }
+    return route;
   }
 }

@@ -36,6 +36,8 @@ final class MiniNode implements Transport.Listener {
   private static final java.lang.management.ThreadMXBean CPU =
       java.lang.management.ManagementFactory.getThreadMXBean();
   private static final byte[] BASIC_INFO = HybridProtocol.basicInfo(CpRig.PLUGINS, Map.of());
+  private static final byte[] BASIC_INFO_DELTAS =
+      HybridProtocol.basicInfo(CpRig.PLUGINS, Map.of(), true);
 
   final UUID id = UUID.randomUUID();
   private final Consumer<MiniNode> onApplied;
@@ -45,11 +47,32 @@ final class MiniNode implements Transport.Listener {
   private volatile String hash = ConfigHash.NONE;
   private volatile @Nullable Throwable failure;
   private final AtomicLong decodeNanos;
+  private final boolean deltas;
+  private volatile byte @Nullable [] lastPayload;
 
   MiniNode(Consumer<MiniNode> onOpen, Consumer<MiniNode> onApplied, AtomicLong decodeNanos) {
+    this(onOpen, onApplied, decodeNanos, false);
+  }
+
+  /**
+   * As the other constructor; with {@code deltas} the node announces configsync's incremental sync
+   * in {@code basic_info}, and is then sent {@code reconfigure_delta} messages, whose {@code
+   * config_hash} it reads and reports as it does a whole configuration's.
+   */
+  MiniNode(
+      Consumer<MiniNode> onOpen,
+      Consumer<MiniNode> onApplied,
+      AtomicLong decodeNanos,
+      boolean deltas) {
     this.onOpen = onOpen;
     this.onApplied = onApplied;
     this.decodeNanos = decodeNanos;
+    this.deltas = deltas;
+  }
+
+  /** The last binary message received, as it came (gzip). */
+  byte @Nullable [] lastPayload() {
+    return lastPayload;
   }
 
   void connect(Transport transport, URI controlPlane) {
@@ -103,13 +126,14 @@ final class MiniNode implements Transport.Listener {
   @Override
   public void onOpen() {
     Transport.Connection c = connection();
-    c.sendBinary(BASIC_INFO);
+    c.sendBinary(deltas ? BASIC_INFO_DELTAS : BASIC_INFO);
     c.sendPing(HybridProtocol.pingPayload(hash));
     onOpen.accept(this);
   }
 
   @Override
   public void onBinary(byte[] payload) {
+    lastPayload = payload;
     long start = CPU.getCurrentThreadCpuTime();
     String h;
     try {

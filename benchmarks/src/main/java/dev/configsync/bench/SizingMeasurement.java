@@ -213,6 +213,19 @@ final class SizingMeasurement implements Measurement {
   private static Process startAgent(
       Path root, TestPki pki, Candidate candidate, ControlPlaneServer cp, Path dir, Path gcLog)
       throws IOException {
+    return agentProcess(root, pki, candidate, cp, dir, gcLog)
+        .redirectOutput(dir.resolve("agent.out").toFile())
+        .start();
+  }
+
+  /**
+   * The shipped agent's command (through {@code bin/configsync-agent} unless the candidate bypasses
+   * the launcher) against {@code cp}, with GC logging to {@code gcLog}; stderr to {@code
+   * dir/agent.err}, stdout left to the caller.
+   */
+  static ProcessBuilder agentProcess(
+      Path root, TestPki pki, Candidate candidate, ControlPlaneServer cp, Path dir, Path gcLog)
+      throws IOException {
     Path files = pki.writeDataPlaneFiles(dir.resolve("pki"));
     List<String> jvm = new ArrayList<>(candidate.options());
     jvm.add("-Xlog:gc*:file=" + gcLog + ":uptime,tags");
@@ -225,32 +238,39 @@ final class SizingMeasurement implements Measurement {
     } else {
       command.add(root.resolve("bin/configsync-agent").toString());
     }
+    command.add("run");
+    command.addAll(dialArgs(cp, files));
     command.addAll(
         List.of(
-            "run",
-            "--control-plane",
-            CpRig.uri(cp).toString(),
-            "--cert",
-            files.resolve("dp.crt").toString(),
-            "--key",
-            files.resolve("dp.key").toString(),
-            "--ca",
-            files.resolve("ca.crt").toString(),
             "--cache-dir",
             dir.resolve("cache").toString(),
             "--output",
             dir.resolve("config.json").toString()));
     CpRig.PLUGINS.forEach((name, version) -> command.add("--capability=" + name + "=" + version));
     ProcessBuilder builder =
-        new ProcessBuilder(command)
-            .redirectOutput(dir.resolve("agent.out").toFile())
-            .redirectError(dir.resolve("agent.err").toFile());
+        new ProcessBuilder(command).redirectError(dir.resolve("agent.err").toFile());
     // The launcher finds the JVM through JAVA_HOME: the one running this benchmark.
     builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
     builder.environment().remove("JAVA_OPTS");
     builder.environment().put("CONFIGSYNC_JAVA_OPTS", String.join(" ", jvm));
     agentJar(root); // fail early, with a message, when the jar is not built
-    return builder.start();
+    return builder;
+  }
+
+  /**
+   * The flags that point the agent (or the example gateway, which takes the same) at {@code cp}
+   * with the data plane's PEM files in {@code files} ({@code TestPki.writeDataPlaneFiles}).
+   */
+  static List<String> dialArgs(ControlPlaneServer cp, Path files) {
+    return List.of(
+        "--control-plane",
+        CpRig.uri(cp).toString(),
+        "--cert",
+        files.resolve("dp.crt").toString(),
+        "--key",
+        files.resolve("dp.key").toString(),
+        "--ca",
+        files.resolve("ca.crt").toString());
   }
 
   private static Path agentJar(Path root) {

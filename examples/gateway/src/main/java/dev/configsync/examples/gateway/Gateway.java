@@ -1,6 +1,10 @@
 package dev.configsync.examples.gateway;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpServer;
+import dev.configsync.ConfigChanges;
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.routes.KongRoutes;
@@ -10,6 +14,7 @@ import java.net.InetSocketAddress;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -44,7 +49,11 @@ import org.slf4j.LoggerFactory;
  * validator} that builds the routing table of each new configuration and refuses one it cannot
  * serve (the client then keeps the running one), and an {@link ConfigSyncClient.Builder#onSnapshot
  * onSnapshot} listener that publishes the new table with one atomic write. A request reads the
- * table once, so it is routed wholly by the old table or wholly by the new one.
+ * table once, so it is routed wholly by the old table or wholly by the new one. A configuration
+ * that came as a change ({@link ConfigSnapshot#changes()}) updates the table in place: the new
+ * table is made from the old one and the changed services and routes only, sharing everything else
+ * with it ({@link RoutingTable#withChanges}); the old table is never modified, so a request in
+ * flight is not disturbed.
  *
  * <p><b>Plugins.</b> The gateway runs no plugins. It declares to the control plane only the ones
  * given to {@link Builder#plugin} (none by default), and refuses a configuration that uses any
@@ -132,9 +141,30 @@ public final class Gateway implements AutoCloseable {
     log.info("gateway on {} stopped", server.getAddress());
   }
 
-  /** Runs in the client's pipeline thread: refuse a configuration this gateway cannot route by. */
+  /**
+   * Runs in the client's pipeline thread: refuse a configuration this gateway cannot route by, and
+   * make its routing table. A configuration that came as a change to the one in force (its {@link
+   * ConfigSnapshot#changes()} are not {@code initial}) updates the table in force in place: only
+   * the changed entities are read and checked ({@link RoutingTable#withChanges}); any other is read
+   * whole.
+   */
   private void validate(ConfigSnapshot snapshot) {
-    Set<String> unknown = new TreeSet<>(KongRoutes.pluginsUsed(snapshot.config()));
+    RoutingTable running = table.get();
+    ConfigChanges changes = snapshot.changes();
+    boolean inPlace =
+        running != null
+            && !changes.initial()
+            && client != null
+            && client
+                .current()
+                .map(ConfigSnapshot::hash)
+                .filter(running.hash()::equals)
+                .isPresent();
+    Set<String> unknown =
+        new TreeSet<>(
+            inPlace
+                ? pluginsUsed(changes, snapshot.config())
+                : KongRoutes.pluginsUsed(snapshot.config()));
     unknown.removeAll(plugins.keySet());
     if (!unknown.isEmpty()) {
       // Routing without them would serve more than the configuration allows (no authentication,
@@ -147,23 +177,61 @@ public final class Gateway implements AutoCloseable {
               + (plugins.isEmpty() ? "none" : plugins.keySet().toString())
               + ")");
     }
-    validated.set(RoutingTable.from(snapshot.hash(), snapshot.config()));
+    validated.set(
+        inPlace && running != null
+            ? running.withChanges(snapshot.hash(), snapshot.config(), changes)
+            : RoutingTable.from(snapshot.hash(), snapshot.config()));
+  }
+
+  /**
+   * The plugins the changed part of a configuration uses: every plugin the configuration in force
+   * used was declared (it was accepted), so only added, updated and replaced entities can bring a
+   * new one.
+   */
+  static Set<String> pluginsUsed(ConfigChanges changes, JsonNode config) {
+    Set<String> names = new TreeSet<>();
+    changes
+        .collections()
+        .forEach(
+            (collection, c) -> {
+              for (Map<String, JsonNode> entities : List.of(c.added(), c.updated())) {
+                for (JsonNode entity : entities.values()) {
+                  if (collection.equals("plugins") && entity.path("name").isTextual()) {
+                    names.add(entity.path("name").textValue());
+                  }
+                  names.addAll(KongRoutes.pluginsUsed(entity));
+                }
+              }
+            });
+    for (String member : changes.replaced()) {
+      JsonNode value = config.get(member);
+      if (value != null) {
+        ObjectNode alone = JsonNodeFactory.instance.objectNode();
+        alone.set(member, value);
+        names.addAll(KongRoutes.pluginsUsed(alone));
+      }
+    }
+    return names;
   }
 
   /** Runs on the client's listener thread, once per new configuration, in order. */
   private void apply(ConfigSnapshot snapshot) {
     RoutingTable next = validated.get();
     if (next == null || !next.hash().equals(snapshot.hash())) {
+      // validated already: cannot fail
+      RoutingTable running = table.get();
       next =
-          RoutingTable.from(snapshot.hash(), snapshot.config()); // validated already: cannot fail
+          running == null
+              ? RoutingTable.from(snapshot.hash(), snapshot.config())
+              : running.withChanges(snapshot.hash(), snapshot.config(), snapshot.changes());
     }
     table.set(next);
     log.info(
         "routing by configuration {} ({}): {} services, {} routes",
         next.hash(),
         snapshot.source(),
-        next.services().size(),
-        next.routes().size());
+        next.serviceCount(),
+        next.routeCount());
   }
 
   /** Builds and starts a {@link Gateway}. Settings are checked when set. */

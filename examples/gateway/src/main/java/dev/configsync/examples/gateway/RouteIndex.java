@@ -3,9 +3,13 @@ package dev.configsync.examples.gateway;
 import dev.configsync.routes.KongRoutes;
 import dev.configsync.routes.KongRoutes.Route;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
@@ -17,59 +21,146 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Cost of one match: at most one lookup per distinct path length (a few dozen in real
  * configurations, however many routes there are), plus the routes that share the winning path and
- * either the request's exact host, a wildcard host, or no host. Built once per table in time and
- * memory linear in the routes; immutable, safe to share between threads.
+ * either the request's exact host, a wildcard host, or no host.
+ *
+ * <p><b>Versions.</b> Immutable, safe to share between threads. {@link #with} makes the index of
+ * the next configuration from this one in time proportional to the routes that changed: it copies
+ * the buckets of the paths those routes have, and the shard of the path map each bucket sits in
+ * ({@link ShardedMap}); every other bucket is shared. A request that read this index keeps matching
+ * against it, whole, while the next one is made and swapped in.
  */
 final class RouteIndex {
-  /** A route and its position in the configuration, which breaks the last tie. */
-  record Entry(Route route, int order) {}
-
   /** The route a request matched, and the length of the path prefix it matched with. */
   record Hit(Route route, int pathLength) {}
 
-  /** The routes that have one given path (or no path: the empty one). */
-  private static final class Bucket {
-    final Map<String, List<Entry>> byExactHost = new HashMap<>();
-    final List<Entry> wildcardHosts = new ArrayList<>();
-    final List<Entry> anyHost = new ArrayList<>();
+  /** The routes that have one given path (or no path: the empty one). Immutable. */
+  private record Bucket(
+      Map<String, List<Route>> byExactHost, List<Route> wildcardHosts, List<Route> anyHost) {
+
+    static final Bucket EMPTY = new Bucket(Map.of(), List.of(), List.of());
+
+    boolean isEmpty() {
+      return byExactHost.isEmpty() && wildcardHosts.isEmpty() && anyHost.isEmpty();
+    }
+
+    /** This bucket with {@code route} added ({@code add}) or removed. */
+    Bucket change(Route route, boolean add) {
+      List<String> hosts = route.hosts();
+      if (hosts.isEmpty()) {
+        return new Bucket(byExactHost, wildcardHosts, changed(anyHost, route, add));
+      }
+      Map<String, List<Route>> exact = byExactHost;
+      boolean wildcard = false;
+      for (String host : new TreeSet<>(hosts)) {
+        if (isWildcard(host)) {
+          wildcard = true;
+        } else {
+          if (exact == byExactHost) {
+            exact = new HashMap<>(byExactHost);
+          }
+          List<Route> list = changed(exact.getOrDefault(host, List.of()), route, add);
+          if (list.isEmpty()) {
+            exact.remove(host);
+          } else {
+            exact.put(host, list);
+          }
+        }
+      }
+      return new Bucket(
+          exact, wildcard ? changed(wildcardHosts, route, add) : wildcardHosts, anyHost);
+    }
+
+    private static List<Route> changed(List<Route> list, Route route, boolean add) {
+      List<Route> copy = new ArrayList<>(list);
+      if (add) {
+        copy.add(route);
+      } else {
+        copy.remove(route);
+      }
+      return List.copyOf(copy);
+    }
   }
 
-  private final Map<String, Bucket> byPath = new HashMap<>();
+  private final ShardedMap<String, Bucket> byPath;
+
+  /** How many (route, path) pairs have each path length. */
+  private final NavigableMap<Integer, Integer> lengthCounts;
 
   /** The distinct path lengths, longest first. */
   private final int[] lengths;
 
-  RouteIndex(List<Route> routes) {
-    TreeSet<Integer> distinct = new TreeSet<>();
-    for (int i = 0; i < routes.size(); i++) {
-      Route route = routes.get(i);
-      Entry entry = new Entry(route, i);
-      List<String> paths = route.paths().isEmpty() ? List.of("") : route.paths();
-      for (String path : new TreeSet<>(paths)) {
-        distinct.add(path.length());
-        add(byPath.computeIfAbsent(path, p -> new Bucket()), entry);
-      }
-    }
-    lengths = distinct.descendingSet().stream().mapToInt(Integer::intValue).toArray();
+  /** Each route's position in the configuration, by name: it breaks the last tie. */
+  private final Map<String, Integer> positions;
+
+  private RouteIndex(
+      ShardedMap<String, Bucket> byPath,
+      NavigableMap<Integer, Integer> lengthCounts,
+      Map<String, Integer> positions) {
+    this.byPath = byPath;
+    this.lengthCounts = lengthCounts;
+    this.lengths = lengthCounts.descendingKeySet().stream().mapToInt(Integer::intValue).toArray();
+    this.positions = positions;
   }
 
-  private static void add(Bucket bucket, Entry entry) {
-    List<String> hosts = entry.route().hosts();
-    if (hosts.isEmpty()) {
-      bucket.anyHost.add(entry);
-      return;
-    }
-    boolean wildcard = false;
-    for (String host : new TreeSet<>(hosts)) {
-      if (host.startsWith("*.") || host.endsWith(".*")) {
-        wildcard = true;
-      } else {
-        bucket.byExactHost.computeIfAbsent(host, h -> new ArrayList<>()).add(entry);
+  /** The index of {@code routes}, in configuration order; route names are unique. */
+  RouteIndex(List<Route> routes) {
+    TreeMap<Integer, Integer> counts = new TreeMap<>();
+    Map<String, Bucket> building = new HashMap<>();
+    for (Route route : routes) {
+      for (String path : pathsOf(route)) {
+        counts.merge(path.length(), 1, Integer::sum);
+        building.put(path, building.getOrDefault(path, Bucket.EMPTY).change(route, true));
       }
     }
-    if (wildcard) {
-      bucket.wildcardHosts.add(entry);
+    this.byPath = ShardedMap.of(building);
+    this.lengthCounts = counts;
+    this.lengths = counts.descendingKeySet().stream().mapToInt(Integer::intValue).toArray();
+    this.positions = positionsOf(routes);
+  }
+
+  private static Map<String, Integer> positionsOf(List<Route> routes) {
+    Map<String, Integer> positions = new HashMap<>();
+    for (int i = 0; i < routes.size(); i++) {
+      positions.put(routes.get(i).name(), i);
     }
+    return positions;
+  }
+
+  private static Set<String> pathsOf(Route route) {
+    return new TreeSet<>(route.paths().isEmpty() ? List.of("") : route.paths());
+  }
+
+  private static boolean isWildcard(String host) {
+    return host.startsWith("*.") || host.endsWith(".*");
+  }
+
+  /**
+   * The index of the next configuration: this one without {@code removed}, with {@code added}, and
+   * with the routes' new positions (every route's, by name). This index is unchanged.
+   */
+  RouteIndex with(
+      Collection<Route> removed, Collection<Route> added, Map<String, Integer> newPositions) {
+    ShardedMap<String, Bucket> paths = byPath;
+    TreeMap<Integer, Integer> counts = new TreeMap<>(lengthCounts);
+    for (Route route : removed) {
+      for (String path : pathsOf(route)) {
+        Bucket bucket = paths.get(path);
+        if (bucket == null) {
+          throw new IllegalStateException("route " + route.name() + " is not indexed");
+        }
+        Bucket next = bucket.change(route, false);
+        paths = next.isEmpty() ? paths.without(path) : paths.with(path, next);
+        counts.computeIfPresent(path.length(), (k, n) -> n == 1 ? null : n - 1);
+      }
+    }
+    for (Route route : added) {
+      for (String path : pathsOf(route)) {
+        Bucket bucket = paths.get(path);
+        paths = paths.with(path, (bucket == null ? Bucket.EMPTY : bucket).change(route, true));
+        counts.merge(path.length(), 1, Integer::sum);
+      }
+    }
+    return new RouteIndex(paths, counts, newPositions);
   }
 
   /**
@@ -86,46 +177,50 @@ final class RouteIndex {
       if (bucket == null) {
         continue;
       }
-      Entry found = best(bucket, method, requestHost);
+      Route found = best(bucket, method, requestHost);
       if (found != null) {
-        return new Hit(found.route(), length);
+        return new Hit(found, length);
       }
     }
     return null;
   }
 
   /** Within one path: a route with hosts beats one without, then one with methods, then order. */
-  private static @Nullable Entry best(Bucket bucket, String method, @Nullable String requestHost) {
-    Entry best = null;
+  private @Nullable Route best(Bucket bucket, String method, @Nullable String requestHost) {
+    Route best = null;
     if (requestHost != null && !requestHost.isEmpty()) {
-      best = better(best, bucket.byExactHost.getOrDefault(requestHost, List.of()), method, null);
-      best = better(best, bucket.wildcardHosts, method, requestHost);
+      best = better(best, bucket.byExactHost().getOrDefault(requestHost, List.of()), method, null);
+      best = better(best, bucket.wildcardHosts(), method, requestHost);
     }
-    return best != null ? best : better(null, bucket.anyHost, method, null);
+    return best != null ? best : better(null, bucket.anyHost(), method, null);
   }
 
-  private static @Nullable Entry better(
-      @Nullable Entry best, List<Entry> candidates, String method, @Nullable String checkHost) {
-    for (Entry e : candidates) {
-      Route r = e.route();
+  private @Nullable Route better(
+      @Nullable Route best, List<Route> candidates, String method, @Nullable String checkHost) {
+    for (Route r : candidates) {
       if (!r.methods().isEmpty() && !r.methods().contains(method)) {
         continue;
       }
       if (checkHost != null && !KongRoutes.hostMatches(r.hosts(), checkHost)) {
         continue;
       }
-      if (best == null || beats(e, best)) {
-        best = e;
+      if (best == null || beats(r, best)) {
+        best = r;
       }
     }
     return best;
   }
 
-  private static boolean beats(Entry e, Entry best) {
-    boolean withMethods = !e.route().methods().isEmpty();
-    if (withMethods != !best.route().methods().isEmpty()) {
+  private boolean beats(Route r, Route best) {
+    boolean withMethods = !r.methods().isEmpty();
+    if (withMethods != !best.methods().isEmpty()) {
       return withMethods;
     }
-    return e.order() < best.order();
+    return position(r) < position(best);
+  }
+
+  int position(Route r) {
+    Integer p = positions.get(r.name());
+    return p == null ? Integer.MAX_VALUE : p;
   }
 }

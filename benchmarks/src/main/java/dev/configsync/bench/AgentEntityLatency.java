@@ -1,0 +1,145 @@
+package dev.configsync.bench;
+
+import dev.configsync.cp.ControlPlaneServer;
+import dev.configsync.cp.InMemoryConfigStore;
+import dev.configsync.cp.PublishResult;
+import dev.configsync.testkit.TestPki;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * "Small changes stay immediate" (issue 17): the shipped agent as a process (through {@code
+ * bin/configsync-agent}, as the sizing row starts it) connected over mutual TLS on 127.0.0.1 to a
+ * control plane in this process, a 1 KB configuration; the time from sending {@code PUT
+ * /config/routes/{id}} (one route changed) to the agent's {@code snapshot_applied} line on its
+ * stdout, read here as it is written. The 99th percentile over 100 publishes (after 20 to warm up),
+ * against the absolute goal of 5 ms.
+ */
+final class AgentEntityLatency implements Measurement {
+  static final double GOAL_MILLIS = 5;
+  private static final int CONFIG_BYTES = 1024;
+
+  @Override
+  public String name() {
+    return "agentput";
+  }
+
+  @Override
+  public List<Result> run(Mode mode) throws Exception {
+    int publishes = mode == Mode.SMOKE ? 10 : 100;
+    Path root = SizingMeasurement.repositoryRoot();
+    byte[] json = ConfigGenerator.generate(7, CONFIG_BYTES);
+    DeltaWorkload d = DeltaWorkload.of(json);
+    byte[][] entities = {
+      CpRig.MAPPER.writeValueAsBytes(d.changed), CpRig.MAPPER.writeValueAsBytes(d.original)
+    };
+    TestPki pki = TestPki.create();
+    Path dir = Floors.tempDirectory("agentput");
+    LinkedBlockingQueue<Applied> applied = new LinkedBlockingQueue<>();
+    List<Double> times = new ArrayList<>();
+    int deltas = 0;
+    try (ControlPlaneServer cp = CpRig.startWithAdmin(pki, new InMemoryConfigStore(), 1L << 20)) {
+      Process agent =
+          SizingMeasurement.agentProcess(
+                  root, pki, SizingMeasurement.Candidate.shipped(), cp, dir, dir.resolve("gc.log"))
+              .redirectOutput(ProcessBuilder.Redirect.PIPE)
+              .start();
+      Thread reader =
+          new Thread(
+              () -> {
+                try (BufferedReader lines =
+                    new BufferedReader(
+                        new InputStreamReader(agent.getInputStream(), StandardCharsets.UTF_8))) {
+                  for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                    long at = System.nanoTime();
+                    if (line.contains("\"snapshot_applied\"")) {
+                      var event = CpRig.MAPPER.readTree(line);
+                      applied.add(
+                          new Applied(
+                              at, event.path("hash").asText(), event.path("delta").asBoolean()));
+                    }
+                  }
+                } catch (java.io.IOException e) {
+                  // the agent stopped
+                }
+              },
+              "bench-agent-stdout");
+      reader.setDaemon(true);
+      reader.start();
+      try {
+        CpRig.await(
+            "the agent to connect (see " + dir.resolve("agent.err") + ")",
+            Duration.ofSeconds(60),
+            () -> CpRig.connected(cp) == 1 || !agent.isAlive());
+        PublishResult base = cp.publish(new String(json, StandardCharsets.UTF_8));
+        await(applied, base.hash(), agent);
+        int next = 0;
+        for (int i = -20; i < publishes; i++) { // the first 20 warm up
+          long t0 = System.nanoTime();
+          String hash = CpRig.putEntity(cp, "routes", d.routeId, entities[next++ % 2]);
+          Applied a = await(applied, hash, agent);
+          if (i >= 0) {
+            times.add(CpRig.millis(a.nanos - t0));
+            if (a.delta) {
+              deltas++;
+            }
+          }
+        }
+      } finally {
+        agent.destroy();
+        if (!agent.waitFor(30, TimeUnit.SECONDS)) {
+          agent.destroyForcibly().waitFor();
+        }
+      }
+    } finally {
+      Floors.deleteQuietly(dir);
+    }
+    List<Double> sorted = new ArrayList<>(times);
+    Collections.sort(sorted);
+    double p99 = sorted.get(Math.max(0, (int) Math.ceil(sorted.size() * 0.99) - 1));
+    return List.of(
+        Result.absolute(
+            "entity PUT -> agent snapshot_applied, p99",
+            "1 KB config, " + publishes + " publishes",
+            p99,
+            "ms",
+            GOAL_MILLIS,
+            String.format(
+                Locale.ROOT,
+                "the shipped agent (bin/configsync-agent, launcher defaults) as a process, mTLS"
+                    + " loopback; PUT /config/routes/{id} sent -> its snapshot_applied line read"
+                    + " from its stdout; p50 %s ms, max %s ms; %d of %d came as deltas; load"
+                    + " average %s",
+                CpRig.fmt(CpRig.median(times)),
+                CpRig.fmt(sorted.get(sorted.size() - 1)),
+                deltas,
+                times.size(),
+                SizingMeasurement.loadAverage())));
+  }
+
+  private static Applied await(LinkedBlockingQueue<Applied> applied, String hash, Process agent)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      Applied a = applied.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      if (a == null) {
+        throw new IllegalStateException(
+            "the agent did not apply " + hash + " within 60 s (alive: " + agent.isAlive() + ")");
+      }
+      if (a.hash.equals(hash)) {
+        return a;
+      }
+    }
+  }
+
+  private record Applied(long nanos, String hash, boolean delta) {}
+}

@@ -1,0 +1,120 @@
+package dev.configsync.bench;
+
+import dev.configsync.cp.ControlPlaneServer;
+import dev.configsync.cp.PublishResult;
+import dev.configsync.okhttp.OkHttpTransport;
+import dev.configsync.testkit.TestPki;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * "1,000 nodes, one-entity change" (issue 17): N {@link MiniNode}s that announce incremental sync,
+ * on the 1 MB configuration of {@link FanOut}; from sending {@code PUT /config/routes/{id}} (one
+ * route changed) until the control plane lists every node on the new hash. Floor: the fan-out floor
+ * of the same frame, the {@code reconfigure_delta} message the nodes received, written to N
+ * loopback TLS connections until every reader has it, inflated and scanned (as in {@link FanOut};
+ * no gzip in it: the frame is given). Goal 2 x. The largest fleet of the mode (100 nodes quick,
+ * 1,000 full).
+ */
+final class FanOutDelta implements Measurement {
+  @Override
+  public String name() {
+    return "fanoutdelta";
+  }
+
+  @Override
+  public List<Result> run(Mode mode) throws Exception {
+    int n = mode.fleetSizes().get(mode.fleetSizes().size() - 1);
+    byte[] json = ConfigGenerator.generate(1000, FanOut.CONFIG_BYTES);
+    DeltaWorkload d = DeltaWorkload.of(json);
+    byte[][] entities = {
+      CpRig.MAPPER.writeValueAsBytes(d.changed), CpRig.MAPPER.writeValueAsBytes(d.original)
+    };
+    TestPki pki = TestPki.create();
+    AtomicInteger applied = new AtomicInteger();
+    AtomicLong decodeNanos = new AtomicLong();
+    Semaphore handshakes = new Semaphore(64);
+    List<MiniNode> nodes = new ArrayList<>();
+    OkHttpTransport transport = OkHttpTransport.create(pki.dataPlaneTls());
+    List<Double> ours = new ArrayList<>();
+    List<Double> floors = new ArrayList<>();
+    List<Double> answers = new ArrayList<>();
+    int frameBytes = 0;
+    int wholeFrames = 0;
+    try (ControlPlaneServer cp = CpRig.startWithAdmin(pki, new CpRig.CapturingStore(), 64L << 20);
+        TlsPairs floorPairs = new TlsPairs(pki, n)) {
+      for (int i = 0; i < n; i++) {
+        handshakes.acquire();
+        MiniNode node =
+            new MiniNode(
+                open -> handshakes.release(), done -> applied.incrementAndGet(), decodeNanos, true);
+        nodes.add(node);
+        node.connect(transport, CpRig.uri(cp));
+      }
+      CpRig.await(n + " nodes to connect", Duration.ofMinutes(2), () -> CpRig.connected(cp) == n);
+      PublishResult base = cp.publish(new String(json, StandardCharsets.UTF_8));
+      CpRig.await(
+          "all nodes on the base",
+          Duration.ofMinutes(5),
+          () -> CpRig.nodesOn(cp, base.hash()) == n);
+      int next = 0;
+      for (int rep = -1; rep < mode.repetitions(); rep++) {
+        applied.set(0);
+        System.gc();
+        long t0 = System.nanoTime();
+        String hash = CpRig.putEntity(cp, "routes", d.routeId, entities[next++ % 2]);
+        long t1 = System.nanoTime();
+        FanOut.awaitAll(cp, nodes, applied, hash);
+        long t2 = System.nanoTime();
+        byte[] frame = nodes.get(0).lastPayload();
+        if (frame == null) {
+          throw new IllegalStateException("no frame received");
+        }
+        frameBytes = frame.length;
+        if (frame.length > 64 * 1024) {
+          wholeFrames++;
+        }
+        System.gc();
+        long f0 = System.nanoTime();
+        floorPairs.sendToAllAndDecode(frame);
+        long f1 = System.nanoTime();
+        if (rep >= 0) {
+          ours.add(CpRig.millis(t2 - t0));
+          answers.add(CpRig.millis(t1 - t0));
+          floors.add(CpRig.millis(f1 - f0));
+        }
+      }
+    } finally {
+      for (MiniNode node : nodes) {
+        node.cancel();
+      }
+      transport.close();
+    }
+    return List.of(
+        Result.relative(
+            "fan-out: N nodes, one-entity change",
+            n + " nodes",
+            "N raw TLS writes of the same frame, each reader inflates + scans",
+            CpRig.median(floors),
+            CpRig.median(ours),
+            "ms",
+            2,
+            String.format(
+                Locale.ROOT,
+                "1 MB configuration; PUT /config/routes/{id} sent -> the control plane lists all"
+                    + " %d nodes on the new hash; the PUT's answer after %s ms; frame %d bytes"
+                    + " (%d of %d publishes sent whole frames); median of %d",
+                n,
+                CpRig.fmt(CpRig.median(answers)),
+                frameBytes,
+                wholeFrames,
+                mode.repetitions() + 1,
+                mode.repetitions())));
+  }
+}
