@@ -150,8 +150,8 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
 
   /**
    * As {@link #save(byte[], String, String)}, with the change in the same transaction (under {@code
-   * <prefix>changes/<revision it replaces>}, the newest {@value SharedConfig#CHANGES_KEPT} kept)
-   * when it is at most 512 KiB; the other replicas' listeners get it with the configuration.
+   * <prefix>changes/<revision it replaces>}, the newest 16 kept) when it is at most 512 KiB; the
+   * other replicas' listeners get it with the configuration.
    */
   @Override
   public long save(

@@ -68,7 +68,7 @@ record EtcdSettings(
 
   /** The change written by the publish that replaced {@code revision} (as its history entry). */
   String changeKey(long revision) {
-    return changesPrefix() + String.format(Locale.ROOT, "%020d", revision);
+    return byRevision(changesPrefix(), revision);
   }
 
   /** The stored frame's hash; its mod_revision is what a publish compares. */
@@ -82,7 +82,12 @@ record EtcdSettings(
 
   /** The history entry of the write that replaced {@code revision} (zero-padded: keys sort). */
   String historyKey(long revision) {
-    return historyPrefix() + String.format(Locale.ROOT, "%020d", revision);
+    return byRevision(historyPrefix(), revision);
+  }
+
+  /** {@code prefix} and a revision, zero-padded so that keys sort by revision. */
+  private static String byRevision(String prefix, long revision) {
+    return prefix + String.format(Locale.ROOT, "%020d", revision);
   }
 
   String nodesPrefix() {

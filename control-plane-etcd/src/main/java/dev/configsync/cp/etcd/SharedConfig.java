@@ -109,6 +109,8 @@ final class SharedConfig implements EtcdSession.Part {
   private long loadedRevision;
   // The chunks to collect after this replica's last publish; guarded by "this".
   private @Nullable Collect collect;
+  // The hash this replica is committing now, if any; guarded by "this" (notified when done).
+  private @Nullable String committing;
 
   private volatile ConfigStore.@Nullable Listener listener;
   private volatile boolean historyWritten; // the scheduler trims the history after a publish
@@ -185,8 +187,6 @@ final class SharedConfig implements EtcdSession.Part {
       throw new ConfigConflictException(
           known, "etcd holds " + known + " (revision " + revision + "), not " + expected);
     }
-    String replica = keys.replica();
-    String entryKey = keys.historyKey(revision);
     // A large frame goes into chunks first; the commit below only points at them.
     String blob = "";
     ByteString pointer;
@@ -204,6 +204,27 @@ final class SharedConfig implements EtcdSession.Part {
           delta.length,
           chunkBytes);
     }
+    // While this replica commits, its watch waits before reading the same configuration back (a
+    // large one costs a read of every chunk and a decode by the control plane, only to be ignored).
+    synchronized (this) {
+      committing = hash;
+    }
+    try {
+      return send(pointer, hash, revision, change, blob);
+    } finally {
+      synchronized (this) {
+        committing = null;
+        notifyAll();
+      }
+    }
+  }
+
+  /** Sends the commit until etcd says whether it replaced {@code revision} (see {@link #save}). */
+  private long send(
+      ByteString pointer, String hash, long revision, byte @Nullable [] change, String blob)
+      throws IOException {
+    String replica = keys.replica();
+    String entryKey = keys.historyKey(revision);
     TxnRequest request = commit(pointer, hash, revision, change);
     // The compare makes a repeated transaction harmless: at most one write replaces a revision,
     // and the history entry under that revision says which one did.
@@ -557,7 +578,22 @@ final class SharedConfig implements EtcdSession.Part {
     if (pointer == null) {
       return;
     }
+    String pointed = hashOf(pointer);
     synchronized (this) {
+      // This replica's own publish coming back before its commit's answer: wait for the answer.
+      long waitUntil = System.nanoTime() + keys.requestTimeout().multipliedBy(8).toNanos();
+      while (pointed.equals(committing) && !session.isClosed()) {
+        long left = waitUntil - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        try {
+          wait(Math.max(1, left / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
       if (pointer.getModRevision() <= knownRevision) {
         return; // this replica's own publish, or one it already has: its chunks are not read
       }
