@@ -328,13 +328,18 @@ class HighAvailabilityTest {
     String second = publish(a, new String(BigConfig.json(3, 200_000, 7), StandardCharsets.UTF_8));
     eventually().until(() -> hashOf(onB).equals(second));
 
-    List<SyncEvent.SnapshotApplied> appliedEvents =
-        events.stream()
-            .filter(SyncEvent.SnapshotApplied.class::isInstance)
-            .map(SyncEvent.SnapshotApplied.class::cast)
-            .toList();
-    SyncEvent.SnapshotApplied last = appliedEvents.get(appliedEvents.size() - 1);
-    assertThat(last.hash()).isEqualTo(second);
+    // Events are delivered on their own thread: wait for the one of the second configuration.
+    SyncEvent.SnapshotApplied last =
+        eventually()
+            .until(
+                () ->
+                    events.stream()
+                        .filter(SyncEvent.SnapshotApplied.class::isInstance)
+                        .map(SyncEvent.SnapshotApplied.class::cast)
+                        .filter(e -> e.hash().equals(second))
+                        .findFirst()
+                        .orElse(null),
+                java.util.Objects::nonNull);
     assertThat(last.previousHash()).isEqualTo(first);
     assertThat(last.delta()).as("came as reconfigure_delta").isTrue();
     assertThat(last.entitiesChanged()).isEqualTo(1);
