@@ -43,6 +43,7 @@ final class ApplyPipeline {
   private final ConfigFiles files;
   private final ExecutorService pipeline = SyncLoop.worker("configsync-pipeline");
   private final ExecutorService cacheWriter = SyncLoop.worker("configsync-cache-writer");
+  private final @Nullable CacheJournal journal;
 
   // ---- loop state ---------------------------------------------------------------------------
   private byte @Nullable [] pendingPayload;
@@ -58,6 +59,26 @@ final class ApplyPipeline {
     this.decoder = new PayloadDecoder(s.maxPayloadBytes(), s.maxInflatedBytes(), inflater);
     this.files = new ConfigFiles(decoder, s.maxPayloadBytes(), s.maxInflatedBytes());
     this.cacheState = s.store() == null ? CacheState.NO_STORE : CacheState.EMPTY;
+    SnapshotStore store = s.store();
+    this.journal =
+        store == null
+            ? null
+            : new CacheJournal(store, cacheWriter, s.journalRecords(), s.journalFraction());
+  }
+
+  /**
+   * Start-up found configuration {@code hash} in the store (see {@link CacheJournal#started}). Any
+   * thread; handed to the cache-writer thread, ahead of any write.
+   */
+  void cacheFound(@Nullable String hash, long payloadBytes, int journalRecords, long journalBytes) {
+    CacheJournal j = journal;
+    if (j != null) {
+      try {
+        cacheWriter.execute(() -> j.started(hash, payloadBytes, journalRecords, journalBytes));
+      } catch (RejectedExecutionException closing) {
+        // nothing more is written
+      }
+    }
   }
 
   PayloadDecoder decoder() {
@@ -104,6 +125,9 @@ final class ApplyPipeline {
       pipeline.shutdown(); // this may be the pipeline thread: do not interrupt it
     }
     cacheWriter.shutdown(); // a write under way finishes: the store's write is atomic anyway
+    if (journal != null) {
+      journal.stop();
+    }
     // Interrupted, an inflating task stops; the decode waiting for it then fails, as it should.
     inflater.shutdownNow();
     if (wait) {
@@ -183,7 +207,7 @@ final class ApplyPipeline {
     try {
       JsonNode message = decoder.read(payload);
       if (PayloadDecoder.isDelta(message)) {
-        return applyDelta(message);
+        return applyDelta(message, payload);
       }
       ConfigSnapshot snapshot =
           PayloadDecoder.verify(message, payload, SnapshotSource.CONTROL_PLANE, loop.now());
@@ -203,7 +227,7 @@ final class ApplyPipeline {
    * delta that does not fit is refused and the whole configuration asked for; the result is never
    * run unless its hash is the announced one. Runs on the pipeline thread.
    */
-  private Decoded applyDelta(JsonNode message) {
+  private Decoded applyDelta(JsonNode message, byte[] payload) {
     DeltaFrame frame;
     try {
       frame = DeltaFrame.parse(message);
@@ -225,9 +249,9 @@ final class ApplyPipeline {
               + ", but the node runs "
               + (running == null ? "none" : running.hash()));
     }
-    IndexedConfig.Applied applied;
+    ConfigSnapshot snapshot;
     try {
-      applied = running.indexed().apply(frame.changes(), frame.hashes());
+      snapshot = applyChange(running, frame, payload, SnapshotSource.CONTROL_PLANE, loop.now());
     } catch (DeltaRejectedException e) {
       Reason reason =
           switch (e.reason()) {
@@ -238,23 +262,36 @@ final class ApplyPipeline {
       return deltaRefused(
           reason, frame.targetHash(), "reconfigure_delta refused: " + e.getMessage());
     }
-    Instant published = PayloadDecoder.timestamp(frame.timestampSeconds(), loop.now());
-    // Write-ahead stays whole for now: the cache gets a complete reconfigure message of the result
-    // (a journal of change sets is a later step; see docs/protocol.md).
-    byte[] whole =
-        HybridProtocol.reconfigure(
-            applied.config().table(),
-            applied.config().hashes(),
-            published.toEpochMilli() / 1000.0,
-            null);
-    ConfigSnapshot snapshot =
-        ConfigSnapshot.fromDelta(
-            applied, SnapshotSource.CONTROL_PLANE, published, whole, running.hash());
     try {
       return new Decoded(check(snapshot), null, false, false, 0);
     } catch (ConfigRejectedException e) {
       return new Decoded(null, e, false, false, 0); // the whole configuration would fail the same
     }
+  }
+
+  /**
+   * {@code frame} (whose payload was {@code change}) applied to {@code base}: the result shares
+   * unchanged entities with {@code base}, and its hashes are the frame's, else this throws. Its
+   * whole payload is encoded only when asked for (a cache that keeps a journal stores {@code
+   * change} instead). Any thread.
+   *
+   * @throws DeltaRejectedException when the change set does not apply or its result's hashes differ
+   *     from the frame's
+   */
+  static ConfigSnapshot applyChange(
+      ConfigSnapshot base, DeltaFrame frame, byte[] change, SnapshotSource source, Instant now) {
+    IndexedConfig.Applied applied = base.indexed().apply(frame.changes(), frame.hashes());
+    Instant published = PayloadDecoder.timestamp(frame.timestampSeconds(), now);
+    IndexedConfig config = applied.config();
+    return ConfigSnapshot.fromDelta(
+        applied,
+        source,
+        published,
+        () ->
+            HybridProtocol.reconfigure(
+                config.table(), config.hashes(), published.toEpochMilli() / 1000.0, null),
+        base.hash(),
+        change);
   }
 
   private static Decoded deltaRefused(Reason reason, @Nullable String hash, String message) {
@@ -404,19 +441,19 @@ final class ApplyPipeline {
     boolean knownChanges =
         snapshot.cameAsDelta() && running != null && running.hash().equals(snapshot.deltaBase());
     ConfigSnapshot next = knownChanges ? snapshot : snapshot.withChangesSince(running);
-    SnapshotStore store = s.store();
-    if (store == null) {
+    CacheJournal j = journal;
+    if (j == null) {
       loop.publish(next, startedNanos);
       if (done != null) {
         done.complete(next);
       }
       return;
     }
-    writeThenPublish(store, next, done, startedNanos);
+    writeThenPublish(j, next, done, startedNanos);
   }
 
   private void writeThenPublish(
-      SnapshotStore store,
+      CacheJournal journal,
       ConfigSnapshot snapshot,
       @Nullable CompletableFuture<ConfigSnapshot> done,
       long startedNanos) {
@@ -429,17 +466,19 @@ final class ApplyPipeline {
               () -> {
                 @Nullable Exception failure = null;
                 long writeStarted = loop.nanoTime();
+                long written = 0;
                 try {
-                  store.write(snapshot.payload());
+                  written = journal.persist(snapshot).bytes();
                 } catch (IOException | RuntimeException e) {
                   failure = e;
                 }
                 Exception f = failure;
+                long bytes = written;
                 Duration took = Duration.ofNanos(loop.nanoTime() - writeStarted);
                 loop.execute(
                     () -> {
                       loop.metrics().cacheWrite(took, f == null);
-                      onCacheWriteDone(next, f);
+                      onCacheWriteDone(next, f, bytes);
                     });
               });
     } catch (RejectedExecutionException e) {
@@ -450,7 +489,7 @@ final class ApplyPipeline {
     next.timeout = loop.schedule(s.cacheWriteTimeout(), () -> onCacheWriteTimeout(next));
   }
 
-  private void onCacheWriteDone(PendingApply p, @Nullable Exception failure) {
+  private void onCacheWriteDone(PendingApply p, @Nullable Exception failure, long bytes) {
     if (loop.isClosed()) {
       return; // nothing is reported after Stopped
     }
@@ -461,8 +500,7 @@ final class ApplyPipeline {
         cacheState = CacheState.CURRENT;
         lastCacheWrite = loop.now();
         loop.refreshStatus();
-        loop.emit(
-            new SyncEvent.CacheWritten(loop.now(), p.snapshot.hash(), p.snapshot.payload().length));
+        loop.emit(new SyncEvent.CacheWritten(loop.now(), p.snapshot.hash(), bytes));
       }
       return;
     }
@@ -473,8 +511,7 @@ final class ApplyPipeline {
     if (failure == null) {
       cacheState = CacheState.CURRENT;
       lastCacheWrite = loop.now();
-      loop.emit(
-          new SyncEvent.CacheWritten(loop.now(), p.snapshot.hash(), p.snapshot.payload().length));
+      loop.emit(new SyncEvent.CacheWritten(loop.now(), p.snapshot.hash(), bytes));
     } else {
       cacheState = CacheState.STALE;
       String reason = ReconnectingLink.describe(failure);

@@ -56,6 +56,8 @@ final class ClientAssembler {
   @Nullable ReconnectBackoff reconnectBackoff;
   Duration handshakeTimeout = Duration.ofSeconds(10);
   Duration cacheWriteTimeout = Duration.ofSeconds(10);
+  int cacheJournalRecords = 64;
+  double cacheJournalFraction = 0.25;
   long maxPayloadBytes = ConfigSyncClient.DEFAULT_MAX_PAYLOAD_BYTES;
   long maxInflatedBytes = ConfigSyncClient.DEFAULT_MAX_INFLATED_BYTES;
   @Nullable ConfigValidator validator;
@@ -161,7 +163,9 @@ final class ClientAssembler {
                 maxPayloadBytes,
                 maxInflatedBytes,
                 validator,
-                cacheWriteTimeout),
+                cacheWriteTimeout,
+                cacheJournalRecords,
+                cacheJournalFraction),
             new SyncSettings.Licensing(licenseVerifier, licenseWarning),
             new SyncSettings.Backups(backupExport, backupImport, backupExportDelay),
             new SyncSettings.Listeners(

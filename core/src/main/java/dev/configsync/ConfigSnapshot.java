@@ -8,6 +8,7 @@ import dev.configsync.internal.delta.LazyChanges;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,12 +25,14 @@ public final class ConfigSnapshot {
   private final SnapshotSource source;
   private final Instant timestamp;
   private final JsonNode config;
-  private final byte[] payload;
+  private final Payload payload;
   private final @Nullable License license;
   private final LazyChanges changes;
   // The hash of the configuration the change set that made this one applied to; null for a
   // configuration that came whole.
   private final @Nullable String deltaBase;
+  // The reconfigure_delta payload that made this configuration from deltaBase; null when whole.
+  private final byte @Nullable [] change;
   // Shared by the copies (withSource, withLicense...): built once, on the first delta against it.
   private final Index index;
 
@@ -44,9 +47,10 @@ public final class ConfigSnapshot {
         source,
         timestamp,
         config,
-        payload,
+        new Payload(payload),
         null,
         LazyChanges.initial(config),
+        null,
         null,
         new Index(null));
   }
@@ -56,21 +60,23 @@ public final class ConfigSnapshot {
       SnapshotSource source,
       Instant timestamp,
       JsonNode config,
-      byte[] payload,
+      Payload payload,
       @Nullable License license,
       LazyChanges changes,
       @Nullable String deltaBase,
+      byte @Nullable [] change,
       Index index) {
     this.license = license;
     this.changes = changes;
     this.deltaBase = deltaBase;
+    this.change = change;
     this.index = index;
     this.hashes = Objects.requireNonNull(hashes, "hashes");
     this.hash = hashes.config();
     this.source = Objects.requireNonNull(source, "source");
     this.timestamp = Objects.requireNonNull(timestamp, "timestamp");
     this.config = Objects.requireNonNull(config, "config");
-    this.payload = Objects.requireNonNull(payload, "payload");
+    this.payload = payload;
   }
 
   /** The configuration hash: 32 lowercase hex characters. */
@@ -126,9 +132,21 @@ public final class ConfigSnapshot {
     }
   }
 
-  /** The gzip payload as received or stored; shared, never modified. */
+  /**
+   * The gzip payload as received or stored; shared, never modified. For a configuration that came
+   * as a change, a complete {@code reconfigure} message of it, encoded on the first call (the cost
+   * of serializing and compressing the whole configuration) and then kept. Any thread.
+   */
   byte[] payload() {
-    return payload;
+    return payload.get();
+  }
+
+  /**
+   * The {@code reconfigure_delta} payload, as received, that made this configuration from {@link
+   * #deltaBase()}; null for a configuration that came whole.
+   */
+  byte @Nullable [] change() {
+    return change;
   }
 
   /**
@@ -162,38 +180,61 @@ public final class ConfigSnapshot {
   /** A snapshot identical to this one but for its source. */
   ConfigSnapshot withSource(SnapshotSource newSource) {
     return new ConfigSnapshot(
-        hashes, newSource, timestamp, config, payload, license, changes, deltaBase, index);
+        hashes, newSource, timestamp, config, payload, license, changes, deltaBase, change, index);
   }
 
   /** A snapshot identical to this one, carrying {@code verified}. */
   ConfigSnapshot withLicense(License verified) {
     return new ConfigSnapshot(
-        hashes, source, timestamp, config, payload, verified, changes, deltaBase, index);
+        hashes, source, timestamp, config, payload, verified, changes, deltaBase, change, index);
   }
 
   /**
    * The snapshot a change set made: {@code applied} to the configuration {@code base}, with the
    * changes it knows already (no second diff) and its index (so a next delta needs no render).
    *
-   * @param payload a complete {@code reconfigure} message of the result, for the cache and backups
+   * @param payload makes a complete {@code reconfigure} message of the result, for the cache and
+   *     backups; called at most once, when first needed
+   * @param change the {@code reconfigure_delta} payload that was applied, for the cache's journal
    */
   static ConfigSnapshot fromDelta(
       IndexedConfig.Applied applied,
       SnapshotSource source,
       Instant timestamp,
-      byte[] payload,
-      String base) {
+      Supplier<byte[]> payload,
+      String base,
+      byte[] change) {
     IndexedConfig config = applied.config();
     return new ConfigSnapshot(
         config.hashes(),
         source,
         timestamp,
         config.table(),
-        payload,
+        new Payload(payload),
         null,
         LazyChanges.known(applied.changes()),
         base,
+        change,
         new Index(config));
+  }
+
+  /**
+   * This configuration as a node's first: no change set, and changes that report everything as
+   * added. For the end of a journal replayed at start-up, which the node runs as it would run the
+   * cache.
+   */
+  ConfigSnapshot asFirst() {
+    return new ConfigSnapshot(
+        hashes,
+        source,
+        timestamp,
+        config,
+        payload,
+        license,
+        LazyChanges.initial(config),
+        null,
+        null,
+        index);
   }
 
   /**
@@ -219,6 +260,36 @@ public final class ConfigSnapshot {
    */
   IndexedConfig indexed() {
     return index.get(config);
+  }
+
+  /** The payload of a configuration, shared by a snapshot and its copies; made once if lazy. */
+  private static final class Payload {
+    private volatile byte @Nullable [] bytes;
+    private @Nullable Supplier<byte[]> make; // guarded by this; null once made
+
+    Payload(byte[] bytes) {
+      this.bytes = Objects.requireNonNull(bytes, "payload");
+    }
+
+    Payload(Supplier<byte[]> make) {
+      this.make = make;
+    }
+
+    byte[] get() {
+      byte[] b = bytes;
+      if (b != null) {
+        return b;
+      }
+      synchronized (this) {
+        b = bytes;
+        if (b == null) {
+          b = Objects.requireNonNull(Objects.requireNonNull(make, "payload").get(), "payload");
+          bytes = b;
+          make = null;
+        }
+        return b;
+      }
+    }
   }
 
   /** The index of a configuration, shared by a snapshot and its copies; built once. */
@@ -255,7 +326,7 @@ public final class ConfigSnapshot {
             ? LazyChanges.initial(config)
             : LazyChanges.between(previous.config(), config);
     return new ConfigSnapshot(
-        hashes, source, timestamp, config, payload, license, since, deltaBase, index);
+        hashes, source, timestamp, config, payload, license, since, deltaBase, change, index);
   }
 
   @Override

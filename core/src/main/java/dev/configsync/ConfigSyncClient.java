@@ -349,6 +349,32 @@ public final class ConfigSyncClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * When the cache's journal is compacted. A configuration that comes as a change ({@code
+     * reconfigure_delta}) is made durable by appending the change to a journal beside the cached
+     * configuration ({@link SnapshotStore#append}; {@code config.journal} for a {@code
+     * FileSnapshotStore}) instead of writing the whole configuration; the journal is replayed at
+     * start-up. Once it holds {@code maxRecords} changes, or changes larger than {@code
+     * maxFractionOfCache} times the cached configuration (and at least 64 KiB), the whole
+     * configuration is written again in the background and the journal emptied. {@code maxRecords}
+     * 0 turns the journal off: every change is written whole. A store without a journal writes
+     * whole anyway. Default 64 records, 0.25.
+     *
+     * @throws IllegalArgumentException when {@code maxRecords} is negative or {@code
+     *     maxFractionOfCache} is not more than 0 and at most 16
+     */
+    public Builder cacheJournal(int maxRecords, double maxFractionOfCache) {
+      requireArgument(
+          maxRecords >= 0, "cacheJournal maxRecords must be 0 or more, got: " + maxRecords);
+      requireArgument(
+          maxFractionOfCache > 0 && maxFractionOfCache <= 16,
+          "cacheJournal maxFractionOfCache must be more than 0 and at most 16, got: "
+              + maxFractionOfCache);
+      assembler.cacheJournalRecords = maxRecords;
+      assembler.cacheJournalFraction = maxFractionOfCache;
+      return this;
+    }
+
     /** The largest compressed configuration accepted, in bytes. Default 16 MiB. */
     public Builder maxPayloadBytes(long bytes) {
       requireArgument(bytes >= 1024, "maxPayloadBytes must be at least 1024, got: " + bytes);

@@ -67,7 +67,11 @@ public sealed interface SyncEvent {
       String message)
       implements SyncEvent {}
 
-  /** The configuration with this hash is durably in the cache. */
+  /**
+   * The configuration with this hash is durably in the cache. {@code bytes} is what was written:
+   * the whole payload, or, for a configuration that came as a change and went to the cache's
+   * journal, the change (see {@link ConfigSyncClient.Builder#cacheJournal}).
+   */
   record CacheWritten(Instant time, String hash, long bytes) implements SyncEvent {}
 
   /**

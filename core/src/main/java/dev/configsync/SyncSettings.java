@@ -63,14 +63,22 @@ record SyncSettings(
       boolean reportErrors,
       boolean deltaSync) {}
 
-  /** Where configurations come from and what they must pass before they run. */
+  /**
+   * Where configurations come from and what they must pass before they run.
+   *
+   * @param journalRecords changes after which the cache's journal is compacted; 0: no journal
+   * @param journalFraction journal size, relative to the whole cached payload, after which it is
+   *     compacted
+   */
   record Apply(
       @Nullable SnapshotStore store,
       @Nullable Path fallbackConfig,
       long maxPayloadBytes,
       long maxInflatedBytes,
       @Nullable ConfigValidator validator,
-      Duration cacheWriteTimeout) {}
+      Duration cacheWriteTimeout,
+      int journalRecords,
+      double journalFraction) {}
 
   /** Licensing: off when {@code verifier} is null. */
   record Licensing(@Nullable LicenseVerifier verifier, Duration warning) {}

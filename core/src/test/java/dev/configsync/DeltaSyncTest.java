@@ -246,7 +246,7 @@ class DeltaSyncTest {
     return t;
   }
 
-  private static byte[] delta(JsonNode base, JsonNode target, double timestamp) {
+  static byte[] delta(JsonNode base, JsonNode target, double timestamp) {
     return new DeltaFrame(
             ConfigHash.configHash(base),
             ConfigHash.configHashes(target),

@@ -53,6 +53,17 @@ import org.slf4j.LoggerFactory;
  * way, with a message that says no key is configured. {@code node.id} is never encrypted: it is not
  * secret.
  *
+ * <p>Journal: {@link #append} adds a change to {@code <directory>/config.journal} (created through
+ * a temporary file and rename, then extended in place, each record forced to disk before the call
+ * returns; encrypted like {@code config.json.gz} when the store has encryption). The journal's
+ * header holds the SHA-256 of the payload it belongs to: {@link #journal} returns nothing from a
+ * journal that belongs to another payload (and deletes it), and cuts off a torn or damaged tail.
+ * {@link #write} replaces {@code config.json.gz} first and deletes the journal after, so a crash
+ * between the two leaves a journal bound to the previous payload: discarded, unless the new payload
+ * is byte for byte the previous one, in which case replaying it yields the configuration the node
+ * had before the write, which is as correct as a write that had not finished. The file format is in
+ * {@code docs/protocol.md}, "Cache journal".
+ *
  * <p>Threading: instances are thread-safe; calls that change files are serialized on the instance.
  * One process, and one instance, per directory: nothing stops two processes from sharing a
  * directory, and if they do they share one node identity.
@@ -67,8 +78,9 @@ public final class FileSnapshotStore implements SnapshotStore {
   private static final Logger log = LoggerFactory.getLogger(FileSnapshotStore.class);
   private static final String CONFIG = "config.json.gz";
   private static final String NODE_ID = "node.id";
+  private static final String JOURNAL = "config.journal";
   private static final String BROKEN = CONFIG + ".broken-";
-  private static final String TEMP_GLOB = ".{" + CONFIG + "," + NODE_ID + "}.*.tmp";
+  private static final String TEMP_GLOB = ".{" + CONFIG + "," + NODE_ID + "," + JOURNAL + "}.*.tmp";
   private static final Pattern BROKEN_NAME =
       Pattern.compile(Pattern.quote(BROKEN) + "(\\d{8}T\\d{6}\\.\\d{3}Z)(?:-(\\d{1,9}))?");
   private static final DateTimeFormatter STAMP =
@@ -79,6 +91,7 @@ public final class FileSnapshotStore implements SnapshotStore {
 
   private final Path directory;
   private final Path file;
+  private final Path journalFile;
   private final long maxBytes;
   private final Clock clock;
   private final AtomicFiles.BeforeRename beforeRename; // test seam
@@ -86,6 +99,11 @@ public final class FileSnapshotStore implements SnapshotStore {
   private final FileAttribute<?>[] ownerOnly;
   private final Object lock = new Object();
   private @Nullable UUID nodeId; // guarded by lock
+  // The SHA-256 of the payload in config.json.gz, when this instance knows it (guarded by lock).
+  private byte @Nullable [] payloadDigest;
+  // Where the journal's good part ends: -1 unknown (append refused), 0 no journal (guarded by
+  // lock).
+  private long journalEnd = -1;
 
   private FileSnapshotStore(
       Path directory,
@@ -96,6 +114,7 @@ public final class FileSnapshotStore implements SnapshotStore {
       boolean posix) {
     this.directory = directory;
     this.file = directory.resolve(CONFIG);
+    this.journalFile = directory.resolve(JOURNAL);
     this.maxBytes = maxBytes;
     this.clock = clock;
     this.beforeRename = beforeRename;
@@ -217,12 +236,15 @@ public final class FileSnapshotStore implements SnapshotStore {
           encryption == null
               ? maxBytes
               : Math.min(maxBytes + AtRestEncryption.OVERHEAD, Integer.MAX_VALUE - 8);
+      payloadDigest = null;
+      journalEnd = -1;
       Optional<byte[]> stored =
           AtomicFiles.readBounded(file, limit, "move it aside or raise maxBytes");
       if (stored.isEmpty()) {
         return stored;
       }
       StoredPayloads.Opened opened = StoredPayloads.open(encryption, stored.get(), file.toString());
+      payloadDigest = JournalFile.digest(opened.payload());
       String stale = opened.stale();
       if (encryption != null && stale != null) {
         reencrypt(opened.payload(), stale, encryption);
@@ -269,8 +291,110 @@ public final class FileSnapshotStore implements SnapshotStore {
           "Refusing to store a " + payload.length + "-byte payload: the limit is " + maxBytes);
     }
     byte[] stored = StoredPayloads.seal(encryption, payload);
+    byte[] digest = JournalFile.digest(payload);
     synchronized (lock) {
-      AtomicFiles.write(file, stored, ownerOnly, beforeRename);
+      try {
+        AtomicFiles.write(file, stored, ownerOnly, beforeRename);
+        JournalFile.delete(journalFile); // after: see the class comment
+        payloadDigest = digest;
+        journalEnd = 0;
+      } catch (IOException | RuntimeException e) {
+        payloadDigest = null; // which payload and journal survive is unknown: append refused
+        journalEnd = -1;
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Appends {@code change} to {@code config.journal} as described in the class comment. Returns
+   * {@code false}, changing nothing, when this instance does not know which payload {@code
+   * config.json.gz} holds (neither {@link #read} then {@link #journal}, nor {@link #write}, has
+   * succeeded since it was opened or since a failure), or when the journal would grow past the
+   * store's size limit: the client then writes the whole configuration.
+   *
+   * @throws IOException when the record could not be made durable; appends are then refused until
+   *     the next successful {@link #write}
+   */
+  @Override
+  public boolean append(byte[] change) throws IOException {
+    byte[] data = StoredPayloads.seal(encryption, change);
+    synchronized (lock) {
+      byte[] digest = payloadDigest;
+      long end = journalEnd;
+      long grown =
+          (end == 0 ? JournalFile.HEADER_BYTES : end) + JournalFile.RECORD_OVERHEAD + data.length;
+      if (digest == null || end < 0 || grown > maxBytes) {
+        return false;
+      }
+      try {
+        if (end == 0) {
+          JournalFile.create(journalFile, digest, data, ownerOnly, beforeRename);
+        } else {
+          JournalFile.writeAt(journalFile, end, JournalFile.record(data));
+        }
+        journalEnd = grown;
+      } catch (IOException | RuntimeException e) {
+        payloadDigest = null;
+        journalEnd = -1;
+        throw e;
+      }
+      return true;
+    }
+  }
+
+  /**
+   * Returns the changes appended to the payload {@link #read} last returned, oldest first
+   * (decrypted when the store has encryption), as described in the class comment. A journal that
+   * belongs to another payload is deleted; a torn or damaged tail (a record whose length, CRC or
+   * decryption fails) is cut off the file, with a WARN, so that later appends follow the last good
+   * record.
+   *
+   * @throws IOException when the journal cannot be read, is larger than the store's limit, or its
+   *     damaged tail cannot be cut off
+   */
+  @Override
+  public List<byte[]> journal() throws IOException {
+    synchronized (lock) {
+      byte[] digest = payloadDigest;
+      if (digest == null) {
+        return List.of(); // no payload read: nothing to replay a journal on
+      }
+      journalEnd = -1;
+      Optional<JournalFile.Contents> contents = JournalFile.read(journalFile, digest, maxBytes);
+      if (contents.isEmpty()) {
+        if (JournalFile.delete(journalFile)) {
+          log.info(
+              "Deleted {}: it belongs to another {} than the one in place", journalFile, CONFIG);
+        }
+        journalEnd = 0;
+        return List.of();
+      }
+      List<byte[]> changes = new ArrayList<>();
+      long good = JournalFile.HEADER_BYTES;
+      String damage = contents.get().cut() ? "a torn or damaged record" : null;
+      for (byte[] data : contents.get().records()) {
+        try {
+          changes.add(
+              StoredPayloads.open(encryption, data, journalFile + " record " + (changes.size() + 1))
+                  .payload());
+        } catch (DecryptionException e) {
+          damage = e.getMessage();
+          break;
+        }
+        good += JournalFile.RECORD_OVERHEAD + data.length;
+      }
+      if (damage != null) {
+        JournalFile.truncate(journalFile, good);
+        log.warn(
+            "Cut {} after {} good record(s) ({} bytes dropped): {}",
+            journalFile,
+            changes.size(),
+            contents.get().fileLength() - good,
+            damage);
+      }
+      journalEnd = good;
+      return List.copyOf(changes);
     }
   }
 
@@ -304,6 +428,11 @@ public final class FileSnapshotStore implements SnapshotStore {
           throw new IOException("Cannot move " + file + " aside: it does not exist", e);
         }
         log.warn("Moved damaged {} aside to {}: {}", file, name, reason);
+        payloadDigest = null;
+        journalEnd = -1;
+        if (JournalFile.delete(journalFile)) {
+          log.warn("Deleted {}: it belonged to the damaged {}", journalFile, CONFIG);
+        }
         try {
           List<Matcher> broken = brokenFiles();
           for (int i = 0; i < broken.size() - KEPT_BROKEN_FILES; i++) {

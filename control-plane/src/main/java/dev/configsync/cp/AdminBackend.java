@@ -23,6 +23,15 @@ interface AdminBackend {
    */
   PublishResult publish(JsonNode config, @Nullable String expectedHash, byte @Nullable [] json);
 
+  /**
+   * Publishes the outcome of entity edits made from the configuration {@code baseHash}, only if it
+   * is still the one in force (see {@link ConfigPublisher#publishEdit}).
+   */
+  PublishResult publishEdit(EntityEdits.Edited edit, String baseHash);
+
+  /** The configuration in force, indexed for entity edits, or empty before the first publish. */
+  Optional<dev.configsync.internal.delta.IndexedConfig> currentIndexed();
+
   /** Who a configuration goes to among the connections open now (see {@link Outlet#tally}). */
   Outlet.Tally reach(String hash, JsonNode config);
 

@@ -6,6 +6,7 @@ import dev.configsync.ConfigHashes;
 import dev.configsync.ConfigSyncException;
 import dev.configsync.cache.YamlConfigFormat;
 import dev.configsync.internal.ConfigHash;
+import dev.configsync.internal.delta.IndexedConfig;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -266,8 +267,10 @@ final class AdminEndpoints {
             }
           }
           for (int attempt = 1; ; attempt++) {
-            Optional<PublishedConfig> current = backend.currentConfig();
-            String baseHash = current.map(PublishedConfig::hash).orElse(ConfigHash.NONE);
+            Optional<IndexedConfig> inForce = backend.currentIndexed();
+            String baseHash = inForce.map(c -> c.hashes().config()).orElse(ConfigHash.NONE);
+            IndexedConfig current =
+                inForce.orElseGet(() -> IndexedConfig.of(HttpJson.MAPPER.createObjectNode()));
             if (ifMatch.hash() != null && !ifMatch.hash().equals(baseHash)) {
               throw new PublishConflictException(
                   baseHash,
@@ -277,17 +280,15 @@ final class AdminEndpoints {
                       + ifMatch.hash()
                       + "; read it again, and send the change again");
             }
-            JsonNode base =
-                current.map(PublishedConfig::config).orElse(HttpJson.MAPPER.createObjectNode());
-            JsonNode next;
+            EntityEdits.Edited next;
             try {
-              next = EntityEdits.apply(base, editsFrom.edits(base, parsed));
+              next = EntityEdits.apply(current, editsFrom.edits(current.table(), parsed));
             } catch (EntityEdits.EditException e) {
               backend.publishStats().failed(PublishStats.Failure.INVALID);
               return HttpJson.error(e.status, e.code, String.valueOf(e.getMessage()));
             }
             try {
-              return published(backend.publish(next, baseHash, null), next);
+              return published(backend.publishEdit(next, baseHash), next.config().table());
             } catch (PublishConflictException e) {
               if (ifMatch.hash() != null || attempt == 3) {
                 throw e;

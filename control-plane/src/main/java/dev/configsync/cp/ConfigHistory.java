@@ -1,9 +1,11 @@
 package dev.configsync.cp;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigHashes;
 import dev.configsync.internal.delta.ChangeSet;
 import dev.configsync.internal.delta.ConfigDiff;
 import dev.configsync.internal.delta.DeltaFrame;
+import java.time.Instant;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -23,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * <p>The delta frames to the latest are made once per base hash, on the given executor, and kept
  * until the next publish: a thousand nodes on one base cost one diff and one gzip. A delta whose
  * frame is larger than {@code maxDeltaFraction} of the whole frame is not worth it: the answer is
- * then "send the whole frame" (null), kept as well.
+ * then "send the whole frame" (null), kept as well. A publish that knows its change set (an entity
+ * edit) brings the frame from its base, made by {@link #changeFrame} from that change set (no
+ * diff).
  *
  * <p>Threading: {@link #add} runs under the publisher's lock; {@link #deltaFrame} on any event
  * loop. The versions are guarded by this object's lock (held only to look up or add, never while
@@ -74,12 +78,29 @@ final class ConfigHistory {
     executor.shutdown();
   }
 
+  /**
+   * A change known when it was published (an entity edit): the {@code reconfigure_delta} frame from
+   * {@code baseHash}, made by {@link #changeFrame} from the edit's change set (no diff), or null
+   * when it is not worth sending (the whole frame goes).
+   */
+  // The frame is made once and never modified: shared on purpose, like Published's.
+  @SuppressWarnings("ArrayRecordComponent")
+  record Change(String baseHash, byte @Nullable [] frame) {}
+
   /** Adds the newest published configuration (publish order: the caller's lock). */
   void add(Published published) {
+    add(published, null);
+  }
+
+  /**
+   * Adds the newest published configuration, and with {@code change}, starts making the delta frame
+   * from its base at once, from the change set (publish order: the caller's lock).
+   */
+  void add(Published published, @Nullable Change change) {
     if (maxVersions <= 0) {
       return;
     }
-    long estimate = (long) published.frame().length * BYTES_PER_FRAME_BYTE;
+    long estimate = (long) published.frameSize() * BYTES_PER_FRAME_BYTE;
     synchronized (this) {
       Version old = versions.remove(published.hash());
       if (old != null) {
@@ -93,7 +114,11 @@ final class ConfigHistory {
         oldest.remove();
       }
     }
-    latest = new Latest(published, new ConcurrentHashMap<>());
+    Latest next = new Latest(published, new ConcurrentHashMap<>());
+    latest = next;
+    if (change != null && !change.baseHash().equals(published.hash())) {
+      next.frames().put(change.baseHash(), CompletableFuture.completedFuture(change.frame()));
+    }
   }
 
   /** How many configurations are kept now. */
@@ -114,6 +139,10 @@ final class ConfigHistory {
         || baseHash.equals(target.hash())) {
       return null;
     }
+    CompletableFuture<byte @Nullable []> made = l.frames().get(baseHash);
+    if (made != null) {
+      return made; // made for another node on the same base, or from the publish's change set
+    }
     JsonNode base;
     synchronized (this) {
       Version v = versions.get(baseHash);
@@ -128,7 +157,7 @@ final class ConfigHistory {
       return frame; // made (or being made) for another node on the same base
     }
     try {
-      executor.execute(() -> mine.complete(encode(target, base, baseHash)));
+      executor.execute(() -> mine.complete(diffAndEncode(target, base, baseHash)));
     } catch (RejectedExecutionException closing) {
       mine.complete(null);
     }
@@ -144,7 +173,7 @@ final class ConfigHistory {
     return (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(maxDeltaFraction * count));
   }
 
-  private byte @Nullable [] encode(Published target, JsonNode base, String baseHash) {
+  private byte @Nullable [] diffAndEncode(Published target, JsonNode base, String baseHash) {
     try {
       // A change that touches more than the fraction of the target's entities and members would not
       // be sent anyway: give up as soon as the diff finds that many, without making or encoding it.
@@ -158,21 +187,51 @@ final class ConfigHistory {
             maxDeltaFraction);
         return null;
       }
+      return encode(target, baseHash, changes);
+    } catch (RuntimeException e) {
+      log.warn(
+          "The change from configuration {} to {} could not be made ({}); the whole configuration"
+              + " is sent",
+          baseHash,
+          target.hash(),
+          e.toString());
+      return null;
+    }
+  }
+
+  private byte @Nullable [] encode(Published target, String baseHash, ChangeSet changes) {
+    return changeFrame(
+        baseHash,
+        target.hashes(),
+        target.sequence(),
+        target.publishedAt(),
+        target.frameSize(),
+        changes);
+  }
+
+  /**
+   * The {@code reconfigure_delta} frame of {@code changes} from {@code baseHash} to the
+   * configuration {@code target}, or null when it is larger than the fraction of the whole frame
+   * ({@code wholeSize}, exact or estimated) allows or could not be made. Any thread.
+   */
+  byte @Nullable [] changeFrame(
+      String baseHash,
+      ConfigHashes target,
+      long sequence,
+      Instant publishedAt,
+      int wholeSize,
+      ChangeSet changes) {
+    try {
       byte[] frame =
-          new DeltaFrame(
-                  baseHash,
-                  target.hashes(),
-                  target.sequence(),
-                  target.publishedAt().toEpochMilli() / 1000.0,
-                  changes)
+          new DeltaFrame(baseHash, target, sequence, publishedAt.toEpochMilli() / 1000.0, changes)
               .encode();
-      if (frame.length > maxDeltaFraction * target.frame().length) {
+      if (frame.length > maxDeltaFraction * wholeSize) {
         log.debug(
             "Delta {} -> {} is {} bytes, the whole frame {}: the whole frame is sent",
             baseHash,
-            target.hash(),
+            target.config(),
             frame.length,
-            target.frame().length);
+            wholeSize);
         return null;
       }
       return frame;
@@ -181,7 +240,7 @@ final class ConfigHistory {
           "The change from configuration {} to {} could not be made ({}); the whole configuration"
               + " is sent",
           baseHash,
-          target.hash(),
+          target.config(),
           e.toString());
       return null;
     }

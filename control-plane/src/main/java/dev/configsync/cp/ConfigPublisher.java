@@ -7,6 +7,7 @@ import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.IndexedConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,13 +36,20 @@ import org.slf4j.LoggerFactory;
  * store, and keeps the publish history for stores that keep none.
  *
  * <p>Threading: every method is thread-safe. Publishes and configurations taken from the store are
- * serialized on one lock ({@code publishLock}); the frame is compressed on the encoder thread
- * ({@code configsync-cp-encode}) while the publishing thread hashes. {@link #acceptFromStore} runs
- * on the store's thread.
+ * serialized on one lock ({@code publishLock}); the frame of a whole configuration over {@link
+ * #INLINE_ENCODE_BYTES} is compressed on the encoder thread ({@code configsync-cp-encode}) while
+ * the publishing thread hashes; smaller ones and entity edits (whose hashes are known already) are
+ * compressed on the publishing thread. {@link #acceptFromStore} runs on the store's thread.
  */
 final class ConfigPublisher {
   // The facade's logger: operators filter on it, and what it logs is the server's doing.
   private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
+
+  /**
+   * Below this size (JSON bytes), a publish compresses its frame on its own thread: overlapping
+   * with the hashing saves less than the hand-off to the encoder thread costs.
+   */
+  static final int INLINE_ENCODE_BYTES = 64 * 1024;
 
   private final ConfigStore store;
   private final Outlet outlet;
@@ -59,6 +67,8 @@ final class ConfigPublisher {
   // The configurations taken since start, newest first, for stores that keep no history.
   private final ArrayDeque<ConfigVersion> taken = new ArrayDeque<>();
   private volatile boolean closed;
+  // The configuration in force, indexed, once an entity edit asked for it (see currentIndexed).
+  private volatile @Nullable IndexedConfig indexed;
 
   /**
    * @param settings the store, clock, validator and size limits (see ControlPlaneServer.Builder)
@@ -171,9 +181,23 @@ final class ConfigPublisher {
    *     goes into the frame as it is; null to write the tree instead
    */
   PublishResult publish(JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
+    return counted(() -> publishUncounted(config, expectedHash, json, null));
+  }
+
+  /**
+   * Publishes the outcome of entity edits made from the configuration {@code baseHash}, only if
+   * that is still the configuration in force; like {@link #publish} otherwise, but with the hashes
+   * the edits computed (only the changed parts were hashed again), and with the delta frame from
+   * the base made from the edits' change set instead of a diff.
+   */
+  PublishResult publishEdit(EntityEdits.Edited edit, String baseHash) {
+    return counted(() -> publishUncounted(edit.config().table(), baseHash, null, edit));
+  }
+
+  private PublishResult counted(java.util.function.Supplier<PublishResult> publish) {
     PublishResult result;
     try {
-      result = publishUncounted(config, expectedHash, json);
+      result = publish.get();
     } catch (RuntimeException e) {
       stats.failed(e);
       throw e;
@@ -182,8 +206,35 @@ final class ConfigPublisher {
     return result;
   }
 
+  /**
+   * The configuration in force, indexed for entity edits, or empty before the first publish. Built
+   * from the whole configuration on first use after a whole publish (about the cost of hashing it),
+   * then kept: each entity edit's result is indexed already.
+   */
+  Optional<IndexedConfig> currentIndexed() {
+    Published p = outlet.latest();
+    if (p == null) {
+      return Optional.empty();
+    }
+    IndexedConfig kept = indexed;
+    if (kept != null && kept.hashes().config().equals(p.hash())) {
+      return Optional.of(kept);
+    }
+    IndexedConfig built = IndexedConfig.of(p.config());
+    synchronized (publishLock) {
+      Published now = outlet.latest();
+      if (now != null && now.sequence() == p.sequence()) { // still in force: keep it
+        indexed = built;
+      }
+    }
+    return Optional.of(built);
+  }
+
   private PublishResult publishUncounted(
-      JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
+      JsonNode config,
+      @Nullable String expectedHash,
+      byte @Nullable [] json,
+      EntityEdits.@Nullable Edited edit) {
     if (closed) {
       throw new IllegalStateException("the control plane is closed");
     }
@@ -196,18 +247,23 @@ final class ConfigPublisher {
     } catch (IllegalArgumentException e) {
       throw new InvalidConfigurationException("refused by the validator: " + e.getMessage(), e);
     }
-    CompletableFuture<HybridProtocol.ReconfigureFrame> encoding;
-    try {
-      encoding =
-          CompletableFuture.supplyAsync(
-              () ->
-                  HybridProtocol.ReconfigureFrame.begin(
-                      json != null ? json : ConfigJson.write(config)),
-              encoder);
-    } catch (RejectedExecutionException e) {
-      throw new IllegalStateException("the control plane is closed", e);
+    // The frame is compressed on the encoder thread while this one hashes, for a whole
+    // configuration large enough to gain from it; an edit's hashes are known already, so it has
+    // nothing to overlap with, and it compresses only once its change is on its way (below).
+    @Nullable CompletableFuture<HybridProtocol.ReconfigureFrame> encoding = null;
+    if (edit == null && (json == null || json.length > INLINE_ENCODE_BYTES)) {
+      try {
+        encoding =
+            CompletableFuture.supplyAsync(
+                () ->
+                    HybridProtocol.ReconfigureFrame.begin(
+                        json != null ? json : ConfigJson.write(config)),
+                encoder);
+      } catch (RejectedExecutionException e) {
+        throw new IllegalStateException("the control plane is closed", e);
+      }
     }
-    ConfigHashes hashes = ConfigHash.configHashes(config);
+    ConfigHashes hashes = edit != null ? edit.config().hashes() : ConfigHash.configHashes(config);
     synchronized (publishLock) {
       if (closed) { // checked again under the lock: close() closes the store under it
         throw new IllegalStateException("the control plane is closed");
@@ -229,13 +285,29 @@ final class ConfigPublisher {
       }
       // Milliseconds: the precision of the message's timestamp, so a restart restores it exactly.
       Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-      byte[] frame;
-      try {
-        frame = encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
-      } catch (CompletionException e) {
-        Throwable cause = e.getCause() != null ? e.getCause() : e;
-        throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
+      ConfigHistory.@Nullable Change change = null;
+      if (edit != null && current != null) {
+        change =
+            new ConfigHistory.Change(
+                currentHash,
+                outlet.history.changeFrame(
+                    currentHash, hashes, sequence + 1, now, current.frameSize(), edit.changes()));
+        if (change.frame() != null && aheadOfTheWholeFrame(current, change.frame())) {
+          PublishResult ahead = publishAhead(edit, change, current, now);
+          if (ahead != null) {
+            return ahead;
+          }
+        }
       }
+      byte[] frame =
+          finishFrame(
+              encoding != null
+                  ? encoding
+                  : CompletableFuture.completedFuture(
+                      HybridProtocol.ReconfigureFrame.begin(
+                          json != null ? json : ConfigJson.write(config))),
+              hashes,
+              now);
       if (frame.length > maxPayloadBytes) {
         throw InvalidConfigurationException.tooLarge(
             "the compressed configuration is "
@@ -249,7 +321,11 @@ final class ConfigPublisher {
       // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
           new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
-      outlet.publish(published);
+      if (edit != null) {
+        indexed = edit.config();
+      }
+      // From nothing, there is no base a node could run: the whole frame is its only way.
+      outlet.publish(published, change);
       servedRevision = Math.max(servedRevision, revision);
       remember(published, revision);
       log.info(
@@ -258,6 +334,121 @@ final class ConfigPublisher {
           frame.length,
           fanOut(published));
       return new PublishResult(hashes, true, now, frame.length, versionOf(published));
+    }
+  }
+
+  /** The whole frame of a configuration whose JSON {@code encoding} compresses. */
+  private static byte[] finishFrame(
+      CompletableFuture<HybridProtocol.ReconfigureFrame> encoding,
+      ConfigHashes hashes,
+      Instant now) {
+    try {
+      return encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
+    } catch (RuntimeException e) {
+      throw new IllegalStateException("the configuration could not be encoded: " + e, e);
+    }
+  }
+
+  /**
+   * Whether an edit may be published ahead of its whole frame: its change is small, and the whole
+   * frame before it is far enough under the payload limit that one small change cannot take the new
+   * one over it (the limit is checked only once the frame is made, after nodes took the change).
+   */
+  private boolean aheadOfTheWholeFrame(Published current, byte[] delta) {
+    return current.frameSize() <= maxPayloadBytes / 2 && delta.length <= maxPayloadBytes / 8;
+  }
+
+  /**
+   * Publishes an edit ahead of its whole frame (publishLock held), when the store keeps changes
+   * ({@link ConfigStore#saveChange}): the change is made durable, the configuration goes into force
+   * and nodes running the base are sent the change at once; then the whole frame is compressed,
+   * handed to the nodes that wait for it, and saved. Returns null when the store keeps no changes
+   * (nothing was saved; the caller publishes the whole frame first).
+   */
+  private @Nullable PublishResult publishAhead(
+      EntityEdits.Edited edit, ConfigHistory.Change change, Published current, Instant now) {
+    byte[] delta = java.util.Objects.requireNonNull(change.frame());
+    ConfigHashes hashes = edit.config().hashes();
+    long revision = saveChange(delta, hashes.config(), current.hash());
+    if (revision < 0) {
+      return null;
+    }
+    JsonNode config = edit.config().table();
+    CompletableFuture<byte[]> whole = new CompletableFuture<>();
+    Published published =
+        new Published(
+            ++sequence,
+            hashes,
+            whole,
+            current.frameSize(),
+            config,
+            Compatibility.pluginsUsed(config),
+            now);
+    indexed = edit.config();
+    outlet.publish(published, change);
+    servedRevision = Math.max(servedRevision, revision);
+    remember(published, revision);
+    byte[] frame;
+    try {
+      frame =
+          finishFrame(
+              CompletableFuture.completedFuture(
+                  HybridProtocol.ReconfigureFrame.begin(ConfigJson.write(config))),
+              hashes,
+              now);
+    } catch (RuntimeException e) {
+      whole.completeExceptionally(e);
+      log.error(
+          "Configuration {} is in force and its change is saved, but its whole frame could not be"
+              + " made ({}); nodes that need the whole frame are disconnected until a later publish",
+          hashes.config(),
+          e.toString());
+      throw e;
+    }
+    whole.complete(frame);
+    if (frame.length > maxPayloadBytes) {
+      log.error(
+          "Configuration {} (an entity edit) compressed to {} bytes, over maxPayloadBytes {}:"
+              + " nodes that need the whole frame will refuse it; publish a smaller configuration",
+          hashes.config(),
+          frame.length,
+          maxPayloadBytes);
+    }
+    try {
+      store.save(frame, hashes.config());
+    } catch (IOException | RuntimeException e) {
+      // The change is durable: a restart replays it over the whole payload saved before.
+      log.warn(
+          "Configuration {} is saved as a change, but saving its whole payload in {} failed ({});"
+              + " it is saved with the next publish",
+          hashes.config(),
+          store.describe(),
+          e.toString());
+    }
+    log.info(
+        "Published configuration {} (an entity edit; change {} bytes, {} bytes compressed): {}",
+        hashes.config(),
+        delta.length,
+        frame.length,
+        fanOut(published));
+    return new PublishResult(hashes, true, now, frame.length, versionOf(published));
+  }
+
+  /** Saves a change ahead of its whole frame (publishLock held); -1 when the store keeps none. */
+  private long saveChange(byte[] delta, String hash, String previousHash) {
+    try {
+      return store.saveChange(delta, hash, previousHash);
+    } catch (IOException e) {
+      throw new ConfigSyncException(
+          "the change could not be stored in "
+              + store.describe()
+              + ": "
+              + e.getMessage()
+              + "; nothing was published",
+          e);
     }
   }
 

@@ -163,6 +163,27 @@ public interface ConfigStore extends AutoCloseable {
     }
   }
 
+  /**
+   * Makes a change durable ahead of its whole payload (a write-ahead journal), for a store with a
+   * single writer that can keep one: an entity edit is then sent to the nodes that take changes as
+   * soon as this returns, and its whole payload follows with {@link #save(byte[], String)} once it
+   * is compressed. Changes saved this way and not yet followed by their whole payload must be
+   * replayed by {@link #load} (a crash between the two returns the newest configuration, never an
+   * older one). A store that cannot keep changes returns -1 (the default): the control plane then
+   * saves the whole payload first, as for any publish.
+   *
+   * @param delta the gzip {@code reconfigure_delta} frame from the configuration saved last ({@code
+   *     previousHash}) to this one, with its target hashes; the store must not modify it
+   * @param hash the new configuration's hash
+   * @param previousHash the hash of the configuration saved last, which the change applies to
+   * @return 0 when the change is durable (the store has no revisions); -1 when the store keeps no
+   *     changes and nothing was saved
+   * @throws IOException when the change could not be made durable; nothing is published
+   */
+  default long saveChange(byte[] delta, String hash, String previousHash) throws IOException {
+    return -1;
+  }
+
   /** Where this store keeps data, for logs and {@code GET /status}. */
   String describe();
 

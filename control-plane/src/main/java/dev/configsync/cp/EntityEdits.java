@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * POST /config/changes}) turned into the whole configuration they make from the one in force, by
  * the entity rules of {@code docs/protocol.md} ({@link EntityRules}): a collection is keyed by
  * {@code id}, else by its natural key; an edit names an entity by the key its collection is keyed
- * by. The new configuration shares every untouched member and entity with the old one.
+ * by. The new configuration shares every untouched member and entity with the old one, and its
+ * hashes are those of the old one with only the changed parts hashed again.
  *
  * <p>Stateless; every method is a function of its arguments.
  */
@@ -53,12 +54,19 @@ final class EntityEdits {
   }
 
   /**
-   * The configuration that {@code edits}, applied in one step, make from {@code base}.
+   * The outcome of edits: the new configuration, indexed (its hashes were computed from the base's
+   * by re-hashing only the changed parts), and the change set that makes it from the base.
+   */
+  record Edited(IndexedConfig config, ChangeSet changes) {}
+
+  /**
+   * The configuration that {@code edits}, applied in one step, make from {@code indexed}.
    *
    * @throws EditException when an edit is invalid (400), names an entity that does not exist (404)
    *     or a collection that is not keyed (409); nothing is changed
    */
-  static JsonNode apply(JsonNode base, List<Edit> edits) {
+  static Edited apply(IndexedConfig indexed, List<Edit> edits) {
+    JsonNode base = indexed.table();
     if (edits.isEmpty()) {
       throw invalid("the request changes nothing: give at least one upsert or delete");
     }
@@ -77,11 +85,9 @@ final class EntityEdits {
         collections.put(name, delta(name, array, e.getValue()));
       }
     }
+    ChangeSet changes = new ChangeSet(collections, set, Set.of());
     try {
-      return IndexedConfig.of(base)
-          .apply(new ChangeSet(collections, set, Set.of()))
-          .config()
-          .table();
+      return new Edited(indexed.apply(changes).config(), changes);
     } catch (DeltaRejectedException e) {
       throw invalid(e.getMessage());
     }

@@ -90,7 +90,15 @@ final class Outlet {
    * publishes, so sessions see offers in publish order (and ignore any older than one they have).
    */
   void publish(Published published) {
-    history.add(published);
+    publish(published, null);
+  }
+
+  /**
+   * {@link #publish(Published)}, with the change set that makes it from the configuration before
+   * (an entity edit), so that the delta frame from there is made without a diff.
+   */
+  void publish(Published published, ConfigHistory.@Nullable Change change) {
+    history.add(published, change);
     latest = published;
     for (OutletSession session : sessions) {
       session.offerFromAnyThread(published);

@@ -515,6 +515,31 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   }
 
   private void write(Published published, byte @Nullable [] delta) {
+    if (delta == null && !published.whole().isDone()) {
+      // An entity edit published ahead of its whole frame: this node takes the whole frame, so it
+      // is sent once made (or the newer configuration that came meanwhile is).
+      published
+          .whole()
+          .whenComplete(
+              (frame, e) -> {
+                try {
+                  channel.eventLoop().execute(() -> deltaReady(published, null));
+                } catch (java.util.concurrent.RejectedExecutionException closing) {
+                  // The server is shutting down: this connection is closing anyway.
+                }
+              });
+      return;
+    }
+    if (delta == null && published.whole().isCompletedExceptionally()) {
+      log.warn(
+          "The whole frame of configuration {} could not be made; closing the connection of data"
+              + " plane {} so that it is sent the configuration in force when it connects again",
+          published.hash(),
+          nodeId);
+      writing = false;
+      channel.close();
+      return;
+    }
     sendFull = false;
     framesStarted.incrementAndGet();
     if (delta != null) {
@@ -523,7 +548,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     channel
         .writeAndFlush(
             new BinaryWebSocketFrame(
-                Unpooled.wrappedBuffer(delta != null ? delta : published.frame())))
+                Unpooled.wrappedBuffer(delta != null ? delta : published.whole().join())))
         .addListener(
             future -> {
               writing = false;

@@ -1,6 +1,7 @@
 package dev.configsync.cp;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.internal.delta.IndexedConfig;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +36,16 @@ final class ServerBackend implements AdminBackend {
   public PublishResult publish(
       JsonNode config, @Nullable String expectedHash, byte @Nullable [] json) {
     return publisher.publish(config, expectedHash, json);
+  }
+
+  @Override
+  public PublishResult publishEdit(EntityEdits.Edited edit, String baseHash) {
+    return publisher.publishEdit(edit, baseHash);
+  }
+
+  @Override
+  public Optional<IndexedConfig> currentIndexed() {
+    return publisher.currentIndexed();
   }
 
   @Override

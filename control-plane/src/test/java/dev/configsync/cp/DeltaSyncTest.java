@@ -16,14 +16,26 @@ import dev.configsync.internal.Json;
 import dev.configsync.internal.delta.ChangeSet;
 import dev.configsync.internal.delta.IndexedConfig;
 import dev.configsync.okhttp.internal.WebSocketFrame;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import okio.ByteString;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -215,6 +227,191 @@ class DeltaSyncTest {
     } finally {
       byCount.close();
       byBytes.close();
+    }
+  }
+
+  /**
+   * An entity edit's delta frame is made from its change set, with no diff: it is there even when
+   * the history could keep only the latest tree (a configuration over the history's bytes), and it
+   * carries exactly the edit.
+   */
+  @Test
+  void anEntityEditsChangeIsSentWithoutTheBaseTreeOrADiff() throws Exception {
+    ObjectNode a = routes(10, "/p7");
+    ObjectNode route7 = (ObjectNode) routes(10, "/edited").get("routes").get(7);
+    EntityEdits.Edited edit =
+        EntityEdits.apply(
+            IndexedConfig.of(a), List.of(new EntityEdits.Edit("routes", "r7", route7)));
+    assertThat(edit.config().table()).isEqualTo(routes(10, "/edited"));
+    assertThat(edit.config().hashes()).isEqualTo(ConfigHash.configHashes(routes(10, "/edited")));
+    String base = ConfigHash.configHash(a);
+
+    ConfigHistory withChange = new ConfigHistory(100, 1, 1.0); // room for the latest only
+    ConfigHistory withoutChange = new ConfigHistory(100, 1, 1.0);
+    try {
+      Published target = published(2, (ObjectNode) edit.config().table());
+      withChange.add(published(1, a));
+      byte[] change =
+          withChange.changeFrame(
+              base,
+              target.hashes(),
+              target.sequence(),
+              target.publishedAt(),
+              target.frameSize(),
+              edit.changes());
+      withChange.add(target, new ConfigHistory.Change(base, change));
+      withoutChange.add(published(1, a));
+      withoutChange.add(target);
+
+      assertThat(withoutChange.deltaFrame(target, base))
+          .as("no tree of the base, no diff")
+          .isNull();
+      byte[] frame = withChange.deltaFrame(target, base).get(10, TimeUnit.SECONDS);
+      assertThat(frame).isNotNull();
+      JsonNode message = Json.readFrozen(Gzip.decompress(frame, 1 << 20));
+      assertThat(message.path("base_hash").asText()).isEqualTo(base);
+      assertThat(ChangeSet.fromJson(message.path("changes"))).isEqualTo(edit.changes());
+      assertThat(edit.changes().size()).isOne();
+    } finally {
+      withChange.close();
+      withoutChange.close();
+    }
+  }
+
+  /**
+   * With a store that keeps changes ahead of the whole payload, an entity edit reaches a node on
+   * its base while the whole payload is still being saved (the save is held here), and a Kong node
+   * gets the whole frame; with a store that keeps none, nothing is in force until the whole payload
+   * is saved.
+   */
+  @Test
+  void anEntityEditReachesNodesBeforeItsWholePayloadIsSavedWhenTheStoreKeepsChanges()
+      throws Exception {
+    HeldStore store = new HeldStore(true);
+    f.start(
+        b ->
+            b.configStore(store)
+                .admin(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0)));
+    f.cp.publish(A);
+    client = f.startClient(c -> c, snapshots, events);
+    await().until(() -> hashOf(client).equals(ConfigHash.configHash(A)));
+    RawDataPlane kong = connect(false, ConfigHash.NONE);
+    assertThat(readMessage(kong).path("config_hash").asText()).isEqualTo(ConfigHash.configHash(A));
+    kong.ping(ConfigHash.configHash(A));
+    store.hold();
+
+    CompletableFuture<HttpResponse<String>> edit = putRoute7("/changed");
+    await().until(() -> store.saving.getCount() == 0); // the publish is in the whole save now
+
+    await().until(() -> hashOf(client).equals(ConfigHash.configHash(B)));
+    assertThat(store.changes).hasSize(1);
+    assertThat(edit).isNotDone();
+    await().until(() -> applied().size() == 2);
+    assertThat(applied().get(1).delta()).isTrue();
+    kong.ping(ConfigHash.configHash(A)); // a raw node pings only when told: keep it alive
+    JsonNode whole = readMessage(kong);
+    assertThat(whole.path("type").asText()).isEqualTo("reconfigure");
+    assertThat(whole.path("config_hash").asText()).isEqualTo(ConfigHash.configHash(B));
+
+    store.release();
+    HttpResponse<String> answer = edit.get(10, TimeUnit.SECONDS);
+    assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+    assertThat(store.saved).isEqualTo(whole.path("config_hash").asText());
+  }
+
+  @Test
+  void withAStoreThatKeepsNoChangesAnEditIsInForceOnlyOnceItsWholePayloadIsSaved()
+      throws Exception {
+    HeldStore store = new HeldStore(false);
+    f.start(
+        b ->
+            b.configStore(store)
+                .admin(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0)));
+    f.cp.publish(A);
+    store.hold();
+
+    CompletableFuture<HttpResponse<String>> edit = putRoute7("/changed");
+    await().until(() -> store.saving.getCount() == 0);
+
+    assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(ConfigHash.configHash(A));
+    store.release();
+    assertThat(edit.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(ConfigHash.configHash(B));
+    assertThat(store.changes).isEmpty();
+  }
+
+  private CompletableFuture<HttpResponse<String>> putRoute7(String path) {
+    String body = routes(300, path).get("routes").get(7).toString();
+    return HttpClient.newHttpClient()
+        .sendAsync(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:"
+                            + f.cp.adminAddress().orElseThrow().getPort()
+                            + "/config/routes/r7"))
+                .timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** A store in memory whose whole saves can be held; keeps changes when told to. */
+  private static final class HeldStore implements ConfigStore {
+    private final boolean keepsChanges;
+    final List<String> changes = new CopyOnWriteArrayList<>();
+    final CountDownLatch saving = new CountDownLatch(1);
+    private final CountDownLatch mayFinish = new CountDownLatch(1);
+    private volatile boolean held;
+    private volatile byte @Nullable [] payload;
+    volatile @Nullable String saved;
+
+    HeldStore(boolean keepsChanges) {
+      this.keepsChanges = keepsChanges;
+    }
+
+    void hold() {
+      held = true;
+    }
+
+    void release() {
+      mayFinish.countDown();
+    }
+
+    @Override
+    public Optional<byte[]> load() {
+      return Optional.ofNullable(payload);
+    }
+
+    @Override
+    public void save(byte[] payload, String hash) throws IOException {
+      if (held) {
+        saving.countDown();
+        try {
+          if (!mayFinish.await(30, TimeUnit.SECONDS)) {
+            throw new IOException("the test never released the save");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException(e);
+        }
+      }
+      this.payload = payload;
+      this.saved = hash;
+    }
+
+    @Override
+    public long saveChange(byte[] delta, String hash, String previousHash) {
+      if (!keepsChanges) {
+        return -1;
+      }
+      changes.add(previousHash + " -> " + hash);
+      return 0;
+    }
+
+    @Override
+    public String describe() {
+      return "held test store";
     }
   }
 

@@ -166,6 +166,31 @@ public final class TestControlPlane implements AutoCloseable {
   }
 
   /**
+   * Publishes {@code configTable} as {@link #publish(JsonNode)} does (it becomes the latest, which
+   * a data plane gets whole when it connects), but sends the data planes connected now {@code
+   * change} instead of the whole configuration: a {@code reconfigure_delta} payload to {@code
+   * configTable} (see {@code docs/protocol.md}, "Incremental sync"; the caller builds it). A node
+   * that does not run the change's base refuses it and gets the whole configuration at its next
+   * connection. Returns the configuration's hash.
+   */
+  public String publishChange(JsonNode configTable, byte[] change) {
+    ConfigHashes hashes = ConfigHash.configHashes(configTable);
+    byte[] payload =
+        HybridProtocol.reconfigure(configTable, hashes, System.currentTimeMillis() / 1000.0, null);
+    ByteString frame = ByteString.of(change);
+    synchronized (publishLock) {
+      latest = payload;
+      latestHash = hashes.config();
+      for (NodeSession session : sessions) {
+        if (session.info != null) {
+          session.send(WebSocketFrame.binary(frame));
+        }
+      }
+    }
+    return hashes.config();
+  }
+
+  /**
    * Sends {@code payload} as a binary frame to every connected data plane, as is: for tests of
    * corrupt, oversized or forged messages. It does not become the latest configuration.
    */

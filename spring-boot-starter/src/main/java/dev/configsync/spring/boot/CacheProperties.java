@@ -33,6 +33,18 @@ public class CacheProperties {
   /** Key files of earlier keys, so that a cache written before a key rotation can be read. */
   private List<Path> oldEncryptionKeyFiles = new ArrayList<>();
 
+  /**
+   * Changes (reconfigure_delta) appended to config.journal after which the whole configuration is
+   * written again; 0 writes every change whole.
+   */
+  private int journalRecords = 64;
+
+  /**
+   * Size of config.journal, as a fraction of the cached configuration (at least 64 KiB), after
+   * which the whole configuration is written again.
+   */
+  private double journalFraction = 0.25;
+
   public @Nullable Path getDirectory() {
     return directory;
   }
@@ -71,5 +83,21 @@ public class CacheProperties {
 
   public void setOldEncryptionKeyFiles(List<Path> oldEncryptionKeyFiles) {
     this.oldEncryptionKeyFiles = oldEncryptionKeyFiles;
+  }
+
+  public int getJournalRecords() {
+    return journalRecords;
+  }
+
+  public void setJournalRecords(int journalRecords) {
+    this.journalRecords = journalRecords;
+  }
+
+  public double getJournalFraction() {
+    return journalFraction;
+  }
+
+  public void setJournalFraction(double journalFraction) {
+    this.journalFraction = journalFraction;
   }
 }

@@ -165,6 +165,11 @@ final class ClientFactory {
             builder.reconnectDelay(p.getReconnect().getMinDelay(), p.getReconnect().getMaxDelay()));
     setting("handshake-timeout", () -> builder.handshakeTimeout(p.getHandshakeTimeout()));
     setting("cache-write-timeout", () -> builder.cacheWriteTimeout(p.getCacheWriteTimeout()));
+    setting(
+        "cache.journal-records",
+        () ->
+            builder.cacheJournal(
+                p.getCache().getJournalRecords(), p.getCache().getJournalFraction()));
     setting("max-payload", () -> builder.maxPayloadBytes(p.getMaxPayload().toBytes()));
     setting("max-inflated", () -> builder.maxInflatedBytes(p.getMaxInflated().toBytes()));
     builder.reportErrors(p.isReportErrors());

@@ -171,6 +171,14 @@ public class ConfigSyncProperties implements Validator {
     positive(errors, "heartbeatInterval", p.heartbeatInterval);
     positive(errors, "handshakeTimeout", p.handshakeTimeout);
     positive(errors, "cacheWriteTimeout", p.cacheWriteTimeout);
+    range(errors, "cache.journalRecords", p.cache.getJournalRecords(), 0, Integer.MAX_VALUE);
+    double fraction = p.cache.getJournalFraction();
+    if (!(fraction > 0 && fraction <= 16)) {
+      errors.rejectValue(
+          "cache.journalFraction",
+          "outOfRange",
+          "must be more than 0 and at most 16, got: " + fraction);
+    }
     positive(errors, "backup.exportDelay", p.backup.getExportDelay());
     positive(errors, "usage.flushInterval", p.usage.getFlushInterval());
     positive(errors, "usage.helloTimeout", p.usage.getHelloTimeout());

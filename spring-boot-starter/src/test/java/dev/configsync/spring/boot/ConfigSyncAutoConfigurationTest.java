@@ -416,6 +416,8 @@ class ConfigSyncAutoConfigurationTest {
         List.of("configsync.control-plane=https://cp.example.com"), "controlPlane", "wss://");
     assertStartFails(List.of("configsync.tls.mode=none"), "tls.mode");
     assertStartFails(List.of("configsync.usage.batch-size=0"), "usage.batchSize");
+    assertStartFails(List.of("configsync.cache.journal-records=-1"), "cache.journalRecords");
+    assertStartFails(List.of("configsync.cache.journal-fraction=0"), "cache.journalFraction");
 
     Path garbage = temp.resolve("garbage.key");
     Files.writeString(garbage, "not a key");

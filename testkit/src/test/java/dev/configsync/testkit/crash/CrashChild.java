@@ -18,6 +18,8 @@ import java.time.Duration;
  * The data plane that {@link CrashSafetyTest} kills: a real {@link ConfigSyncClient} with a real
  * {@link FileSnapshotStore}, dialling the test's control plane over mutual TLS.
  *
+ * <p>Changes ({@code reconfigure_delta}) go to the store's journal, compacted every 8 changes.
+ *
  * <p>Arguments: control plane URI, directory holding {@code dp.crt}, {@code dp.key} and {@code
  * ca.crt}, cache directory. It reports on stdout, one line per fact, each line written with a
  * single {@code write} call (so a kill never leaves half a line):
@@ -61,6 +63,8 @@ public final class CrashChild {
             // announced before it is cached, which is a documented exception, not what this child
             // is for.
             .cacheWriteTimeout(Duration.ofMinutes(5))
+            // A short journal, so that kills land in its compactions too.
+            .cacheJournal(8, 0.25)
             .onEvent(CrashChild::report)
             .build();
     client.start();

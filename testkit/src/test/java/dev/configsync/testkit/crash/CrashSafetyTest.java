@@ -5,10 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.configsync.cache.FileSnapshotStore;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.ConfigDiff;
+import dev.configsync.internal.delta.DeltaFrame;
 import dev.configsync.testkit.TestControlPlane;
 import dev.configsync.testkit.TestPki;
 import java.io.ByteArrayOutputStream;
@@ -59,14 +62,21 @@ import org.junit.jupiter.api.io.TempDir;
  * first (source {@code CACHE}) and never finds it damaged; {@code node.id}, once written, never
  * changes.
  *
+ * <p>A second test streams changes ({@code reconfigure_delta}, made durable in the cache's journal)
+ * into a node and kills it: every restart runs, from its cache and journal, a published
+ * configuration never older than the last one the node announced, and {@code config.json.gz} stays
+ * a whole configuration.
+ *
  * <p>Settings (system properties): {@code configsync.crash.iterations} (kills in all, default 200),
  * {@code configsync.crash.children} (nodes killed in parallel, each on its own cache directory,
- * default 2), {@code configsync.crash.seed} (default random; printed, but thread timing makes two
- * runs with one seed differ anyway).
+ * default 2), {@code configsync.crash.deltaKills} (kills of the node fed changes, default 8),
+ * {@code configsync.crash.seed} (default random; printed, but thread timing makes two runs with one
+ * seed differ anyway).
  */
 class CrashSafetyTest {
   private static final int ITERATIONS = Integer.getInteger("configsync.crash.iterations", 200);
   private static final int CHILDREN = Integer.getInteger("configsync.crash.children", 2);
+  private static final int DELTA_KILLS = Integer.getInteger("configsync.crash.deltaKills", 8);
   private static final long SEED =
       Long.getLong("configsync.crash.seed", new SecureRandom().nextLong());
   private static final Duration CHILD_TIMEOUT = Duration.ofSeconds(60);
@@ -165,6 +175,157 @@ class CrashSafetyTest {
       workers.shutdownNow();
       assertThat(workers.awaitTermination(2, TimeUnit.MINUTES)).isTrue();
     }
+  }
+
+  @Test
+  void aNodeFedChangesRestartsOnAPublishedConfigurationNeverOlderThanTheLastItAnnounced()
+      throws Exception {
+    long started = System.nanoTime();
+    writeClassArchive();
+    Random random = new Random(SEED);
+    Changes changes = new Changes();
+    Path cacheDir = dir.resolve("delta-node");
+    Path log = dir.resolve("delta-node.log");
+    Path journal = cacheDir.resolve("config.journal");
+    int floor = -1;
+    int killedWithJournal = 0;
+    for (int kill = 1; kill <= DELTA_KILLS + 1; kill++) {
+      boolean last = kill > DELTA_KILLS; // a clean stop after the last kill
+      String where = "delta node, " + (last ? "clean stop" : "kill " + kill + " of " + DELTA_KILLS);
+      Run run = new Run(cacheDir, log);
+      try {
+        run.awaitFirstAnnouncement(where);
+        if (last) {
+          run.closeStdin();
+          assertThat(run.awaitExit(where)).as(where + ": exit status").isZero();
+        } else {
+          // Changes go out once the node runs the latest configuration (else it refuses them).
+          String head = changes.head();
+          await(where + ": the node reports the latest configuration")
+              .atMost(CHILD_TIMEOUT)
+              .pollDelay(Duration.ZERO)
+              .pollInterval(Duration.ofMillis(5))
+              .until(() -> head.equals(reported(cacheDir)));
+          int count = 5 + random.nextInt(40);
+          long gap = TimeUnit.MILLISECONDS.toNanos(1 + random.nextInt(8));
+          for (int i = 0; i < count; i++) {
+            later(publisher, changes::next, i * gap);
+          }
+          later(
+              killer, run::kill, random.nextLong(count * gap + TimeUnit.MILLISECONDS.toNanos(50)));
+          assertThat(run.awaitExit(where)).as(where + ": exit status").isEqualTo(SIGKILL_EXIT);
+        }
+        List<String> lines = run.lines();
+        assertThat(lines)
+            .as(where + ": events")
+            .noneMatch(l -> l.startsWith("DAMAGED") || l.startsWith("WRITE_FAILED"));
+        List<String[]> applied =
+            lines.stream().filter(l -> l.startsWith("APPLIED ")).map(l -> l.split(" ")).toList();
+        if (kill > 1) {
+          assertThat(applied.get(0)[2])
+              .as(where + ": the first configuration after a start is the cache's")
+              .isEqualTo("CACHE");
+        }
+        for (String[] line : applied) {
+          int index = changes.indexOf(line[1]);
+          assertThat(index)
+              .as(where + ": announced a configuration never published: " + line[1])
+              .isNotNegative();
+          assertThat(index)
+              .as(where + ": announced #%d after #%d: back in time", index, floor)
+              .isGreaterThanOrEqualTo(floor);
+          floor = index;
+        }
+        String id = Files.readString(cacheDir.resolve("node.id"), UTF_8).trim();
+        for (String hash : cp.reportedHashes(id)) {
+          floor = Math.max(floor, changes.indexOf(hash));
+        }
+        String cached = verifiedHash(Files.readAllBytes(cacheDir.resolve(CACHE_FILE)), where);
+        assertThat(changes.indexOf(cached))
+            .as(where + ": config.json.gz holds a configuration never published")
+            .isNotNegative();
+        killedWithJournal += !last && Files.exists(journal) ? 1 : 0;
+        assertThat(timerFailures).as(where + ": publishing or killing failed").isEmpty();
+      } catch (Throwable t) {
+        throw new AssertionError(
+            where + " (seed " + SEED + "): " + t.getMessage() + "\n" + run.describe(), t);
+      }
+    }
+    System.out.printf(
+        "crash test with changes: seed %d, %d kills in %d s, %d of them with a journal on disk; %d"
+            + " configurations published, the last one the node announced #%d%n",
+        SEED,
+        DELTA_KILLS,
+        Duration.ofNanos(System.nanoTime() - started).toSeconds(),
+        killedWithJournal,
+        changes.count(),
+        floor);
+  }
+
+  /** A chain of one-route changes, each published as a {@code reconfigure_delta}. */
+  private final class Changes {
+    private final Map<String, Integer> order = new ConcurrentHashMap<>();
+    private JsonNode current; // guarded by this
+    private int count; // guarded by this
+
+    Changes() {
+      ObjectNode table = Json.WRITER.createObjectNode().put("_format_version", "3.0");
+      table.putArray("services").addObject().put("id", "s1").put("name", "svc").put("host", "b");
+      for (int i = 0; i < 300; i++) {
+        table
+            .withArray("routes")
+            .addObject()
+            .put("id", "r" + i)
+            .put("name", "route-" + i)
+            .put("paths", "/p" + i)
+            .put("service", "s1");
+      }
+      synchronized (this) {
+        current = table;
+        order.put(ConfigHash.configHash(table), count++);
+        cp.publish(table);
+      }
+    }
+
+    /** Publishes the next change: one route's path. */
+    synchronized void next() {
+      ObjectNode target = current.deepCopy();
+      ((ObjectNode) target.withArray("routes").get(count % 300)).put("paths", "/v" + count);
+      // Recorded before it goes out, so that a node can never hold a hash the test does not know.
+      order.put(ConfigHash.configHash(target), count);
+      byte[] change =
+          new DeltaFrame(
+                  ConfigHash.configHash(current),
+                  ConfigHash.configHashes(target),
+                  count,
+                  System.currentTimeMillis() / 1000.0,
+                  ConfigDiff.diff(current, target))
+              .encode();
+      count++;
+      cp.publishChange(target, change);
+      current = target;
+    }
+
+    int indexOf(String hash) {
+      return order.getOrDefault(hash, -1);
+    }
+
+    synchronized int count() {
+      return count;
+    }
+
+    synchronized String head() {
+      return ConfigHash.configHash(current);
+    }
+  }
+
+  /** The hash the node in {@code cacheDir} last sent in a ping, or null. */
+  private String reported(Path cacheDir) throws IOException {
+    Path idFile = cacheDir.resolve("node.id");
+    if (!Files.exists(idFile)) {
+      return null;
+    }
+    return cp.lastReportedHash(Files.readString(idFile, UTF_8).trim()).orElse(null);
   }
 
   private String[] childArgs(Path cacheDir) {
