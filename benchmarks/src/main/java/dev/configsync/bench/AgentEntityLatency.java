@@ -1,7 +1,6 @@
 package dev.configsync.bench;
 
 import dev.configsync.cp.ControlPlaneServer;
-import dev.configsync.cp.InMemoryConfigStore;
 import dev.configsync.cp.PublishResult;
 import dev.configsync.testkit.TestPki;
 import java.io.BufferedReader;
@@ -47,7 +46,8 @@ final class AgentEntityLatency implements Measurement {
     LinkedBlockingQueue<Applied> applied = new LinkedBlockingQueue<>();
     List<Double> times = new ArrayList<>();
     int deltas = 0;
-    try (ControlPlaneServer cp = CpRig.startWithAdmin(pki, new InMemoryConfigStore(), 1L << 20)) {
+    try (ControlPlaneServer cp =
+        CpRig.startWithAdmin(pki, CpRig.fileStore("agentput", 1L << 20), 1L << 20)) {
       Process agent =
           SizingMeasurement.agentProcess(
                   root, pki, SizingMeasurement.Candidate.shipped(), cp, dir, dir.resolve("gc.log"))
@@ -115,7 +115,8 @@ final class AgentEntityLatency implements Measurement {
             GOAL_MILLIS,
             String.format(
                 Locale.ROOT,
-                "the shipped agent (bin/configsync-agent, launcher defaults) as a process, mTLS"
+                "control plane with a FileConfigStore (fsync); the shipped agent (bin/configsync-agent,"
+                    + " launcher defaults) as a process, mTLS"
                     + " loopback; PUT /config/routes/{id} sent -> its snapshot_applied line read"
                     + " from its stdout; p50 %s ms, max %s ms; %d of %d came as deltas; load"
                     + " average %s",

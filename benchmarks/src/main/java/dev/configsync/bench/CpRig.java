@@ -204,6 +204,17 @@ final class CpRig {
     return String.format(Locale.ROOT, "%.0f KiB", bytes / 1024.0);
   }
 
+  /**
+   * A {@link dev.configsync.cp.FileConfigStore} in a new temporary directory: what {@code
+   * configsync-cp --store} runs, durable writes included.
+   */
+  static dev.configsync.cp.FileConfigStore fileStore(String name, long maxPayloadBytes)
+      throws IOException {
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("configsync-bench-" + name);
+    dir.toFile().deleteOnExit();
+    return dev.configsync.cp.FileConfigStore.open(dir, maxPayloadBytes);
+  }
+
   /** The configuration size as the table names it: "1 MB", "16 MB", "64 KB". */
   static String workload(int bytes) {
     return bytes >= 1 << 20 ? (bytes >> 20) + " MB" : (bytes >> 10) + " KB";

@@ -52,7 +52,7 @@ final class EntityPutMeasurement implements Measurement {
     List<Double> wire = new ArrayList<>();
     int fullFrames = 0;
     try (ControlPlaneServer cp =
-        CpRig.startWithAdmin(pki, new CpRig.CapturingStore(), MAX_PAYLOAD)) {
+        CpRig.startWithAdmin(pki, CpRig.fileStore("entity", MAX_PAYLOAD), MAX_PAYLOAD)) {
       ConfigSyncClient client =
           CpRig.declarePlugins(ConfigSyncClient.builder())
               .controlPlane(CpRig.uri(cp))
@@ -108,7 +108,8 @@ final class EntityPutMeasurement implements Measurement {
             TIME_GOAL,
             String.format(
                 Locale.ROOT,
-                "PUT /config/routes/{id} on the admin API (HTTP/1.1, loopback) to the node's"
+                "control plane with a FileConfigStore (fsync); PUT /config/routes/{id} on the admin API"
+                    + " (HTTP/1.1, loopback) to the node's"
                     + " onSnapshot, one route changed; the PUT's answer came after %s ms (the"
                     + " control plane's publish); %d of %d messages were whole frames; median of"
                     + " %d",

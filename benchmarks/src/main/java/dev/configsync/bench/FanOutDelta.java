@@ -47,7 +47,8 @@ final class FanOutDelta implements Measurement {
     List<Double> answers = new ArrayList<>();
     int frameBytes = 0;
     int wholeFrames = 0;
-    try (ControlPlaneServer cp = CpRig.startWithAdmin(pki, new CpRig.CapturingStore(), 64L << 20);
+    try (ControlPlaneServer cp =
+            CpRig.startWithAdmin(pki, CpRig.fileStore("fanoutdelta", 64L << 20), 64L << 20);
         TlsPairs floorPairs = new TlsPairs(pki, n)) {
       for (int i = 0; i < n; i++) {
         handshakes.acquire();
@@ -107,7 +108,8 @@ final class FanOutDelta implements Measurement {
             2,
             String.format(
                 Locale.ROOT,
-                "1 MB configuration; PUT /config/routes/{id} sent -> the control plane lists all"
+                "1 MB configuration, control plane with a FileConfigStore (fsync); PUT"
+                    + " /config/routes/{id} sent -> the control plane lists all"
                     + " %d nodes on the new hash; the PUT's answer after %s ms; frame %d bytes"
                     + " (%d of %d publishes sent whole frames); median of %d",
                 n,

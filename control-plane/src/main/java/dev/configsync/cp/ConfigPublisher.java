@@ -7,6 +7,7 @@ import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.Gzip;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.DeltaFrame;
 import dev.configsync.internal.delta.IndexedConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -108,7 +110,11 @@ final class ConfigPublisher {
       synchronized (publishLock) {
         sequence = 1;
         outlet.publish(restored);
-        remember(restored, 0);
+        // The store's number of it (its revision, or the file store's count), so that versions
+        // only grow across restarts; 0 for a store without numbers.
+        long revision = store.loadedRevision();
+        servedRevision = Math.max(servedRevision, revision);
+        remember(restored, revision);
       }
       log.info(
           "Loaded configuration {} (published {}) from {}",
@@ -116,7 +122,18 @@ final class ConfigPublisher {
           restored.publishedAt(),
           store.describe());
     }
-    store.watch(this::acceptFromStore);
+    store.watch(
+        new ConfigStore.Listener() {
+          @Override
+          public void changed(byte[] payload, String hash, long revision) {
+            acceptFromStore(payload, hash, revision, null);
+          }
+
+          @Override
+          public void changed(byte[] payload, String hash, long revision, byte @Nullable [] delta) {
+            acceptFromStore(payload, hash, revision, delta);
+          }
+        });
   }
 
   private Published decodeStored(byte[] payload) throws IOException {
@@ -316,7 +333,9 @@ final class ConfigPublisher {
                 + maxPayloadBytes
                 + " (maxPayloadBytes, Kong's cluster_max_payload)");
       }
-      long revision = save(frame, hashes.config(), current, currentHash);
+      long revision =
+          save(
+              frame, hashes.config(), current, currentHash, change == null ? null : change.frame());
       // A successful compare-and-set is newer than everything committed before it, so its revision
       // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
@@ -453,9 +472,14 @@ final class ConfigPublisher {
   }
 
   /** Saves a frame in the store (publishLock held); each store failure becomes its exception. */
-  private long save(byte[] frame, String hash, @Nullable Published current, String currentHash) {
+  private long save(
+      byte[] frame,
+      String hash,
+      @Nullable Published current,
+      String currentHash,
+      byte @Nullable [] delta) {
     try {
-      return store.save(frame, hash, current == null ? null : current.hash());
+      return store.save(frame, hash, current == null ? null : current.hash(), delta);
     } catch (ConfigOutcomeUnknownException e) {
       log.warn(
           "The outcome of publishing configuration {} is unknown: {}; still serving {} until the"
@@ -500,13 +524,15 @@ final class ConfigPublisher {
    * is ignored (this replica's own publish coming back, or an older one overtaken by a newer
    * publish), so the replica never goes back. Runs on the store's thread.
    */
-  private void acceptFromStore(byte[] payload, String hash, long revision) {
+  private void acceptFromStore(
+      byte[] payload, String hash, long revision, byte @Nullable [] delta) {
     if (closed || revision <= servedRevision) {
       return;
     }
+    FromChange fromChange = delta == null ? null : fromChange(payload, hash, delta);
     Published decoded;
     try {
-      decoded = decodeStored(payload);
+      decoded = fromChange != null ? fromChange.published() : decodeStored(payload);
     } catch (IOException | RuntimeException e) {
       Published current = outlet.latest();
       log.error(
@@ -536,7 +562,15 @@ final class ConfigPublisher {
               decoded.config(),
               decoded.plugins(),
               decoded.publishedAt());
-      outlet.publish(published);
+      if (fromChange != null && latest != null && latest.hash().equals(fromChange.baseHash())) {
+        // This replica's nodes on the configuration before are sent the writer's change as is.
+        indexed = fromChange.config();
+        outlet.publish(
+            published,
+            new ConfigHistory.Change(fromChange.baseHash(), Objects.requireNonNull(delta)));
+      } else {
+        outlet.publish(published);
+      }
       remember(published, revision);
       log.info(
           "Configuration {} (store revision {}) taken from {}, where another replica or an earlier"
@@ -545,6 +579,47 @@ final class ConfigPublisher {
           revision,
           store.describe(),
           fanOut(published));
+    }
+  }
+
+  /** A configuration taken from the store by applying its writer's change. */
+  private record FromChange(Published published, IndexedConfig config, String baseHash) {}
+
+  /**
+   * The configuration the store's {@code delta} makes from the one in force, when the change
+   * applies to it and gives exactly {@code hash} and its announced hashes; null otherwise (the
+   * whole payload is decoded then). Saves decoding and hashing the whole payload: only the changed
+   * parts are hashed again. Runs on the store's thread.
+   */
+  private @Nullable FromChange fromChange(byte[] payload, String hash, byte[] delta) {
+    Published latest = outlet.latest();
+    if (latest == null) {
+      return null;
+    }
+    try {
+      DeltaFrame frame =
+          DeltaFrame.parse(Json.readFrozen(Gzip.decompress(delta, maxInflatedBytes)));
+      if (!frame.baseHash().equals(latest.hash()) || !frame.targetHash().equals(hash)) {
+        return null;
+      }
+      IndexedConfig base = currentIndexed().orElse(null);
+      if (base == null || !base.hashes().config().equals(latest.hash())) {
+        return null;
+      }
+      IndexedConfig config = base.apply(frame.changes(), frame.hashes()).config();
+      JsonNode table = config.table();
+      Instant at = Instant.ofEpochMilli((long) (frame.timestampSeconds() * 1000));
+      return new FromChange(
+          new Published(0, config.hashes(), payload, table, Compatibility.pluginsUsed(table), at),
+          config,
+          frame.baseHash());
+    } catch (IOException | RuntimeException e) {
+      log.debug(
+          "The store's change to {} does not apply to {} ({}); reading the whole configuration",
+          hash,
+          latest.hash(),
+          e.toString());
+      return null;
     }
   }
 

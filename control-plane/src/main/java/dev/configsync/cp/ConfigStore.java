@@ -72,6 +72,37 @@ public interface ConfigStore extends AutoCloseable {
   }
 
   /**
+   * As {@link #save(byte[], String, String)}, with the change that takes the expected previous
+   * configuration to this one, so that a shared store can keep it beside the configuration and hand
+   * it to the other writers ({@link Listener#changed(byte[], String, long, byte[])}): they apply it
+   * to the configuration they hold instead of decoding and hashing the whole payload again. The
+   * store keeps the bytes as they are, and may leave a change out (for example one too large for
+   * one write); it never keeps a change without its configuration. The default ignores the change.
+   *
+   * @param delta the gzip {@code reconfigure_delta} frame from the configuration whose hash is
+   *     {@code expectedPreviousHash} to this one (its base hash, target hashes and change set), or
+   *     null when there is none
+   * @return as {@link #save(byte[], String, String)}
+   * @throws IOException as {@link #save(byte[], String, String)}
+   */
+  default long save(
+      byte[] payload, String hash, @Nullable String expectedPreviousHash, byte @Nullable [] delta)
+      throws IOException {
+    return save(payload, hash, expectedPreviousHash);
+  }
+
+  /**
+   * The store's revision of the configuration the last {@link #load} returned (comparable with
+   * those {@link #save(byte[], String, String)} returns), or 0 when nothing was loaded or the store
+   * has no revisions (the default). A store whose revisions survive a restart ({@link
+   * FileConfigStore}, a shared store) lets the control plane number the configuration it restores
+   * as it was numbered before, so that versions only grow across restarts.
+   */
+  default long loadedRevision() {
+    return 0;
+  }
+
+  /**
    * Starts telling {@code listener} of every configuration that another writer saves after the one
    * {@link #load} returned (or the last one this store told of). Called once, after {@link #load}.
    * The store calls the listener from one thread of its own, one call at a time, in the order the
@@ -116,6 +147,20 @@ public interface ConfigStore extends AutoCloseable {
      *     returns them: the control plane takes it only when it is above the revision it serves
      */
     void changed(byte[] payload, String hash, long revision);
+
+    /**
+     * As {@link #changed(byte[], String, long)}, with the change its writer saved with it ({@link
+     * ConfigStore#save(byte[], String, String, byte[])}), when the store kept one: the gzip {@code
+     * reconfigure_delta} frame from the configuration the store held just before this revision. A
+     * listener that holds that base configuration may apply the change (checking the target hashes)
+     * instead of decoding {@code payload}; on any mismatch it uses {@code payload}. The default
+     * ignores the change.
+     *
+     * @param delta the change to this configuration from the one before it in the store, or null
+     */
+    default void changed(byte[] payload, String hash, long revision, byte @Nullable [] delta) {
+      changed(payload, hash, revision);
+    }
   }
 
   /**

@@ -1,10 +1,23 @@
 package dev.configsync.cp;
 
+import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
+import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
+import static java.nio.file.StandardOpenOption.CREATE_NEW;
+import static java.nio.file.StandardOpenOption.READ;
+import static java.nio.file.StandardOpenOption.WRITE;
+
 import dev.configsync.cache.FileSnapshotStore;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link ConfigStore} on a local file: {@code <directory>/config.json.gz}, written the same
@@ -16,6 +29,13 @@ import java.util.Optional;
  * be recovered by copying the cache of any healthy node into its store directory, and the store's
  * file can seed a node by hand ({@code configsync-agent load}).
  *
+ * <p><b>Versions.</b> Each save is numbered one above the last ({@link #save(byte[], String,
+ * String)} returns the number, the control plane's {@code version}), and the number is kept in
+ * {@code <directory>/config.version}, written durably before the configuration is renamed into
+ * place: the numbers only grow across restarts. A crash between the two leaves the number one ahead
+ * of the configuration, which costs a gap, never a number used twice. A directory without that file
+ * (written by an older version, or copied from a node) numbers from 1.
+ *
  * <p>Entity edits are saved ahead of their whole payload ({@link #saveChange}): their change frames
  * go to {@code config.journal} beside it, in the data plane cache's journal format, and {@link
  * #load} replays them. A journal that belongs to another {@code config.json.gz} (one copied in from
@@ -24,14 +44,24 @@ import java.util.Optional;
  * <p>Thread-safe. One control plane per directory.
  */
 public final class FileConfigStore implements ConfigStore {
+  /** The file, beside {@code config.json.gz}, that holds the number of the last save. */
+  static final String VERSION_FILE = "config.version";
+
   /** A stored payload or change inflates to at most this many times the payload limit. */
   private static final long INFLATE_RATIO = 64;
 
   private final FileSnapshotStore files;
+  private final Path versionFile;
   private final long maxBytes;
+  private long version; // guarded by this: the number of the last save (or of the stored one)
+  private long loadedRevision; // guarded by this
+  // The configuration saved last as a change (saveChange), until its whole payload is saved.
+  private @Nullable String journaledHash; // guarded by this
 
-  private FileConfigStore(FileSnapshotStore files, long maxBytes) {
+  private FileConfigStore(FileSnapshotStore files, Path versionFile, long version, long maxBytes) {
     this.files = files;
+    this.versionFile = versionFile;
+    this.version = version;
     this.maxBytes = maxBytes;
   }
 
@@ -41,10 +71,14 @@ public final class FileConfigStore implements ConfigStore {
    *
    * @param maxBytes the largest payload read back at start-up; at least the control plane's maximum
    *     payload
-   * @throws IOException when the directory cannot be created or written
+   * @throws IOException when the directory cannot be created or written, or its {@code
+   *     config.version} is damaged
    */
   public static FileConfigStore open(Path directory, long maxBytes) throws IOException {
-    return new FileConfigStore(FileSnapshotStore.open(directory, maxBytes), maxBytes);
+    FileSnapshotStore files = FileSnapshotStore.open(directory, maxBytes);
+    Path versionFile = files.file().resolveSibling(VERSION_FILE);
+    deleteTemporaryFiles(versionFile);
+    return new FileConfigStore(files, versionFile, readVersion(versionFile), maxBytes);
   }
 
   /** The file that holds the configuration: {@code <directory>/config.json.gz}. */
@@ -59,26 +93,68 @@ public final class FileConfigStore implements ConfigStore {
   @Override
   public Optional<byte[]> load() throws IOException {
     Optional<byte[]> stored = files.read();
+    long number;
+    synchronized (this) {
+      number = version;
+    }
     if (stored.isEmpty()) {
       return stored;
     }
     List<byte[]> changes = files.journal();
-    if (changes.isEmpty()) {
-      return stored;
+    byte[] result = stored.get();
+    if (!changes.isEmpty()) {
+      try {
+        result = JournalReplay.replay(result, changes, maxBytes * INFLATE_RATIO, describe());
+        files.write(result);
+      } catch (IOException | RuntimeException e) {
+        // the payload itself is damaged: the control plane says so when it reads it
+      }
     }
-    byte[] replayed;
-    try {
-      replayed = JournalReplay.replay(stored.get(), changes, maxBytes * INFLATE_RATIO, describe());
-    } catch (IOException | RuntimeException e) {
-      return stored; // the payload itself is damaged: the control plane says so when it reads it
+    synchronized (this) {
+      loadedRevision = number;
     }
-    files.write(replayed);
-    return Optional.of(replayed);
+    return Optional.of(result);
   }
 
+  /** The number of the stored configuration when {@link #load} read it (0 when none). */
+  @Override
+  public synchronized long loadedRevision() {
+    return loadedRevision;
+  }
+
+  /**
+   * Saves the configuration durably: the whole payload of the configuration last saved as a change
+   * ({@link #saveChange}) keeps that change's number and empties the journal; any other is numbered
+   * as by {@link #save(byte[], String, String)}.
+   */
   @Override
   public void save(byte[] payload, String hash) throws IOException {
+    synchronized (this) {
+      if (hash.equals(journaledHash)) {
+        files.write(payload);
+        journaledHash = null;
+        return;
+      }
+    }
+    long unused = save(payload, hash, null);
+  }
+
+  /**
+   * Saves the configuration durably, numbered one above the last save (also across restarts); the
+   * expectation is not checked (one writer).
+   *
+   * @return the number of this save
+   */
+  @Override
+  public synchronized long save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
+      throws IOException {
+    long next = version + 1;
+    // The number first: a crash before the configuration's rename leaves a gap, never a reuse.
+    writeVersion(versionFile, next);
+    version = next;
+    journaledHash = null;
     files.write(payload);
+    return next;
   }
 
   /**
@@ -86,15 +162,105 @@ public final class FileConfigStore implements ConfigStore {
    * record checksummed, bound to the payload it follows: the data plane cache's journal format), so
    * that it is durable before the whole payload is compressed; the next {@link #save} empties the
    * journal. Returns -1, saving nothing, when the journal cannot take it now (it is over the size
-   * limit, or a write failed and the next whole save has not succeeded yet).
+   * limit, or a write failed and the next whole save has not succeeded yet). The change is numbered
+   * like a save, and its number is written first: a crash before the append costs a gap, never a
+   * number used twice.
+   *
+   * @return the number of this change, or -1
    */
   @Override
-  public long saveChange(byte[] delta, String hash, String previousHash) throws IOException {
-    return files.append(delta) ? 0 : -1;
+  public synchronized long saveChange(byte[] delta, String hash, String previousHash)
+      throws IOException {
+    long next = version + 1;
+    writeVersion(versionFile, next);
+    version = next;
+    if (!files.append(delta)) {
+      return -1;
+    }
+    journaledHash = hash;
+    return next;
   }
 
   @Override
   public String describe() {
     return "file " + files.file();
+  }
+
+  // ---- config.version --------------------------------------------------------------------------
+
+  private static long readVersion(Path file) throws IOException {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.US_ASCII).trim();
+    } catch (NoSuchFileException e) {
+      return 0;
+    }
+    try {
+      long v = Long.parseLong(text);
+      if (v < 0) {
+        throw new NumberFormatException("negative");
+      }
+      return v;
+    } catch (NumberFormatException e) {
+      throw new IOException(
+          file
+              + " does not hold a version number ("
+              + e.getMessage()
+              + "); write the last version the admin API answered into it, or delete it to"
+              + " number from 1 again",
+          e);
+    }
+  }
+
+  /** Replaces the version file durably: temporary file, fsync, atomic rename, directory fsync. */
+  private static void writeVersion(Path file, long v) throws IOException {
+    Path directory = directoryOf(file);
+    Path temp = directory.resolve(tempName(file, System.nanoTime()));
+    try {
+      try (FileChannel channel = FileChannel.open(temp, Set.of(CREATE_NEW, WRITE))) {
+        ByteBuffer buffer = ByteBuffer.wrap((v + "\n").getBytes(StandardCharsets.US_ASCII));
+        while (buffer.hasRemaining()) {
+          channel.write(buffer);
+        }
+        channel.force(true);
+      }
+      Files.move(temp, file, ATOMIC_MOVE, REPLACE_EXISTING);
+    } catch (IOException | RuntimeException e) {
+      try {
+        Files.deleteIfExists(temp);
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    try (FileChannel dir = FileChannel.open(directory, READ)) {
+      dir.force(true);
+    } catch (IOException e) {
+      if (!System.getProperty("os.name", "").startsWith("Windows")) {
+        throw e; // Windows cannot open a directory to force it
+      }
+    }
+  }
+
+  private static Path directoryOf(Path file) throws IOException {
+    Path directory = file.toAbsolutePath().getParent();
+    if (directory == null) {
+      throw new IOException(file + " has no parent directory");
+    }
+    return directory;
+  }
+
+  private static String tempName(Path file, long unique) {
+    return "." + file.getFileName() + "." + Long.toHexString(unique) + ".tmp";
+  }
+
+  /** Temporary version files left by a write that a crash interrupted. */
+  private static void deleteTemporaryFiles(Path file) throws IOException {
+    String start = "." + file.getFileName() + ".";
+    try (var entries = Files.newDirectoryStream(directoryOf(file), start + "*.tmp")) {
+      for (Path temp : entries) {
+        Files.deleteIfExists(temp);
+      }
+    }
   }
 }

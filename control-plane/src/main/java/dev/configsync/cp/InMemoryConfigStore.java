@@ -6,7 +6,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * A {@link ConfigStore} in memory: the control plane starts empty after every restart. Suits
  * embedders that publish their configuration from their own source of truth at start-up, and tests.
- * Thread-safe.
+ * It has no revisions: the control plane numbers its publishes itself, from 1 after each start (see
+ * {@link PublishResult#version()}). Thread-safe.
  */
 public final class InMemoryConfigStore implements ConfigStore {
   private volatile byte @Nullable [] payload;

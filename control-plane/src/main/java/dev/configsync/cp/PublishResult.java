@@ -14,9 +14,11 @@ import java.time.Instant;
  * @param payloadBytes the size of the compressed frame every node is sent
  * @param version where the configuration in force stands in the order of publishes, as {@link
  *     ConfigVersion#revision()} gives it: etcd's revision of the write for a shared store (it only
- *     grows, across replicas and restarts); for a store without revisions, this control plane's
- *     count of the configurations it took since it started (it grows while the process lives, and
- *     starts again at 1 after a restart)
+ *     grows, across replicas and restarts); {@link FileConfigStore}'s number of the save, kept
+ *     beside the file (it only grows, across restarts too); for a store without revisions ({@link
+ *     InMemoryConfigStore}), this control plane's count of the configurations it took since it
+ *     started (it grows while the process lives, and starts again at 1 after a restart, when the
+ *     store is empty again anyway)
  */
 public record PublishResult(
     ConfigHashes hashes, boolean changed, Instant publishedAt, int payloadBytes, long version) {

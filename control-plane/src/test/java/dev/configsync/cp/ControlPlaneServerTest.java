@@ -203,6 +203,59 @@ class ControlPlaneServerTest {
   }
 
   @Test
+  void versionsOnlyGrowAcrossARestartWithTheFileStore() throws Exception {
+    Path store = dir.resolve("cp-store");
+    f.start(b -> b.configStore(openStore(store)));
+    long first = f.cp.publish(config(1)).version();
+    long second = f.cp.publish(config(2)).version();
+    assertThat(second).isGreaterThan(first);
+    f.cp.close();
+
+    FileConfigStore reopened = openStore(store);
+    assertThat(reopened.load()).isPresent();
+    assertThat(reopened.loadedRevision()).isEqualTo(second);
+    f.cp = f.builder().configStore(reopened).start();
+    long third = f.cp.publish(config(3)).version();
+    assertThat(third).isGreaterThan(second);
+    assertThat(f.cp.history(10).get(0).revision()).isEqualTo(third);
+  }
+
+  @Test
+  void theFileStoreNumbersItsSavesAndKeepsTheNumberBesideTheFile() throws Exception {
+    Path store = dir.resolve("cp-store");
+    FileConfigStore files = openStore(store);
+    assertThat(files.load()).isEmpty();
+    assertThat(files.loadedRevision()).isZero();
+    byte[] frame = new byte[] {0x1f, (byte) 0x8b, 0};
+    assertThat(files.save(frame, "a", null)).isEqualTo(1);
+    assertThat(files.save(frame, "b", "a")).isEqualTo(2);
+    assertThat(java.nio.file.Files.readString(store.resolve("config.version")).trim())
+        .isEqualTo("2");
+    // A crash after the number was written and before the configuration's rename: a gap, never
+    // a number used twice.
+    java.nio.file.Files.writeString(store.resolve("config.version"), "5\n");
+    java.nio.file.Files.writeString(store.resolve(".config.version.1a2b.tmp"), "9");
+    FileConfigStore reopened = openStore(store);
+    assertThat(store.resolve(".config.version.1a2b.tmp")).doesNotExist();
+    assertThat(reopened.load()).isPresent();
+    assertThat(reopened.loadedRevision()).isEqualTo(5);
+    assertThat(reopened.save(frame, "c", "b")).isEqualTo(6);
+    java.nio.file.Files.writeString(store.resolve("config.version"), "garbage");
+    assertThatThrownBy(() -> FileConfigStore.open(store, 64 << 20))
+        .isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining("config.version")
+        .hasMessageContaining("does not hold a version number");
+  }
+
+  private static FileConfigStore openStore(Path directory) {
+    try {
+      return FileConfigStore.open(directory, 64 << 20);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  @Test
   void aDamagedStoreStopsTheControlPlaneFromStartingRatherThanStartingEmpty() throws Exception {
     Path store = dir.resolve("cp-store");
     java.nio.file.Files.createDirectories(store);

@@ -65,14 +65,16 @@ class FileConfigStoreJournalTest {
   void changesSavedAheadAreReplayedByTheNextStartAndCompacted() throws Exception {
     FileConfigStore store = storeWithA();
     assertThat(store.saveChange(change(A, B), ConfigHash.configHash(B), ConfigHash.configHash(A)))
-        .isZero();
+        .as("numbered like saves, after the whole save of A (1)")
+        .isEqualTo(2);
     assertThat(store.saveChange(change(B, C), ConfigHash.configHash(C), ConfigHash.configHash(B)))
-        .isZero();
+        .isEqualTo(3);
     assertThat(dir.resolve("config.journal")).exists();
     // No whole save followed: the process died here.
 
     FileConfigStore reopened = FileConfigStore.open(dir, MAX);
     assertThat(hashOf(reopened.load().orElseThrow())).isEqualTo(ConfigHash.configHash(C));
+    assertThat(reopened.loadedRevision()).isEqualTo(3);
     assertThat(dir.resolve("config.journal")).doesNotExist();
     assertThat(hashOf(FileConfigStore.open(dir, MAX).load().orElseThrow()))
         .isEqualTo(ConfigHash.configHash(C));
@@ -85,8 +87,11 @@ class FileConfigStoreJournalTest {
     store.save(HybridProtocol.reconfigure(B, 2.0), ConfigHash.configHash(B));
 
     assertThat(dir.resolve("config.journal")).doesNotExist();
-    assertThat(hashOf(FileConfigStore.open(dir, MAX).load().orElseThrow()))
-        .isEqualTo(ConfigHash.configHash(B));
+    FileConfigStore reopened = FileConfigStore.open(dir, MAX);
+    assertThat(hashOf(reopened.load().orElseThrow())).isEqualTo(ConfigHash.configHash(B));
+    assertThat(reopened.loadedRevision())
+        .as("the whole save keeps the change's number")
+        .isEqualTo(2);
   }
 
   @Test

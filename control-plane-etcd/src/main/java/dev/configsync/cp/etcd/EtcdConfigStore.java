@@ -35,18 +35,23 @@ import org.jspecify.annotations.Nullable;
  *     .build();
  * ControlPlaneServer cp = ControlPlaneServer.builder()
  *     .tls(...)
- *     .configStore(etcd)        // publishes: one compare-and-set transaction
+ *     .configStore(etcd)        // publishes: chunks, then one compare-and-set transaction
  *     .fleetDirectory(etcd)     // GET /clustering/data-planes lists the whole fleet
  *     .start();
  * }</pre>
  *
- * <p><b>Configuration.</b> A publish writes the gzip frame and its hash ({@code <prefix>config},
- * {@code <prefix>config-hash}) in one transaction that also checks that the stored configuration is
- * still the one this replica replaces; if another replica published first, nothing is written and
- * the publish fails with a {@link ConfigConflictException} (the admin API's 409). Every replica
- * watches the prefix and hands what others publish to its control plane, which sends it to its own
- * nodes at once. A watch that broke resumes from the last revision it saw; when etcd compacted that
- * revision away, the replica reloads the latest state instead.
+ * <p><b>Configuration.</b> A publish writes the gzip frame (in chunks of at most 512 KiB under
+ * {@code <prefix>~blobs/} when it is larger, each in its own request, so that etcd's request limit
+ * bounds a chunk and not the configuration), then commits the frame or the manifest of its chunks
+ * ({@code <prefix>config}), its hash ({@code <prefix>config-hash}), its history entry and its
+ * change in one transaction that also checks that the stored configuration is still the one this
+ * replica replaces; if another replica published first, nothing is committed and the publish fails
+ * with a {@link ConfigConflictException} (the admin API's 409). Chunks that no configuration in
+ * force needs any more (replaced ones, and those of a publish that never committed) are deleted
+ * after the next publish. Every replica watches the prefix and hands what others publish to its
+ * control plane, which sends it to its own nodes at once. A watch that broke resumes from the last
+ * revision it saw; when etcd compacted that revision away, the replica reloads the latest state
+ * instead.
  *
  * <p><b>Fleet.</b> Each replica writes its data planes under {@code <prefix>nodes/<replica>/},
  * attached to a lease it keeps alive: when a replica crashes, its entries disappear once the lease
@@ -83,9 +88,9 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   private final SharedConfig config;
   private final SharedFleet fleet;
 
-  private EtcdConfigStore(EtcdSettings settings) {
+  private EtcdConfigStore(EtcdSettings settings, int chunkBytes) {
     this.session = new EtcdSession(settings);
-    this.config = new SharedConfig(session);
+    this.config = new SharedConfig(session, chunkBytes);
     this.fleet = new SharedFleet(session);
     session.add(fleet);
     session.add(config);
@@ -119,6 +124,12 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     long unused = save(payload, hash, config.knownHash());
   }
 
+  /** etcd's revision of the configuration {@link #load} returned, 0 when etcd held none. */
+  @Override
+  public long loadedRevision() {
+    return config.loadedRevision();
+  }
+
   /**
    * Writes the configuration in one compare-and-set transaction, with its entry in the publish
    * history ({@code <prefix>history/<revision it replaces>}, so that exactly one write can replace
@@ -134,7 +145,19 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   @Override
   public long save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
       throws IOException {
-    return config.save(payload, hash, expectedPreviousHash);
+    return config.save(payload, hash, expectedPreviousHash, null);
+  }
+
+  /**
+   * As {@link #save(byte[], String, String)}, with the change in the same transaction (under {@code
+   * <prefix>changes/<revision it replaces>}, the newest 16 kept) when it is at most 512 KiB; the
+   * other replicas' listeners get it with the configuration.
+   */
+  @Override
+  public long save(
+      byte[] payload, String hash, @Nullable String expectedPreviousHash, byte @Nullable [] delta)
+      throws IOException {
+    return config.save(payload, hash, expectedPreviousHash, delta);
   }
 
   /**
@@ -250,8 +273,16 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
     private Duration flushInterval = Duration.ofSeconds(1);
     private Duration unavailableAfter = Duration.ofSeconds(5);
     private @Nullable SSLContext ssl;
+    private int chunkBytes = SharedConfig.CHUNK_BYTES;
 
     private Builder() {}
+
+    /** The largest value written in one request (tests use small ones); default 512 KiB. */
+    Builder chunkBytes(int bytes) {
+      require(bytes >= 1024, "chunkBytes must be at least 1024: " + bytes);
+      this.chunkBytes = bytes;
+      return this;
+    }
 
     /**
      * The client URLs of the etcd members ({@code http://host:2379}, or {@code https://} with
@@ -425,7 +456,8 @@ public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
               requestTimeout,
               flushInterval,
               unavailableAfter,
-              ssl));
+              ssl),
+          chunkBytes);
     }
 
     private static String defaultReplicaName() {

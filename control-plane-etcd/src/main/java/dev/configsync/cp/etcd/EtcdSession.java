@@ -50,9 +50,9 @@ import org.slf4j.LoggerFactory;
  * One replica's connection to etcd, shared by its {@link SharedConfig} and its {@link SharedFleet}:
  * the client ({@link EtcdClient}, one gRPC channel), etcd's health as this replica sees it, the
  * lease that keeps this replica listed (kept alive on a LeaseKeepAlive stream), the watch of the
- * whole prefix (a Watch stream, resumed from the next revision after a break), and the two threads
- * that do the background work. The parts do not talk to etcd by other means, so health is judged on
- * every call.
+ * prefix but the chunks of large frames (a Watch stream, resumed from the next revision after a
+ * break), and the two threads that do the background work. The parts do not talk to etcd by other
+ * means, so health is judged on every call.
  *
  * <p><b>Threads.</b> The unary calls ({@link #range}, {@link #put}, {@link #txn}, ...) and {@link
  * #unavailable} are safe from any thread. The lease, the replica heartbeat and every part's {@link
@@ -393,6 +393,7 @@ final class EtcdSession {
   private void watchLoop() {
     long backoffMillis = 50;
     String prefix = settings.prefix();
+    ByteString end = bytes(settings.watchedEnd());
     Duration silence =
         settings.leaseTtl().dividedBy(3).plus(settings.requestTimeout().multipliedBy(2));
     while (!closed) {
@@ -408,7 +409,7 @@ final class EtcdSession {
                 .setCreateRequest(
                     WatchCreateRequest.newBuilder()
                         .setKey(bytes(prefix))
-                        .setRangeEnd(EtcdClient.prefixEnd(prefix))
+                        .setRangeEnd(end)
                         .setStartRevision(watchFrom))
                 .build());
         log.debug("etcd watch from revision {}", watchFrom);
@@ -514,14 +515,17 @@ final class EtcdSession {
     }
   }
 
-  /** Reads the whole prefix: the configuration, the fleet, the aggregates. */
+  /**
+   * Reads the whole prefix but the chunks of large frames: the configuration, the fleet, the
+   * aggregates.
+   */
   private void reload() throws IOException {
     String prefix = settings.prefix();
     RangeResponse answer =
         range(
             RangeRequest.newBuilder()
                 .setKey(bytes(prefix))
-                .setRangeEnd(EtcdClient.prefixEnd(prefix))
+                .setRangeEnd(bytes(settings.watchedEnd()))
                 .build());
     long revision = answer.getHeader().getRevision();
     replicas.clear();

@@ -28,10 +28,14 @@ import dev.configsync.cp.etcd.internal.rpc.TxnResponse;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -41,18 +45,39 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The configuration the replicas share, as kept in etcd: the gzip frame and its hash ({@code
- * <prefix>config}, {@code <prefix>config-hash}), written by a compare-and-set transaction with its
- * entry in the publish history ({@code <prefix>history/<revision it replaces>}); and the
- * configurations other replicas publish, from the session's watch. The {@link ConfigStore} half of
- * {@link EtcdConfigStore}.
+ * The configuration the replicas share, as kept in etcd, and the configurations other replicas
+ * publish, from the session's watch. The {@link ConfigStore} half of {@link EtcdConfigStore}.
+ *
+ * <p><b>Layout.</b> {@code <prefix>config} holds the gzip frame itself when it is at most {@code
+ * chunkBytes} (512 KiB), else a manifest (JSON: {@code hash}, {@code sha256}, {@code bytes}, {@code
+ * chunks}) of the chunks that hold it, {@code <prefix>~blobs/<sha-256 of the frame>/<n>}, each at
+ * most {@code chunkBytes}. {@code <prefix>config-hash} holds the configuration hash; its
+ * mod_revision is what a publish compares. {@code <prefix>history/<revision it replaces>} records
+ * each publish, {@code <prefix>changes/<revision it replaces>} the change it made (a gzip {@code
+ * reconfigure_delta} frame) when its writer gave one that fits.
+ *
+ * <p><b>A publish</b> first writes the chunks of a large frame (one request each: etcd's request
+ * limit bounds a chunk, not the configuration; the keys are content-addressed, so writing one again
+ * is harmless), then commits in ONE compare-and-set transaction the pointer, the hash, the history
+ * entry and the change. Until that commits nothing refers to the chunks: a writer that dies or is
+ * refused between the two leaves the previous configuration in force and orphan chunks, which the
+ * next publish (of any replica) deletes. After each of its publishes a replica deletes every chunk
+ * that is not the new configuration's and was written before its commit ({@link #flush}): a chunk
+ * written after it belongs to a publish that has not committed yet (and that can only commit on top
+ * of this one), and each deletion compares the chunk's mod_revision, so a chunk written again
+ * meanwhile stays.
+ *
+ * <p><b>Reading</b> (start, watch, reload): the pointer, then its chunks at the pointer's own
+ * revision (so never a mix of two configurations), checked against the manifest's size and SHA-256.
+ * When etcd compacted that revision away, the latest pointer and its chunks are read instead.
  *
  * <p><b>Threads.</b> What this replica knows of the stored configuration (its revision and hash) is
  * guarded by this object's lock and never held across a call to etcd. {@link #save} is called from
  * one publishing thread at a time (the control plane serializes publishes), {@link #load} once at
  * start, {@link #history} from any thread. The watch side ({@link #onKey}, {@link #endOfBatch})
- * runs on the session's watch thread and calls the control plane's listener there, outside the
- * lock; {@link #flush} (history trimming) runs on the session's scheduler thread.
+ * runs on the session's watch thread, reads the chunks there and calls the control plane's listener
+ * there, outside the lock; {@link #flush} (history and change-log trimming, chunk collection) runs
+ * on the session's scheduler thread.
  */
 final class SharedConfig implements EtcdSession.Part {
   private static final Logger log = LoggerFactory.getLogger(SharedConfig.class);
@@ -61,46 +86,78 @@ final class SharedConfig implements EtcdSession.Part {
   /** How many publish history entries are kept in etcd. */
   static final int HISTORY_KEPT = ControlPlaneServer.MAX_HISTORY;
 
+  /** How many changes the change log keeps. */
+  static final int CHANGES_KEPT = 16;
+
+  /**
+   * The largest value a publish writes in one request (a chunk, a small frame, a change): a third
+   * of etcd's default request limit (1.5 MiB), so that a commit with a small frame and a change
+   * fits with room to spare.
+   */
+  static final int CHUNK_BYTES = 512 * 1024;
+
+  /** Chunk deletions per transaction (etcd allows 128 operations in one by default). */
+  private static final int DELETES_PER_TXN = 64;
+
   private final EtcdSession session;
   private final EtcdSettings keys;
+  private final int chunkBytes;
 
   // What this replica knows of the stored configuration; guarded by "this".
   private long knownRevision;
   private String knownHash = NO_HASH;
+  private long loadedRevision;
+  // The chunks to collect after this replica's last publish; guarded by "this".
+  private @Nullable Collect collect;
+  // The hash this replica is committing now, if any; guarded by "this" (notified when done).
+  private @Nullable String committing;
 
   private volatile ConfigStore.@Nullable Listener listener;
   private volatile boolean historyWritten; // the scheduler trims the history after a publish
 
-  // The watch thread's state: the newest configuration of the batch being handed over.
-  private byte @Nullable [] pending;
-  private long pendingRevision;
+  // The watch thread's state: the newest pointer and change of the batch being handed over.
+  private @Nullable KeyValue pendingPointer;
+  private @Nullable KeyValue pendingChange;
 
-  SharedConfig(EtcdSession session) {
+  /** Chunks written before {@code before}, of frames other than {@code keep}, are orphans. */
+  private record Collect(long before, String keep) {}
+
+  /** A configuration read from etcd: its frame, its hash and the revision of its pointer. */
+  @SuppressWarnings("ArrayRecordComponent") // handed over as it is, never modified
+  private record Stored(byte[] payload, String hash, long revision) {}
+
+  SharedConfig(EtcdSession session, int chunkBytes) {
     this.session = session;
     this.keys = session.settings();
+    this.chunkBytes = chunkBytes;
   }
 
   /** See {@link EtcdConfigStore#load()}. */
   Optional<byte[]> load() throws IOException {
-    RangeResponse answer;
+    Stored stored;
     try {
-      answer = session.range(range(keys.configKey()).build());
+      stored = readLatest();
     } catch (IOException e) {
       throw new IOException(
           "cannot read the configuration from " + session.describe() + ": " + e.getMessage(), e);
     }
     synchronized (this) {
-      if (answer.getKvsCount() == 0) {
+      if (stored == null) {
         knownRevision = 0;
         knownHash = NO_HASH;
+        loadedRevision = 0;
         return Optional.empty();
       }
-      KeyValue kv = answer.getKvs(0);
-      knownRevision = kv.getModRevision();
-      byte[] payload = kv.getValue().toByteArray();
-      knownHash = hashOf(payload);
-      return Optional.of(payload);
+      knownRevision = stored.revision();
+      knownHash = stored.hash();
+      loadedRevision = stored.revision();
+      return Optional.of(stored.payload());
     }
+  }
+
+  /** etcd's revision of the configuration {@link #load} returned, 0 when none. */
+  synchronized long loadedRevision() {
+    return loadedRevision;
   }
 
   /** The hash of the stored configuration as this replica knows it, or null when none. */
@@ -108,8 +165,10 @@ final class SharedConfig implements EtcdSession.Part {
     return knownHash.equals(NO_HASH) ? null : knownHash;
   }
 
-  /** See {@link EtcdConfigStore#save(byte[], String, String)}. */
-  long save(byte[] payload, String hash, @Nullable String expectedPreviousHash) throws IOException {
+  /** See {@link EtcdConfigStore#save(byte[], String, String, byte[])}. */
+  long save(
+      byte[] payload, String hash, @Nullable String expectedPreviousHash, byte @Nullable [] delta)
+      throws IOException {
     Optional<String> down = session.unavailable();
     if (down.isPresent()) {
       throw new IOException(
@@ -128,32 +187,45 @@ final class SharedConfig implements EtcdSession.Part {
       throw new ConfigConflictException(
           known, "etcd holds " + known + " (revision " + revision + "), not " + expected);
     }
+    // A large frame goes into chunks first; the commit below only points at them.
+    String blob = "";
+    ByteString pointer;
+    if (payload.length <= chunkBytes) {
+      pointer = ByteString.copyFrom(payload);
+    } else {
+      blob = sha256(payload);
+      pointer = bytes(writeChunks(payload, hash, blob).toString());
+    }
+    byte[] change = delta != null && delta.length <= chunkBytes ? delta : null;
+    if (delta != null && change == null) {
+      log.debug(
+          "The change to configuration {} is {} bytes, above {}: not kept in the change log",
+          hash,
+          delta.length,
+          chunkBytes);
+    }
+    // While this replica commits, its watch waits before reading the same configuration back (a
+    // large one costs a read of every chunk and a decode by the control plane, only to be ignored).
+    synchronized (this) {
+      committing = hash;
+    }
+    try {
+      return send(pointer, hash, revision, change, blob);
+    } finally {
+      synchronized (this) {
+        committing = null;
+        notifyAll();
+      }
+    }
+  }
+
+  /** Sends the commit until etcd says whether it replaced {@code revision} (see {@link #save}). */
+  private long send(
+      ByteString pointer, String hash, long revision, byte @Nullable [] change, String blob)
+      throws IOException {
     String replica = keys.replica();
     String entryKey = keys.historyKey(revision);
-    ObjectNode entry = JSON.createObjectNode();
-    entry
-        .put("hash", hash)
-        .put("replica", replica)
-        .put("published_at", session.clock().instant().toString());
-    TxnRequest.Builder txn = TxnRequest.newBuilder();
-    txn.addCompare(
-        Compare.newBuilder()
-            .setTarget(Compare.CompareTarget.MOD)
-            .setKey(bytes(keys.hashKey()))
-            .setResult(Compare.CompareResult.EQUAL)
-            .setModRevision(revision));
-    txn.addSuccess(
-        RequestOp.newBuilder()
-            .setRequestPut(put(keys.configKey(), ByteString.copyFrom(payload), 0)));
-    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(keys.hashKey(), bytes(hash), 0)));
-    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(entryKey, bytes(entry.toString()), 0)));
-    // On a failed compare, read in the same transaction what is stored now and which write
-    // replaced the expected revision: if that was this publish (an earlier copy of this very
-    // transaction, sent again by this loop or by the gateway's failover after an answer that did
-    // not say it was applied), the publish succeeded, whatever was written on top of it since.
-    txn.addFailure(RequestOp.newBuilder().setRequestRange(range(keys.hashKey())));
-    txn.addFailure(RequestOp.newBuilder().setRequestRange(range(entryKey)));
-    TxnRequest request = txn.build();
+    TxnRequest request = commit(pointer, hash, revision, change);
     // The compare makes a repeated transaction harmless: at most one write replaces a revision,
     // and the history entry under that revision says which one did.
     for (int attempt = 1; ; attempt++) {
@@ -162,11 +234,24 @@ final class SharedConfig implements EtcdSession.Part {
         answer = session.txn(request, Call.ONCE);
       } catch (EtcdClient.EtcdException e) {
         if (e.getMessage() != null && e.getMessage().contains("too large")) {
+          if (change != null) {
+            // Refused, so not applied: the same commit without its change log entry.
+            log.info(
+                "etcd refused a publish with its change ({} bytes) as too large; publishing"
+                    + " without it (other replicas read the whole configuration)",
+                change.length);
+            change = null;
+            request = commit(pointer, hash, revision, null);
+            attempt--;
+            continue;
+          }
           throw new IOException(
-              "the compressed configuration ("
-                  + payload.length
-                  + " bytes) is larger than etcd accepts in one request (its --max-request-bytes,"
-                  + " 1.5 MiB by default; raise it on every member)",
+              "etcd refused a publish as larger than it accepts in one request (its"
+                  + " --max-request-bytes, 1.5 MiB by default; this store writes at most "
+                  + chunkBytes
+                  + " bytes of configuration per request, so it is set below that on some"
+                  + " member): "
+                  + e.getMessage(),
               e);
         }
         throw e;
@@ -190,6 +275,7 @@ final class SharedConfig implements EtcdSession.Part {
           String by = readJson(written.getKvs(0)).path("hash").asText("");
           if (by.equals(hash)) {
             learn(now, hash);
+            published(now, blob);
             return now;
           }
           throw new ConfigConflictException(
@@ -223,7 +309,7 @@ final class SharedConfig implements EtcdSession.Part {
                 replica,
                 now);
             learn(now, hash);
-            historyWritten = true;
+            published(now, blob);
             return now;
           }
         }
@@ -242,9 +328,76 @@ final class SharedConfig implements EtcdSession.Part {
       }
       long now = answer.getHeader().getRevision();
       learn(now, hash);
-      historyWritten = true;
+      published(now, blob);
       return now;
     }
+  }
+
+  /**
+   * The commit of a publish: if the hash key is still at {@code expected}, the pointer, the hash,
+   * the history entry and the change; else (in the same transaction) what is stored now and which
+   * write replaced the expected revision.
+   */
+  private TxnRequest commit(
+      ByteString pointer, String hash, long expected, byte @Nullable [] change) {
+    String entryKey = keys.historyKey(expected);
+    ObjectNode entry = JSON.createObjectNode();
+    entry
+        .put("hash", hash)
+        .put("replica", keys.replica())
+        .put("published_at", session.clock().instant().toString());
+    TxnRequest.Builder txn = TxnRequest.newBuilder();
+    txn.addCompare(
+        Compare.newBuilder()
+            .setTarget(Compare.CompareTarget.MOD)
+            .setKey(bytes(keys.hashKey()))
+            .setResult(Compare.CompareResult.EQUAL)
+            .setModRevision(expected));
+    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(keys.configKey(), pointer, 0)));
+    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(keys.hashKey(), bytes(hash), 0)));
+    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(entryKey, bytes(entry.toString()), 0)));
+    if (change != null) {
+      txn.addSuccess(
+          RequestOp.newBuilder()
+              .setRequestPut(put(keys.changeKey(expected), ByteString.copyFrom(change), 0)));
+    }
+    // On a failed compare, read what is stored now and which write replaced the expected
+    // revision: if that was this publish (an earlier copy of this very transaction, sent again by
+    // this loop or by the gateway's failover after an answer that did not say it was applied), the
+    // publish succeeded, whatever was written on top of it since.
+    txn.addFailure(RequestOp.newBuilder().setRequestRange(range(keys.hashKey())));
+    txn.addFailure(RequestOp.newBuilder().setRequestRange(range(entryKey)));
+    return txn.build();
+  }
+
+  /**
+   * Writes the chunks of a large frame, one request each (idempotent: the same key always holds the
+   * same bytes), and returns the manifest that points at them.
+   */
+  private ObjectNode writeChunks(byte[] payload, String hash, String blob) throws IOException {
+    int chunks = (payload.length + chunkBytes - 1) / chunkBytes;
+    for (int n = 0; n < chunks; n++) {
+      int from = n * chunkBytes;
+      int length = Math.min(chunkBytes, payload.length - from);
+      session.put(put(keys.chunkKey(blob, n), ByteString.copyFrom(payload, from, length), 0));
+    }
+    ObjectNode manifest = JSON.createObjectNode();
+    manifest
+        .put("hash", hash)
+        .put("sha256", blob)
+        .put("bytes", payload.length)
+        .put("chunks", chunks);
+    return manifest;
+  }
+
+  /** After a publish of this replica at {@code revision}: trim, collect orphan chunks (flush). */
+  private void published(long revision, String blob) {
+    synchronized (this) {
+      if (collect == null || collect.before() < revision) {
+        collect = new Collect(revision, blob);
+      }
+    }
+    historyWritten = true;
   }
 
   private synchronized void learn(long revision, String hash) {
@@ -256,7 +409,8 @@ final class SharedConfig implements EtcdSession.Part {
 
   /** See {@link EtcdConfigStore#history(int)}. */
   List<ConfigVersion> history(int limit) throws IOException {
-    RangeResponse answer = session.range(historyRange().setLimit(Math.max(1, limit)).build());
+    RangeResponse answer =
+        session.range(newestFirst(keys.historyPrefix()).setLimit(Math.max(1, limit)).build());
     List<ConfigVersion> versions = new ArrayList<>();
     for (KeyValue kv : answer.getKvsList()) {
       JsonNode entry = readJson(kv);
@@ -276,34 +430,111 @@ final class SharedConfig implements EtcdSession.Part {
     return List.copyOf(versions);
   }
 
-  /** Deletes the history entries beyond the newest {@link #HISTORY_KEPT} after a publish. */
+  /**
+   * After a publish of this replica: deletes the history entries beyond the newest {@link
+   * #HISTORY_KEPT} and the changes beyond the newest {@link #CHANGES_KEPT}, and collects the chunks
+   * no configuration needs (see the class comment).
+   */
   @Override
   public void flush() throws IOException {
     if (!historyWritten) {
       return;
     }
     historyWritten = false;
+    trim(keys.historyPrefix(), HISTORY_KEPT);
+    trim(keys.changesPrefix(), CHANGES_KEPT);
+    Collect c;
+    synchronized (this) {
+      c = collect;
+      collect = null;
+    }
+    if (c != null) {
+      try {
+        collectChunks(c);
+      } catch (IOException | RuntimeException e) {
+        synchronized (this) {
+          if (collect == null) {
+            collect = c; // the next round tries again
+            historyWritten = true;
+          }
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Deletes the keys under {@code prefix} beyond the newest {@code kept} (keys sort by age). */
+  private void trim(String prefix, int kept) throws IOException {
     RangeResponse listed =
-        session.range(historyRange().setKeysOnly(true).setLimit(HISTORY_KEPT + 1).build());
-    if (listed.getKvsCount() <= HISTORY_KEPT) {
+        session.range(newestFirst(prefix).setKeysOnly(true).setLimit(kept + 1).build());
+    if (listed.getKvsCount() <= kept) {
       return;
     }
     // Everything from the start of the prefix up to and including the oldest one listed.
-    byte[] last = listed.getKvs(HISTORY_KEPT).getKey().toByteArray();
+    byte[] last = listed.getKvs(kept).getKey().toByteArray();
     byte[] end = Arrays.copyOf(last, last.length + 1);
     var unused =
         session.deleteRange(
             DeleteRangeRequest.newBuilder()
-                .setKey(bytes(keys.historyPrefix()))
+                .setKey(bytes(prefix))
                 .setRangeEnd(ByteString.copyFrom(end))
                 .build());
   }
 
-  /** The publish history, newest first. */
-  private RangeRequest.Builder historyRange() {
+  /**
+   * Deletes the chunks written before {@code c.before()} of frames other than {@code c.keep()}:
+   * those of the configurations this publish replaced, and the orphans of publishes that never
+   * committed. Each deletion is conditional on the chunk's mod_revision still being below {@code
+   * c.before()}: a chunk written again since, by a publish under way, stays.
+   */
+  private int collectChunks(Collect c) throws IOException {
+    String prefix = keys.blobsPrefix();
+    RangeResponse listed =
+        session.range(
+            RangeRequest.newBuilder()
+                .setKey(bytes(prefix))
+                .setRangeEnd(EtcdClient.prefixEnd(prefix))
+                .setKeysOnly(true)
+                .build());
+    List<ByteString> doomed = new ArrayList<>();
+    String keep = c.keep().isEmpty() ? "" : keys.blobPrefix(c.keep());
+    for (KeyValue kv : listed.getKvsList()) {
+      if (kv.getModRevision() < c.before()
+          && (keep.isEmpty() || !text(kv.getKey()).startsWith(keep))) {
+        doomed.add(kv.getKey());
+      }
+    }
+    int deleted = 0;
+    for (int from = 0; from < doomed.size(); from += DELETES_PER_TXN) {
+      TxnRequest.Builder txn = TxnRequest.newBuilder();
+      for (ByteString key : doomed.subList(from, Math.min(doomed.size(), from + DELETES_PER_TXN))) {
+        txn.addCompare(
+            Compare.newBuilder()
+                .setTarget(Compare.CompareTarget.MOD)
+                .setKey(key)
+                .setResult(Compare.CompareResult.LESS)
+                .setModRevision(c.before()));
+        txn.addSuccess(
+            RequestOp.newBuilder()
+                .setRequestDeleteRange(DeleteRangeRequest.newBuilder().setKey(key)));
+      }
+      // Harmless to repeat: deleting a deleted key changes nothing.
+      TxnResponse answer = session.txn(txn.build(), Call.IDEMPOTENT);
+      if (answer.getSucceeded()) {
+        deleted += txn.getSuccessCount();
+      }
+    }
+    if (deleted > 0) {
+      log.debug("Deleted {} chunk(s) of configurations no longer in force", deleted);
+    }
+    return deleted;
+  }
+
+  /** The keys under {@code prefix}, newest first (their names end with a zero-padded revision). */
+  private static RangeRequest.Builder newestFirst(String prefix) {
     return RangeRequest.newBuilder()
-        .setKey(bytes(keys.historyPrefix()))
-        .setRangeEnd(EtcdClient.prefixEnd(keys.historyPrefix()))
+        .setKey(bytes(prefix))
+        .setRangeEnd(EtcdClient.prefixEnd(prefix))
         .setSortOrder(RangeRequest.SortOrder.DESCEND)
         .setSortTarget(RangeRequest.SortTarget.KEY);
   }
@@ -322,50 +553,217 @@ final class SharedConfig implements EtcdSession.Part {
 
   @Override
   public void onKey(String key, KeyValue kv, boolean deleted) {
+    if (key.startsWith(keys.changesPrefix())) {
+      if (!deleted) {
+        pendingChange = kv;
+      }
+      return;
+    }
     if (!key.equals(keys.configKey())) {
       return;
     }
     if (deleted) {
       log.warn("The configuration was deleted from etcd by hand; still serving the last one");
     } else {
-      pending = kv.getValue().toByteArray();
-      pendingRevision = kv.getModRevision();
+      pendingPointer = kv;
     }
   }
 
   @Override
   public void endOfBatch() {
-    byte[] payload = pending;
-    if (payload != null) {
-      pending = null;
-      offer(pendingRevision, payload);
+    KeyValue pointer = pendingPointer;
+    KeyValue change = pendingChange;
+    pendingPointer = null;
+    pendingChange = null;
+    if (pointer == null) {
+      return;
     }
+    String pointed = hashOf(pointer);
+    synchronized (this) {
+      // This replica's own publish coming back before its commit's answer: wait for the answer.
+      long waitUntil = System.nanoTime() + keys.requestTimeout().multipliedBy(8).toNanos();
+      while (pointed.equals(committing) && !session.isClosed()) {
+        long left = waitUntil - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        try {
+          wait(Math.max(1, left / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+      if (pointer.getModRevision() <= knownRevision) {
+        return; // this replica's own publish, or one it already has: its chunks are not read
+      }
+    }
+    Stored stored;
+    try {
+      stored = read(pointer);
+    } catch (IOException e) {
+      // The session goes back to the revision it resumed from and hands this batch over again.
+      throw new UncheckedIOException(
+          "cannot read the configuration of revision "
+              + pointer.getModRevision()
+              + " from etcd: "
+              + e.getMessage(),
+          e);
+    }
+    // The change written by the same transaction as the pointer is the change to this revision.
+    byte[] delta =
+        change != null && change.getModRevision() == stored.revision()
+            ? change.getValue().toByteArray()
+            : null;
+    offer(stored, delta);
   }
 
   /** Hands a configuration newer than the one known to the listener (outside any lock). */
-  private void offer(long revision, byte[] payload) {
-    String hash = hashOf(payload);
+  private void offer(Stored stored, byte @Nullable [] delta) {
     synchronized (this) {
-      if (revision <= knownRevision) {
+      if (stored.revision() <= knownRevision) {
         return; // this replica's own publish, or one it already has
       }
-      knownRevision = revision;
-      knownHash = hash;
+      knownRevision = stored.revision();
+      knownHash = stored.hash();
     }
     ConfigStore.Listener l = listener;
     if (l != null && !session.isClosed()) {
-      l.changed(payload, hash, revision);
+      l.changed(stored.payload(), stored.hash(), stored.revision(), delta);
     }
   }
 
-  /** The {@code config_hash} inside a stored frame (the control plane verifies it again). */
-  private static String hashOf(byte[] payload) {
+  // ---- reading ---------------------------------------------------------------------------------
+
+  /** The configuration etcd holds now, or null when none. */
+  private @Nullable Stored readLatest() throws IOException {
+    IOException last = null;
+    for (int attempt = 0; attempt < 3; attempt++) {
+      RangeResponse answer = session.range(range(keys.configKey()).build());
+      if (answer.getKvsCount() == 0) {
+        return null;
+      }
+      KeyValue kv = answer.getKvs(0);
+      try {
+        return new Stored(
+            frame(kv, answer.getHeader().getRevision()), hashOf(kv), kv.getModRevision());
+      } catch (EtcdClient.EtcdException | ChunksMissingException e) {
+        last = e; // compacted between the two reads, or superseded and collected: read again
+      }
+    }
+    throw Objects.requireNonNull(last);
+  }
+
+  /** The configuration {@code pointer} refers to, else (compacted away) the latest one. */
+  private Stored read(KeyValue pointer) throws IOException {
+    try {
+      return new Stored(
+          frame(pointer, pointer.getModRevision()), hashOf(pointer), pointer.getModRevision());
+    } catch (EtcdClient.EtcdException e) {
+      if (e.getMessage() == null || !e.getMessage().contains("compacted")) {
+        throw e;
+      }
+    } catch (ChunksMissingException e) {
+      // Only after a compaction: fall through to the latest.
+    }
+    Stored latest = readLatest();
+    if (latest == null) {
+      throw new IOException("the configuration was deleted from etcd");
+    }
+    return latest;
+  }
+
+  /** The frame a pointer holds or refers to, its chunks read at {@code revision}. */
+  private byte[] frame(KeyValue pointer, long revision) throws IOException {
+    byte[] value = pointer.getValue().toByteArray();
+    if (isGzip(value)) {
+      return value;
+    }
+    JsonNode manifest = readJson(pointer);
+    String blob = manifest.path("sha256").asText("");
+    long size = manifest.path("bytes").asLong(-1);
+    int chunks = manifest.path("chunks").asInt(-1);
+    if (blob.isEmpty() || size < 0 || chunks < 0) {
+      throw new IOException(
+          "the configuration in etcd is neither a gzip frame nor a manifest of chunks");
+    }
+    RangeResponse answer =
+        session.range(
+            RangeRequest.newBuilder()
+                .setKey(bytes(keys.blobPrefix(blob)))
+                .setRangeEnd(EtcdClient.prefixEnd(keys.blobPrefix(blob)))
+                .setRevision(revision)
+                .build());
+    long total = 0;
+    for (KeyValue kv : answer.getKvsList()) {
+      total += kv.getValue().size();
+    }
+    if (answer.getKvsCount() != chunks || total != size || size > Integer.MAX_VALUE) {
+      throw new ChunksMissingException(
+          "configuration "
+              + blob
+              + " has "
+              + answer.getKvsCount()
+              + " of its "
+              + chunks
+              + " chunks ("
+              + total
+              + " of "
+              + size
+              + " bytes) at revision "
+              + revision);
+    }
+    byte[] frame = new byte[(int) size];
+    int at = 0;
+    for (KeyValue kv : answer.getKvsList()) {
+      kv.getValue().copyTo(frame, at);
+      at += kv.getValue().size();
+    }
+    if (!sha256(frame).equals(blob)) {
+      throw new IOException("the chunks of configuration " + blob + " do not add up to it");
+    }
+    return frame;
+  }
+
+  /** Chunks a manifest refers to are not all there (collected after a compaction). */
+  private static final class ChunksMissingException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    ChunksMissingException(String message) {
+      super(message);
+    }
+  }
+
+  private static boolean isGzip(byte[] value) {
+    return value.length >= 2 && value[0] == (byte) 0x1f && value[1] == (byte) 0x8b;
+  }
+
+  /** The configuration hash of what a pointer refers to. */
+  private static String hashOf(KeyValue pointer) {
+    byte[] value = pointer.getValue().toByteArray();
+    if (isGzip(value)) {
+      return hashOfFrame(value);
+    }
+    String hash = readJson(pointer).path("hash").asText("");
+    return hash.isEmpty() ? NO_HASH : hash;
+  }
+
+  /** The {@code config_hash} inside a small frame (the control plane verifies it again). */
+  private static String hashOfFrame(byte[] payload) {
     try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(payload))) {
       JsonNode message = JSON.readTree(in);
       String hash = message.path("config_hash").asText("");
       return hash.isEmpty() ? NO_HASH : hash;
     } catch (IOException e) {
       return NO_HASH; // a damaged frame: the control plane says so when it decodes it
+    }
+  }
+
+  static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
     }
   }
 }

@@ -44,6 +44,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.random.RandomGenerator;
 import okhttp3.tls.HeldCertificate;
 import org.awaitility.core.ConditionFactory;
@@ -138,9 +139,15 @@ class HighAvailabilityTest {
   }
 
   private Replica replica(String name, List<URI> endpoints) throws IOException {
+    return replica(name, endpoints, b -> {});
+  }
+
+  private Replica replica(
+      String name, List<URI> endpoints, Consumer<ControlPlaneServer.Builder> custom)
+      throws IOException {
     EtcdConfigStore store = store(name, endpoints);
     HeldCertificate cert = pki.controlPlaneCertificate();
-    ControlPlaneServer cp =
+    ControlPlaneServer.Builder builder =
         ControlPlaneServer.builder()
             .tls(
                 ServerTls.pkiFromPem(
@@ -151,8 +158,9 @@ class HighAvailabilityTest {
             .handshakeTimeout(Duration.ofSeconds(5))
             .ioThreads(2)
             .configStore(store)
-            .fleetDirectory(store)
-            .start();
+            .fleetDirectory(store);
+    custom.accept(builder);
+    ControlPlaneServer cp = builder.start();
     closeables.add(cp);
     return new Replica(name, cp, store);
   }
@@ -168,7 +176,17 @@ class HighAvailabilityTest {
       List<ConfigSnapshot> applied,
       RandomGenerator random,
       List<SyncEvent> events) {
-    ConfigSyncClient client =
+    return node(hostname, controlPlanes, applied, random, events, b -> {});
+  }
+
+  private ConfigSyncClient node(
+      String hostname,
+      List<URI> controlPlanes,
+      List<ConfigSnapshot> applied,
+      RandomGenerator random,
+      List<SyncEvent> events,
+      Consumer<ConfigSyncClient.Builder> custom) {
+    ConfigSyncClient.Builder builder =
         ConfigSyncClient.builder()
             .controlPlanes(controlPlanes)
             .transport(OkHttpTransport.create(pki.dataPlaneTls()))
@@ -178,8 +196,9 @@ class HighAvailabilityTest {
             .handshakeTimeout(Duration.ofSeconds(5))
             .random(random)
             .onSnapshot(applied::add)
-            .onEvent(events::add)
-            .build();
+            .onEvent(events::add);
+    custom.accept(builder);
+    ConfigSyncClient client = builder.build();
     closeables.add(client);
     client.start();
     return client;
@@ -249,6 +268,81 @@ class HighAvailabilityTest {
                   && listed.get(0).path("config_hash").asText().equals(hash);
             });
     System.out.printf("publish on A reached a node of B in %d ms%n", millis);
+  }
+
+  @Test
+  void aHundredMegabyteConfigurationPublishesWithEtcdsDefaultLimitsAndReachesANodeOfAnother()
+      throws Exception {
+    // etcd runs with its defaults (--max-request-bytes 1.5 MiB): the frame goes in chunks.
+    Consumer<ControlPlaneServer.Builder> large = b -> b.maxPayloadBytes(64L << 20);
+    Replica a = replica("a", etcd.endpoints(), large);
+    Replica b = replica("b", etcd.endpoints(), large);
+    List<ConfigSnapshot> applied = new CopyOnWriteArrayList<>();
+    ConfigSyncClient onB =
+        node(
+            "dp-on-b",
+            List.of(b.outlet()),
+            applied,
+            new Random(),
+            new CopyOnWriteArrayList<>(),
+            n -> n.maxPayloadBytes(64L << 20));
+    eventually().until(() -> b.cp().dataPlanes().stream().anyMatch(DataPlaneInfo::connected));
+    byte[] json = BigConfig.json(17, 100 << 20);
+
+    long start = System.nanoTime();
+    dev.configsync.cp.PublishResult published =
+        a.cp().publish(new String(json, StandardCharsets.UTF_8));
+    long publishMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> hashOf(onB).equals(published.hash()));
+    long reachedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+
+    assertThat(published.version()).isEqualTo(b.cp().history(1).get(0).revision());
+    assertThat(b.cp().currentConfig().orElseThrow().hash()).isEqualTo(published.hash());
+    int chunks = etcd.keys(prefix + "~blobs/").size();
+    int expectedChunks =
+        (published.payloadBytes() + SharedConfig.CHUNK_BYTES - 1) / SharedConfig.CHUNK_BYTES;
+    assertThat(chunks).isEqualTo(expectedChunks);
+    System.out.printf(
+        "100 MB configuration: %d bytes of JSON, %d compressed in %d chunks; publish on A %d ms,"
+            + " applied on a node of B %d ms after the publish started%n",
+        json.length, published.payloadBytes(), chunks, publishMillis, reachedMillis);
+  }
+
+  @Test
+  void aChangePublishedOnOneReplicaReachesADeltaCapableNodeOfAnotherAsADelta() throws Exception {
+    Replica a = replica("a");
+    Replica b = replica("b");
+    List<SyncEvent> events = new CopyOnWriteArrayList<>();
+    ConfigSyncClient onB =
+        node("dp-on-b", List.of(b.outlet()), new CopyOnWriteArrayList<>(), new Random(), events);
+    eventually().until(() -> b.cp().dataPlanes().stream().anyMatch(DataPlaneInfo::connected));
+    String first = publish(a, new String(BigConfig.json(3, 200_000), StandardCharsets.UTF_8));
+    eventually().until(() -> hashOf(onB).equals(first));
+    // The base of a change is the hash the node last reported in a ping.
+    eventually()
+        .until(() -> b.cp().dataPlanes().stream().anyMatch(n -> n.configHash().equals(first)));
+
+    String second = publish(a, new String(BigConfig.json(3, 200_000, 7), StandardCharsets.UTF_8));
+    eventually().until(() -> hashOf(onB).equals(second));
+
+    // Events are delivered on their own thread: wait for the one of the second configuration.
+    SyncEvent.SnapshotApplied last =
+        eventually()
+            .until(
+                () ->
+                    events.stream()
+                        .filter(SyncEvent.SnapshotApplied.class::isInstance)
+                        .map(SyncEvent.SnapshotApplied.class::cast)
+                        .filter(e -> e.hash().equals(second))
+                        .findFirst()
+                        .orElse(null),
+                java.util.Objects::nonNull);
+    assertThat(last.previousHash()).isEqualTo(first);
+    assertThat(last.delta()).as("came as reconfigure_delta").isTrue();
+    assertThat(last.entitiesChanged()).isEqualTo(1);
   }
 
   @Test
