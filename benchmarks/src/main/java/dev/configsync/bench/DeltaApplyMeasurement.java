@@ -77,9 +77,10 @@ final class DeltaApplyMeasurement implements Measurement {
               String.format(
                   Locale.ROOT,
                   "reconfigure_delta of %d bytes (one route upserted) to a client with a"
-                      + " FileSnapshotStore; of it the cache write %s ms (the whole"
-                      + " config.json.gz, %s, rewritten per delta until the node journals"
-                      + " deltas); without a store %s ms (ratio %.2f); median of %d deltas",
+                      + " FileSnapshotStore; of it the cache write %s ms (the change appended to"
+                      + " config.journal and fdatasynced; the whole config.json.gz, %s, is"
+                      + " written again by compaction every 64 changes by default, in the"
+                      + " background); without a store %s ms (ratio %.2f); median of %d deltas",
                   d.toChanged.length,
                   CpRig.fmt(withStore.cacheWriteMillis),
                   CpRig.size(w.frameA().length),
@@ -99,7 +100,7 @@ final class DeltaApplyMeasurement implements Measurement {
                   Locale.ROOT,
                   "sum over every live thread of ThreadMXBean allocated bytes, onBinary to the"
                       + " listener (client threads: reader, loop, pipeline, cache writer,"
-                      + " listener); with the cache write of the whole frame; without a store %s"
+                      + " listener); with the journal append; without a store %s"
                       + " MiB (%.3f %% of the tree); median of %d deltas",
                   CpRig.fmt(withoutStore.allocated / 1048576.0),
                   100.0 * withoutStore.allocated / treeBytes,

@@ -234,7 +234,7 @@ final class AdminEndpoints {
   /** Makes edits from the configuration in force and a parsed JSON body (null when none). */
   @FunctionalInterface
   private interface EditsFrom {
-    List<EntityEdits.Edit> edits(JsonNode base, @Nullable JsonNode body);
+    List<EntityEdits.Edit> edits(IndexedConfig base, @Nullable JsonNode body);
   }
 
   /**
@@ -282,7 +282,7 @@ final class AdminEndpoints {
             }
             EntityEdits.Edited next;
             try {
-              next = EntityEdits.apply(current, editsFrom.edits(current.table(), parsed));
+              next = EntityEdits.apply(current, editsFrom.edits(current, parsed));
             } catch (EntityEdits.EditException e) {
               backend.publishStats().failed(PublishStats.Failure.INVALID);
               return HttpJson.error(e.status, e.code, String.valueOf(e.getMessage()));

@@ -5,9 +5,11 @@ import dev.configsync.internal.Versions;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The protocol's compatibility rules: a node gets a configuration only when its version and its
@@ -99,6 +101,59 @@ final class Compatibility {
    * services, routes and consumers as well as at the top).
    */
   static Set<String> pluginsUsed(JsonNode config) {
+    return PluginUse.of(config, null).all();
+  }
+
+  /**
+   * The plugins a configuration uses ({@link #pluginsUsed}), by top-level member, so that the
+   * plugins of a configuration that shares members with this one (the result of an entity edit,
+   * which keeps every untouched member as the same node) are found by walking only the members that
+   * changed. Immutable.
+   */
+  record PluginUse(JsonNode config, Map<String, Set<String>> byMember, Set<String> all) {
+
+    /**
+     * The plugins {@code config} uses; the members that are the very nodes of {@code previous}'s
+     * are not walked again.
+     */
+    // Identity, not equality: only a member that is the same node is known to be unchanged.
+    @SuppressWarnings("ReferenceEquality")
+    static PluginUse of(JsonNode config, @Nullable PluginUse previous) {
+      Map<String, Set<String>> byMember = new java.util.HashMap<>();
+      Set<String> all = new TreeSet<>();
+      for (Map.Entry<String, JsonNode> member : config.properties()) {
+        String name = member.getKey();
+        JsonNode value = member.getValue();
+        Set<String> used =
+            previous != null && previous.config().get(name) == value
+                ? Objects.requireNonNull(previous.byMember().get(name))
+                : memberPlugins(name, value);
+        byMember.put(name, used);
+        all.addAll(used);
+      }
+      return new PluginUse(config, Map.copyOf(byMember), Set.copyOf(all));
+    }
+  }
+
+  /** The plugins the top-level member {@code name} uses. */
+  private static Set<String> memberPlugins(String name, JsonNode value) {
+    Set<String> names = new TreeSet<>();
+    if (name.equals("plugins") && value.isArray()) {
+      for (JsonNode plugin : value) {
+        JsonNode pluginName = plugin.path("name");
+        if (pluginName.isTextual()) {
+          names.add(pluginName.asText());
+        }
+      }
+    }
+    if (value.isContainerNode()) {
+      names.addAll(walk(value));
+    }
+    return Set.copyOf(names);
+  }
+
+  /** Every {@code plugins} array's names at any depth under {@code config}. */
+  private static Set<String> walk(JsonNode config) {
     Set<String> names = new TreeSet<>();
     // An explicit stack rather than recursion: the parser allows deep nesting.
     Deque<JsonNode> pending = new ArrayDeque<>();

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -69,6 +70,8 @@ final class ConfigPublisher {
   // The configurations taken since start, newest first, for stores that keep no history.
   private final ArrayDeque<ConfigVersion> taken = new ArrayDeque<>();
   private volatile boolean closed;
+  // The plugins of the configuration looked at last, by member (see pluginsOf); a cache only.
+  private volatile Compatibility.@Nullable PluginUse pluginUse;
   // The configuration in force, indexed, once an entity edit asked for it (see currentIndexed).
   private volatile @Nullable IndexedConfig indexed;
 
@@ -156,7 +159,7 @@ final class ConfigPublisher {
       }
       double ts = message.path("timestamp").asDouble(0);
       Instant at = Instant.ofEpochMilli((long) (ts * 1000));
-      return new Published(1, hashes, payload, table, Compatibility.pluginsUsed(table), at);
+      return new Published(1, hashes, payload, table, pluginsOf(table), at);
     } catch (IOException e) {
       throw new IOException(
           "the stored configuration in "
@@ -339,7 +342,7 @@ final class ConfigPublisher {
       // A successful compare-and-set is newer than everything committed before it, so its revision
       // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
-          new Published(++sequence, hashes, frame, config, Compatibility.pluginsUsed(config), now);
+          new Published(++sequence, hashes, frame, config, pluginsOf(config), now);
       if (edit != null) {
         indexed = edit.config();
       }
@@ -399,13 +402,7 @@ final class ConfigPublisher {
     CompletableFuture<byte[]> whole = new CompletableFuture<>();
     Published published =
         new Published(
-            ++sequence,
-            hashes,
-            whole,
-            current.frameSize(),
-            config,
-            Compatibility.pluginsUsed(config),
-            now);
+            ++sequence, hashes, whole, current.frameSize(), config, pluginsOf(config), now);
     indexed = edit.config();
     outlet.publish(published, change);
     servedRevision = Math.max(servedRevision, revision);
@@ -610,7 +607,7 @@ final class ConfigPublisher {
       JsonNode table = config.table();
       Instant at = Instant.ofEpochMilli((long) (frame.timestampSeconds() * 1000));
       return new FromChange(
-          new Published(0, config.hashes(), payload, table, Compatibility.pluginsUsed(table), at),
+          new Published(0, config.hashes(), payload, table, pluginsOf(table), at),
           config,
           frame.baseHash());
     } catch (IOException | RuntimeException e) {
@@ -653,6 +650,16 @@ final class ConfigPublisher {
   private long versionOf(Published p) {
     ConfigVersion latest = taken.peekFirst();
     return latest != null && latest.hash().equals(p.hash()) ? latest.revision() : p.sequence();
+  }
+
+  /**
+   * The plugins {@code config} uses, walking only the top-level members that are not the very nodes
+   * of the configuration looked at last (an entity edit's result shares all the others).
+   */
+  private Set<String> pluginsOf(JsonNode config) {
+    Compatibility.PluginUse use = Compatibility.PluginUse.of(config, pluginUse);
+    pluginUse = use;
+    return use.all();
   }
 
   /** Records a configuration taken into force, for stores that keep no history (publishLock). */

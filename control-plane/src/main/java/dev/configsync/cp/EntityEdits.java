@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.configsync.ConfigChanges;
 import dev.configsync.internal.delta.ChangeSet;
 import dev.configsync.internal.delta.ChangeSet.CollectionDelta;
 import dev.configsync.internal.delta.DeltaRejectedException;
@@ -82,14 +83,46 @@ final class EntityEdits {
       if (array == null || array.isNull() || (array.isArray() && array.isEmpty())) {
         set.put(name, newCollection(name, e.getValue()));
       } else {
-        collections.put(name, delta(name, array, e.getValue()));
+        collections.put(name, delta(name, array, indexed.keyField(name), e.getValue()));
       }
     }
     ChangeSet changes = new ChangeSet(collections, set, Set.of());
+    IndexedConfig.Applied applied;
     try {
-      return new Edited(indexed.apply(changes).config(), changes);
+      applied = indexed.apply(changes);
     } catch (DeltaRejectedException e) {
+      throwIfADeleteIsMissing(base, collections);
       throw invalid(e.getMessage());
+    }
+    // A delete names an entity the base has: the apply removed each one it found.
+    for (Map.Entry<String, CollectionDelta> e : collections.entrySet()) {
+      ConfigChanges.CollectionChanges done = applied.changes().collections().get(e.getKey());
+      for (String key : e.getValue().deletes()) {
+        if (done == null || !done.removed().containsKey(key)) {
+          throw notFound(e.getKey(), e.getValue().keyField(), key);
+        }
+      }
+    }
+    return new Edited(applied.config(), changes);
+  }
+
+  /** 404 for the first delete that names an entity the base lacks (a refused apply's cause). */
+  private static void throwIfADeleteIsMissing(
+      JsonNode base, Map<String, CollectionDelta> collections) {
+    for (Map.Entry<String, CollectionDelta> e : collections.entrySet()) {
+      CollectionDelta delta = e.getValue();
+      if (delta.deletes().isEmpty()) {
+        continue;
+      }
+      Set<String> present = new java.util.HashSet<>();
+      for (JsonNode entity : base.path(e.getKey())) {
+        present.add(EntityRules.keyOf(entity, delta.keyField()));
+      }
+      for (String key : delta.deletes()) {
+        if (!present.contains(key)) {
+          throw notFound(e.getKey(), delta.keyField(), key);
+        }
+      }
     }
   }
 
@@ -101,7 +134,7 @@ final class EntityEdits {
    *
    * @throws EditException (400) when the batch is not of that form
    */
-  static List<Edit> batch(JsonNode base, @Nullable JsonNode body) {
+  static List<Edit> batch(IndexedConfig base, @Nullable JsonNode body) {
     if (body == null || !body.isObject()) {
       throw invalid("a batch must be a JSON object with \"upsert\" and/or \"delete\"");
     }
@@ -135,15 +168,13 @@ final class EntityEdits {
   }
 
   /** The key an upserted entity of a batch carries (see {@link #batch}). */
-  private static String keyOfUpsert(JsonNode base, String name, JsonNode entity) {
+  private static String keyOfUpsert(IndexedConfig base, String name, JsonNode entity) {
     if (!entity.isObject()) {
       throw invalid("an entity of " + LogSafe.text(name, 60) + " must be a JSON object");
     }
-    JsonNode array = base.get(name);
+    JsonNode array = base.table().get(name);
     String field =
-        array != null && array.isArray() && !array.isEmpty()
-            ? EntityRules.keyField(name, array)
-            : null;
+        array != null && array.isArray() && !array.isEmpty() ? base.keyField(name) : null;
     List<String> candidates = field != null ? List.of(field) : EntityRules.keyFields(name);
     for (String candidate : candidates) {
       String key = EntityRules.keyOf(entity, candidate);
@@ -159,8 +190,12 @@ final class EntityEdits {
             + " (a string): in a batch, each entity carries its key");
   }
 
-  /** The changes to an existing, non-empty member {@code name}. */
-  private static CollectionDelta delta(String name, JsonNode array, List<Edit> edits) {
+  /**
+   * The changes to an existing, non-empty member {@code name}, keyed by {@code keyField} (null: not
+   * keyed). Deletes of entities the base lacks are found by {@link #apply}, after the change.
+   */
+  private static CollectionDelta delta(
+      String name, JsonNode array, @Nullable String keyField, List<Edit> edits) {
     if (!array.isArray()) {
       throw new EditException(
           HttpResponseStatus.CONFLICT,
@@ -170,7 +205,6 @@ final class EntityEdits {
               + array.getNodeType().name().toLowerCase(java.util.Locale.ROOT)
               + "; change it with PUT /config");
     }
-    String keyField = EntityRules.keyField(name, array);
     if (keyField == null) {
       throw new EditException(
           HttpResponseStatus.CONFLICT,
@@ -181,10 +215,6 @@ final class EntityEdits {
               + String.join(" or ", EntityRules.keyFields(name))
               + ", so the collection is replaced as a whole; change it with PUT /config");
     }
-    Set<String> present = new LinkedHashSet<>();
-    for (JsonNode entity : array) {
-      present.add(EntityRules.keyOf(entity, keyField));
-    }
     Map<String, JsonNode> upserts = new LinkedHashMap<>();
     Set<String> deletes = new LinkedHashSet<>();
     for (Edit edit : edits) {
@@ -192,9 +222,6 @@ final class EntityEdits {
         throw invalid("the request changes " + name + " " + edit.key() + " twice");
       }
       if (edit.isDelete()) {
-        if (!present.contains(edit.key())) {
-          throw notFound(name, keyField, edit.key());
-        }
         deletes.add(edit.key());
       } else {
         upserts.put(edit.key(), keyed(name, keyField, edit));

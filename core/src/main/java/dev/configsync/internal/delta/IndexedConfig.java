@@ -107,6 +107,15 @@ public final class IndexedConfig {
     return new IndexedConfig(frozen, parts, null, null);
   }
 
+  /**
+   * The field the collection {@code name} is keyed by, as {@link EntityRules#keyField} gives it for
+   * this configuration (kept from indexing: no pass over the collection), or null when {@code name}
+   * is not a keyed collection here (absent, not an array, or without a distinct key).
+   */
+  public @Nullable String keyField(String name) {
+    return parts.get(name) instanceof Elements elements ? elements.keyField : null;
+  }
+
   /** The configuration table: a frozen JSON object. */
   public JsonNode table() {
     return table;
