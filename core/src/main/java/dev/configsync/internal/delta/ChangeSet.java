@@ -37,12 +37,24 @@ import org.jspecify.annotations.Nullable;
  *     field; in the order they are applied
  * @param set top-level members that take a new value as a whole (added or replaced)
  * @param unset top-level members that are removed
+ * @param order the result's top-level members in their order, when that is not what applying the
+ *     rest gives (the base's members in their order, then the new ones in {@code set} order); empty
+ *     otherwise
  */
 public record ChangeSet(
-    Map<String, CollectionDelta> collections, Map<String, JsonNode> set, Set<String> unset) {
+    Map<String, CollectionDelta> collections,
+    Map<String, JsonNode> set,
+    Set<String> unset,
+    List<String> order) {
 
   /** The change set that changes nothing. */
   public static final ChangeSet EMPTY = new ChangeSet(Map.of(), Map.of(), Set.of());
+
+  /** A change set that keeps the order applying it gives to the top-level members. */
+  public ChangeSet(
+      Map<String, CollectionDelta> collections, Map<String, JsonNode> set, Set<String> unset) {
+    this(collections, set, unset, List.of());
+  }
 
   /**
    * Checks that no top-level member is changed twice, and freezes the values.
@@ -65,19 +77,26 @@ public record ChangeSet(
         throw malformed("member " + name + " is both replaced and changed entity by entity");
       }
     }
+    if (new LinkedHashSet<>(order).size() != order.size()) {
+      throw malformed("order names a member twice");
+    }
     collections = Collections.unmodifiableMap(new LinkedHashMap<>(collections));
     set = Collections.unmodifiableMap(frozenSet);
     unset = Collections.unmodifiableSet(new LinkedHashSet<>(unset));
+    order = List.copyOf(order);
   }
 
   /** Whether this change set changes nothing. */
   public boolean isEmpty() {
-    return collections.isEmpty() && set.isEmpty() && unset.isEmpty();
+    return collections.isEmpty() && set.isEmpty() && unset.isEmpty() && order.isEmpty();
   }
 
-  /** How many entities it upserts, deletes or moves, plus the members it sets or unsets. */
+  /**
+   * How many entities it upserts, deletes or moves, plus the members it sets or unsets (and one for
+   * a new order of the members).
+   */
   public int size() {
-    int size = set.size() + unset.size();
+    int size = set.size() + unset.size() + (order.isEmpty() ? 0 : 1);
     for (CollectionDelta c : collections.values()) {
       size += c.upserts().size() + c.deletes().size() + c.placements().size();
     }
@@ -211,6 +230,10 @@ public record ChangeSet(
       ArrayNode u = out.putArray("unset");
       unset.forEach(u::add);
     }
+    if (!order.isEmpty()) {
+      ArrayNode o = out.putArray("order");
+      order.forEach(o::add);
+    }
     return out;
   }
 
@@ -222,7 +245,7 @@ public record ChangeSet(
    */
   public static ChangeSet fromJson(JsonNode json) {
     requireObject(json, "a change set");
-    onlyMembers(json, "a change set", Set.of("collections", "set", "unset"));
+    onlyMembers(json, "a change set", Set.of("collections", "set", "unset", "order"));
     Map<String, CollectionDelta> collections = new LinkedHashMap<>();
     JsonNode cs = json.get("collections");
     if (cs != null) {
@@ -240,7 +263,7 @@ public record ChangeSet(
       }
     }
     Set<String> unset = new LinkedHashSet<>(strings(json.get("unset"), "unset"));
-    return new ChangeSet(collections, set, unset);
+    return new ChangeSet(collections, set, unset, strings(json.get("order"), "order"));
   }
 
   private static CollectionDelta collectionFromJson(String name, JsonNode c) {

@@ -119,7 +119,29 @@ public final class ConfigDiff {
         unset.add(e.getKey());
       }
     }
-    return new ChangeSet(collections, set, unset);
+    return new ChangeSet(collections, set, unset, orderIfMoved(base, target, unset));
+  }
+
+  /**
+   * The target's top-level members in order, when applying the rest of the change set would give
+   * another order (the base's members in their order, without the unset ones, then the new ones in
+   * the target's order: a new member placed before an old one, or members swapped); else empty.
+   */
+  private static List<String> orderIfMoved(JsonNode base, JsonNode target, Set<String> unset) {
+    List<String> applied = new ArrayList<>(target.size());
+    for (Map.Entry<String, JsonNode> e : base.properties()) {
+      if (!unset.contains(e.getKey())) {
+        applied.add(e.getKey());
+      }
+    }
+    for (Map.Entry<String, JsonNode> e : target.properties()) {
+      if (!base.has(e.getKey())) {
+        applied.add(e.getKey());
+      }
+    }
+    List<String> wanted = new ArrayList<>(target.size());
+    target.fieldNames().forEachRemaining(wanted::add);
+    return wanted.equals(applied) ? List.of() : wanted;
   }
 
   private static CollectionDelta diffCollection(

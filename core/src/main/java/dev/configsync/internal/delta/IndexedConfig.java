@@ -218,10 +218,33 @@ public final class IndexedConfig {
         ConfigDiff.compare(e.getKey(), null, e.getValue(), entityChanges, replaced);
       }
     }
+    if (!changes.order().isEmpty()) {
+      next = reordered(next, changes.order());
+    }
     FrozenNodes.freezeNew(next);
     return new Applied(
         new IndexedConfig(next, nextParts, this, changed),
         new ConfigChanges(false, entityChanges, replaced));
+  }
+
+  /** {@code table}'s members in {@code order}, which must name each of them once. */
+  private static ObjectNode reordered(ObjectNode table, List<String> order) {
+    if (order.size() != table.size()) {
+      throw malformed("order names " + order.size() + " members, the result has " + table.size());
+    }
+    ObjectNode out = FrozenNodes.FACTORY.objectNode();
+    for (String name : order) {
+      JsonNode value = table.get(name);
+      if (value == null) {
+        throw malformed("order names " + name + ", which the result does not have");
+      }
+      out.set(name, value);
+    }
+    return out;
+  }
+
+  private static DeltaRejectedException malformed(String message) {
+    return new DeltaRejectedException(Reason.MALFORMED, message);
   }
 
   // ---- hashing ------------------------------------------------------------------------------

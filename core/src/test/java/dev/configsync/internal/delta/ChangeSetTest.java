@@ -40,6 +40,43 @@ class ChangeSetTest {
     assertThat(unknown.collections().get("routes").removed()).isEmpty();
   }
 
+  /**
+   * The order of the top-level members is the target's: a new member placed before an old one, or
+   * two members swapped, travel as the change set's {@code order} (found by the property test of
+   * {@code DeltaSyncTest}: the result had the new member last).
+   */
+  @Test
+  void membersKeepTheTargetsOrder() throws Exception {
+    JsonNode base = frozen(json("{\"a\":1,\"routes\":[{\"id\":\"1\"}],\"b\":2}"));
+    for (String target :
+        List.of(
+            "{\"a\":1,\"routes\":[{\"id\":\"1\"}],\"c\":3,\"b\":2}",
+            "{\"b\":2,\"a\":1,\"routes\":[{\"id\":\"1\"}]}",
+            "{\"c\":[],\"b\":2,\"routes\":[{\"id\":\"2\"}]}")) {
+      JsonNode t = frozen(json(target));
+      ChangeSet changes = ConfigDiff.diff(base, t);
+      assertThat(changes.order()).as(target).isNotEmpty();
+      ChangeSet read = ChangeSet.fromJson(frozen(changes.toJson()));
+      assertThat(read).isEqualTo(changes);
+
+      JsonNode result =
+          IndexedConfig.of(base).apply(read, ConfigHash.configHashes(t)).config().table();
+      assertThat(MAPPER.writeValueAsString(result)).isEqualTo(MAPPER.writeValueAsString(t));
+    }
+    // The order the rest gives already: none sent.
+    assertThat(
+            ConfigDiff.diff(
+                    base, frozen(json("{\"a\":1,\"routes\":[{\"id\":\"1\"}],\"b\":2,\"c\":3}")))
+                .order())
+        .isEmpty();
+    // An order that does not name the result's members is refused.
+    ChangeSet bad = new ChangeSet(Map.of(), Map.of(), Set.of(), List.of("a", "b"));
+    assertThatThrownBy(() -> IndexedConfig.of(base).apply(bad))
+        .isInstanceOf(DeltaRejectedException.class)
+        .extracting(e -> ((DeltaRejectedException) e).reason())
+        .isEqualTo(Reason.MALFORMED);
+  }
+
   @Test
   void aDiffWithinABudgetGivesUpOnceTheChangeTouchesMoreThanItAllows() throws Exception {
     JsonNode base = json("{\"routes\":[{\"id\":\"1\"},{\"id\":\"2\"},{\"id\":\"3\"}],\"x\":1}");
