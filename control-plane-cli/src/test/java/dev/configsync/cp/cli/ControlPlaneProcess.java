@@ -44,6 +44,12 @@ final class ControlPlaneProcess implements AutoCloseable {
     return Integer.parseInt(awaitReady().group(6));
   }
 
+  /** Kills it with SIGKILL (no shutdown hook runs) and returns the exit status. */
+  int kill() throws IOException, InterruptedException {
+    process.signal("KILL");
+    return process.exitCode();
+  }
+
   /** Sends SIGTERM and returns the exit status. */
   int stop() throws InterruptedException {
     return process.stop();
