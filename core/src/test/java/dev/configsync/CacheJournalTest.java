@@ -23,6 +23,7 @@ import java.util.function.UnaryOperator;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.lifecycle.AfterTry;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.AfterEach;
@@ -40,6 +41,17 @@ class CacheJournalTest {
   @AfterEach
   void closeClients() {
     clients.forEach(ConfigSyncClient::close);
+    clients.clear();
+  }
+
+  /**
+   * jqwik runs no {@code @AfterEach} between (or after) a property's tries: without this, every try
+   * left its clients' threads running, and {@code SyncLoopTest}'s checks that a closed client
+   * leaves no thread behind failed when it ran later in the same JVM.
+   */
+  @AfterTry
+  void closeClientsAfterEachTry() {
+    closeClients();
   }
 
   /** A client on a fake transport and {@code store}. */

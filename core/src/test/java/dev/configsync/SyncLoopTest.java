@@ -867,7 +867,7 @@ class SyncLoopTest {
     assertThat(transport.closeCount()).isOne();
     assertThat(c.closeCode()).isEqualTo(1000);
     assertThat(client.status().state()).isEqualTo(SyncState.CLOSED);
-    eventually().until(() -> liveClientThreads().isEmpty());
+    eventually().until(SyncLoopTest::liveClientThreads, List::isEmpty);
     assertThatThrownBy(client::start).isInstanceOf(IllegalStateException.class);
   }
 
@@ -902,7 +902,7 @@ class SyncLoopTest {
         .last()
         .isInstanceOf(SyncEvent.Stopped.class); // after the SnapshotApplied under way
     assertThat(events(SyncEvent.SnapshotApplied.class)).hasSize(1);
-    eventually().until(() -> liveClientThreads().isEmpty());
+    eventually().until(SyncLoopTest::liveClientThreads, List::isEmpty);
   }
 
   @Test
