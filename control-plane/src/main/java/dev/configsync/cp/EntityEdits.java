@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.configsync.ConfigChanges;
 import dev.configsync.internal.delta.ChangeSet;
 import dev.configsync.internal.delta.ChangeSet.CollectionDelta;
 import dev.configsync.internal.delta.DeltaRejectedException;
@@ -91,17 +90,9 @@ final class EntityEdits {
     try {
       applied = indexed.apply(changes);
     } catch (DeltaRejectedException e) {
+      // The apply refuses a delete of an entity the base lacks; that is a 404, the rest a 400.
       throwIfADeleteIsMissing(base, collections);
       throw invalid(e.getMessage());
-    }
-    // A delete names an entity the base has: the apply removed each one it found.
-    for (Map.Entry<String, CollectionDelta> e : collections.entrySet()) {
-      ConfigChanges.CollectionChanges done = applied.changes().collections().get(e.getKey());
-      for (String key : e.getValue().deletes()) {
-        if (done == null || !done.removed().containsKey(key)) {
-          throw notFound(e.getKey(), e.getValue().keyField(), key);
-        }
-      }
     }
     return new Edited(applied.config(), changes);
   }
@@ -192,7 +183,8 @@ final class EntityEdits {
 
   /**
    * The changes to an existing, non-empty member {@code name}, keyed by {@code keyField} (null: not
-   * keyed). Deletes of entities the base lacks are found by {@link #apply}, after the change.
+   * keyed). A delete of an entity the base lacks is refused by the apply, which {@link #apply}
+   * answers with 404.
    */
   private static CollectionDelta delta(
       String name, JsonNode array, @Nullable String keyField, List<Edit> edits) {
