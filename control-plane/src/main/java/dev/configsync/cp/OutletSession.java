@@ -481,19 +481,26 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         if (delta.isDone()) {
           write(published, delta.getNow(null));
         } else {
-          delta.whenComplete(
-              (frame, e) -> {
-                try {
-                  channel.eventLoop().execute(() -> deltaReady(published, frame));
-                } catch (java.util.concurrent.RejectedExecutionException closing) {
-                  // The server is shutting down: this connection is closing anyway.
-                }
-              });
+          // The history completes these futures normally, with null when the change is not made.
+          whenDoneOnEventLoop(delta, () -> deltaReady(published, delta.getNow(null)));
         }
         return;
       }
     }
     write(published, null);
+  }
+
+  /** Runs {@code then} on this connection's event loop once {@code future} is done. */
+  private void whenDoneOnEventLoop(
+      java.util.concurrent.CompletableFuture<?> future, Runnable then) {
+    future.whenComplete(
+        (value, e) -> {
+          try {
+            channel.eventLoop().execute(then);
+          } catch (java.util.concurrent.RejectedExecutionException closing) {
+            // The server is shutting down: this connection is closing anyway.
+          }
+        });
   }
 
   /** The change for {@code published} is made (null: send the whole frame). Event loop. */
@@ -518,16 +525,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     if (delta == null && !published.whole().isDone()) {
       // An entity edit published ahead of its whole frame: this node takes the whole frame, so it
       // is sent once made (or the newer configuration that came meanwhile is).
-      published
-          .whole()
-          .whenComplete(
-              (frame, e) -> {
-                try {
-                  channel.eventLoop().execute(() -> deltaReady(published, null));
-                } catch (java.util.concurrent.RejectedExecutionException closing) {
-                  // The server is shutting down: this connection is closing anyway.
-                }
-              });
+      whenDoneOnEventLoop(published.whole(), () -> deltaReady(published, null));
       return;
     }
     if (delta == null && published.whole().isCompletedExceptionally()) {
