@@ -63,6 +63,21 @@ final class ControlPlaneFixture implements AutoCloseable {
     return URI.create("wss://localhost:" + cp.address().getPort());
   }
 
+  /** {@code PUT path} with a JSON body on the control plane's admin API, answered later. */
+  java.util.concurrent.CompletableFuture<java.net.http.HttpResponse<String>> adminPut(
+      String path, String json) {
+    return java.net.http.HttpClient.newHttpClient()
+        .sendAsync(
+            java.net.http.HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:" + cp.adminAddress().orElseThrow().getPort() + path))
+                .timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString(json))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+  }
+
   InetSocketAddress address() {
     return new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), cp.address().getPort());
   }

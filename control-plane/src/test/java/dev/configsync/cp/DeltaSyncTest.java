@@ -18,13 +18,9 @@ import dev.configsync.internal.delta.IndexedConfig;
 import dev.configsync.okhttp.internal.WebSocketFrame;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -341,19 +337,7 @@ class DeltaSyncTest {
   }
 
   private CompletableFuture<HttpResponse<String>> putRoute7(String path) {
-    String body = routes(300, path).get("routes").get(7).toString();
-    return HttpClient.newHttpClient()
-        .sendAsync(
-            HttpRequest.newBuilder(
-                    URI.create(
-                        "http://127.0.0.1:"
-                            + f.cp.adminAddress().orElseThrow().getPort()
-                            + "/config/routes/r7"))
-                .timeout(Duration.ofSeconds(30))
-                .header("Content-Type", "application/json")
-                .PUT(HttpRequest.BodyPublishers.ofString(body))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    return f.adminPut("/config/routes/r7", routes(300, path).get("routes").get(7).toString());
   }
 
   /** A store in memory whose whole saves can be held; keeps changes when told to. */

@@ -1,5 +1,6 @@
 package dev.configsync.cp;
 
+import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,13 +13,9 @@ import dev.configsync.internal.delta.DeltaFrame;
 import dev.configsync.internal.delta.IndexedConfig;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -140,18 +137,7 @@ class FileConfigStoreJournalTest {
                   .admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)));
       f.cp.publish(A);
       HttpResponse<String> answer =
-          HttpClient.newHttpClient()
-              .send(
-                  HttpRequest.newBuilder(
-                          URI.create(
-                              "http://127.0.0.1:"
-                                  + f.cp.adminAddress().orElseThrow().getPort()
-                                  + "/config/routes/r7"))
-                      .timeout(Duration.ofSeconds(30))
-                      .header("Content-Type", "application/json")
-                      .PUT(HttpRequest.BodyPublishers.ofString(B.get("routes").get(7).toString()))
-                      .build(),
-                  HttpResponse.BodyHandlers.ofString());
+          f.adminPut("/config/routes/r7", B.get("routes").get(7).toString()).get(30, SECONDS);
       assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
       assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(ConfigHash.configHash(B));
       f.cp.close();
