@@ -211,7 +211,8 @@ final class CpRig {
   static dev.configsync.cp.FileConfigStore fileStore(String name, long maxPayloadBytes)
       throws IOException {
     java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("configsync-bench-" + name);
-    dir.toFile().deleteOnExit();
+    // deleteOnExit would leave it: it deletes only empty directories, and the store writes files.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> Floors.deleteQuietly(dir)));
     return dev.configsync.cp.FileConfigStore.open(dir, maxPayloadBytes);
   }
 
