@@ -76,8 +76,14 @@ class DeltaSyncTest {
       c.open();
     }
 
+    /** Until the node runs {@code hash} and the listener executor has delivered its event. */
     void awaitRunning(String hash) {
-      eventually().until(() -> client.current().map(ConfigSnapshot::hash).orElse("").equals(hash));
+      eventually()
+          .until(
+              () ->
+                  client.current().map(ConfigSnapshot::hash).orElse("").equals(hash)
+                      && events(SyncEvent.SnapshotApplied.class).stream()
+                          .anyMatch(e -> e.hash().equals(hash)));
     }
 
     <T extends SyncEvent> List<T> events(Class<T> type) {

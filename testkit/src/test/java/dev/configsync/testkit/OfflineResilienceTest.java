@@ -83,8 +83,18 @@ class OfflineResilienceTest {
       return client.current().map(ConfigSnapshot::hash);
     }
 
+    /**
+     * Waits until the node runs {@code hash} and its listeners were told: {@code current()} is set
+     * on the sync loop before the listener executor delivers the snapshot and its event.
+     */
     void awaitRunning(String hash) {
-      await().until(() -> hash().equals(Optional.of(hash)));
+      await()
+          .until(
+              () ->
+                  hash().equals(Optional.of(hash))
+                      && seen.stream().anyMatch(s -> s.hash().equals(hash))
+                      && events(SyncEvent.SnapshotApplied.class).stream()
+                          .anyMatch(e -> e.hash().equals(hash)));
     }
   }
 
