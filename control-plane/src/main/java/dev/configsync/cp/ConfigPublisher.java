@@ -42,7 +42,9 @@ import org.slf4j.LoggerFactory;
  * serialized on one lock ({@code publishLock}); the frame of a whole configuration over {@link
  * #INLINE_ENCODE_BYTES} is compressed on the encoder thread ({@code configsync-cp-encode}) while
  * the publishing thread hashes; smaller ones and entity edits (whose hashes are known already) are
- * compressed on the publishing thread. {@link #acceptFromStore} runs on the store's thread.
+ * compressed on the publishing thread, except an edit published ahead of its whole frame, whose
+ * frame is made on the encoder thread when first asked for ({@link WholeFrame}) and saved there
+ * under the lock. {@link #acceptFromStore} runs on the store's thread.
  */
 final class ConfigPublisher {
   // The facade's logger: operators filter on it, and what it logs is the server's doing.
@@ -54,6 +56,12 @@ final class ConfigPublisher {
    */
   static final int INLINE_ENCODE_BYTES = 64 * 1024;
 
+  /**
+   * After this many entity edits saved as changes, the whole frame of the one in force is made and
+   * saved whole, which empties the store's journal (as a data plane compacts its cache's journal).
+   */
+  static final int COMPACT_CHANGES = 64;
+
   private final ConfigStore store;
   private final Outlet outlet;
   private final Clock clock;
@@ -64,6 +72,10 @@ final class ConfigPublisher {
   private final Object publishLock = new Object();
   private final ExecutorService encoder;
   private long sequence; // guarded by publishLock
+  // Changes saved ahead of their whole frame since the store last saved a whole payload, and their
+  // bytes (guarded by publishLock): when to compact the store's journal.
+  private int changesSinceWhole;
+  private long changeBytesSinceWhole;
   // The store's revision of the configuration served (0: unknown, or a store without revisions).
   // Written under publishLock; read without it only to skip work early.
   private volatile long servedRevision;
@@ -291,7 +303,7 @@ final class ConfigPublisher {
       Published current = outlet.latest();
       if (current != null && current.hash().equals(hashes.config())) {
         return new PublishResult(
-            hashes, false, current.publishedAt(), current.frame().length, versionOf(current));
+            hashes, false, current.publishedAt(), current.payloadBytes(), versionOf(current));
       }
       String currentHash = current == null ? ConfigHash.NONE : current.hash();
       if (expectedHash != null && !expectedHash.equals(currentHash)) {
@@ -339,6 +351,8 @@ final class ConfigPublisher {
       long revision =
           save(
               frame, hashes.config(), current, currentHash, change == null ? null : change.frame());
+      changesSinceWhole = 0; // a whole save empties the store's journal
+      changeBytesSinceWhole = 0;
       // A successful compare-and-set is newer than everything committed before it, so its revision
       // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
@@ -386,9 +400,11 @@ final class ConfigPublisher {
   /**
    * Publishes an edit ahead of its whole frame (publishLock held), when the store keeps changes
    * ({@link ConfigStore#saveChange}): the change is made durable, the configuration goes into force
-   * and nodes running the base are sent the change at once; then the whole frame is compressed,
-   * handed to the nodes that wait for it, and saved. Returns null when the store keeps no changes
-   * (nothing was saved; the caller publishes the whole frame first).
+   * and nodes running the base are sent the change at once. The whole frame is made only when asked
+   * for ({@link WholeFrame}): by a node that needs it, or here, every {@link #COMPACT_CHANGES}
+   * changes (or once they weigh a quarter of the whole frame), so that the store saves it whole and
+   * its journal stays short. Returns null when the store keeps no changes (nothing was saved; the
+   * caller publishes the whole frame first).
    */
   private @Nullable PublishResult publishAhead(
       EntityEdits.Edited edit, ConfigHistory.Change change, Published current, Instant now) {
@@ -399,14 +415,39 @@ final class ConfigPublisher {
       return null;
     }
     JsonNode config = edit.config().table();
-    CompletableFuture<byte[]> whole = new CompletableFuture<>();
+    long seq = ++sequence;
     Published published =
         new Published(
-            ++sequence, hashes, whole, current.frameSize(), config, pluginsOf(config), now);
+            seq,
+            hashes,
+            WholeFrame.lazy(
+                encoder, () -> makeWhole(config, hashes, now), frame -> compact(frame, seq)),
+            current.frameSize(),
+            config,
+            pluginsOf(config),
+            now);
     indexed = edit.config();
     outlet.publish(published, change);
     servedRevision = Math.max(servedRevision, revision);
     remember(published, revision);
+    changesSinceWhole++;
+    changeBytesSinceWhole += delta.length;
+    if (changesSinceWhole >= COMPACT_CHANGES
+        || changeBytesSinceWhole > (long) current.frameSize() / 4) {
+      // The store's journal is due to be compacted: the frame is saved whole once made (makeWhole,
+      // which also logs a failure).
+      CompletableFuture<byte[]> unused = published.wholeFrame();
+    }
+    log.info(
+        "Published configuration {} (an entity edit; change {} bytes): {}",
+        hashes.config(),
+        delta.length,
+        fanOut(published));
+    return new PublishResult(hashes, true, now, published.payloadBytes(), versionOf(published));
+  }
+
+  /** Makes the whole frame of an edit published ahead of it (encoder thread). */
+  private byte[] makeWhole(JsonNode config, ConfigHashes hashes, Instant at) {
     byte[] frame;
     try {
       frame =
@@ -414,17 +455,15 @@ final class ConfigPublisher {
               CompletableFuture.completedFuture(
                   HybridProtocol.ReconfigureFrame.begin(ConfigJson.write(config))),
               hashes,
-              now);
+              at);
     } catch (RuntimeException e) {
-      whole.completeExceptionally(e);
       log.error(
-          "Configuration {} is in force and its change is saved, but its whole frame could not be"
-              + " made ({}); nodes that need the whole frame are disconnected until a later publish",
+          "The whole frame of configuration {} (an entity edit in force, its change saved) could"
+              + " not be made ({}); nodes that need it are disconnected until a later publish",
           hashes.config(),
           e.toString());
       throw e;
     }
-    whole.complete(frame);
     if (frame.length > maxPayloadBytes) {
       log.error(
           "Configuration {} (an entity edit) compressed to {} bytes, over maxPayloadBytes {}:"
@@ -433,24 +472,36 @@ final class ConfigPublisher {
           frame.length,
           maxPayloadBytes);
     }
-    try {
-      store.save(frame, hashes.config());
-    } catch (IOException | RuntimeException e) {
-      // The change is durable: a restart replays it over the whole payload saved before.
-      log.warn(
-          "Configuration {} is saved as a change, but saving its whole payload in {} failed ({});"
-              + " it is saved with the next publish",
-          hashes.config(),
-          store.describe(),
-          e.toString());
+    return frame;
+  }
+
+  /**
+   * Saves the whole frame of the edit published {@code seq}-th in the store (encoder thread, once
+   * the nodes waiting for the frame have it), when it is still the configuration in force and
+   * changes were saved ahead since the last whole save: that empties the store's journal. A frame
+   * made after a newer edit is not saved: the journal holds that edit too, which a whole save of
+   * this one would drop; the newer one's frame compacts it.
+   */
+  private void compact(byte[] frame, long seq) {
+    synchronized (publishLock) {
+      Published latest = outlet.latest();
+      if (closed || changesSinceWhole == 0 || latest == null || latest.sequence() != seq) {
+        return;
+      }
+      try {
+        store.save(frame, latest.hash());
+        changesSinceWhole = 0;
+        changeBytesSinceWhole = 0;
+      } catch (IOException | RuntimeException e) {
+        // The changes are durable: a restart replays them over the whole payload saved before.
+        log.warn(
+            "Configuration {} is saved as changes, but saving its whole payload in {} failed ({});"
+                + " it is tried again with a later frame",
+            latest.hash(),
+            store.describe(),
+            e.toString());
+      }
     }
-    log.info(
-        "Published configuration {} (an entity edit; change {} bytes, {} bytes compressed): {}",
-        hashes.config(),
-        delta.length,
-        frame.length,
-        fanOut(published));
-    return new PublishResult(hashes, true, now, frame.length, versionOf(published));
   }
 
   /** Saves a change ahead of its whole frame (publishLock held); -1 when the store keeps none. */
@@ -695,7 +746,7 @@ final class ConfigPublisher {
     return p == null
         ? Optional.empty()
         : Optional.of(
-            new PublishedConfig(p.hashes(), p.config(), p.publishedAt(), p.frame().length));
+            new PublishedConfig(p.hashes(), p.config(), p.publishedAt(), p.payloadBytes()));
   }
 
   /** Where the configuration is stored. */

@@ -76,6 +76,14 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private boolean sendFull;
   private long newestOffered = -1;
   private boolean writing;
+  // To a node that takes changes: a frame sent and not answered yet (its ping has not reported the
+  // frame's configuration, or anything but what it ran before, and it reported no error). Nothing
+  // more is sent meanwhile (a newer publish waits, and goes as one change from what the node then
+  // reports): a change is made from the configuration the node runs, and one made from what it ran
+  // before while the frame in flight is still being applied would not fit.
+  private @Nullable String inFlight;
+  private String inFlightBase = ConfigHash.NONE;
+  private long inFlightSince;
   private @Nullable Published waiting;
   private final Liveness liveness;
   // Read by tests and diagnostics from other threads.
@@ -233,6 +241,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     if (channel.isWritable()) {
       channel.writeAndFlush(new PongWebSocketFrame());
     } // else: the node does not read; queueing a pong per ping would grow without bound
+    if (inFlight != null) {
+      inFlightAnswered(hash);
+    }
     if (!pinged) {
       // The first ping says what the node runs, so an unchanged configuration is not sent again.
       pinged = true;
@@ -410,6 +421,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
             .asBoolean(false)) {
       // A change did not apply on the node: the whole configuration goes at once.
       sendFull = true;
+      inFlight = null;
       Published latest = outlet.latest();
       if (latest != null && !closing && pinged) {
         if (writing) {
@@ -417,6 +429,12 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         } else {
           send(latest);
         }
+      }
+    } else if (inFlight != null) {
+      // The node refused the frame in flight (and keeps what it ran): what waits goes now.
+      inFlight = null;
+      if (!writing && pinged) {
+        sendWaiting();
       }
     }
   }
@@ -451,7 +469,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
           verdict.reason());
       return;
     }
-    if (writing) {
+    if (writing || inFlight != null) {
       if (waiting != null) {
         framesReplaced.incrementAndGet();
       }
@@ -474,6 +492,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     writing = true;
     delivered = published.hash();
     String base = reportedHash;
+    inFlightBase = base;
     if (deltaCapable && !sendFull && !base.equals(ConfigHash.NONE)) {
       java.util.concurrent.CompletableFuture<byte @Nullable []> delta =
           outlet.history.deltaFrame(published, base);
@@ -522,13 +541,16 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   }
 
   private void write(Published published, byte @Nullable [] delta) {
-    if (delta == null && !published.whole().isDone()) {
+    java.util.concurrent.CompletableFuture<byte[]> whole =
+        delta == null ? published.wholeFrame() : null;
+    if (whole != null && !whole.isDone()) {
       // An entity edit published ahead of its whole frame: this node takes the whole frame, so it
-      // is sent once made (or the newer configuration that came meanwhile is).
-      whenDoneOnEventLoop(published.whole(), () -> deltaReady(published, null));
+      // is made now (once, for every node that needs it) and sent once made, or the newer
+      // configuration that came meanwhile is.
+      whenDoneOnEventLoop(whole, () -> deltaReady(published, null));
       return;
     }
-    if (delta == null && published.whole().isCompletedExceptionally()) {
+    if (whole != null && whole.isCompletedExceptionally()) {
       log.warn(
           "The whole frame of configuration {} could not be made; closing the connection of data"
               + " plane {} so that it is sent the configuration in force when it connects again",
@@ -538,15 +560,14 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       channel.close();
       return;
     }
+    byte[] bytes = delta != null ? delta : java.util.Objects.requireNonNull(whole).join();
     sendFull = false;
     framesStarted.incrementAndGet();
     if (delta != null) {
       deltaFramesStarted.incrementAndGet();
     }
     channel
-        .writeAndFlush(
-            new BinaryWebSocketFrame(
-                Unpooled.wrappedBuffer(delta != null ? delta : published.whole().join())))
+        .writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(bytes)))
         .addListener(
             future -> {
               writing = false;
@@ -560,12 +581,54 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
                   published.hash(),
                   nodeId,
                   delta != null ? " as a change" : "");
-              Published next = waiting;
-              waiting = null;
-              if (next != null && !closing && (sendFull || !next.hash().equals(delivered))) {
-                send(next);
+              if (deltaCapable && !sendFull) {
+                inFlight = published.hash();
+                inFlightSince = System.nanoTime();
+                return; // the next frame waits for the node's answer (inFlightAnswered)
               }
+              sendWaiting();
             });
+  }
+
+  /** Sends the newest publish that waited, if the node does not have it already. Event loop. */
+  private void sendWaiting() {
+    Published next = waiting;
+    waiting = null;
+    if (next != null && !closing && (sendFull || !next.hash().equals(delivered))) {
+      send(next);
+    }
+  }
+
+  /**
+   * A ping while a frame is in flight (event loop). The node has taken the frame when it reports
+   * its configuration; when it reports something else than what it ran before, it runs another
+   * configuration (an operator loaded one, say): either way what waits is sent now, as a change
+   * from what the node reports. A node that still reports what it ran before after the liveness
+   * limit never took the frame (it would have applied or refused it long since): it is sent the
+   * whole configuration.
+   */
+  private void inFlightAnswered(String hash) {
+    if (!hash.equals(inFlight) && hash.equals(inFlightBase)) {
+      if (System.nanoTime() - inFlightSince < outlet.deadAfter.toNanos()) {
+        return; // a ping sent before the node applied the change
+      }
+      log.warn(
+          "Data plane {} ({}) still runs {} {} ms after it was sent configuration {}; sending it"
+              + " the whole configuration",
+          nodeId,
+          hostname,
+          hash,
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - inFlightSince),
+          inFlight);
+      sendFull = true;
+      if (waiting == null) {
+        waiting = outlet.latest();
+      }
+    }
+    inFlight = null;
+    if (!writing) {
+      sendWaiting();
+    }
   }
 
   /** The node sent no ping for {@code silentNanos}: the liveness limit. */

@@ -11,7 +11,8 @@ import java.time.Instant;
  *     stored or sent
  * @param publishedAt when the configuration in force was published (for an unchanged one, when it
  *     first was)
- * @param payloadBytes the size of the compressed frame every node is sent
+ * @param payloadBytes the size of the whole compressed frame; for an entity edit sent to nodes as a
+ *     change before its whole frame is made, an estimate: the size of the frame before the edit
  * @param version where the configuration in force stands in the order of publishes, as {@link
  *     ConfigVersion#revision()} gives it: etcd's revision of the write for a shared store (it only
  *     grows, across replicas and restarts); {@link FileConfigStore}'s number of the save, kept

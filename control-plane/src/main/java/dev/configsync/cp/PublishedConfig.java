@@ -10,7 +10,9 @@ import java.time.Instant;
  * @param hashes its hash ({@code hashes.config()}) and granular hashes
  * @param config the configuration table; read-only (mutators throw)
  * @param publishedAt when it was published (kept across restarts with a persistent store)
- * @param payloadBytes the size of the compressed frame nodes are sent
+ * @param payloadBytes the size of the whole compressed frame; right after an entity edit whose
+ *     whole frame nobody needed yet (nodes that take changes are sent only the change, see {@code
+ *     docs/control-plane.md}), the size of the frame before the edit, an estimate
  */
 public record PublishedConfig(
     ConfigHashes hashes, JsonNode config, Instant publishedAt, int payloadBytes) {
