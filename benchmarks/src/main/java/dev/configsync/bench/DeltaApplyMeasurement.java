@@ -51,11 +51,22 @@ final class DeltaApplyMeasurement implements Measurement {
       int n = mode.repetitions() * DELTAS_PER_REPETITION;
       double floor = Floors.md5Millis(json, n);
       @Nullable Object[] sink = new Object[1];
-      // The whole tree's retained size, as a plain Jackson tree (the heap row's floor).
+      // The whole tree's retained size, as a plain Jackson tree (the heap row's floor). Small
+      // configurations (smoke mode) are read several times over, so that the heap's own noise
+      // (other threads, earlier measurements' connections) cannot swamp, or even cancel, the size.
+      int copies = (int) Math.max(1, Math.min(64, (64L << 20) / (8L * json.length)));
+      @Nullable Object[] trees = new Object[copies];
       long before = Floors.usedAfterGc();
-      sink[0] = Workload.PLAIN.readTree(json);
-      long treeBytes = Floors.usedAfterGc() - before;
+      for (int i = 0; i < copies; i++) {
+        trees[i] = Workload.PLAIN.readTree(json);
+      }
+      long treeBytes = (Floors.usedAfterGc() - before) / copies;
+      sink[0] = trees;
       sink[0] = null;
+      if (treeBytes <= 0) {
+        throw new IllegalStateException(
+            "the retained size of the tree could not be measured (" + treeBytes + " bytes)");
+      }
       Path dir = Floors.tempDirectory("delta");
       Deltas withStore;
       Deltas withoutStore;

@@ -27,12 +27,25 @@ import org.jspecify.annotations.Nullable;
  * A minimal data plane for fleet-sized measurements: one WebSocket connection through the real
  * {@link OkHttpTransport} (mutual TLS, RFC 6455 codec, one reader thread), {@code basic_info}, a
  * first ping, and for every {@code reconfigure} frame: gunzip, a streaming parse of the whole
- * message to find {@code config_hash}, and a ping that reports it, as the protocol requires. It
- * does not build a tree nor verify the hash (a full {@code ConfigSyncClient} does both; the publish
- * measurement uses one).
+ * message to find {@code config_hash}, and a ping that reports it, as the protocol requires; and a
+ * heartbeat ping every {@link #HEARTBEAT}, so that a long measurement does not outlast the control
+ * plane's liveness limit. It does not build a tree nor verify the hash (a full {@code
+ * ConfigSyncClient} does both; the publish measurement uses one).
  */
 final class MiniNode implements Transport.Listener {
   private static final JsonFactory JSON = new JsonFactory();
+
+  /** The heartbeat, as a node's default (the control plane calls a node dead after 1.5 x it). */
+  static final Duration HEARTBEAT = Duration.ofSeconds(30);
+
+  // One daemon thread sends every node's heartbeat (a ping is a short write on its connection).
+  private static final java.util.concurrent.ScheduledExecutorService HEARTBEATS =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "mininode-heartbeat");
+            t.setDaemon(true);
+            return t;
+          });
   private static final java.lang.management.ThreadMXBean CPU =
       java.lang.management.ManagementFactory.getThreadMXBean();
   private static final byte[] BASIC_INFO = HybridProtocol.basicInfo(CpRig.PLUGINS, Map.of());
@@ -49,6 +62,7 @@ final class MiniNode implements Transport.Listener {
   private final AtomicLong decodeNanos;
   private final boolean deltas;
   private volatile byte @Nullable [] lastPayload;
+  private volatile java.util.concurrent.@Nullable ScheduledFuture<?> heartbeat;
 
   MiniNode(Consumer<MiniNode> onOpen, Consumer<MiniNode> onApplied, AtomicLong decodeNanos) {
     this(onOpen, onApplied, decodeNanos, false);
@@ -101,6 +115,7 @@ final class MiniNode implements Transport.Listener {
   }
 
   void cancel() {
+    stopHeartbeat();
     Transport.Connection c = connection;
     if (c != null) {
       c.cancel();
@@ -128,6 +143,12 @@ final class MiniNode implements Transport.Listener {
     Transport.Connection c = connection();
     c.sendBinary(deltas ? BASIC_INFO_DELTAS : BASIC_INFO);
     c.sendPing(HybridProtocol.pingPayload(hash));
+    heartbeat =
+        HEARTBEATS.scheduleAtFixedRate(
+            () -> c.sendPing(HybridProtocol.pingPayload(hash)),
+            HEARTBEAT.toMillis(),
+            HEARTBEAT.toMillis(),
+            TimeUnit.MILLISECONDS);
     onOpen.accept(this);
   }
 
@@ -190,10 +211,19 @@ final class MiniNode implements Transport.Listener {
   @Override
   public void onClosed(int code, String reason) {
     failure = new IOException("closed by the control plane: " + code + " " + reason);
+    stopHeartbeat();
   }
 
   @Override
   public void onFailure(Throwable error) {
     failure = error;
+    stopHeartbeat();
+  }
+
+  private void stopHeartbeat() {
+    java.util.concurrent.ScheduledFuture<?> beat = heartbeat;
+    if (beat != null) {
+      beat.cancel(false);
+    }
   }
 }
