@@ -43,8 +43,10 @@ import org.slf4j.LoggerFactory;
  * #INLINE_ENCODE_BYTES} is compressed on the encoder thread ({@code configsync-cp-encode}) while
  * the publishing thread hashes; smaller ones and entity edits (whose hashes are known already) are
  * compressed on the publishing thread, except an edit published ahead of its whole frame, whose
- * frame is made on the encoder thread when first asked for ({@link WholeFrame}) and saved there
- * under the lock. {@link #acceptFromStore} runs on the store's thread.
+ * frame is made on the encoder thread when first asked for ({@link WholeFrame}), then saved in the
+ * store under the lock on the compactor thread ({@code configsync-cp-compact}; never the encoder,
+ * which a whole publish waits for while it holds the lock). {@link #acceptFromStore} runs on the
+ * store's thread.
  */
 final class ConfigPublisher {
   // The facade's logger: operators filter on it, and what it logs is the server's doing.
@@ -71,6 +73,9 @@ final class ConfigPublisher {
   private final PublishStats stats = new PublishStats();
   private final Object publishLock = new Object();
   private final ExecutorService encoder;
+  // Saves an edit's whole frame in the store under publishLock. Not the encoder: a whole publish
+  // waits for the encoder while it holds publishLock.
+  private final ExecutorService compactor;
   private long sequence; // guarded by publishLock
   // Changes saved ahead of their whole frame since the store last saved a whole payload, and their
   // bytes (guarded by publishLock): when to compact the store's journal.
@@ -99,6 +104,7 @@ final class ConfigPublisher {
     this.maxInflatedBytes = settings.maxInflatedBytes;
     // Compresses frames while the publishing thread hashes; its thread ends when idle.
     this.encoder = idleThread("configsync-cp-encode");
+    this.compactor = idleThread("configsync-cp-compact");
   }
 
   /** One daemon thread named {@code name}, started on demand, ending after 30 s idle. */
@@ -421,7 +427,7 @@ final class ConfigPublisher {
             seq,
             hashes,
             WholeFrame.lazy(
-                encoder, () -> makeWhole(config, hashes, now), frame -> compact(frame, seq)),
+                encoder, () -> makeWhole(config, hashes, now), frame -> compactLater(frame, seq)),
             current.frameSize(),
             config,
             pluginsOf(config),
@@ -475,8 +481,17 @@ final class ConfigPublisher {
     return frame;
   }
 
+  /** Hands {@code frame} to the compactor thread (see {@link #compact}). */
+  private void compactLater(byte[] frame, long seq) {
+    try {
+      compactor.execute(() -> compact(frame, seq));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed: the journal is replayed at the next start
+    }
+  }
+
   /**
-   * Saves the whole frame of the edit published {@code seq}-th in the store (encoder thread, once
+   * Saves the whole frame of the edit published {@code seq}-th in the store (compactor thread, once
    * the nodes waiting for the frame have it), when it is still the configuration in force and
    * changes were saved ahead since the last whole save: that empties the store's journal. A frame
    * made after a newer edit is not saved: the journal holds that edit too, which a whole save of
@@ -781,5 +796,6 @@ final class ConfigPublisher {
       }
     }
     encoder.shutdown();
+    compactor.shutdown();
   }
 }
