@@ -16,12 +16,10 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -58,12 +56,6 @@ final class ConfigPublisher {
    */
   static final int INLINE_ENCODE_BYTES = 64 * 1024;
 
-  /**
-   * After this many entity edits saved as changes, the whole frame of the one in force is made and
-   * saved whole, which empties the store's journal (as a data plane compacts its cache's journal).
-   */
-  static final int COMPACT_CHANGES = 64;
-
   private final ConfigStore store;
   private final Outlet outlet;
   private final Clock clock;
@@ -73,14 +65,8 @@ final class ConfigPublisher {
   private final PublishStats stats = new PublishStats();
   private final Object publishLock = new Object();
   private final ExecutorService encoder;
-  // Saves an edit's whole frame in the store under publishLock. Not the encoder: a whole publish
-  // waits for the encoder while it holds publishLock.
-  private final ExecutorService compactor;
+  private final JournalCompactor compactor;
   private long sequence; // guarded by publishLock
-  // Changes saved ahead of their whole frame since the store last saved a whole payload, and their
-  // bytes (guarded by publishLock): when to compact the store's journal.
-  private int changesSinceWhole;
-  private long changeBytesSinceWhole;
   // The store's revision of the configuration served (0: unknown, or a store without revisions).
   // Written under publishLock; read without it only to skip work early.
   private volatile long servedRevision;
@@ -104,7 +90,7 @@ final class ConfigPublisher {
     this.maxInflatedBytes = settings.maxInflatedBytes;
     // Compresses frames while the publishing thread hashes; its thread ends when idle.
     this.encoder = idleThread("configsync-cp-encode");
-    this.compactor = idleThread("configsync-cp-compact");
+    this.compactor = new JournalCompactor(store, publishLock, outlet::latest, () -> closed);
   }
 
   /** One daemon thread named {@code name}, started on demand, ending after 30 s idle. */
@@ -338,7 +324,7 @@ final class ConfigPublisher {
         }
       }
       byte[] frame =
-          finishFrame(
+          WholeFrame.finish(
               encoding != null
                   ? encoding
                   : CompletableFuture.completedFuture(
@@ -357,8 +343,7 @@ final class ConfigPublisher {
       long revision =
           save(
               frame, hashes.config(), current, currentHash, change == null ? null : change.frame());
-      changesSinceWhole = 0; // a whole save empties the store's journal
-      changeBytesSinceWhole = 0;
+      compactor.wholeSaved();
       // A successful compare-and-set is newer than everything committed before it, so its revision
       // is above servedRevision (nothing is taken from the store while this lock is held).
       Published published =
@@ -374,23 +359,8 @@ final class ConfigPublisher {
           "Published configuration {} ({} bytes compressed): {}",
           hashes.config(),
           frame.length,
-          fanOut(published));
+          outlet.tally(published.plugins()).describe());
       return new PublishResult(hashes, true, now, frame.length, versionOf(published));
-    }
-  }
-
-  /** The whole frame of a configuration whose JSON {@code encoding} compresses. */
-  private static byte[] finishFrame(
-      CompletableFuture<HybridProtocol.ReconfigureFrame> encoding,
-      ConfigHashes hashes,
-      Instant now) {
-    try {
-      return encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
-    } catch (CompletionException e) {
-      Throwable cause = e.getCause() != null ? e.getCause() : e;
-      throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
-    } catch (RuntimeException e) {
-      throw new IllegalStateException("the configuration could not be encoded: " + e, e);
     }
   }
 
@@ -407,10 +377,10 @@ final class ConfigPublisher {
    * Publishes an edit ahead of its whole frame (publishLock held), when the store keeps changes
    * ({@link ConfigStore#saveChange}): the change is made durable, the configuration goes into force
    * and nodes running the base are sent the change at once. The whole frame is made only when asked
-   * for ({@link WholeFrame}): by a node that needs it, or here, every {@link #COMPACT_CHANGES}
-   * changes (or once they weigh a quarter of the whole frame), so that the store saves it whole and
-   * its journal stays short. Returns null when the store keeps no changes (nothing was saved; the
-   * caller publishes the whole frame first).
+   * for ({@link WholeFrame}): by a node that needs it, or here, when the store's journal is due
+   * ({@link JournalCompactor}), so that the store saves it whole and its journal stays short.
+   * Returns null when the store keeps no changes (nothing was saved; the caller publishes the whole
+   * frame first).
    */
   private @Nullable PublishResult publishAhead(
       EntityEdits.Edited edit, ConfigHistory.Change change, Published current, Instant now) {
@@ -427,7 +397,9 @@ final class ConfigPublisher {
             seq,
             hashes,
             WholeFrame.lazy(
-                encoder, () -> makeWhole(config, hashes, now), frame -> compactLater(frame, seq)),
+                encoder,
+                () -> WholeFrame.make(config, hashes, now, maxPayloadBytes),
+                frame -> compactor.saveWhenMade(frame, seq)),
             current.frameSize(),
             config,
             pluginsOf(config),
@@ -436,87 +408,17 @@ final class ConfigPublisher {
     outlet.publish(published, change);
     servedRevision = Math.max(servedRevision, revision);
     remember(published, revision);
-    changesSinceWhole++;
-    changeBytesSinceWhole += delta.length;
-    if (changesSinceWhole >= COMPACT_CHANGES
-        || changeBytesSinceWhole > (long) current.frameSize() / 4) {
-      // The store's journal is due to be compacted: the frame is saved whole once made (makeWhole,
-      // which also logs a failure).
+    if (compactor.changeSaved(delta.length, current.frameSize())) {
+      // The store's journal is due: the frame is saved whole once made (WholeFrame.make logs a
+      // failure).
       CompletableFuture<byte[]> unused = published.wholeFrame();
     }
     log.info(
         "Published configuration {} (an entity edit; change {} bytes): {}",
         hashes.config(),
         delta.length,
-        fanOut(published));
+        outlet.tally(published.plugins()).describe());
     return new PublishResult(hashes, true, now, published.payloadBytes(), versionOf(published));
-  }
-
-  /** Makes the whole frame of an edit published ahead of it (encoder thread). */
-  private byte[] makeWhole(JsonNode config, ConfigHashes hashes, Instant at) {
-    byte[] frame;
-    try {
-      frame =
-          finishFrame(
-              CompletableFuture.completedFuture(
-                  HybridProtocol.ReconfigureFrame.begin(ConfigJson.write(config))),
-              hashes,
-              at);
-    } catch (RuntimeException e) {
-      log.error(
-          "The whole frame of configuration {} (an entity edit in force, its change saved) could"
-              + " not be made ({}); nodes that need it are disconnected until a later publish",
-          hashes.config(),
-          e.toString());
-      throw e;
-    }
-    if (frame.length > maxPayloadBytes) {
-      log.error(
-          "Configuration {} (an entity edit) compressed to {} bytes, over maxPayloadBytes {}:"
-              + " nodes that need the whole frame will refuse it; publish a smaller configuration",
-          hashes.config(),
-          frame.length,
-          maxPayloadBytes);
-    }
-    return frame;
-  }
-
-  /** Hands {@code frame} to the compactor thread (see {@link #compact}). */
-  private void compactLater(byte[] frame, long seq) {
-    try {
-      compactor.execute(() -> compact(frame, seq));
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      // closed: the journal is replayed at the next start
-    }
-  }
-
-  /**
-   * Saves the whole frame of the edit published {@code seq}-th in the store (compactor thread, once
-   * the nodes waiting for the frame have it), when it is still the configuration in force and
-   * changes were saved ahead since the last whole save: that empties the store's journal. A frame
-   * made after a newer edit is not saved: the journal holds that edit too, which a whole save of
-   * this one would drop; the newer one's frame compacts it.
-   */
-  private void compact(byte[] frame, long seq) {
-    synchronized (publishLock) {
-      Published latest = outlet.latest();
-      if (closed || changesSinceWhole == 0 || latest == null || latest.sequence() != seq) {
-        return;
-      }
-      try {
-        store.save(frame, latest.hash());
-        changesSinceWhole = 0;
-        changeBytesSinceWhole = 0;
-      } catch (IOException | RuntimeException e) {
-        // The changes are durable: a restart replays them over the whole payload saved before.
-        log.warn(
-            "Configuration {} is saved as changes, but saving its whole payload in {} failed ({});"
-                + " it is tried again with a later frame",
-            latest.hash(),
-            store.describe(),
-            e.toString());
-      }
-    }
   }
 
   /** Saves a change ahead of its whole frame (publishLock held); -1 when the store keeps none. */
@@ -641,7 +543,7 @@ final class ConfigPublisher {
           published.hash(),
           revision,
           store.describe(),
-          fanOut(published));
+          outlet.tally(published.plugins()).describe());
     }
   }
 
@@ -684,32 +586,6 @@ final class ConfigPublisher {
           e.toString());
       return null;
     }
-  }
-
-  /**
-   * Who {@code published} goes to, for the log: the compatible nodes it is sent to and, per reason,
-   * those it is withheld from (a count of connected nodes alone hid that every one was withheld).
-   */
-  private String fanOut(Published published) {
-    Outlet.Tally tally = outlet.tally(published.plugins());
-    StringBuilder text =
-        new StringBuilder("sent to ").append(tally.sent()).append(" data plane(s)");
-    if (!tally.withheld().isEmpty()) {
-      text.append(", withheld from ");
-      String sep = "";
-      for (Map.Entry<DataPlaneSyncStatus, Integer> e : tally.withheld().entrySet()) {
-        text.append(sep)
-            .append(e.getValue())
-            .append(" (")
-            .append(e.getKey().wireName())
-            .append(')');
-        sep = ", ";
-      }
-    }
-    if (tally.awaitingBasicInfo() > 0) {
-      text.append(", ").append(tally.awaitingBasicInfo()).append(" not yet identified");
-    }
-    return text.toString();
   }
 
   /** The version of the configuration in force, {@code p} (publishLock held). */

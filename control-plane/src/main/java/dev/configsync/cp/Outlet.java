@@ -59,6 +59,30 @@ final class Outlet {
     int connected() {
       return sent + awaitingBasicInfo + withheld.values().stream().mapToInt(i -> i).sum();
     }
+
+    /**
+     * For the log: the compatible nodes a configuration is sent to and, per reason, those it is
+     * withheld from (a count of connected nodes alone hid that every one was withheld).
+     */
+    String describe() {
+      StringBuilder text = new StringBuilder("sent to ").append(sent).append(" data plane(s)");
+      if (!withheld.isEmpty()) {
+        text.append(", withheld from ");
+        String sep = "";
+        for (Map.Entry<DataPlaneSyncStatus, Integer> e : withheld.entrySet()) {
+          text.append(sep)
+              .append(e.getValue())
+              .append(" (")
+              .append(e.getKey().wireName())
+              .append(')');
+          sep = ", ";
+        }
+      }
+      if (awaitingBasicInfo > 0) {
+        text.append(", ").append(awaitingBasicInfo).append(" not yet identified");
+      }
+      return text.toString();
+    }
   }
 
   Tally tally(Set<String> plugins) {

@@ -1,12 +1,19 @@
 package dev.configsync.cp;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.configsync.ConfigHashes;
+import dev.configsync.internal.HybridProtocol;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The whole {@code reconfigure} frame of a published configuration. A whole publish knows it at
@@ -19,6 +26,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread-safe. The frame's bytes are never modified once made.
  */
 final class WholeFrame {
+  // The facade's logger: operators filter on it, and what it logs is the server's doing.
+  private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
+
   private final CompletableFuture<byte[]> future;
   // The task that makes the frame, until it is started; then null.
   private final AtomicReference<@Nullable Runnable> start;
@@ -61,6 +71,57 @@ final class WholeFrame {
             future.completeExceptionally(e);
           }
         });
+  }
+
+  /**
+   * The whole frame of a configuration whose JSON {@code encoding} compresses, with its hashes and
+   * timestamp: the caller's {@link IllegalStateException} when it cannot be made.
+   */
+  static byte[] finish(
+      CompletableFuture<HybridProtocol.ReconfigureFrame> encoding,
+      ConfigHashes hashes,
+      Instant now) {
+    try {
+      return encoding.join().finish(hashes, now.toEpochMilli() / 1000.0, null);
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException("the configuration could not be encoded: " + cause, cause);
+    } catch (RuntimeException e) {
+      throw new IllegalStateException("the configuration could not be encoded: " + e, e);
+    }
+  }
+
+  /**
+   * Makes the whole frame of an entity edit published ahead of it (the encoder thread), logging a
+   * failure and a frame over {@code maxPayloadBytes} (nodes took the change already; those that
+   * need the whole frame will refuse it).
+   */
+  static byte[] make(JsonNode config, ConfigHashes hashes, Instant at, long maxPayloadBytes) {
+    byte[] frame;
+    try {
+      frame =
+          finish(
+              CompletableFuture.completedFuture(
+                  HybridProtocol.ReconfigureFrame.begin(ConfigJson.write(config))),
+              hashes,
+              at);
+    } catch (RuntimeException e) {
+      log.error(
+          "The whole frame of configuration {} (an entity edit in force, its change saved) could"
+              + " not be made ({}); nodes that need it are disconnected until a later publish",
+          hashes.config(),
+          e.toString());
+      throw e;
+    }
+    if (frame.length > maxPayloadBytes) {
+      log.error(
+          "Configuration {} (an entity edit) compressed to {} bytes, over maxPayloadBytes {}:"
+              + " nodes that need the whole frame will refuse it; publish a smaller configuration",
+          hashes.config(),
+          frame.length,
+          maxPayloadBytes);
+    }
+    return frame;
   }
 
   /** The frame, started now if nobody asked for it before. Never blocks. */

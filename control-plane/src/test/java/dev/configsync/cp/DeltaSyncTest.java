@@ -404,7 +404,7 @@ class DeltaSyncTest {
     int frameOfBase = f.cp.currentConfig().orElseThrow().payloadBytes();
 
     String last = null;
-    for (int i = 1; i <= ConfigPublisher.COMPACT_CHANGES; i++) {
+    for (int i = 1; i <= JournalCompactor.COMPACT_CHANGES; i++) {
       HttpResponse<String> answer = putRoute7("/edit-" + i).get(10, TimeUnit.SECONDS);
       assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
       if (i == 1) {
@@ -420,11 +420,11 @@ class DeltaSyncTest {
 
     // Every edit went to the journal; only the configuration published whole and the one that
     // made the journal due were ever saved whole (one compression, not one per edit).
-    assertThat(store.changes).hasSize(ConfigPublisher.COMPACT_CHANGES);
+    assertThat(store.changes).hasSize(JournalCompactor.COMPACT_CHANGES);
     assertThat(store.savedHashes).containsExactly(ConfigHash.configHash(base), lastHash);
     // The node took every edit as a change (edits that came while one was in flight were folded
     // into the next), and refused none.
-    assertThat(applied().size()).isBetween(2, ConfigPublisher.COMPACT_CHANGES + 1);
+    assertThat(applied().size()).isBetween(2, JournalCompactor.COMPACT_CHANGES + 1);
     assertThat(applied().subList(1, applied().size()))
         .allSatisfy(a -> assertThat(a.delta()).isTrue());
     assertThat(applied().get(applied().size() - 1).hash()).isEqualTo(lastHash);

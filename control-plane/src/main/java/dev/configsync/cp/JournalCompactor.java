@@ -1,0 +1,117 @@
+package dev.configsync.cp;
+
+import java.io.IOException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the store's journal of entity edits short ({@link ConfigStore#saveChange}): counts the
+ * changes saved ahead of their whole frame, says when the journal is due (every {@link
+ * #COMPACT_CHANGES} changes, or once they weigh a quarter of the whole frame), and saves an edit's
+ * whole frame in the store once it is made, which empties the journal.
+ *
+ * <p>Threading: the counters are guarded by the publisher's lock ({@code publishLock}), which the
+ * callers of {@link #changeSaved} and {@link #wholeSaved} hold. The whole save runs on this class's
+ * own thread ({@code configsync-cp-compact}), under that lock; never on the encoder thread, which a
+ * whole publish waits for while it holds the lock.
+ */
+final class JournalCompactor {
+  // The facade's logger: operators filter on it, and what it logs is the server's doing.
+  private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
+
+  /**
+   * After this many entity edits saved as changes, the whole frame of the one in force is made and
+   * saved whole, which empties the store's journal (as a data plane compacts its cache's journal).
+   */
+  static final int COMPACT_CHANGES = 64;
+
+  private final ConfigStore store;
+  private final Object publishLock;
+  private final Supplier<@Nullable Published> latest;
+  private final BooleanSupplier closed;
+  private final ExecutorService thread = ConfigPublisher.idleThread("configsync-cp-compact");
+  // Changes saved ahead of their whole frame since the store last saved a whole payload, and their
+  // bytes (guarded by publishLock).
+  private int changes;
+  private long bytes;
+
+  /**
+   * @param latest the configuration in force (read under {@code publishLock})
+   * @param closed whether the control plane is closing
+   */
+  JournalCompactor(
+      ConfigStore store,
+      Object publishLock,
+      Supplier<@Nullable Published> latest,
+      BooleanSupplier closed) {
+    this.store = store;
+    this.publishLock = publishLock;
+    this.latest = latest;
+    this.closed = closed;
+  }
+
+  /**
+   * A change of {@code changeBytes} was saved ahead of its whole frame, whose size is about {@code
+   * frameSize} (publishLock held). Returns whether the journal is due: the caller then asks for the
+   * whole frame, which {@link #saveWhenMade} saves.
+   */
+  boolean changeSaved(int changeBytes, int frameSize) {
+    changes++;
+    bytes += changeBytes;
+    return changes >= COMPACT_CHANGES || bytes > (long) frameSize / 4;
+  }
+
+  /** A whole payload was saved: the store's journal is empty (publishLock held). */
+  void wholeSaved() {
+    changes = 0;
+    bytes = 0;
+  }
+
+  /**
+   * The whole frame of the edit published {@code sequence}-th is made (any thread): it is saved on
+   * this class's thread, when it is still the configuration in force and changes were saved ahead
+   * since the last whole save. A frame made after a newer edit is not saved: the journal holds that
+   * edit too, which a whole save of this one would drop; the newer one's frame compacts it.
+   */
+  void saveWhenMade(byte[] frame, long sequence) {
+    try {
+      thread.execute(() -> save(frame, sequence));
+    } catch (RejectedExecutionException e) {
+      // closed: the journal is replayed at the next start
+    }
+  }
+
+  private void save(byte[] frame, long sequence) {
+    synchronized (publishLock) {
+      Published inForce = latest.get();
+      if (closed.getAsBoolean()
+          || changes == 0
+          || inForce == null
+          || inForce.sequence() != sequence) {
+        return;
+      }
+      try {
+        store.save(frame, inForce.hash());
+        wholeSaved();
+      } catch (IOException | RuntimeException e) {
+        // The changes are durable: a restart replays them over the whole payload saved before.
+        log.warn(
+            "Configuration {} is saved as changes, but saving its whole payload in {} failed ({});"
+                + " it is tried again with a later frame",
+            inForce.hash(),
+            store.describe(),
+            e.toString());
+      }
+    }
+  }
+
+  /** Lets the thread end once idle (a save under way finishes). */
+  void shutdown() {
+    thread.shutdown();
+  }
+}
