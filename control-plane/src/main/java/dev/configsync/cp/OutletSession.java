@@ -472,8 +472,10 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
    */
   private void send(Published published) {
     writing = true;
+    // The change is from what the node will run once everything sent has arrived, not from its
+    // last ping: a ping trails the frame it follows, and edits may come faster than that.
+    String base = delivered;
     delivered = published.hash();
-    String base = reportedHash;
     if (deltaCapable && !sendFull && !base.equals(ConfigHash.NONE)) {
       java.util.concurrent.CompletableFuture<byte @Nullable []> delta =
           outlet.history.deltaFrame(published, base);
