@@ -45,10 +45,10 @@ import org.jspecify.annotations.Nullable;
  * <p>Entity edits are saved ahead of their whole payload ({@link #saveChange}): their change frames
  * go to {@code config.journal} beside it, in the data plane cache's journal format, and {@link
  * #load} replays them. The whole payload that follows a change ({@link #save(byte[], String)}) is
- * written only every {@value #COMPACT_RECORDS} changes, or once the journal holds more than half
- * the payload's size (at least {@value #COMPACT_BYTES} bytes): until then the journal is the
- * durable copy, and each change costs one append. A journal that belongs to another {@code
- * config.json.gz} (one copied in from a node, say) is discarded, so the copy is what starts.
+ * written only every 64 changes, or once the journal holds more than half the payload's size (at
+ * least 64 KiB): until then the journal is the durable copy, and each change costs one append. A
+ * journal that belongs to another {@code config.json.gz} (one copied in from a node, say) is
+ * discarded, so the copy is what starts.
  *
  * <p>Thread-safe. One control plane per directory.
  */
