@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -30,16 +31,24 @@ import org.jspecify.annotations.Nullable;
  * file can seed a node by hand ({@code configsync-agent load}).
  *
  * <p><b>Versions.</b> Each save is numbered one above the last ({@link #save(byte[], String,
- * String)} returns the number, the control plane's {@code version}), and the number is kept in
- * {@code <directory>/config.version}, written durably before the configuration is renamed into
- * place: the numbers only grow across restarts. A crash between the two leaves the number one ahead
- * of the configuration, which costs a gap, never a number used twice. A directory without that file
- * (written by an older version, or copied from a node) numbers from 1.
+ * String)} returns the number, the control plane's {@code version}). The number of the whole
+ * payload is kept in {@code <directory>/config.version}, written durably before the payload is
+ * renamed into place; a change saved ahead of its whole payload ({@link #saveChange}) is numbered
+ * by its place in the journal: the {@code n}th record after the payload has the payload's number
+ * plus {@code n}, so that saving it costs the journal's one fsync and nothing else. The numbers
+ * only grow across restarts: a crash between the number and the payload's rename leaves the number
+ * ahead of the payload (its journal, bound to the payload before, is then counted on top), which
+ * costs a gap; a record torn by a crash was never answered, so its number was never used. A
+ * directory without {@code config.version} (written by an older version, or copied from a node)
+ * numbers from 1.
  *
  * <p>Entity edits are saved ahead of their whole payload ({@link #saveChange}): their change frames
  * go to {@code config.journal} beside it, in the data plane cache's journal format, and {@link
- * #load} replays them. A journal that belongs to another {@code config.json.gz} (one copied in from
- * a node, say) is discarded, so the copy is what starts.
+ * #load} replays them. Each change costs one append; the journal is the durable copy until the
+ * control plane saves the whole payload of the newest change ({@link #save(byte[], String)}), which
+ * it does when the journal is due to be emptied (every 64 changes, or once they weigh a quarter of
+ * the whole frame), not after every edit. A journal that belongs to another {@code config.json.gz}
+ * (one copied in from a node, say) is discarded, so the copy is what starts.
  *
  * <p>Thread-safe. One control plane per directory.
  */
@@ -53,15 +62,19 @@ public final class FileConfigStore implements ConfigStore {
   private final FileSnapshotStore files;
   private final Path versionFile;
   private final long maxBytes;
-  private long version; // guarded by this: the number of the last save (or of the stored one)
-  private long loadedRevision; // guarded by this
-  // The configuration saved last as a change (saveChange), until its whole payload is saved.
-  private @Nullable String journaledHash; // guarded by this
+  // All guarded by this:
+  private long version; // the number of the last save or change (or of the stored one)
+  private long payloadVersion; // the number of config.json.gz: what config.version holds
+  private int records; // changes in the journal after config.json.gz (numbered from payloadVersion)
+  private long loadedRevision;
+  // The configurations saved as changes (the newest last) since the whole payload was written.
+  private final List<String> journaled = new ArrayList<>();
 
   private FileConfigStore(FileSnapshotStore files, Path versionFile, long version, long maxBytes) {
     this.files = files;
     this.versionFile = versionFile;
     this.version = version;
+    this.payloadVersion = version;
     this.maxBytes = maxBytes;
   }
 
@@ -88,31 +101,38 @@ public final class FileConfigStore implements ConfigStore {
 
   /**
    * The stored configuration, with the changes saved ahead of it ({@link #saveChange}) replayed on
-   * it; a replayed result is written back whole at once, which empties the journal.
+   * it; a replayed result is written back whole at once (its number first), which empties the
+   * journal. Numbered as the newest change in the journal, or as the payload when there is none.
    */
   @Override
-  public Optional<byte[]> load() throws IOException {
+  public synchronized Optional<byte[]> load() throws IOException {
     Optional<byte[]> stored = files.read();
-    long number;
-    synchronized (this) {
-      number = version;
-    }
     if (stored.isEmpty()) {
       return stored;
     }
     List<byte[]> changes = files.journal();
+    // Every good record was numbered, replayed or not: the count keeps the numbers growing.
+    version = Math.max(version, payloadVersion + changes.size());
+    journaled.clear();
+    records = 0;
     byte[] result = stored.get();
     if (!changes.isEmpty()) {
+      byte[] replayed = null;
       try {
-        result = JournalReplay.replay(result, changes, maxBytes * INFLATE_RATIO, describe());
-        files.write(result);
+        replayed = JournalReplay.replay(result, changes, maxBytes * INFLATE_RATIO, describe());
       } catch (IOException | RuntimeException e) {
         // the payload itself is damaged: the control plane says so when it reads it
       }
+      if (replayed != null) {
+        result = replayed;
+        try {
+          writeWhole(replayed, version);
+        } catch (IOException e) {
+          // The journal stays and is replayed again next time; appends wait for a whole save.
+        }
+      }
     }
-    synchronized (this) {
-      loadedRevision = number;
-    }
+    loadedRevision = version;
     return Optional.of(result);
   }
 
@@ -123,16 +143,19 @@ public final class FileConfigStore implements ConfigStore {
   }
 
   /**
-   * Saves the configuration durably: the whole payload of the configuration last saved as a change
-   * ({@link #saveChange}) keeps that change's number and empties the journal; any other is numbered
-   * as by {@link #save(byte[], String, String)}.
+   * Saves the whole payload of a configuration saved as a change ({@link #saveChange}) before; it
+   * keeps that change's number and empties the journal. That of an older one is not written (newer
+   * changes follow it in the journal). Any other configuration is saved and numbered as by {@link
+   * #save(byte[], String, String)}.
    */
   @Override
   public void save(byte[] payload, String hash) throws IOException {
     synchronized (this) {
-      if (hash.equals(journaledHash)) {
-        files.write(payload);
-        journaledHash = null;
+      int at = journaled.lastIndexOf(hash);
+      if (at >= 0) {
+        if (at == journaled.size() - 1) {
+          writeWhole(payload, version);
+        }
         return;
       }
     }
@@ -149,22 +172,18 @@ public final class FileConfigStore implements ConfigStore {
   public synchronized long save(byte[] payload, String hash, @Nullable String expectedPreviousHash)
       throws IOException {
     long next = version + 1;
-    // The number first: a crash before the configuration's rename leaves a gap, never a reuse.
-    writeVersion(versionFile, next);
-    version = next;
-    journaledHash = null;
-    files.write(payload);
+    version = next; // taken even if the write fails: never handed out twice
+    writeWhole(payload, next);
     return next;
   }
 
   /**
    * Appends the change to {@code config.journal} beside {@code config.json.gz} (fsync'd, each
    * record checksummed, bound to the payload it follows: the data plane cache's journal format), so
-   * that it is durable before the whole payload is compressed; the next {@link #save} empties the
-   * journal. Returns -1, saving nothing, when the journal cannot take it now (it is over the size
-   * limit, or a write failed and the next whole save has not succeeded yet). The change is numbered
-   * like a save, and its number is written first: a crash before the append costs a gap, never a
-   * number used twice.
+   * that it is durable before the whole payload is compressed. Returns -1, saving nothing, when the
+   * journal cannot take it now (it is over the size limit, or a write failed and the next whole
+   * save has not succeeded yet). The change is numbered one above the last save, by its place in
+   * the journal (see the class comment): the append is its only write.
    *
    * @return the number of this change, or -1
    */
@@ -172,13 +191,35 @@ public final class FileConfigStore implements ConfigStore {
   public synchronized long saveChange(byte[] delta, String hash, String previousHash)
       throws IOException {
     long next = version + 1;
-    writeVersion(versionFile, next);
-    version = next;
-    if (!files.append(delta)) {
+    if (next != payloadVersion + records + 1) {
+      return -1; // a failed write took a number: only a whole save (with its number) goes on
+    }
+    boolean appended;
+    try {
+      appended = files.append(delta);
+    } catch (IOException | RuntimeException e) {
+      version = next; // the record may be on disk: its number is taken
+      throw e;
+    }
+    if (!appended) {
       return -1;
     }
-    journaledHash = hash;
+    version = next;
+    records++;
+    journaled.add(hash);
     return next;
+  }
+
+  /**
+   * Writes {@code payload} whole as configuration number {@code number}: the number first (a crash
+   * before the payload's rename leaves a gap), then the payload, which empties the journal.
+   */
+  private void writeWhole(byte[] payload, long number) throws IOException {
+    journaled.clear();
+    records = 0;
+    writeVersion(versionFile, number);
+    payloadVersion = number;
+    files.write(payload);
   }
 
   @Override

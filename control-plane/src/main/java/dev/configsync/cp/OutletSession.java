@@ -491,6 +491,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private void send(Published published) {
     writing = true;
     delivered = published.hash();
+    // The node has answered every frame sent before (one is in flight at a time): its last ping
+    // says what it runs, which is what the change must be made from.
     String base = reportedHash;
     inFlightBase = base;
     if (deltaCapable && !sendFull && !base.equals(ConfigHash.NONE)) {

@@ -78,17 +78,93 @@ class FileConfigStoreJournalTest {
   }
 
   @Test
-  void aWholeSaveEmptiesTheJournal() throws Exception {
+  void aChangeIsNumberedByItsPlaceInTheJournalAndItsWholeSaveKeepsTheNumber() throws Exception {
+    FileConfigStore store = storeWithA();
+    assertThat(store.saveChange(change(A, B), ConfigHash.configHash(B), ConfigHash.configHash(A)))
+        .isEqualTo(2);
+    assertThat(Files.readString(dir.resolve("config.version")).trim())
+        .as("a change writes no number: its place in the journal is its number")
+        .isEqualTo("1");
+    FileConfigStore reopened = FileConfigStore.open(dir, MAX);
+    assertThat(hashOf(reopened.load().orElseThrow())).isEqualTo(ConfigHash.configHash(B));
+    assertThat(reopened.loadedRevision()).as("the change's number, from the journal").isEqualTo(2);
+    assertThat(Files.readString(dir.resolve("config.version")).trim())
+        .as("the replayed result was written back with its number first")
+        .isEqualTo("2");
+    assertThat(dir.resolve("config.journal")).doesNotExist();
+    assertThat(
+            reopened.saveChange(change(B, C), ConfigHash.configHash(C), ConfigHash.configHash(B)))
+        .isEqualTo(3);
+  }
+
+  @Test
+  void aWholeSaveOfTheNewestChangeKeepsItsNumberAndEmptiesTheJournal() throws Exception {
     FileConfigStore store = storeWithA();
     store.saveChange(change(A, B), ConfigHash.configHash(B), ConfigHash.configHash(A));
     store.save(HybridProtocol.reconfigure(B, 2.0), ConfigHash.configHash(B));
 
     assertThat(dir.resolve("config.journal")).doesNotExist();
+    assertThat(Files.readString(dir.resolve("config.version")).trim())
+        .as("the whole save keeps the change's number")
+        .isEqualTo("2");
     FileConfigStore reopened = FileConfigStore.open(dir, MAX);
     assertThat(hashOf(reopened.load().orElseThrow())).isEqualTo(ConfigHash.configHash(B));
-    assertThat(reopened.loadedRevision())
-        .as("the whole save keeps the change's number")
-        .isEqualTo(2);
+    assertThat(reopened.loadedRevision()).isEqualTo(2);
+  }
+
+  @Test
+  void theWholePayloadOfAnOlderChangeIsNotWrittenOverANewerOne() throws Exception {
+    FileConfigStore store = storeWithA();
+    store.saveChange(change(A, B), ConfigHash.configHash(B), ConfigHash.configHash(A));
+    store.saveChange(change(B, C), ConfigHash.configHash(C), ConfigHash.configHash(B));
+    // B's whole payload comes late, after C's change: writing it would drop C.
+    store.save(HybridProtocol.reconfigure(B, 2.0), ConfigHash.configHash(B));
+
+    FileConfigStore reopened = FileConfigStore.open(dir, MAX);
+    assertThat(hashOf(reopened.load().orElseThrow())).isEqualTo(ConfigHash.configHash(C));
+    assertThat(reopened.loadedRevision()).isEqualTo(3);
+  }
+
+  @Test
+  void aTornRecordIsCutAndItsNumberWasNeverAnswered() throws Exception {
+    FileConfigStore store = storeWithA();
+    store.saveChange(change(A, B), ConfigHash.configHash(B), ConfigHash.configHash(A));
+    long journalBefore = Files.size(dir.resolve("config.journal"));
+    assertThat(store.saveChange(change(B, C), ConfigHash.configHash(C), ConfigHash.configHash(B)))
+        .isEqualTo(3);
+    // A crash in the middle of the append of number 3 (so it was never answered): half a record.
+    long whole = Files.size(dir.resolve("config.journal"));
+    try (var channel =
+        java.nio.channels.FileChannel.open(
+            dir.resolve("config.journal"), java.nio.file.StandardOpenOption.WRITE)) {
+      channel.truncate(journalBefore + (whole - journalBefore) / 2);
+    }
+
+    FileConfigStore reopened = FileConfigStore.open(dir, MAX);
+    assertThat(hashOf(reopened.load().orElseThrow())).isEqualTo(ConfigHash.configHash(B));
+    assertThat(reopened.loadedRevision()).isEqualTo(2);
+    assertThat(
+            reopened.saveChange(change(B, C), ConfigHash.configHash(C), ConfigHash.configHash(B)))
+        .as("above every number answered before the crash")
+        .isEqualTo(3);
+    assertThat(hashOf(FileConfigStore.open(dir, MAX).load().orElseThrow()))
+        .isEqualTo(ConfigHash.configHash(C));
+  }
+
+  @Test
+  void aCrashBetweenTheNumberAndThePayloadCostsAGapNeverAReuse() throws Exception {
+    FileConfigStore store = storeWithA();
+    store.saveChange(change(A, B), ConfigHash.configHash(B), ConfigHash.configHash(A));
+    store.saveChange(change(B, C), ConfigHash.configHash(C), ConfigHash.configHash(B));
+    // A whole save (number 4) wrote its number, then the process died before the rename: the
+    // payload (1) and its journal (2 and 3) are still in place.
+    Files.writeString(dir.resolve("config.version"), "4\n");
+
+    FileConfigStore reopened = FileConfigStore.open(dir, MAX);
+    assertThat(hashOf(reopened.load().orElseThrow())).isEqualTo(ConfigHash.configHash(C));
+    assertThat(reopened.loadedRevision()).as("a gap: 4 plus the two changes").isEqualTo(6);
+    assertThat(reopened.save(HybridProtocol.reconfigure(A, 9.0), ConfigHash.configHash(A), null))
+        .isEqualTo(7);
   }
 
   @Test

@@ -75,6 +75,63 @@ class OutletProtocolTest {
     await().until(() -> f.cp.dataPlanes().get(0).configHash().equals(published.hash()));
   }
 
+  /**
+   * Edits that come faster than the node's ping after each apply: each is sent once the node has
+   * answered the frame before (its ping after the apply), as a change from what it then runs. A
+   * change made from an older ping would not fit what the node runs by then (it would refuse it and
+   * ask for the whole configuration).
+   */
+  @Test
+  void eachChangeIsSentOnceTheFrameBeforeIsAnsweredAndIsMadeFromIt() throws Exception {
+    PublishResult first = f.cp.publish(services(0));
+    RawDataPlane dp = connected();
+    dp.sendBasicInfoWithDeltas();
+    dp.ping(ConfigHash.NONE);
+    assertThat(dp.read().opcode()).isEqualTo(WebSocketFrame.OP_PONG);
+    assertThat(message(dp.read()).path("type").asText()).isEqualTo("reconfigure");
+    String sent = first.hash();
+    for (int i = 1; i <= 3; i++) {
+      PublishResult next = f.cp.publish(services(i)); // before the node answered the frame before
+      dp.ping(sent); // the node's ping after it applied it
+      var change = message(readPastPongs(dp));
+      assertThat(change.path("type").asText()).as("publish %d", i).isEqualTo("reconfigure_delta");
+      assertThat(change.path("base_hash").asText()).as("publish %d", i).isEqualTo(sent);
+      assertThat(change.path("config_hash").asText()).isEqualTo(next.hash());
+      sent = next.hash();
+    }
+  }
+
+  private static WebSocketFrame readPastPongs(RawDataPlane dp) throws Exception {
+    while (true) {
+      WebSocketFrame frame = dp.read();
+      if (frame.opcode() != WebSocketFrame.OP_PONG) {
+        return frame;
+      }
+    }
+  }
+
+  /** 100 services; the first one's port is {@code port}. */
+  private static String services(int port) {
+    StringBuilder json = new StringBuilder("{\"services\":[");
+    for (int i = 0; i < 100; i++) {
+      json.append(i == 0 ? "" : ",")
+          .append("{\"name\":\"s")
+          .append(i)
+          .append("\",\"host\":\"h")
+          .append(i)
+          .append(".internal\",\"port\":")
+          .append(i == 0 ? 1000 + port : 80)
+          .append('}');
+    }
+    return json.append("]}").toString();
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode message(WebSocketFrame frame)
+      throws Exception {
+    assertThat(frame.opcode()).isEqualTo(WebSocketFrame.OP_BINARY);
+    return Json.readFrozen(Gzip.decompress(frame.payload().toByteArray(), 1 << 20));
+  }
+
   @Test
   void doesNotResendTheConfigurationANodeAlreadyRuns() throws Exception {
     PublishResult published = f.cp.publish("{\"services\":[]}");

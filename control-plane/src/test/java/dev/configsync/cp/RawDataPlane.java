@@ -116,6 +116,11 @@ final class RawDataPlane implements java.io.Closeable {
     writer.writeBinary(ByteString.of(HybridProtocol.basicInfo(plugins, Map.of())));
   }
 
+  /** A {@code basic_info} that announces configsync's incremental sync. */
+  void sendBasicInfoWithDeltas() throws IOException {
+    writer.writeBinary(ByteString.of(HybridProtocol.basicInfo(Map.of(), Map.of(), true)));
+  }
+
   void ping(String hash) throws IOException {
     writer.writePing(ByteString.encodeString(hash, StandardCharsets.US_ASCII));
   }
