@@ -8,28 +8,28 @@ import org.junit.jupiter.api.Test;
 /**
  * Runs every control-plane measurement in {@link Mode#SMOKE}: each must produce one row per size
  * with finite, positive numbers. Whether the goals are met is the benchmark's business, not this
- * test's.
+ * test's. The rows come from {@link SmokeRuns}: {@link BenchmarkSmokeTest} checks the same runs.
  */
 class ControlPlaneSmokeTest {
 
   @Test
   void publishToListenerMeasuresOneRowPerConfigSize() throws Exception {
-    check(new PublishToListener().run(Mode.SMOKE), Mode.SMOKE.configBytes().size(), false);
+    check(SmokeRuns.of(new PublishToListener()), Mode.SMOKE.configBytes().size(), false);
   }
 
   @Test
   void fanOutMeasuresOneRowPerFleetSize() throws Exception {
-    check(new FanOut().run(Mode.SMOKE), Mode.SMOKE.fleetSizes().size(), false);
+    check(SmokeRuns.of(new FanOut()), Mode.SMOKE.fleetSizes().size(), false);
   }
 
   @Test
   void idleConnectionsMeasuresHeapInAChildJvm() throws Exception {
-    check(new IdleConnections().run(Mode.SMOKE), Mode.SMOKE.idleConnections().size(), true);
+    check(SmokeRuns.of(new IdleConnections()), Mode.SMOKE.idleConnections().size(), true);
   }
 
   @Test
   void reconnectStormMeasuresTheBusiestBucket() throws Exception {
-    List<Result> rows = new ReconnectStorm().run(Mode.SMOKE);
+    List<Result> rows = SmokeRuns.of(new ReconnectStorm());
     check(rows, Mode.SMOKE.fleetSizes().size(), false);
     // Nobody can beat a perfectly even spread: the busiest bucket holds at least the mean.
     assertThat(rows).allSatisfy(r -> assertThat(r.ours()).isGreaterThanOrEqualTo(1.0));

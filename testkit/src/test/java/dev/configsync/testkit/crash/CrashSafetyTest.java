@@ -69,13 +69,14 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Settings (system properties): {@code configsync.crash.iterations} (kills in all, default 200),
  * {@code configsync.crash.children} (nodes killed in parallel, each on its own cache directory,
- * default 2), {@code configsync.crash.deltaKills} (kills of the node fed changes, default 8),
- * {@code configsync.crash.seed} (default random; printed, but thread timing makes two runs with one
- * seed differ anyway).
+ * default 3: a third fills the moments the other two wait for their kill), {@code
+ * configsync.crash.deltaKills} (kills of the node fed changes, default 8), {@code
+ * configsync.crash.seed} (default random; printed, but thread timing makes two runs with one seed
+ * differ anyway).
  */
 class CrashSafetyTest {
   private static final int ITERATIONS = Integer.getInteger("configsync.crash.iterations", 200);
-  private static final int CHILDREN = Integer.getInteger("configsync.crash.children", 2);
+  private static final int CHILDREN = Integer.getInteger("configsync.crash.children", 3);
   private static final int DELTA_KILLS = Integer.getInteger("configsync.crash.deltaKills", 8);
   private static final long SEED =
       Long.getLong("configsync.crash.seed", new SecureRandom().nextLong());
