@@ -342,19 +342,15 @@ class DeltaSyncTest {
   }
 
   /**
-   * With a store that keeps changes ahead of the whole payload, an entity edit reaches a node on
-   * its base while the whole payload is still being saved (the save is held here), and a Kong node
-   * gets the whole frame; with a store that keeps none, nothing is in force until the whole payload
-   * is saved.
+   * With a store that keeps changes ahead of the whole payload, an entity edit is answered, and
+   * reaches a node on its base, while the store's whole saves are held; a Kong node gets the whole
+   * frame, made for it, and the store then saves it whole.
    */
   @Test
   void anEntityEditIsAnsweredOnceItsChangeIsDurableAndItsWholeFrameIsMadeForTheNodesThatNeedIt()
       throws Exception {
     HeldStore store = new HeldStore(true);
-    f.start(
-        b ->
-            b.configStore(store)
-                .admin(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0)));
+    startWith(store);
     f.cp.publish(A);
     client = f.startClient(c -> c, snapshots, events);
     await().until(() -> hashOf(client).equals(ConfigHash.configHash(A)));
@@ -390,10 +386,7 @@ class DeltaSyncTest {
   void editsNoNodeNeedsWholeAreNotCompressedUntilTheStoresJournalIsDueForCompaction()
       throws Exception {
     HeldStore store = new HeldStore(true);
-    f.start(
-        b ->
-            b.configStore(store)
-                .admin(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0)));
+    startWith(store);
     // A large part no edit touches keeps the journal's bytes under a quarter of the whole frame,
     // so that the count of changes is what makes it due.
     ObjectNode base = withBlob(routes(300, "/p0"));
@@ -443,10 +436,7 @@ class DeltaSyncTest {
   void withAStoreThatKeepsNoChangesAnEditIsInForceOnlyOnceItsWholePayloadIsSaved()
       throws Exception {
     HeldStore store = new HeldStore(false);
-    f.start(
-        b ->
-            b.configStore(store)
-                .admin(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0)));
+    startWith(store);
     f.cp.publish(A);
     store.hold();
 
@@ -458,6 +448,14 @@ class DeltaSyncTest {
     assertThat(edit.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
     assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(ConfigHash.configHash(B));
     assertThat(store.changes).isEmpty();
+  }
+
+  /** Starts the control plane on {@code store}, with its admin API on loopback. */
+  private void startWith(HeldStore store) throws Exception {
+    f.start(
+        b ->
+            b.configStore(store)
+                .admin(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0)));
   }
 
   private CompletableFuture<HttpResponse<String>> putRoute7(String path) {
