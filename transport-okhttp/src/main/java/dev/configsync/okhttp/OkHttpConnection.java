@@ -35,6 +35,12 @@ import org.slf4j.LoggerFactory;
 
 /** One WebSocket connection: handshake and reads on its own thread, writes queued. */
 final class OkHttpConnection implements Transport.Connection {
+  /** How long the reader waits for the control plane to close after a protocol error. */
+  static final long DRAIN_MILLIS = 1000;
+
+  /** How much it reads, at most, meanwhile. */
+  static final long DRAIN_BYTES = 1 << 20;
+
   private static final Logger log = LoggerFactory.getLogger(OkHttpConnection.class);
 
   /** How long to wait for the peer's close frame after sending ours. */
@@ -177,6 +183,9 @@ final class OkHttpConnection implements Transport.Connection {
       }
     } catch (WebSocketProtocolException e) {
       writeCloseNow(e.closeCode(), truncate(e.getMessage()));
+      if (closeSent) {
+        drainBeforeClosing(source);
+      }
       fail(e);
     } catch (EOFException e) {
       fail(new EOFException("the control plane closed the connection without a close frame"));
@@ -184,6 +193,32 @@ final class OkHttpConnection implements Transport.Connection {
       fail(e);
     } finally {
       readerDone.countDown();
+    }
+  }
+
+  /**
+   * After this side's close frame for a protocol error (reader thread): reads and discards what the
+   * control plane still sends, until it closes the connection, for at most {@link #DRAIN_MILLIS}
+   * and {@link #DRAIN_BYTES}. Closing a socket with unread bytes (the rest of an oversized frame,
+   * say) makes TCP reset the connection, and a reset can discard the close frame before the control
+   * plane reads it: it would never learn why the node left.
+   */
+  private static void drainBeforeClosing(BufferedSource source) {
+    try {
+      source.timeout().timeout(DRAIN_MILLIS, TimeUnit.MILLISECONDS);
+      source.timeout().deadline(DRAIN_MILLIS, TimeUnit.MILLISECONDS);
+      okio.Buffer discard = new okio.Buffer();
+      long drained = 0;
+      while (drained < DRAIN_BYTES) {
+        long n = source.read(discard, 8192);
+        if (n < 0) {
+          return; // the control plane closed the connection
+        }
+        drained += n;
+        discard.clear();
+      }
+    } catch (IOException | RuntimeException e) {
+      // timed out, or reset: the socket is dropped next either way
     }
   }
 
