@@ -346,8 +346,9 @@ final class ConfigPublisher {
       compactor.wholeSaved();
       // A successful compare-and-set is newer than everything committed before it, so its revision
       // is above servedRevision (nothing is taken from the store while this lock is held).
-      Published published =
-          new Published(++sequence, hashes, frame, config, pluginsOf(config), now);
+      Set<String> plugins =
+          edit != null && current != null ? pluginsOf(edit, current) : pluginsOf(config);
+      Published published = new Published(++sequence, hashes, frame, config, plugins, now);
       if (edit != null) {
         indexed = edit.config();
       }
@@ -402,7 +403,7 @@ final class ConfigPublisher {
                 frame -> compactor.saveWhenMade(frame, seq)),
             current.frameSize(),
             config,
-            pluginsOf(config),
+            pluginsOf(edit, current),
             now);
     indexed = edit.config();
     outlet.publish(published, change);
@@ -600,6 +601,18 @@ final class ConfigPublisher {
    */
   private Set<String> pluginsOf(JsonNode config) {
     Compatibility.PluginUse use = Compatibility.PluginUse.of(config, pluginUse);
+    pluginUse = use;
+    return use.all();
+  }
+
+  /**
+   * The plugins of {@code edit}'s result, made from {@code base} (the configuration in force, under
+   * publishLock): the collections it changed entity by entity are counted again from the changed
+   * entities only, not walked whole (on 18,000 routes, a walk of the routes took about 30 ms).
+   */
+  private Set<String> pluginsOf(EntityEdits.Edited edit, Published base) {
+    Compatibility.PluginUse use =
+        Compatibility.PluginUse.ofEdit(base.config(), edit.applied(), pluginUse);
     pluginUse = use;
     return use.all();
   }

@@ -55,9 +55,11 @@ final class EntityEdits {
 
   /**
    * The outcome of edits: the new configuration, indexed (its hashes were computed from the base's
-   * by re-hashing only the changed parts), and the change set that makes it from the base.
+   * by re-hashing only the changed parts), the change set that makes it from the base, and the
+   * apply's account of what changed, entity by entity (with the base's versions of the updated
+   * ones), so that what depends on entities (the plugins used) is updated from the changed ones.
    */
-  record Edited(IndexedConfig config, ChangeSet changes) {}
+  record Edited(IndexedConfig config, ChangeSet changes, IndexedConfig.Applied applied) {}
 
   /**
    * The configuration that {@code edits}, applied in one step, make from {@code indexed}.
@@ -94,7 +96,7 @@ final class EntityEdits {
       throwIfADeleteIsMissing(base, collections);
       throw invalid(e.getMessage());
     }
-    return new Edited(applied.config(), changes);
+    return new Edited(applied.config(), changes, applied);
   }
 
   /** 404 for the first delete that names an entity the base lacks (a refused apply's cause). */

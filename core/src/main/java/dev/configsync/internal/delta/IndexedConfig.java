@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -131,8 +132,14 @@ public final class IndexedConfig {
    *
    * @param config the new configuration
    * @param changes what changed against the base, entity by entity
+   * @param updatedBefore for each collection the change set changed entity by entity, the base's
+   *     version of each entity in {@code changes}' {@code updated}, by key (what a caller that
+   *     keeps per-entity figures subtracts; {@code removed} has the removed ones)
    */
-  public record Applied(IndexedConfig config, ConfigChanges changes) {}
+  public record Applied(
+      IndexedConfig config,
+      ConfigChanges changes,
+      Map<String, Map<String, JsonNode>> updatedBefore) {}
 
   /**
    * Applies {@code changes} and checks that the result has the hashes it was announced with.
@@ -181,6 +188,7 @@ public final class IndexedConfig {
     Map<String, Part> nextParts = new HashMap<>(parts);
     Set<String> changed = new HashSet<>();
     Map<String, ConfigChanges.CollectionChanges> entityChanges = new LinkedHashMap<>();
+    Map<String, Map<String, JsonNode>> updatedBefore = new LinkedHashMap<>();
     Set<String> replaced = new LinkedHashSet<>();
     for (Map.Entry<String, JsonNode> e : table.properties()) {
       String name = e.getKey();
@@ -205,6 +213,7 @@ public final class IndexedConfig {
         ConfigChanges.CollectionChanges c = result.changes();
         if (!c.isEmpty()) {
           entityChanges.put(name, c);
+          updatedBefore.put(name, Collections.unmodifiableMap(result.before));
         }
       } else {
         next.set(name, value);
@@ -224,7 +233,8 @@ public final class IndexedConfig {
     FrozenNodes.freezeNew(next);
     return new Applied(
         new IndexedConfig(next, nextParts, this, changed),
-        new ConfigChanges(false, entityChanges, replaced));
+        new ConfigChanges(false, entityChanges, replaced),
+        Collections.unmodifiableMap(updatedBefore));
   }
 
   /** {@code table}'s members in {@code order}, which must name each of them once. */
@@ -372,6 +382,9 @@ public final class IndexedConfig {
     private final Map<String, JsonNode> updated = new LinkedHashMap<>();
     private final Map<String, JsonNode> removed = new LinkedHashMap<>();
 
+    /** The base's version of each updated entity, by key. */
+    final Map<String, JsonNode> before = new LinkedHashMap<>();
+
     /** Base index of each placed entity the base has. */
     private final Map<String, Integer> placedInBase = new HashMap<>();
 
@@ -432,6 +445,7 @@ public final class IndexedConfig {
           upsertedInBase.add(key);
           if (!ConfigDiff.same(upserted, entity)) {
             updated.put(key, upserted);
+            before.put(key, entity);
           }
         }
         if (placing && placedInBase.containsKey(key)) {
