@@ -7,24 +7,16 @@ import static dev.configsync.cp.ServerSettings.requirePositive;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.ConfigSyncException;
 import dev.configsync.internal.Versions;
-import io.netty.channel.ChannelFuture;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Consumer;
-import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A control plane: accepts data planes on one mutual-TLS port ({@code /v1/outlet}, Kong's
@@ -59,16 +51,13 @@ import org.slf4j.LoggerFactory;
  * one thread ({@code configsync-cp-admin}), the answers to its reads on another ({@code
  * configsync-cp-admin-read}). {@link #close()} stops every thread the server started.
  *
- * <p>Inside, this class is a facade: {@code ConfigPublisher} owns the publish path and the store,
+ * <p>Inside, this class is a facade: {@code ServerLifecycle} wires the collaborators below and
+ * starts and stops them in order; {@code ConfigPublisher} owns the publish path and the store,
  * {@code NettyListeners} the ports and threads, {@code AdminConnections} and {@code AdminEndpoints}
  * the admin API, {@code Outlet} and {@code UsageIngest} the data plane connections, {@code
  * FleetView} the merged view of the fleet (see docs/architecture.md).
  */
-// Netty reports write and close failures through the pipeline; their futures need no checking.
-@SuppressWarnings("FutureReturnValueIgnored")
 public final class ControlPlaneServer implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
-
   /** The default data plane port (Konnect's); self-hosted Kong uses 8005. */
   public static final int DEFAULT_PORT = 443;
 
@@ -116,88 +105,15 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** The default largest number of admin connections open at once: 64. */
   public static final int DEFAULT_MAX_ADMIN_CONNECTIONS = 64;
 
-  private final ServerSettings settings;
-  private final TlsReloader tls;
-  private final NodeRegistry registry;
-  private final Outlet outlet;
-  private final UsageIngest usage;
-  private final ConfigPublisher publisher;
-  private final FleetView fleet;
-  private final NettyListeners listeners;
-  private final Instant startedAt;
-  private @Nullable ScheduledFuture<?> sweeper;
-  private @Nullable ScheduledFuture<?> tlsWatcher;
-  private volatile boolean started; // open() completed: "stopped" is logged only after that
+  private final ServerLifecycle running;
 
-  private ControlPlaneServer(ServerSettings b, ServerTls tls) {
-    this.settings = b;
-    this.tls = new TlsReloader(tls);
-    this.registry =
-        new NodeRegistry(b.clock, b.maxDataPlanes, b.maxRegistryBytes, b.maxNodeIdsPerCertificate);
-    this.outlet =
-        new Outlet(
-            registry,
-            b.version,
-            b.capabilities,
-            b.deadAfter(),
-            b.handshakeTimeout,
-            b.maxInboundFrameBytes,
-            b.maxNodeLabels,
-            b.maxNodePlugins,
-            new ConfigHistory(b.deltaHistory, b.deltaHistoryBytes, b.maxDeltaFraction));
-    this.usage = new UsageIngest(registry, outlet, b.onUsage);
-    this.publisher = new ConfigPublisher(b, outlet);
-    this.fleet = new FleetView(registry, usage, b.fleet);
-    this.listeners = new NettyListeners(b.ioThreads);
-    this.startedAt = b.clock.instant();
+  private ControlPlaneServer(ServerLifecycle running) {
+    this.running = running;
   }
 
   /** A builder; {@link Builder#tls} is required, everything else has a default. */
   public static Builder builder() {
     return new Builder();
-  }
-
-  private void open() throws IOException {
-    publisher.start();
-    listeners.bindOutlet(settings.listen, tls, settings.handshakeTimeout, outlet, usage);
-    if (settings.admin != null) {
-      AdminConnectionCounts counts = new AdminConnectionCounts();
-      AdminBackend backend =
-          new ServerBackend(publisher, fleet, outlet, tls, settings.version, startedAt);
-      listeners.bindAdmin(
-          settings.admin,
-          new AdminConnections(
-              new AdminEndpoints(backend, counts),
-              counts,
-              settings,
-              listeners.adminPublishes(),
-              listeners.adminReads()));
-    }
-    Duration reload = settings.tlsReloadInterval;
-    if (!reload.isZero() && !tls.current().sourcePaths().isEmpty()) {
-      tlsWatcher = listeners.withFixedDelay(tls::reloadIfChanged, reload);
-    }
-    long period =
-        Math.max(
-            10, Math.min(settings.forgetAfter.toMillis() / 4, Duration.ofMinutes(1).toMillis()));
-    sweeper = listeners.atFixedRate(() -> registry.forget(settings.forgetAfter), period);
-    fleet.start();
-    log.info(
-        "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
-        NettyListeners.hostPort(address()),
-        tls.current().mode().name().toLowerCase(Locale.ROOT),
-        settings.version,
-        adminAddress()
-            .map(
-                a ->
-                    ", admin API on http://"
-                        + NettyListeners.hostPort(a)
-                        + (settings.adminToken == null
-                            ? " (no token)"
-                            : " (bearer token required)"))
-            .orElse(""),
-        publisher.storeDescription());
-    started = true;
   }
 
   // ---- publishing ------------------------------------------------------------------------------
@@ -215,8 +131,8 @@ public final class ControlPlaneServer implements AutoCloseable {
     Objects.requireNonNull(configJson, "configJson");
     byte[] json = configJson.getBytes(StandardCharsets.UTF_8);
     // A leading U+FEFF becomes a byte order mark, which the parser skips but a frame cannot hold.
-    return publisher.publish(
-        publisher.parseCounted(json), null, ConfigJson.isPlainUtf8(json) ? json : null);
+    return running.publisher.publish(
+        running.publisher.parseCounted(json), null, ConfigJson.isPlainUtf8(json) ? json : null);
   }
 
   /**
@@ -236,7 +152,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   public PublishResult publish(JsonNode config) {
     Objects.requireNonNull(config, "config");
     byte[] json = ConfigJson.write(config);
-    return publisher.publish(publisher.parseCounted(json), null, json);
+    return running.publisher.publish(running.publisher.parseCounted(json), null, json);
   }
 
   /**
@@ -255,7 +171,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(expectedHash, "expectedHash");
     byte[] json = ConfigJson.write(config);
-    return publisher.publish(publisher.parseCounted(json), expectedHash, json);
+    return running.publisher.publish(running.publisher.parseCounted(json), expectedHash, json);
   }
 
   /**
@@ -273,7 +189,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       throw new IllegalArgumentException(
           "limit must be between 1 and " + MAX_HISTORY + ", got " + limit);
     }
-    return publisher.history(limit);
+    return running.publisher.history(limit);
   }
 
   /**
@@ -281,12 +197,12 @@ public final class ControlPlaneServer implements AutoCloseable {
    * the configuration in force keeps being served), or empty when it is healthy.
    */
   public Optional<String> degradedReason() {
-    return publisher.degradedReason();
+    return running.publisher.degradedReason();
   }
 
   /** The configuration in force, or empty before the first publish. */
   public Optional<PublishedConfig> currentConfig() {
-    return publisher.current();
+    return running.publisher.current();
   }
 
   /**
@@ -298,7 +214,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    * #fleetUsage()}.
    */
   public UsageReport usage() {
-    return fleet.usage();
+    return running.fleet.usage();
   }
 
   /**
@@ -308,7 +224,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    * directory's flush interval); otherwise the same as {@link #usage()}.
    */
   public UsageReport fleetUsage() {
-    return fleet.fleetUsage();
+    return running.fleet.fleetUsage();
   }
 
   /**
@@ -318,27 +234,27 @@ public final class ControlPlaneServer implements AutoCloseable {
    * it.
    */
   public List<DataPlaneInfo> dataPlanes() {
-    return fleet.dataPlanes();
+    return running.fleet.dataPlanes();
   }
 
   /** The address data planes connect to (with the actual port when 0 was asked for). */
   public InetSocketAddress address() {
-    return listeners.address();
+    return running.listeners.address();
   }
 
   /** The admin API's address, or empty when the admin API is off. */
   public Optional<InetSocketAddress> adminAddress() {
-    return listeners.adminAddress();
+    return running.listeners.adminAddress();
   }
 
   /** The version this control plane checks nodes against. */
   public String version() {
-    return settings.version;
+    return running.settings.version;
   }
 
   /** The TLS material in use for new connections. */
   public ServerTls tls() {
-    return tls.current();
+    return running.tls.current();
   }
 
   /**
@@ -350,21 +266,21 @@ public final class ControlPlaneServer implements AutoCloseable {
    *     certificate replaced but not yet its key); the previous material stays in use
    */
   public void reloadTls() {
-    tls.reload();
+    running.tls.reload();
   }
 
   /** Where the configuration is stored. */
   public String storeDescription() {
-    return publisher.storeDescription();
+    return running.publisher.storeDescription();
   }
 
   /** When this server started. */
   public Instant startedAt() {
-    return startedAt;
+    return running.startedAt;
   }
 
   Outlet outlet() {
-    return outlet;
+    return running.outlet;
   }
 
   /**
@@ -374,38 +290,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (publisher.isClosed()) {
-      return;
-    }
-    publisher.refuseNewPublishes();
-    for (ScheduledFuture<?> timer : new ScheduledFuture<?>[] {sweeper, tlsWatcher}) {
-      if (timer != null) {
-        timer.cancel(false);
-      }
-    }
-    // Count the usage batches already received, and queue their acks ahead of the close frames.
-    List<ChannelFuture> closing = new ArrayList<>();
-    for (IngestSession session : usage.close(Duration.ofSeconds(2))) {
-      closing.add(session.closeFuture());
-    }
-    for (OutletSession session : new ArrayList<>(outlet.sessions)) {
-      session.closeFromAnyThread(
-          WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "the control plane is shutting down");
-      closing.add(session.closeFuture());
-    }
-    // The event loops must not close the connections (dropping close frames not yet sent) before
-    // each node answered, or its bound ran out.
-    CloseHandshake.awaitAll(closing);
-    listeners.close();
-    fleet.close(settings.store);
-    publisher.close(); // no publish is saving now, and none will start
-    outlet.history.close();
-    if (started) {
-      log.info("Control plane stopped");
-    } else {
-      // start() failed and said why; it never listened, so it did not "stop".
-      log.debug("Released what the failed start had opened");
-    }
+    running.close();
   }
 
   /**
@@ -752,17 +637,7 @@ public final class ControlPlaneServer implements AutoCloseable {
         throw new IllegalStateException(
             "tls is required: ServerTls.pki(cert, key, ca) or ServerTls.shared(cert, key)");
       }
-      ControlPlaneServer server = new ControlPlaneServer(s.copy(), t);
-      try {
-        server.open();
-      } catch (IOException | RuntimeException e) {
-        server.close();
-        if (e instanceof IOException io) {
-          throw io;
-        }
-        throw e;
-      }
-      return server;
+      return new ControlPlaneServer(ServerLifecycle.start(s.copy(), t));
     }
   }
 }
