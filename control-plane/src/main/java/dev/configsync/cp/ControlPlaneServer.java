@@ -1,12 +1,16 @@
 package dev.configsync.cp;
 
-import static dev.configsync.cp.ServerSettings.requireArgument;
 import static dev.configsync.cp.ServerSettings.requirePort;
-import static dev.configsync.cp.ServerSettings.requirePositive;
+import static dev.configsync.cp.SettingChecks.atLeast;
+import static dev.configsync.cp.SettingChecks.atLeastBytes;
+import static dev.configsync.cp.SettingChecks.between;
+import static dev.configsync.cp.SettingChecks.capabilityVersion;
+import static dev.configsync.cp.SettingChecks.notNegative;
+import static dev.configsync.cp.SettingChecks.positive;
+import static dev.configsync.cp.SettingChecks.positiveAtMost;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.ConfigSyncException;
-import dev.configsync.internal.Versions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -335,11 +339,7 @@ public final class ControlPlaneServer implements AutoCloseable {
 
     /** Requires {@code Authorization: Bearer <token>} on every admin request. */
     public Builder adminToken(String token) {
-      Objects.requireNonNull(token, "adminToken");
-      requireArgument(
-          token.length() >= 16 && token.chars().noneMatch(Character::isWhitespace),
-          "adminToken must be at least 16 characters without whitespace");
-      s.adminToken = token;
+      s.adminToken = SettingChecks.adminToken(token);
       return this;
     }
 
@@ -364,22 +364,19 @@ public final class ControlPlaneServer implements AutoCloseable {
      * dropped, unless {@link #deadAfter} says otherwise.
      */
     public Builder heartbeatInterval(Duration interval) {
-      requirePositive("heartbeatInterval", interval);
-      s.heartbeat = interval;
+      s.heartbeat = positive("heartbeatInterval", interval);
       return this;
     }
 
     /** How long a node may send no ping before it is dropped; default 1.5 x heartbeat. */
     public Builder deadAfter(Duration silence) {
-      requirePositive("deadAfter", silence);
-      s.deadAfter = silence;
+      s.deadAfter = positive("deadAfter", silence);
       return this;
     }
 
     /** The longest a TLS handshake plus the WebSocket upgrade may take; default 10 s. */
     public Builder handshakeTimeout(Duration timeout) {
-      requirePositive("handshakeTimeout", timeout);
-      s.handshakeTimeout = timeout;
+      s.handshakeTimeout = positive("handshakeTimeout", timeout);
       return this;
     }
 
@@ -388,31 +385,25 @@ public final class ControlPlaneServer implements AutoCloseable {
      * larger one is refused. Keep it no larger than what the data planes accept.
      */
     public Builder maxPayloadBytes(long bytes) {
-      requireArgument(
-          bytes >= 1024 && bytes <= Integer.MAX_VALUE - 8,
-          "maxPayloadBytes must be between 1024 and " + (Integer.MAX_VALUE - 8) + ": " + bytes);
-      s.maxPayloadBytes = bytes;
+      s.maxPayloadBytes = SettingChecks.maxPayloadBytes(bytes);
       return this;
     }
 
     /** The largest frame read from a data plane (basic_info, error reports); default 1 MiB. */
     public Builder maxInboundFrameBytes(int bytes) {
-      requireArgument(bytes >= 1024, "maxInboundFrameBytes must be at least 1024 bytes: " + bytes);
-      s.maxInboundFrameBytes = bytes;
+      s.maxInboundFrameBytes = atLeastBytes("maxInboundFrameBytes", bytes, 1024);
       return this;
     }
 
     /** The largest request body the admin API reads; default 256 MiB. */
     public Builder maxAdminBodyBytes(int bytes) {
-      requireArgument(bytes >= 1024, "maxAdminBodyBytes must be at least 1024 bytes: " + bytes);
-      s.maxAdminBodyBytes = bytes;
+      s.maxAdminBodyBytes = atLeastBytes("maxAdminBodyBytes", bytes, 1024);
       return this;
     }
 
     /** How long a disconnected node stays listed; default 14 days. */
     public Builder forgetAfter(Duration after) {
-      requirePositive("forgetAfter", after);
-      s.forgetAfter = after;
+      s.forgetAfter = positive("forgetAfter", after);
       return this;
     }
 
@@ -422,8 +413,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * connected, the new node is refused (close code 1008, logged).
      */
     public Builder maxDataPlanes(int count) {
-      requireArgument(count >= 1, "maxDataPlanes must be at least 1: " + count);
-      s.maxDataPlanes = count;
+      s.maxDataPlanes = atLeast("maxDataPlanes", count, 1);
       return this;
     }
 
@@ -434,9 +424,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * nodes are evicted first, longest unseen first.
      */
     public Builder maxRegistryBytes(long bytes) {
-      requireArgument(
-          bytes >= 1 << 20, "maxRegistryBytes must be at least 1 MiB (1048576): " + bytes);
-      s.maxRegistryBytes = bytes;
+      s.maxRegistryBytes = SettingChecks.maxRegistryBytes(bytes);
       return this;
     }
 
@@ -448,8 +436,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * a certificate of its own.
      */
     public Builder maxNodeIdsPerCertificate(int count) {
-      requireArgument(count >= 0, "maxNodeIdsPerCertificate must not be negative: " + count);
-      s.maxNodeIdsPerCertificate = count;
+      s.maxNodeIdsPerCertificate = notNegative("maxNodeIdsPerCertificate", count);
       return this;
     }
 
@@ -459,8 +446,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * reason, logged at WARN.
      */
     public Builder maxNodeLabels(int count) {
-      requireArgument(count >= 0 && count <= 10_000, "maxNodeLabels must be 0 to 10000: " + count);
-      s.maxNodeLabels = count;
+      s.maxNodeLabels = between("maxNodeLabels", count, 0, 10_000);
       return this;
     }
 
@@ -470,8 +456,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * reason, logged at WARN.
      */
     public Builder maxNodePlugins(int count) {
-      requireArgument(count >= 0 && count <= 10_000, "maxNodePlugins must be 0 to 10000: " + count);
-      s.maxNodePlugins = count;
+      s.maxNodePlugins = between("maxNodePlugins", count, 0, 10_000);
       return this;
     }
 
@@ -482,8 +467,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * by entity edits share unchanged entities, so keeping them is cheap.
      */
     public Builder deltaHistory(int count) {
-      requireArgument(count >= 0 && count <= 10_000, "deltaHistory must be 0 to 10000: " + count);
-      s.deltaHistory = count;
+      s.deltaHistory = between("deltaHistory", count, 0, 10_000);
       return this;
     }
 
@@ -492,8 +476,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * x its compressed frame); the oldest are dropped first, the latest is always kept.
      */
     public Builder deltaHistoryBytes(long bytes) {
-      requireArgument(bytes >= 0, "deltaHistoryBytes must not be negative: " + bytes);
-      s.deltaHistoryBytes = bytes;
+      s.deltaHistoryBytes = notNegative("deltaHistoryBytes", bytes);
       return this;
     }
 
@@ -502,10 +485,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * (default 0.5): a larger change is sent as the whole configuration instead.
      */
     public Builder maxDeltaFraction(double fraction) {
-      requireArgument(
-          fraction > 0 && fraction <= 1,
-          "maxDeltaFraction must be above 0 and at most 1: " + fraction);
-      s.maxDeltaFraction = fraction;
+      s.maxDeltaFraction = SettingChecks.maxDeltaFraction(fraction);
       return this;
     }
 
@@ -515,11 +495,8 @@ public final class ControlPlaneServer implements AutoCloseable {
      * connection is closed.
      */
     public Builder adminRequestHeadTimeout(Duration timeout) {
-      requirePositive("adminRequestHeadTimeout", timeout);
-      requireArgument(
-          timeout.compareTo(Duration.ofMinutes(10)) <= 0,
-          "adminRequestHeadTimeout must be at most 10 minutes: " + timeout);
-      s.adminRequestHeadTimeout = timeout;
+      s.adminRequestHeadTimeout =
+          positiveAtMost("adminRequestHeadTimeout", timeout, Duration.ofMinutes(10), "10 minutes");
       return this;
     }
 
@@ -530,11 +507,8 @@ public final class ControlPlaneServer implements AutoCloseable {
      * and then held a connection, and its buffered part, for as long as the client liked.
      */
     public Builder adminRequestBodyTimeout(Duration timeout) {
-      requirePositive("adminRequestBodyTimeout", timeout);
-      requireArgument(
-          timeout.compareTo(Duration.ofHours(1)) <= 0,
-          "adminRequestBodyTimeout must be at most 1 hour: " + timeout);
-      s.adminRequestBodyTimeout = timeout;
+      s.adminRequestBodyTimeout =
+          positiveAtMost("adminRequestBodyTimeout", timeout, Duration.ofHours(1), "1 hour");
       return this;
     }
 
@@ -543,9 +517,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * too_many_connections} and closed.
      */
     public Builder maxAdminConnections(int count) {
-      requireArgument(
-          count >= 1 && count <= 100_000, "maxAdminConnections must be 1 to 100000: " + count);
-      s.maxAdminConnections = count;
+      s.maxAdminConnections = between("maxAdminConnections", count, 1, 100_000);
       return this;
     }
 
@@ -554,10 +526,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * library's version.
      */
     public Builder version(String version) {
-      Objects.requireNonNull(version, "version");
-      requireArgument(
-          Versions.isValid(version), "version must look like MAJOR.MINOR[.PATCH]: " + version);
-      s.version = version;
+      s.version = SettingChecks.version(version);
       return this;
     }
 
@@ -567,12 +536,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * checked for presence only.
      */
     public Builder capability(String name, String version) {
-      requireArgument(name != null && !name.isBlank(), "capability name must not be blank");
-      Objects.requireNonNull(version, "capability version");
-      requireArgument(
-          Versions.isValid(version),
-          "capability " + name + " version must look like MAJOR.MINOR[.PATCH]: " + version);
-      s.capabilities.put(name, version);
+      s.capabilities.put(name, capabilityVersion(name, version));
       return this;
     }
 
@@ -597,10 +561,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * connections only.
      */
     public Builder tlsReloadInterval(Duration interval) {
-      Objects.requireNonNull(interval, "tlsReloadInterval");
-      requireArgument(
-          !interval.isNegative(), "tlsReloadInterval must not be negative: " + interval);
-      s.tlsReloadInterval = interval;
+      s.tlsReloadInterval = SettingChecks.tlsReloadInterval(interval);
       return this;
     }
 
@@ -619,8 +580,7 @@ public final class ControlPlaneServer implements AutoCloseable {
 
     /** Event loop threads for connections; default 0, Netty's choice (2 x cores). */
     public Builder ioThreads(int threads) {
-      requireArgument(threads >= 0, "ioThreads must not be negative: " + threads);
-      s.ioThreads = threads;
+      s.ioThreads = notNegative("ioThreads", threads);
       return this;
     }
 
