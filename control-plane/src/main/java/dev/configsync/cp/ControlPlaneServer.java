@@ -1,30 +1,26 @@
 package dev.configsync.cp;
 
-import static dev.configsync.cp.ServerSettings.requireArgument;
 import static dev.configsync.cp.ServerSettings.requirePort;
-import static dev.configsync.cp.ServerSettings.requirePositive;
+import static dev.configsync.cp.SettingChecks.atLeast;
+import static dev.configsync.cp.SettingChecks.atLeastBytes;
+import static dev.configsync.cp.SettingChecks.between;
+import static dev.configsync.cp.SettingChecks.capabilityVersion;
+import static dev.configsync.cp.SettingChecks.notNegative;
+import static dev.configsync.cp.SettingChecks.positive;
+import static dev.configsync.cp.SettingChecks.positiveAtMost;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.configsync.ConfigSyncException;
-import dev.configsync.internal.Versions;
-import io.netty.channel.ChannelFuture;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Consumer;
-import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A control plane: accepts data planes on one mutual-TLS port ({@code /v1/outlet}, Kong's
@@ -59,16 +55,13 @@ import org.slf4j.LoggerFactory;
  * one thread ({@code configsync-cp-admin}), the answers to its reads on another ({@code
  * configsync-cp-admin-read}). {@link #close()} stops every thread the server started.
  *
- * <p>Inside, this class is a facade: {@code ConfigPublisher} owns the publish path and the store,
+ * <p>Inside, this class is a facade: {@code ServerLifecycle} wires the collaborators below and
+ * starts and stops them in order; {@code ConfigPublisher} owns the publish path and the store,
  * {@code NettyListeners} the ports and threads, {@code AdminConnections} and {@code AdminEndpoints}
  * the admin API, {@code Outlet} and {@code UsageIngest} the data plane connections, {@code
  * FleetView} the merged view of the fleet (see docs/architecture.md).
  */
-// Netty reports write and close failures through the pipeline; their futures need no checking.
-@SuppressWarnings("FutureReturnValueIgnored")
 public final class ControlPlaneServer implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(ControlPlaneServer.class);
-
   /** The default data plane port (Konnect's); self-hosted Kong uses 8005. */
   public static final int DEFAULT_PORT = 443;
 
@@ -116,88 +109,15 @@ public final class ControlPlaneServer implements AutoCloseable {
   /** The default largest number of admin connections open at once: 64. */
   public static final int DEFAULT_MAX_ADMIN_CONNECTIONS = 64;
 
-  private final ServerSettings settings;
-  private final TlsReloader tls;
-  private final NodeRegistry registry;
-  private final Outlet outlet;
-  private final UsageIngest usage;
-  private final ConfigPublisher publisher;
-  private final FleetView fleet;
-  private final NettyListeners listeners;
-  private final Instant startedAt;
-  private @Nullable ScheduledFuture<?> sweeper;
-  private @Nullable ScheduledFuture<?> tlsWatcher;
-  private volatile boolean started; // open() completed: "stopped" is logged only after that
+  private final ServerLifecycle running;
 
-  private ControlPlaneServer(ServerSettings b, ServerTls tls) {
-    this.settings = b;
-    this.tls = new TlsReloader(tls);
-    this.registry =
-        new NodeRegistry(b.clock, b.maxDataPlanes, b.maxRegistryBytes, b.maxNodeIdsPerCertificate);
-    this.outlet =
-        new Outlet(
-            registry,
-            b.version,
-            b.capabilities,
-            b.deadAfter(),
-            b.handshakeTimeout,
-            b.maxInboundFrameBytes,
-            b.maxNodeLabels,
-            b.maxNodePlugins,
-            new ConfigHistory(b.deltaHistory, b.deltaHistoryBytes, b.maxDeltaFraction));
-    this.usage = new UsageIngest(registry, outlet, b.onUsage);
-    this.publisher = new ConfigPublisher(b, outlet);
-    this.fleet = new FleetView(registry, usage, b.fleet);
-    this.listeners = new NettyListeners(b.ioThreads);
-    this.startedAt = b.clock.instant();
+  private ControlPlaneServer(ServerLifecycle running) {
+    this.running = running;
   }
 
   /** A builder; {@link Builder#tls} is required, everything else has a default. */
   public static Builder builder() {
     return new Builder();
-  }
-
-  private void open() throws IOException {
-    publisher.start();
-    listeners.bindOutlet(settings.listen, tls, settings.handshakeTimeout, outlet, usage);
-    if (settings.admin != null) {
-      AdminConnectionCounts counts = new AdminConnectionCounts();
-      AdminBackend backend =
-          new ServerBackend(publisher, fleet, outlet, tls, settings.version, startedAt);
-      listeners.bindAdmin(
-          settings.admin,
-          new AdminConnections(
-              new AdminEndpoints(backend, counts),
-              counts,
-              settings,
-              listeners.adminPublishes(),
-              listeners.adminReads()));
-    }
-    Duration reload = settings.tlsReloadInterval;
-    if (!reload.isZero() && !tls.current().sourcePaths().isEmpty()) {
-      tlsWatcher = listeners.withFixedDelay(tls::reloadIfChanged, reload);
-    }
-    long period =
-        Math.max(
-            10, Math.min(settings.forgetAfter.toMillis() / 4, Duration.ofMinutes(1).toMillis()));
-    sweeper = listeners.atFixedRate(() -> registry.forget(settings.forgetAfter), period);
-    fleet.start();
-    log.info(
-        "Control plane listening for data planes on {} ({} mode, version {}){}; store: {}",
-        NettyListeners.hostPort(address()),
-        tls.current().mode().name().toLowerCase(Locale.ROOT),
-        settings.version,
-        adminAddress()
-            .map(
-                a ->
-                    ", admin API on http://"
-                        + NettyListeners.hostPort(a)
-                        + (settings.adminToken == null
-                            ? " (no token)"
-                            : " (bearer token required)"))
-            .orElse(""),
-        publisher.storeDescription());
-    started = true;
   }
 
   // ---- publishing ------------------------------------------------------------------------------
@@ -215,8 +135,8 @@ public final class ControlPlaneServer implements AutoCloseable {
     Objects.requireNonNull(configJson, "configJson");
     byte[] json = configJson.getBytes(StandardCharsets.UTF_8);
     // A leading U+FEFF becomes a byte order mark, which the parser skips but a frame cannot hold.
-    return publisher.publish(
-        publisher.parseCounted(json), null, ConfigJson.isPlainUtf8(json) ? json : null);
+    return running.publisher.publish(
+        running.publisher.parseCounted(json), null, ConfigJson.isPlainUtf8(json) ? json : null);
   }
 
   /**
@@ -236,7 +156,7 @@ public final class ControlPlaneServer implements AutoCloseable {
   public PublishResult publish(JsonNode config) {
     Objects.requireNonNull(config, "config");
     byte[] json = ConfigJson.write(config);
-    return publisher.publish(publisher.parseCounted(json), null, json);
+    return running.publisher.publish(running.publisher.parseCounted(json), null, json);
   }
 
   /**
@@ -255,7 +175,7 @@ public final class ControlPlaneServer implements AutoCloseable {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(expectedHash, "expectedHash");
     byte[] json = ConfigJson.write(config);
-    return publisher.publish(publisher.parseCounted(json), expectedHash, json);
+    return running.publisher.publish(running.publisher.parseCounted(json), expectedHash, json);
   }
 
   /**
@@ -273,7 +193,7 @@ public final class ControlPlaneServer implements AutoCloseable {
       throw new IllegalArgumentException(
           "limit must be between 1 and " + MAX_HISTORY + ", got " + limit);
     }
-    return publisher.history(limit);
+    return running.publisher.history(limit);
   }
 
   /**
@@ -281,12 +201,12 @@ public final class ControlPlaneServer implements AutoCloseable {
    * the configuration in force keeps being served), or empty when it is healthy.
    */
   public Optional<String> degradedReason() {
-    return publisher.degradedReason();
+    return running.publisher.degradedReason();
   }
 
   /** The configuration in force, or empty before the first publish. */
   public Optional<PublishedConfig> currentConfig() {
-    return publisher.current();
+    return running.publisher.current();
   }
 
   /**
@@ -298,7 +218,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    * #fleetUsage()}.
    */
   public UsageReport usage() {
-    return fleet.usage();
+    return running.fleet.usage();
   }
 
   /**
@@ -308,7 +228,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    * directory's flush interval); otherwise the same as {@link #usage()}.
    */
   public UsageReport fleetUsage() {
-    return fleet.fleetUsage();
+    return running.fleet.fleetUsage();
   }
 
   /**
@@ -318,27 +238,27 @@ public final class ControlPlaneServer implements AutoCloseable {
    * it.
    */
   public List<DataPlaneInfo> dataPlanes() {
-    return fleet.dataPlanes();
+    return running.fleet.dataPlanes();
   }
 
   /** The address data planes connect to (with the actual port when 0 was asked for). */
   public InetSocketAddress address() {
-    return listeners.address();
+    return running.listeners.address();
   }
 
   /** The admin API's address, or empty when the admin API is off. */
   public Optional<InetSocketAddress> adminAddress() {
-    return listeners.adminAddress();
+    return running.listeners.adminAddress();
   }
 
   /** The version this control plane checks nodes against. */
   public String version() {
-    return settings.version;
+    return running.settings.version;
   }
 
   /** The TLS material in use for new connections. */
   public ServerTls tls() {
-    return tls.current();
+    return running.tls.current();
   }
 
   /**
@@ -350,21 +270,21 @@ public final class ControlPlaneServer implements AutoCloseable {
    *     certificate replaced but not yet its key); the previous material stays in use
    */
   public void reloadTls() {
-    tls.reload();
+    running.tls.reload();
   }
 
   /** Where the configuration is stored. */
   public String storeDescription() {
-    return publisher.storeDescription();
+    return running.publisher.storeDescription();
   }
 
   /** When this server started. */
   public Instant startedAt() {
-    return startedAt;
+    return running.startedAt;
   }
 
   Outlet outlet() {
-    return outlet;
+    return running.outlet;
   }
 
   /**
@@ -374,38 +294,7 @@ public final class ControlPlaneServer implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (publisher.isClosed()) {
-      return;
-    }
-    publisher.refuseNewPublishes();
-    for (ScheduledFuture<?> timer : new ScheduledFuture<?>[] {sweeper, tlsWatcher}) {
-      if (timer != null) {
-        timer.cancel(false);
-      }
-    }
-    // Count the usage batches already received, and queue their acks ahead of the close frames.
-    List<ChannelFuture> closing = new ArrayList<>();
-    for (IngestSession session : usage.close(Duration.ofSeconds(2))) {
-      closing.add(session.closeFuture());
-    }
-    for (OutletSession session : new ArrayList<>(outlet.sessions)) {
-      session.closeFromAnyThread(
-          WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "the control plane is shutting down");
-      closing.add(session.closeFuture());
-    }
-    // The event loops must not close the connections (dropping close frames not yet sent) before
-    // each node answered, or its bound ran out.
-    CloseHandshake.awaitAll(closing);
-    listeners.close();
-    fleet.close(settings.store);
-    publisher.close(); // no publish is saving now, and none will start
-    outlet.history.close();
-    if (started) {
-      log.info("Control plane stopped");
-    } else {
-      // start() failed and said why; it never listened, so it did not "stop".
-      log.debug("Released what the failed start had opened");
-    }
+    running.close();
   }
 
   /**
@@ -450,11 +339,7 @@ public final class ControlPlaneServer implements AutoCloseable {
 
     /** Requires {@code Authorization: Bearer <token>} on every admin request. */
     public Builder adminToken(String token) {
-      Objects.requireNonNull(token, "adminToken");
-      requireArgument(
-          token.length() >= 16 && token.chars().noneMatch(Character::isWhitespace),
-          "adminToken must be at least 16 characters without whitespace");
-      s.adminToken = token;
+      s.adminToken = SettingChecks.adminToken(token);
       return this;
     }
 
@@ -479,22 +364,19 @@ public final class ControlPlaneServer implements AutoCloseable {
      * dropped, unless {@link #deadAfter} says otherwise.
      */
     public Builder heartbeatInterval(Duration interval) {
-      requirePositive("heartbeatInterval", interval);
-      s.heartbeat = interval;
+      s.heartbeat = positive("heartbeatInterval", interval);
       return this;
     }
 
     /** How long a node may send no ping before it is dropped; default 1.5 x heartbeat. */
     public Builder deadAfter(Duration silence) {
-      requirePositive("deadAfter", silence);
-      s.deadAfter = silence;
+      s.deadAfter = positive("deadAfter", silence);
       return this;
     }
 
     /** The longest a TLS handshake plus the WebSocket upgrade may take; default 10 s. */
     public Builder handshakeTimeout(Duration timeout) {
-      requirePositive("handshakeTimeout", timeout);
-      s.handshakeTimeout = timeout;
+      s.handshakeTimeout = positive("handshakeTimeout", timeout);
       return this;
     }
 
@@ -503,31 +385,25 @@ public final class ControlPlaneServer implements AutoCloseable {
      * larger one is refused. Keep it no larger than what the data planes accept.
      */
     public Builder maxPayloadBytes(long bytes) {
-      requireArgument(
-          bytes >= 1024 && bytes <= Integer.MAX_VALUE - 8,
-          "maxPayloadBytes must be between 1024 and " + (Integer.MAX_VALUE - 8) + ": " + bytes);
-      s.maxPayloadBytes = bytes;
+      s.maxPayloadBytes = SettingChecks.maxPayloadBytes(bytes);
       return this;
     }
 
     /** The largest frame read from a data plane (basic_info, error reports); default 1 MiB. */
     public Builder maxInboundFrameBytes(int bytes) {
-      requireArgument(bytes >= 1024, "maxInboundFrameBytes must be at least 1024 bytes: " + bytes);
-      s.maxInboundFrameBytes = bytes;
+      s.maxInboundFrameBytes = atLeastBytes("maxInboundFrameBytes", bytes, 1024);
       return this;
     }
 
     /** The largest request body the admin API reads; default 256 MiB. */
     public Builder maxAdminBodyBytes(int bytes) {
-      requireArgument(bytes >= 1024, "maxAdminBodyBytes must be at least 1024 bytes: " + bytes);
-      s.maxAdminBodyBytes = bytes;
+      s.maxAdminBodyBytes = atLeastBytes("maxAdminBodyBytes", bytes, 1024);
       return this;
     }
 
     /** How long a disconnected node stays listed; default 14 days. */
     public Builder forgetAfter(Duration after) {
-      requirePositive("forgetAfter", after);
-      s.forgetAfter = after;
+      s.forgetAfter = positive("forgetAfter", after);
       return this;
     }
 
@@ -537,8 +413,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * connected, the new node is refused (close code 1008, logged).
      */
     public Builder maxDataPlanes(int count) {
-      requireArgument(count >= 1, "maxDataPlanes must be at least 1: " + count);
-      s.maxDataPlanes = count;
+      s.maxDataPlanes = atLeast("maxDataPlanes", count, 1);
       return this;
     }
 
@@ -549,9 +424,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * nodes are evicted first, longest unseen first.
      */
     public Builder maxRegistryBytes(long bytes) {
-      requireArgument(
-          bytes >= 1 << 20, "maxRegistryBytes must be at least 1 MiB (1048576): " + bytes);
-      s.maxRegistryBytes = bytes;
+      s.maxRegistryBytes = SettingChecks.maxRegistryBytes(bytes);
       return this;
     }
 
@@ -563,8 +436,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * a certificate of its own.
      */
     public Builder maxNodeIdsPerCertificate(int count) {
-      requireArgument(count >= 0, "maxNodeIdsPerCertificate must not be negative: " + count);
-      s.maxNodeIdsPerCertificate = count;
+      s.maxNodeIdsPerCertificate = notNegative("maxNodeIdsPerCertificate", count);
       return this;
     }
 
@@ -574,8 +446,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * reason, logged at WARN.
      */
     public Builder maxNodeLabels(int count) {
-      requireArgument(count >= 0 && count <= 10_000, "maxNodeLabels must be 0 to 10000: " + count);
-      s.maxNodeLabels = count;
+      s.maxNodeLabels = between("maxNodeLabels", count, 0, 10_000);
       return this;
     }
 
@@ -585,8 +456,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * reason, logged at WARN.
      */
     public Builder maxNodePlugins(int count) {
-      requireArgument(count >= 0 && count <= 10_000, "maxNodePlugins must be 0 to 10000: " + count);
-      s.maxNodePlugins = count;
+      s.maxNodePlugins = between("maxNodePlugins", count, 0, 10_000);
       return this;
     }
 
@@ -597,8 +467,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * by entity edits share unchanged entities, so keeping them is cheap.
      */
     public Builder deltaHistory(int count) {
-      requireArgument(count >= 0 && count <= 10_000, "deltaHistory must be 0 to 10000: " + count);
-      s.deltaHistory = count;
+      s.deltaHistory = between("deltaHistory", count, 0, 10_000);
       return this;
     }
 
@@ -607,8 +476,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * x its compressed frame); the oldest are dropped first, the latest is always kept.
      */
     public Builder deltaHistoryBytes(long bytes) {
-      requireArgument(bytes >= 0, "deltaHistoryBytes must not be negative: " + bytes);
-      s.deltaHistoryBytes = bytes;
+      s.deltaHistoryBytes = notNegative("deltaHistoryBytes", bytes);
       return this;
     }
 
@@ -617,10 +485,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * (default 0.5): a larger change is sent as the whole configuration instead.
      */
     public Builder maxDeltaFraction(double fraction) {
-      requireArgument(
-          fraction > 0 && fraction <= 1,
-          "maxDeltaFraction must be above 0 and at most 1: " + fraction);
-      s.maxDeltaFraction = fraction;
+      s.maxDeltaFraction = SettingChecks.maxDeltaFraction(fraction);
       return this;
     }
 
@@ -630,11 +495,8 @@ public final class ControlPlaneServer implements AutoCloseable {
      * connection is closed.
      */
     public Builder adminRequestHeadTimeout(Duration timeout) {
-      requirePositive("adminRequestHeadTimeout", timeout);
-      requireArgument(
-          timeout.compareTo(Duration.ofMinutes(10)) <= 0,
-          "adminRequestHeadTimeout must be at most 10 minutes: " + timeout);
-      s.adminRequestHeadTimeout = timeout;
+      s.adminRequestHeadTimeout =
+          positiveAtMost("adminRequestHeadTimeout", timeout, Duration.ofMinutes(10), "10 minutes");
       return this;
     }
 
@@ -645,11 +507,8 @@ public final class ControlPlaneServer implements AutoCloseable {
      * and then held a connection, and its buffered part, for as long as the client liked.
      */
     public Builder adminRequestBodyTimeout(Duration timeout) {
-      requirePositive("adminRequestBodyTimeout", timeout);
-      requireArgument(
-          timeout.compareTo(Duration.ofHours(1)) <= 0,
-          "adminRequestBodyTimeout must be at most 1 hour: " + timeout);
-      s.adminRequestBodyTimeout = timeout;
+      s.adminRequestBodyTimeout =
+          positiveAtMost("adminRequestBodyTimeout", timeout, Duration.ofHours(1), "1 hour");
       return this;
     }
 
@@ -658,9 +517,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * too_many_connections} and closed.
      */
     public Builder maxAdminConnections(int count) {
-      requireArgument(
-          count >= 1 && count <= 100_000, "maxAdminConnections must be 1 to 100000: " + count);
-      s.maxAdminConnections = count;
+      s.maxAdminConnections = between("maxAdminConnections", count, 1, 100_000);
       return this;
     }
 
@@ -669,10 +526,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * library's version.
      */
     public Builder version(String version) {
-      Objects.requireNonNull(version, "version");
-      requireArgument(
-          Versions.isValid(version), "version must look like MAJOR.MINOR[.PATCH]: " + version);
-      s.version = version;
+      s.version = SettingChecks.version(version);
       return this;
     }
 
@@ -682,12 +536,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * checked for presence only.
      */
     public Builder capability(String name, String version) {
-      requireArgument(name != null && !name.isBlank(), "capability name must not be blank");
-      Objects.requireNonNull(version, "capability version");
-      requireArgument(
-          Versions.isValid(version),
-          "capability " + name + " version must look like MAJOR.MINOR[.PATCH]: " + version);
-      s.capabilities.put(name, version);
+      s.capabilities.put(name, capabilityVersion(name, version));
       return this;
     }
 
@@ -712,10 +561,7 @@ public final class ControlPlaneServer implements AutoCloseable {
      * connections only.
      */
     public Builder tlsReloadInterval(Duration interval) {
-      Objects.requireNonNull(interval, "tlsReloadInterval");
-      requireArgument(
-          !interval.isNegative(), "tlsReloadInterval must not be negative: " + interval);
-      s.tlsReloadInterval = interval;
+      s.tlsReloadInterval = SettingChecks.tlsReloadInterval(interval);
       return this;
     }
 
@@ -734,8 +580,7 @@ public final class ControlPlaneServer implements AutoCloseable {
 
     /** Event loop threads for connections; default 0, Netty's choice (2 x cores). */
     public Builder ioThreads(int threads) {
-      requireArgument(threads >= 0, "ioThreads must not be negative: " + threads);
-      s.ioThreads = threads;
+      s.ioThreads = notNegative("ioThreads", threads);
       return this;
     }
 
@@ -752,17 +597,7 @@ public final class ControlPlaneServer implements AutoCloseable {
         throw new IllegalStateException(
             "tls is required: ServerTls.pki(cert, key, ca) or ServerTls.shared(cert, key)");
       }
-      ControlPlaneServer server = new ControlPlaneServer(s.copy(), t);
-      try {
-        server.open();
-      } catch (IOException | RuntimeException e) {
-        server.close();
-        if (e instanceof IOException io) {
-          throw io;
-        }
-        throw e;
-      }
-      return server;
+      return new ControlPlaneServer(ServerLifecycle.start(s.copy(), t));
     }
   }
 }

@@ -79,7 +79,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class EtcdConfigStore implements ConfigStore, FleetDirectory {
   /** How many publish history entries are kept in etcd. */
-  static final int HISTORY_KEPT = SharedConfig.HISTORY_KEPT;
+  static final int HISTORY_KEPT = PublishLog.HISTORY_KEPT;
 
   /** The aggregate under which replicas share their usage figures (see {@link #shareUsage}). */
   static final String USAGE_AGGREGATE = SharedFleet.USAGE_AGGREGATE;

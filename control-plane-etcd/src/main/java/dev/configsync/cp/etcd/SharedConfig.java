@@ -2,44 +2,29 @@ package dev.configsync.cp.etcd;
 
 import static dev.configsync.cp.etcd.EtcdClient.bytes;
 import static dev.configsync.cp.etcd.EtcdClient.text;
-import static dev.configsync.cp.etcd.EtcdSession.JSON;
 import static dev.configsync.cp.etcd.EtcdSession.put;
 import static dev.configsync.cp.etcd.EtcdSession.range;
 import static dev.configsync.cp.etcd.EtcdSession.readJson;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.ByteString;
 import dev.configsync.cp.ConfigConflictException;
 import dev.configsync.cp.ConfigOutcomeUnknownException;
 import dev.configsync.cp.ConfigStore;
 import dev.configsync.cp.ConfigVersion;
-import dev.configsync.cp.ControlPlaneServer;
 import dev.configsync.cp.etcd.EtcdClient.Call;
 import dev.configsync.cp.etcd.EtcdClient.OutcomeUnknownException;
 import dev.configsync.cp.etcd.internal.rpc.Compare;
-import dev.configsync.cp.etcd.internal.rpc.DeleteRangeRequest;
 import dev.configsync.cp.etcd.internal.rpc.KeyValue;
-import dev.configsync.cp.etcd.internal.rpc.RangeRequest;
 import dev.configsync.cp.etcd.internal.rpc.RangeResponse;
 import dev.configsync.cp.etcd.internal.rpc.RequestOp;
 import dev.configsync.cp.etcd.internal.rpc.TxnRequest;
 import dev.configsync.cp.etcd.internal.rpc.TxnResponse;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.zip.GZIPInputStream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,7 +39,9 @@ import org.slf4j.LoggerFactory;
  * most {@code chunkBytes}. {@code <prefix>config-hash} holds the configuration hash; its
  * mod_revision is what a publish compares. {@code <prefix>history/<revision it replaces>} records
  * each publish, {@code <prefix>changes/<revision it replaces>} the change it made (a gzip {@code
- * reconfigure_delta} frame) when its writer gave one that fits.
+ * reconfigure_delta} frame) when its writer gave one that fits. {@link ChunkedFrames} writes and
+ * reads the pointer and the chunks and collects the chunks; {@link PublishLog} reads the history
+ * and trims it and the change log; this class owns the commit and what the replica knows.
  *
  * <p><b>A publish</b> first writes the chunks of a large frame (one request each: etcd's request
  * limit bounds a chunk, not the configuration; the keys are content-addressed, so writing one again
@@ -83,12 +70,6 @@ final class SharedConfig implements EtcdSession.Part {
   private static final Logger log = LoggerFactory.getLogger(SharedConfig.class);
   static final String NO_HASH = "00000000000000000000000000000000";
 
-  /** How many publish history entries are kept in etcd. */
-  static final int HISTORY_KEPT = ControlPlaneServer.MAX_HISTORY;
-
-  /** How many changes the change log keeps. */
-  static final int CHANGES_KEPT = 16;
-
   /**
    * The largest value a publish writes in one request (a chunk, a small frame, a change): a third
    * of etcd's default request limit (1.5 MiB), so that a commit with a small frame and a change
@@ -96,12 +77,11 @@ final class SharedConfig implements EtcdSession.Part {
    */
   static final int CHUNK_BYTES = 512 * 1024;
 
-  /** Chunk deletions per transaction (etcd allows 128 operations in one by default). */
-  private static final int DELETES_PER_TXN = 64;
-
   private final EtcdSession session;
   private final EtcdSettings keys;
   private final int chunkBytes;
+  private final ChunkedFrames frames;
+  private final PublishLog publishLog;
 
   // What this replica knows of the stored configuration; guarded by "this".
   private long knownRevision;
@@ -130,6 +110,8 @@ final class SharedConfig implements EtcdSession.Part {
     this.session = session;
     this.keys = session.settings();
     this.chunkBytes = chunkBytes;
+    this.frames = new ChunkedFrames(session, chunkBytes);
+    this.publishLog = new PublishLog(session);
   }
 
   /** See {@link EtcdConfigStore#load()}. */
@@ -188,14 +170,7 @@ final class SharedConfig implements EtcdSession.Part {
           known, "etcd holds " + known + " (revision " + revision + "), not " + expected);
     }
     // A large frame goes into chunks first; the commit below only points at them.
-    String blob = "";
-    ByteString pointer;
-    if (payload.length <= chunkBytes) {
-      pointer = ByteString.copyFrom(payload);
-    } else {
-      blob = sha256(payload);
-      pointer = bytes(writeChunks(payload, hash, blob).toString());
-    }
+    ChunkedFrames.Pointer pointer = frames.write(payload, hash);
     byte[] change = delta != null && delta.length <= chunkBytes ? delta : null;
     if (delta != null && change == null) {
       log.debug(
@@ -210,7 +185,7 @@ final class SharedConfig implements EtcdSession.Part {
       committing = hash;
     }
     try {
-      return send(pointer, hash, revision, change, blob);
+      return send(pointer.value(), hash, revision, change, pointer.blob());
     } finally {
       synchronized (this) {
         committing = null;
@@ -341,11 +316,6 @@ final class SharedConfig implements EtcdSession.Part {
   private TxnRequest commit(
       ByteString pointer, String hash, long expected, byte @Nullable [] change) {
     String entryKey = keys.historyKey(expected);
-    ObjectNode entry = JSON.createObjectNode();
-    entry
-        .put("hash", hash)
-        .put("replica", keys.replica())
-        .put("published_at", session.clock().instant().toString());
     TxnRequest.Builder txn = TxnRequest.newBuilder();
     txn.addCompare(
         Compare.newBuilder()
@@ -355,7 +325,7 @@ final class SharedConfig implements EtcdSession.Part {
             .setModRevision(expected));
     txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(keys.configKey(), pointer, 0)));
     txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(keys.hashKey(), bytes(hash), 0)));
-    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(entryKey, bytes(entry.toString()), 0)));
+    txn.addSuccess(RequestOp.newBuilder().setRequestPut(put(entryKey, publishLog.entry(hash), 0)));
     if (change != null) {
       txn.addSuccess(
           RequestOp.newBuilder()
@@ -368,26 +338,6 @@ final class SharedConfig implements EtcdSession.Part {
     txn.addFailure(RequestOp.newBuilder().setRequestRange(range(keys.hashKey())));
     txn.addFailure(RequestOp.newBuilder().setRequestRange(range(entryKey)));
     return txn.build();
-  }
-
-  /**
-   * Writes the chunks of a large frame, one request each (idempotent: the same key always holds the
-   * same bytes), and returns the manifest that points at them.
-   */
-  private ObjectNode writeChunks(byte[] payload, String hash, String blob) throws IOException {
-    int chunks = (payload.length + chunkBytes - 1) / chunkBytes;
-    for (int n = 0; n < chunks; n++) {
-      int from = n * chunkBytes;
-      int length = Math.min(chunkBytes, payload.length - from);
-      session.put(put(keys.chunkKey(blob, n), ByteString.copyFrom(payload, from, length), 0));
-    }
-    ObjectNode manifest = JSON.createObjectNode();
-    manifest
-        .put("hash", hash)
-        .put("sha256", blob)
-        .put("bytes", payload.length)
-        .put("chunks", chunks);
-    return manifest;
   }
 
   /** After a publish of this replica at {@code revision}: trim, collect orphan chunks (flush). */
@@ -409,31 +359,12 @@ final class SharedConfig implements EtcdSession.Part {
 
   /** See {@link EtcdConfigStore#history(int)}. */
   List<ConfigVersion> history(int limit) throws IOException {
-    RangeResponse answer =
-        session.range(newestFirst(keys.historyPrefix()).setLimit(Math.max(1, limit)).build());
-    List<ConfigVersion> versions = new ArrayList<>();
-    for (KeyValue kv : answer.getKvsList()) {
-      JsonNode entry = readJson(kv);
-      Instant at;
-      try {
-        at = Instant.parse(entry.path("published_at").asText(""));
-      } catch (DateTimeParseException e) {
-        at = Instant.EPOCH; // written by hand or by an incompatible version
-      }
-      versions.add(
-          new ConfigVersion(
-              entry.path("hash").asText(NO_HASH),
-              kv.getModRevision(),
-              at,
-              entry.path("replica").asText("")));
-    }
-    return List.copyOf(versions);
+    return publishLog.history(limit);
   }
 
   /**
-   * After a publish of this replica: deletes the history entries beyond the newest {@link
-   * #HISTORY_KEPT} and the changes beyond the newest {@link #CHANGES_KEPT}, and collects the chunks
-   * no configuration needs (see the class comment).
+   * After a publish of this replica: trims the history and the change log ({@link PublishLog#trim})
+   * and collects the chunks no configuration needs (see the class comment).
    */
   @Override
   public void flush() throws IOException {
@@ -441,8 +372,7 @@ final class SharedConfig implements EtcdSession.Part {
       return;
     }
     historyWritten = false;
-    trim(keys.historyPrefix(), HISTORY_KEPT);
-    trim(keys.changesPrefix(), CHANGES_KEPT);
+    publishLog.trim();
     Collect c;
     synchronized (this) {
       c = collect;
@@ -450,7 +380,7 @@ final class SharedConfig implements EtcdSession.Part {
     }
     if (c != null) {
       try {
-        collectChunks(c);
+        frames.collect(c.before(), c.keep());
       } catch (IOException | RuntimeException e) {
         synchronized (this) {
           if (collect == null) {
@@ -461,82 +391,6 @@ final class SharedConfig implements EtcdSession.Part {
         throw e;
       }
     }
-  }
-
-  /** Deletes the keys under {@code prefix} beyond the newest {@code kept} (keys sort by age). */
-  private void trim(String prefix, int kept) throws IOException {
-    RangeResponse listed =
-        session.range(newestFirst(prefix).setKeysOnly(true).setLimit(kept + 1).build());
-    if (listed.getKvsCount() <= kept) {
-      return;
-    }
-    // Everything from the start of the prefix up to and including the oldest one listed.
-    byte[] last = listed.getKvs(kept).getKey().toByteArray();
-    byte[] end = Arrays.copyOf(last, last.length + 1);
-    var unused =
-        session.deleteRange(
-            DeleteRangeRequest.newBuilder()
-                .setKey(bytes(prefix))
-                .setRangeEnd(ByteString.copyFrom(end))
-                .build());
-  }
-
-  /**
-   * Deletes the chunks written before {@code c.before()} of frames other than {@code c.keep()}:
-   * those of the configurations this publish replaced, and the orphans of publishes that never
-   * committed. Each deletion is conditional on the chunk's mod_revision still being below {@code
-   * c.before()}: a chunk written again since, by a publish under way, stays.
-   */
-  private int collectChunks(Collect c) throws IOException {
-    String prefix = keys.blobsPrefix();
-    RangeResponse listed =
-        session.range(
-            RangeRequest.newBuilder()
-                .setKey(bytes(prefix))
-                .setRangeEnd(EtcdClient.prefixEnd(prefix))
-                .setKeysOnly(true)
-                .build());
-    List<ByteString> doomed = new ArrayList<>();
-    String keep = c.keep().isEmpty() ? "" : keys.blobPrefix(c.keep());
-    for (KeyValue kv : listed.getKvsList()) {
-      if (kv.getModRevision() < c.before()
-          && (keep.isEmpty() || !text(kv.getKey()).startsWith(keep))) {
-        doomed.add(kv.getKey());
-      }
-    }
-    int deleted = 0;
-    for (int from = 0; from < doomed.size(); from += DELETES_PER_TXN) {
-      TxnRequest.Builder txn = TxnRequest.newBuilder();
-      for (ByteString key : doomed.subList(from, Math.min(doomed.size(), from + DELETES_PER_TXN))) {
-        txn.addCompare(
-            Compare.newBuilder()
-                .setTarget(Compare.CompareTarget.MOD)
-                .setKey(key)
-                .setResult(Compare.CompareResult.LESS)
-                .setModRevision(c.before()));
-        txn.addSuccess(
-            RequestOp.newBuilder()
-                .setRequestDeleteRange(DeleteRangeRequest.newBuilder().setKey(key)));
-      }
-      // Harmless to repeat: deleting a deleted key changes nothing.
-      TxnResponse answer = session.txn(txn.build(), Call.IDEMPOTENT);
-      if (answer.getSucceeded()) {
-        deleted += txn.getSuccessCount();
-      }
-    }
-    if (deleted > 0) {
-      log.debug("Deleted {} chunk(s) of configurations no longer in force", deleted);
-    }
-    return deleted;
-  }
-
-  /** The keys under {@code prefix}, newest first (their names end with a zero-padded revision). */
-  private static RangeRequest.Builder newestFirst(String prefix) {
-    return RangeRequest.newBuilder()
-        .setKey(bytes(prefix))
-        .setRangeEnd(EtcdClient.prefixEnd(prefix))
-        .setSortOrder(RangeRequest.SortOrder.DESCEND)
-        .setSortTarget(RangeRequest.SortTarget.KEY);
   }
 
   /** See {@link EtcdConfigStore#watch}. */
@@ -578,7 +432,7 @@ final class SharedConfig implements EtcdSession.Part {
     if (pointer == null) {
       return;
     }
-    String pointed = hashOf(pointer);
+    String pointed = ChunkedFrames.hashOf(pointer);
     synchronized (this) {
       // This replica's own publish coming back before its commit's answer: wait for the answer.
       long waitUntil = System.nanoTime() + keys.requestTimeout().multipliedBy(8).toNanos();
@@ -646,8 +500,10 @@ final class SharedConfig implements EtcdSession.Part {
       KeyValue kv = answer.getKvs(0);
       try {
         return new Stored(
-            frame(kv, answer.getHeader().getRevision()), hashOf(kv), kv.getModRevision());
-      } catch (EtcdClient.EtcdException | ChunksMissingException e) {
+            frames.read(kv, answer.getHeader().getRevision()),
+            ChunkedFrames.hashOf(kv),
+            kv.getModRevision());
+      } catch (EtcdClient.EtcdException | ChunkedFrames.ChunksMissingException e) {
         last = e; // compacted between the two reads, or superseded and collected: read again
       }
     }
@@ -658,12 +514,14 @@ final class SharedConfig implements EtcdSession.Part {
   private Stored read(KeyValue pointer) throws IOException {
     try {
       return new Stored(
-          frame(pointer, pointer.getModRevision()), hashOf(pointer), pointer.getModRevision());
+          frames.read(pointer, pointer.getModRevision()),
+          ChunkedFrames.hashOf(pointer),
+          pointer.getModRevision());
     } catch (EtcdClient.EtcdException e) {
       if (e.getMessage() == null || !e.getMessage().contains("compacted")) {
         throw e;
       }
-    } catch (ChunksMissingException e) {
+    } catch (ChunkedFrames.ChunksMissingException e) {
       // Only after a compaction: fall through to the latest.
     }
     Stored latest = readLatest();
@@ -671,99 +529,5 @@ final class SharedConfig implements EtcdSession.Part {
       throw new IOException("the configuration was deleted from etcd");
     }
     return latest;
-  }
-
-  /** The frame a pointer holds or refers to, its chunks read at {@code revision}. */
-  private byte[] frame(KeyValue pointer, long revision) throws IOException {
-    byte[] value = pointer.getValue().toByteArray();
-    if (isGzip(value)) {
-      return value;
-    }
-    JsonNode manifest = readJson(pointer);
-    String blob = manifest.path("sha256").asText("");
-    long size = manifest.path("bytes").asLong(-1);
-    int chunks = manifest.path("chunks").asInt(-1);
-    if (blob.isEmpty() || size < 0 || chunks < 0) {
-      throw new IOException(
-          "the configuration in etcd is neither a gzip frame nor a manifest of chunks");
-    }
-    RangeResponse answer =
-        session.range(
-            RangeRequest.newBuilder()
-                .setKey(bytes(keys.blobPrefix(blob)))
-                .setRangeEnd(EtcdClient.prefixEnd(keys.blobPrefix(blob)))
-                .setRevision(revision)
-                .build());
-    long total = 0;
-    for (KeyValue kv : answer.getKvsList()) {
-      total += kv.getValue().size();
-    }
-    if (answer.getKvsCount() != chunks || total != size || size > Integer.MAX_VALUE) {
-      throw new ChunksMissingException(
-          "configuration "
-              + blob
-              + " has "
-              + answer.getKvsCount()
-              + " of its "
-              + chunks
-              + " chunks ("
-              + total
-              + " of "
-              + size
-              + " bytes) at revision "
-              + revision);
-    }
-    byte[] frame = new byte[(int) size];
-    int at = 0;
-    for (KeyValue kv : answer.getKvsList()) {
-      kv.getValue().copyTo(frame, at);
-      at += kv.getValue().size();
-    }
-    if (!sha256(frame).equals(blob)) {
-      throw new IOException("the chunks of configuration " + blob + " do not add up to it");
-    }
-    return frame;
-  }
-
-  /** Chunks a manifest refers to are not all there (collected after a compaction). */
-  private static final class ChunksMissingException extends IOException {
-    private static final long serialVersionUID = 1L;
-
-    ChunksMissingException(String message) {
-      super(message);
-    }
-  }
-
-  private static boolean isGzip(byte[] value) {
-    return value.length >= 2 && value[0] == (byte) 0x1f && value[1] == (byte) 0x8b;
-  }
-
-  /** The configuration hash of what a pointer refers to. */
-  private static String hashOf(KeyValue pointer) {
-    byte[] value = pointer.getValue().toByteArray();
-    if (isGzip(value)) {
-      return hashOfFrame(value);
-    }
-    String hash = readJson(pointer).path("hash").asText("");
-    return hash.isEmpty() ? NO_HASH : hash;
-  }
-
-  /** The {@code config_hash} inside a small frame (the control plane verifies it again). */
-  private static String hashOfFrame(byte[] payload) {
-    try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(payload))) {
-      JsonNode message = JSON.readTree(in);
-      String hash = message.path("config_hash").asText("");
-      return hash.isEmpty() ? NO_HASH : hash;
-    } catch (IOException e) {
-      return NO_HASH; // a damaged frame: the control plane says so when it decodes it
-    }
-  }
-
-  static String sha256(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JDK has SHA-256", e);
-    }
   }
 }

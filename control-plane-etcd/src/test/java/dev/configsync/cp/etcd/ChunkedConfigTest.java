@@ -90,7 +90,7 @@ class ChunkedConfigTest {
   }
 
   private static List<String> chunksOf(String prefix, byte[] frame) throws IOException {
-    return etcd.keys(prefix + "~blobs/" + SharedConfig.sha256(frame) + "/");
+    return etcd.keys(prefix + "~blobs/" + ChunkedFrames.sha256(frame) + "/");
   }
 
   @Test
@@ -111,7 +111,7 @@ class ChunkedConfigTest {
     assertThat(chunksOf(prefix, first)).hasSize((first.length + CHUNK - 1) / CHUNK);
     // The pointer is a small manifest, not the frame.
     assertThat(etcd.history(prefix + "config").get(0).text())
-        .contains(SharedConfig.sha256(first))
+        .contains(ChunkedFrames.sha256(first))
         .contains(H1);
     eventually().until(() -> onB.size() == 1);
     assertThat(onB.get(0).payload()).isEqualTo(first);
@@ -214,11 +214,11 @@ class ChunkedConfigTest {
 
     // The log keeps the newest changes only.
     String previous = H3;
-    for (int i = 0; i < SharedConfig.CHANGES_KEPT + 4; i++) {
+    for (int i = 0; i < PublishLog.CHANGES_KEPT + 4; i++) {
       String next = String.format("%032d", i + 100);
       a.save(TestFrames.reconfigure(next), next, previous, TestFrames.reconfigure("d" + i));
       previous = next;
     }
-    eventually().until(() -> etcd.keys(prefix + "changes/").size() == SharedConfig.CHANGES_KEPT);
+    eventually().until(() -> etcd.keys(prefix + "changes/").size() == PublishLog.CHANGES_KEPT);
   }
 }
