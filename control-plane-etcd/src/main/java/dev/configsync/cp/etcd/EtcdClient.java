@@ -275,9 +275,17 @@ final class EtcdClient implements AutoCloseable {
         last);
   }
 
-  /** Unavailable (etcd's "no leader" family, or no member reached). */
+  /**
+   * Unavailable (etcd's "no leader" family, or no member reached), or the connection closed under
+   * the call: grpc reports that as {@code UNKNOWN: channel closed} at times rather than {@code
+   * UNAVAILABLE} (seen when a member died under a publish). Either way a write it cut off may have
+   * been applied (the caller finds out), and a read is tried again.
+   */
   private static boolean retryable(Status status) {
-    return status.getCode() == Status.Code.UNAVAILABLE;
+    return status.getCode() == Status.Code.UNAVAILABLE
+        || (status.getCode() == Status.Code.UNKNOWN
+            && (String.valueOf(status.getDescription()).contains("channel closed")
+                || status.getCause() instanceof java.nio.channels.ClosedChannelException));
   }
 
   /** etcd's answers that say the request was not applied on this member. */

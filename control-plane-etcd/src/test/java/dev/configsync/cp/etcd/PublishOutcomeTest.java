@@ -100,6 +100,36 @@ class PublishOutcomeTest {
     assertThat(etcd.history(prefix + "config-hash").get(0).text()).isEqualTo(OTHER);
   }
 
+  /**
+   * grpc at times reports a connection that closed under a call as {@code UNKNOWN: channel closed}
+   * rather than {@code UNAVAILABLE} (seen when an etcd member died under a publish). That is a
+   * transport failure like any other: a write it cut off may have been applied, so its outcome is
+   * found out, never reported as a failure.
+   */
+  @Test
+  void aWriteWhoseConnectionClosedUnderItIsFoundOutNotFailed() throws Exception {
+    GrpcProxy[] self = new GrpcProxy[1];
+    GrpcProxy proxy =
+        proxy(
+            (n, body) -> {
+              byte[] applied = self[0].forward(body);
+              if (n == 1) {
+                throw Status.UNKNOWN.withDescription("channel closed").asException();
+              }
+              return applied;
+            });
+    self[0] = proxy;
+    String prefix = "/outcome/channel-closed/";
+    EtcdConfigStore a = store(prefix, "a", proxy);
+    assertThat(a.load()).isEmpty();
+
+    long revision = a.save(TestFrames.reconfigure(FIRST), FIRST, null);
+
+    List<EtcdCluster.Version> inEtcd = etcd.history(prefix + "config-hash");
+    assertThat(inEtcd).extracting(EtcdCluster.Version::text).containsExactly(FIRST);
+    assertThat(revision).isEqualTo(inEtcd.get(0).revision());
+  }
+
   @Test
   void aPublishAppliedLateAndOverwrittenBeforeItsRetryIsASuccessNotAConflict() throws Exception {
     String prefix = "/outcome/overwritten/";
