@@ -76,11 +76,12 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private boolean sendFull;
   private long newestOffered = -1;
   private boolean writing;
-  // To a node that takes changes: a frame sent and not answered yet (its ping has not reported the
-  // frame's configuration, or anything but what it ran before, and it reported no error). Nothing
-  // more is sent meanwhile (a newer publish waits, and goes as one change from what the node then
-  // reports): a change is made from the configuration the node runs, and one made from what it ran
-  // before while the frame in flight is still being applied would not fit.
+  // A change sent and not answered yet (the node's ping has not reported its target, or anything
+  // but its base, and it reported no error). Nothing more is sent meanwhile (a newer publish waits,
+  // and goes as one change from what the node then reports): a change is made from the
+  // configuration the node runs, and one made from the base while the change in flight is still
+  // being applied would not fit. Whole frames are not waited for: a node that refuses one need not
+  // say so (error reports are optional), and what follows one does not depend on it.
   private @Nullable String inFlight;
   private String inFlightBase = ConfigHash.NONE;
   private long inFlightSince;
@@ -583,7 +584,7 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
                   published.hash(),
                   nodeId,
                   delta != null ? " as a change" : "");
-              if (deltaCapable && !sendFull) {
+              if (delta != null && !sendFull) {
                 inFlight = published.hash();
                 inFlightSince = System.nanoTime();
                 return; // the next frame waits for the node's answer (inFlightAnswered)
@@ -602,12 +603,12 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * A ping while a frame is in flight (event loop). The node has taken the frame when it reports
-   * its configuration; when it reports something else than what it ran before, it runs another
-   * configuration (an operator loaded one, say): either way what waits is sent now, as a change
-   * from what the node reports. A node that still reports what it ran before after the liveness
-   * limit never took the frame (it would have applied or refused it long since): it is sent the
-   * whole configuration.
+   * A ping while a change is in flight (event loop). The node has taken the change when it reports
+   * its target; when it reports something else than its base, it runs another configuration (an
+   * operator loaded one, say): either way what waits is sent now, as a change from what the node
+   * reports. A node answers every change (a ping once applied, an error report when refused), so
+   * one that still reports the base after the liveness limit is in an unknown state: what waits
+   * (never the same configuration again) is sent whole.
    */
   private void inFlightAnswered(String hash) {
     if (!hash.equals(inFlight) && hash.equals(inFlightBase)) {
@@ -615,17 +616,14 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         return; // a ping sent before the node applied the change
       }
       log.warn(
-          "Data plane {} ({}) still runs {} {} ms after it was sent configuration {}; sending it"
-              + " the whole configuration",
+          "Data plane {} ({}) still runs {} {} ms after it was sent a change to {}; the next"
+              + " configuration goes to it whole",
           nodeId,
           hostname,
           hash,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - inFlightSince),
           inFlight);
-      sendFull = true;
-      if (waiting == null) {
-        waiting = outlet.latest();
-      }
+      sendFull = waiting != null;
     }
     inFlight = null;
     if (!writing) {

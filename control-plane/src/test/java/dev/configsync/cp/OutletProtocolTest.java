@@ -90,6 +90,8 @@ class OutletProtocolTest {
     assertThat(dp.read().opcode()).isEqualTo(WebSocketFrame.OP_PONG);
     assertThat(message(dp.read()).path("type").asText()).isEqualTo("reconfigure");
     String sent = first.hash();
+    dp.ping(sent); // the node took the whole frame
+    await().until(() -> f.cp.dataPlanes().get(0).configHash().equals(first.hash()));
     for (int i = 1; i <= 3; i++) {
       PublishResult next = f.cp.publish(services(i)); // before the node answered the frame before
       dp.ping(sent); // the node's ping after it applied it
