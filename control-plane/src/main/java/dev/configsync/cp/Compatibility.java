@@ -174,7 +174,7 @@ final class Compatibility {
           used = Set.copyOf(counts.keySet());
         } else {
           counts = null;
-          used = memberPlugins(name, value);
+          used = value.isContainerNode() ? walk(value) : Set.of(); // an object member
         }
         byMember.put(name, used);
         if (counts != null) {
@@ -239,23 +239,6 @@ final class Compatibility {
         counts.merge(plugin, sign, (a, b) -> a + b == 0 ? null : a + b);
       }
     }
-  }
-
-  /** The plugins the top-level member {@code name} uses. */
-  private static Set<String> memberPlugins(String name, JsonNode value) {
-    Set<String> names = new TreeSet<>();
-    if (name.equals("plugins") && value.isArray()) {
-      for (JsonNode plugin : value) {
-        JsonNode pluginName = plugin.path("name");
-        if (pluginName.isTextual()) {
-          names.add(pluginName.asText());
-        }
-      }
-    }
-    if (value.isContainerNode()) {
-      names.addAll(walk(value));
-    }
-    return Set.copyOf(names);
   }
 
   /** Every {@code plugins} array's names at any depth under {@code config}. */

@@ -65,9 +65,9 @@ public final class FileConfigStore implements ConfigStore {
   // All guarded by this:
   private long version; // the number of the last save or change (or of the stored one)
   private long payloadVersion; // the number of config.json.gz: what config.version holds
-  private int records; // changes in the journal after config.json.gz (numbered from payloadVersion)
   private long loadedRevision;
-  // The configurations saved as changes (the newest last) since the whole payload was written.
+  // The configurations saved as changes (the newest last) since the whole payload was written: the
+  // journal's records, numbered from payloadVersion.
   private final List<String> journaled = new ArrayList<>();
 
   private FileConfigStore(FileSnapshotStore files, Path versionFile, long version, long maxBytes) {
@@ -114,7 +114,6 @@ public final class FileConfigStore implements ConfigStore {
     // Every good record was numbered, replayed or not: the count keeps the numbers growing.
     version = Math.max(version, payloadVersion + changes.size());
     journaled.clear();
-    records = 0;
     byte[] result = stored.get();
     if (!changes.isEmpty()) {
       byte[] replayed = null;
@@ -191,7 +190,7 @@ public final class FileConfigStore implements ConfigStore {
   public synchronized long saveChange(byte[] delta, String hash, String previousHash)
       throws IOException {
     long next = version + 1;
-    if (next != payloadVersion + records + 1) {
+    if (next != payloadVersion + journaled.size() + 1) {
       return -1; // a failed write took a number: only a whole save (with its number) goes on
     }
     boolean appended;
@@ -205,7 +204,6 @@ public final class FileConfigStore implements ConfigStore {
       return -1;
     }
     version = next;
-    records++;
     journaled.add(hash);
     return next;
   }
@@ -216,7 +214,6 @@ public final class FileConfigStore implements ConfigStore {
    */
   private void writeWhole(byte[] payload, long number) throws IOException {
     journaled.clear();
-    records = 0;
     writeVersion(versionFile, number);
     payloadVersion = number;
     files.write(payload);

@@ -432,7 +432,8 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
         }
       }
     } else if (inFlight != null) {
-      // The node refused the frame in flight (and keeps what it ran): what waits goes now.
+      // An error report answers the change in flight too (the node keeps what it ran): what waits
+      // goes now.
       inFlight = null;
       if (!writing && pinged) {
         sendWaiting();
@@ -492,8 +493,9 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   private void send(Published published) {
     writing = true;
     delivered = published.hash();
-    // The node has answered every frame sent before (one is in flight at a time): its last ping
-    // says what it runs, which is what the change must be made from.
+    // The node has answered every change sent before (one is in flight at a time): its last ping
+    // says what it runs, which is what a change must be made from (after a whole frame it may
+    // still be the one before: then the node refuses the change and is sent the whole frame).
     String base = reportedHash;
     inFlightBase = base;
     if (deltaCapable && !sendFull && !base.equals(ConfigHash.NONE)) {
