@@ -26,8 +26,9 @@ import org.jspecify.annotations.Nullable;
  * the flags {@code examples/gateway/README.md} gives, dialing a control plane in this process over
  * mutual TLS; a 16 MB configuration of services and routes (no plugins); a steady {@value #RATE}
  * requests/s to random routes over one keep-alive connection, each timed from its send to its last
- * byte. Three phases of the same length, in one run: at rest; while one route is changed every
- * {@value #CHANGE_EVERY_MILLIS} ms through {@code PUT /config/routes/{name}} (sent as {@code
+ * byte. Three phases of the same length, in one run: at rest; while one route (a random one; the
+ * first ones with {@code BENCH_GATEWAY_CHANGES=first}) is changed every {@value
+ * #CHANGE_EVERY_MILLIS} ms through {@code PUT /config/routes/{name}} (sent as {@code
  * reconfigure_delta}); while the whole configuration is published every {@value #PUSH_EVERY_MILLIS}
  * ms (every route's tags change, so a whole frame is sent). Rows: the p99 of each changing phase
  * against the p99 at rest; goals 1.2 x and 2 x.
@@ -42,6 +43,12 @@ final class GatewayUnderLoad implements Measurement {
    * BENCH_GATEWAY_JVM_FLAGS} (space-separated) to compare others.
    */
   static final List<String> GATEWAY_JVM_FLAGS = flags(System.getenv("BENCH_GATEWAY_JVM_FLAGS"));
+
+  /**
+   * The routes changed: random ones (a fixed seed), or, with {@code BENCH_GATEWAY_CHANGES=first},
+   * the first ones in the collection, the worst case (every later route's bytes are hashed again).
+   */
+  static final boolean FIRST_ROUTES = "first".equals(System.getenv("BENCH_GATEWAY_CHANGES"));
 
   private static List<String> flags(@Nullable String override) {
     return override == null || override.isBlank()
@@ -101,11 +108,15 @@ final class GatewayUnderLoad implements Measurement {
         Thread.sleep(phaseMillis);
         // one route changed, again and again, through the admin API: sent as deltas
         load.phase = Phase.CHANGES;
+        // Routes anywhere in the collection, as operators change them (or, to see the worst case,
+        // the first ones): where a change lies matters, since the hash is fed again from the
+        // change to the collection's end.
+        SplittableRandom which = new SplittableRandom(29);
         int changes = 0;
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(phaseMillis);
         while (System.nanoTime() < end) {
           long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CHANGE_EVERY_MILLIS);
-          int r = changes % routes;
+          int r = FIRST_ROUTES ? changes % routes : which.nextInt(routes);
           CpRig.putEntity(
               cp,
               "routes",
@@ -149,7 +160,9 @@ final class GatewayUnderLoad implements Measurement {
             Result.relative(
                 "gateway p99 during one-entity changes",
                 Workload.label(bytes)
-                    + " config, a route changed every "
+                    + " config, "
+                    + (FIRST_ROUTES ? "one of the first routes" : "a random route")
+                    + " changed every "
                     + CHANGE_EVERY_MILLIS
                     + " ms",
                 "the same gateway's p99 at rest",

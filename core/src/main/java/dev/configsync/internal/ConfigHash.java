@@ -440,11 +440,39 @@ public final class ConfigHash {
    * node is written value by value. Not thread-safe; one instance per hash.
    */
   public static final class Stream {
-    private final Hasher hasher = new Hasher();
+    private final Hasher hasher;
 
     /** A new, empty buffer. */
     public Stream() {
+      hasher = new Hasher();
       hasher.begin();
+    }
+
+    private Stream(Hasher hasher) {
+      this.hasher = hasher;
+    }
+
+    /**
+     * A stream that goes on from {@code mark}: what it is then given is hashed as if it followed
+     * what had been written when the mark was taken. The mark is not changed and can be resumed
+     * again.
+     */
+    public static Stream resume(Mark mark) {
+      return new Stream(new Hasher(mark.copyOfMd5(), mark.digested));
+    }
+
+    /**
+     * The state of this stream now (what has been written so far), to {@linkplain #resume resume}
+     * from later, or null when the platform's MD5 cannot be copied (then nothing can be resumed,
+     * and a caller hashes from the start).
+     */
+    public @Nullable Mark mark() {
+      hasher.flush();
+      try {
+        return new Mark((MessageDigest) hasher.md5.clone(), hasher.digested);
+      } catch (CloneNotSupportedException e) {
+        return null;
+      }
     }
 
     /** Applies Kong's check that precedes every value (use it before a value written in parts). */
@@ -480,6 +508,32 @@ public final class ConfigHash {
     /** The hash of what was written: lowercase hexadecimal MD5. */
     public String finish() {
       return hasher.finish();
+    }
+  }
+
+  /**
+   * A {@link Stream}'s state at one point: the MD5 of what it had digested, and the length of the
+   * buffer Kong would hold. Immutable (its digest is only ever copied), so one mark serves any
+   * number of resumptions, from any thread. It lets a long sequence be hashed again from the point
+   * where it first changed, instead of from its start: MD5 is a chain, so what precedes that point
+   * is unchanged and what follows must be fed again.
+   */
+  public static final class Mark {
+    private final MessageDigest md5;
+    private final long digested;
+
+    private Mark(MessageDigest md5, long digested) {
+      this.md5 = md5;
+      this.digested = digested;
+    }
+
+    private MessageDigest copyOfMd5() {
+      try {
+        return (MessageDigest) md5.clone();
+      } catch (CloneNotSupportedException e) {
+        // It was cloned once to make this mark: the same implementation clones again.
+        throw new IllegalStateException("MD5 could be copied once and not twice", e);
+      }
     }
   }
 
@@ -535,7 +589,7 @@ public final class ConfigHash {
     private static final byte[] FALSE_TEXT = ascii("false");
     private static final byte[] EMPTY_TEXT = ascii("{}");
 
-    private final MessageDigest md5 = newMd5();
+    private final MessageDigest md5;
 
     /** When rendering ({@link ConfigHash#render}): where bytes go instead of {@link #md5}. */
     private final java.io.@Nullable ByteArrayOutputStream rendered;
@@ -557,7 +611,15 @@ public final class ConfigHash {
     }
 
     Hasher(java.io.@Nullable ByteArrayOutputStream rendered) {
+      this.md5 = newMd5();
       this.rendered = rendered;
+    }
+
+    /** A hasher that goes on from a saved state: {@code md5} after {@code digested} bytes. */
+    Hasher(MessageDigest md5, long digested) {
+      this.md5 = md5;
+      this.rendered = null;
+      this.digested = digested;
     }
 
     /** Starts a new buffer. */
@@ -773,7 +835,7 @@ public final class ConfigHash {
       pending += count;
     }
 
-    private void flush() {
+    void flush() {
       if (pending > 0) {
         if (rendered != null) {
           rendered.write(chunk, 0, pending);

@@ -74,6 +74,12 @@ public final class IndexedConfig {
       Part part = parts.get(name);
       if (part == null) {
         granular[i] = ConfigHash.NONE;
+      } else if (part instanceof Elements elements) {
+        granular[i] =
+            elements.hashAlone(
+                previous != null && previous.parts.get(name) instanceof Elements before
+                    ? before
+                    : null);
       } else {
         ConfigHash.Stream stream = new ConfigHash.Stream();
         part.write(stream);
@@ -115,6 +121,14 @@ public final class IndexedConfig {
    */
   public @Nullable String keyField(String name) {
     return parts.get(name) instanceof Elements elements ? elements.keyField : null;
+  }
+
+  /**
+   * For tests and measurements: the element of the granular member {@code name} its hash was fed
+   * from (0 when hashed from its start, or when it is not an array of more than five elements).
+   */
+  int hashedFrom(String name) {
+    return parts.get(name) instanceof Elements elements ? elements.hashedFrom : 0;
   }
 
   /** The configuration table: a frozen JSON object. */
@@ -333,11 +347,30 @@ public final class IndexedConfig {
   /**
    * An array member, element by element: the array, each element's bytes, and a field known to key
    * it (null when none is known).
+   *
+   * <p>A granular member (routes, services, ...) is hashed on its own ({@link #hashAlone}), and
+   * keeps {@linkplain ConfigHash.Mark marks} of its stream every {@value #MARK_BYTES} bytes or so:
+   * the next version, which shares its first entities with this one, is hashed again from the last
+   * mark before its first change, not from its start. MD5 is a chain, so the entities after the
+   * change are fed again whatever we keep: a change at the end of a collection costs little, one at
+   * its start what a whole hash costs.
    */
   private static final class Elements implements Part {
+    /** About how many bytes of fragments lie between two marks. */
+    private static final int MARK_BYTES = 64 * 1024;
+
     final JsonNode array;
     final byte[][] fragments;
     final @Nullable String keyField;
+
+    /**
+     * Marks of the stream of {@link #hashAlone}, set by it (once, before the {@link IndexedConfig}
+     * that holds this is published); null until then, or when it was not hashed alone.
+     */
+    private volatile @Nullable Marks marks;
+
+    /** The element {@link #hashAlone} started feeding from: 0 when it hashed from the start. */
+    private volatile int hashedFrom;
 
     Elements(JsonNode array, byte[][] fragments, @Nullable String keyField) {
       this.array = array;
@@ -347,6 +380,78 @@ public final class IndexedConfig {
 
     boolean keyedBy(String field) {
       return field.equals(keyField) || EntityRules.keys(array, field);
+    }
+
+    /**
+     * Kong's hash of this member alone (a granular part), resumed from {@code previous}'s last mark
+     * before the first element it does not share with this one, when it has one.
+     */
+    String hashAlone(@Nullable Elements previous) {
+      int n = fragments.length;
+      if (n <= 5) {
+        // A short array is written with other separators: no marks, nothing to resume.
+        ConfigHash.Stream stream = new ConfigHash.Stream();
+        write(stream);
+        return stream.finish();
+      }
+      Marks prior = null;
+      int kept = 0;
+      if (previous != null && previous.fragments.length > 5) {
+        prior = previous.marks;
+        kept = prior == null ? 0 : prior.before(sharedPrefix(previous.fragments, fragments));
+      }
+      List<Integer> at = new ArrayList<>();
+      List<ConfigHash.Mark> states = new ArrayList<>();
+      ConfigHash.Stream stream;
+      int start;
+      if (kept > 0) {
+        Marks p = Objects.requireNonNull(prior);
+        for (int m = 0; m < kept; m++) {
+          at.add(p.at[m]);
+          states.add(p.states[m]);
+        }
+        start = p.at[kept - 1];
+        stream = ConfigHash.Stream.resume(p.states[kept - 1]);
+      } else {
+        start = 0;
+        stream = new ConfigHash.Stream();
+        stream.checkpoint();
+      }
+      long sinceMark = 0;
+      boolean marking = true;
+      for (int i = start; i < n; i++) {
+        if (marking && sinceMark >= MARK_BYTES) {
+          ConfigHash.Mark mark = stream.mark();
+          if (mark == null) {
+            marking = false; // this platform's MD5 cannot be copied
+          } else {
+            at.add(i);
+            states.add(mark);
+          }
+          sinceMark = 0;
+        }
+        byte[] fragment = fragments[i];
+        stream.value(array.get(i), fragment);
+        stream.raw((byte) ';');
+        sinceMark += fragment.length + 1;
+      }
+      int[] positions = new int[at.size()];
+      for (int m = 0; m < positions.length; m++) {
+        positions[m] = at.get(m);
+      }
+      marks = new Marks(positions, states.toArray(new ConfigHash.Mark[0]));
+      hashedFrom = start;
+      return stream.finish();
+    }
+
+    /** How many leading fragments {@code a} and {@code b} share (the same arrays, not copies). */
+    private static int sharedPrefix(byte[][] a, byte[][] b) {
+      int n = Math.min(a.length, b.length);
+      int i = 0;
+      while (i < n && a[i] == b[i]) {
+        i++;
+      }
+      return i;
     }
 
     @Override
@@ -369,6 +474,29 @@ public final class IndexedConfig {
           stream.raw((byte) ';');
         }
       }
+    }
+  }
+
+  /**
+   * The marks of a granular member's stream: {@code states[m]} is the state before element {@code
+   * at[m]} (the elements before it written, each with its separator). Positions grow.
+   */
+  private static final class Marks {
+    final int[] at;
+    final ConfigHash.Mark[] states;
+
+    Marks(int[] at, ConfigHash.Mark[] states) {
+      this.at = at;
+      this.states = states;
+    }
+
+    /** How many marks lie at or before element {@code shared}: those a version can resume from. */
+    int before(int shared) {
+      int m = 0;
+      while (m < at.length && at[m] <= shared) {
+        m++;
+      }
+      return m;
     }
   }
 
