@@ -80,6 +80,37 @@ public final class FrozenNodes {
   }
 
   /**
+   * Freezes {@code container} (one of {@link #FACTORY}'s) alone, without looking at its children:
+   * for a new container whose children the caller knows to be frozen trees (for example a new
+   * version of a large array, made of the old one's frozen entities and a few frozen new ones),
+   * where {@link #freezeNew} would still visit every child. With assertions on, the children are
+   * checked. Returns {@code container}.
+   *
+   * @throws IllegalArgumentException when {@code container} is not one of this class's containers
+   */
+  public static JsonNode freezeOver(JsonNode container) {
+    assert childrenFrozen(container) : "freezeOver: a child is not frozen";
+    if (container instanceof FrozenObject o) {
+      o.freezeChildren();
+    } else if (container instanceof FrozenArray a) {
+      a.freezeChildren();
+    } else {
+      throw new IllegalArgumentException(
+          "not a container of FrozenNodes.FACTORY: " + container.getClass().getName());
+    }
+    return container;
+  }
+
+  private static boolean childrenFrozen(JsonNode container) {
+    for (JsonNode child : container) {
+      if (!isFrozen(child)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
    * Whether {@code node} itself is read-only: a value node, or a container of this class's that is
    * frozen. Says nothing of the containers under it.
    */

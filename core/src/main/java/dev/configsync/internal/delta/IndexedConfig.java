@@ -671,6 +671,8 @@ public final class IndexedConfig {
     }
 
     Elements elements() {
+      // Its entities are the base's and the change set's, all frozen: no walk over them.
+      FrozenNodes.freezeOver(array);
       return new Elements(array, fragments.toArray(new byte[0][]), delta.keyField());
     }
 
