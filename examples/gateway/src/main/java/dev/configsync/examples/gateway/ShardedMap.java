@@ -13,7 +13,8 @@ import org.jspecify.annotations.Nullable;
  * never changes under it.
  */
 final class ShardedMap<K, V> {
-  private static final int SHARDS = 256;
+  private static final int SHARD_BITS = 8;
+  private static final int SHARDS = 1 << SHARD_BITS;
   private static final ShardedMap<?, ?> EMPTY = new ShardedMap<>(emptyShards(), 0);
 
   private final Map<K, V>[] shards;
@@ -60,9 +61,15 @@ final class ShardedMap<K, V> {
     return new ShardedMap<>(shards, entries.size());
   }
 
-  private static int shard(Object key) {
-    int h = key.hashCode();
-    return (h ^ (h >>> 16)) & (SHARDS - 1);
+  /**
+   * The shard of {@code key}, from the top bits of its hash spread by a multiplication. Not from
+   * the low bits: each shard is a {@link HashMap}, which picks its bucket from those, so keys that
+   * share them would all fall in a few of its buckets (with 256 shards, every key of a shard in 1
+   * of 256), which then turn into trees, and every lookup and copy pays for it.
+   */
+  static int shard(Object key) {
+    int h = key.hashCode() * 0x9E3779B9;
+    return h >>> (Integer.SIZE - SHARD_BITS);
   }
 
   @Nullable V get(K key) {
