@@ -61,12 +61,18 @@ public record ConfigChanges(
    * @param updated entities whose key both configurations have, with different content, as they are
    *     now
    * @param removed entities whose key the new configuration no longer has, as they were
+   * @param moved whether the entities both configurations have (updated or not) are in another
+   *     order relative to each other: one was placed elsewhere. Added and removed entities do not
+   *     count. When false, a gateway that uses configuration order (as a tie-break, say) keeps the
+   *     order it knows; when true, it reads the order again. A collection whose only change is its
+   *     order is listed, with empty maps.
    */
   public record CollectionChanges(
       String keyField,
       Map<String, JsonNode> added,
       Map<String, JsonNode> updated,
-      Map<String, JsonNode> removed) {
+      Map<String, JsonNode> removed,
+      boolean moved) {
 
     /** Copies the maps, keeping their order. */
     public CollectionChanges {
@@ -76,9 +82,18 @@ public record ConfigChanges(
       removed = Collections.unmodifiableMap(new LinkedHashMap<>(removed));
     }
 
-    /** Whether no entity of this collection changed. */
+    /** Changes in which no entity that both configurations have was moved. */
+    public CollectionChanges(
+        String keyField,
+        Map<String, JsonNode> added,
+        Map<String, JsonNode> updated,
+        Map<String, JsonNode> removed) {
+      this(keyField, added, updated, removed, false);
+    }
+
+    /** Whether nothing in this collection changed: no entity, and not their order. */
     public boolean isEmpty() {
-      return added.isEmpty() && updated.isEmpty() && removed.isEmpty();
+      return added.isEmpty() && updated.isEmpty() && removed.isEmpty() && !moved;
     }
   }
 }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -296,26 +297,38 @@ public final class ConfigDiff {
       return;
     }
     Map<String, JsonNode> removed = new LinkedHashMap<>();
+    Map<String, Integer> positions = new HashMap<>();
     if (then != null) {
+      int i = 0;
       for (JsonNode entity : then) {
-        removed.put(keyOf(entity, keyField), entity);
+        String key = keyOf(entity, keyField);
+        removed.put(key, entity);
+        positions.put(key, i++);
       }
     }
     Map<String, JsonNode> added = new LinkedHashMap<>();
     Map<String, JsonNode> updated = new LinkedHashMap<>();
+    // Moved: the entities both have do not come in the order they had.
+    int lastPosition = -1;
+    boolean moved = false;
     if (now != null) {
       for (JsonNode entity : now) {
         String key = keyOf(entity, keyField);
         JsonNode old = removed.remove(key);
         if (old == null) {
           added.put(key, entity);
-        } else if (!same(old, entity)) {
+          continue;
+        }
+        if (!same(old, entity)) {
           updated.put(key, entity);
         }
+        int position = Objects.requireNonNull(positions.get(key));
+        moved = moved || position < lastPosition;
+        lastPosition = position;
       }
     }
     ConfigChanges.CollectionChanges c =
-        new ConfigChanges.CollectionChanges(keyField, added, updated, removed);
+        new ConfigChanges.CollectionChanges(keyField, added, updated, removed, moved);
     if (!c.isEmpty()) {
       collections.put(name, c);
     }

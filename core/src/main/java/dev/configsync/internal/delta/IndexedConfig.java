@@ -581,9 +581,9 @@ public final class IndexedConfig {
         }
         JsonNode upsert = delta.upserts().get(key);
         if (upsert != null) {
-          emit(upsert, ConfigHash.render(upsert));
+          emit(upsert, ConfigHash.render(upsert), i);
         } else {
-          emit(entity, base.fragments[i]);
+          emit(entity, base.fragments[i], i);
         }
         emitFollowers(key);
       }
@@ -591,7 +591,7 @@ public final class IndexedConfig {
         String key = e.getKey();
         if (!upsertedInBase.contains(key) && !isPlaced(key)) {
           added.put(key, e.getValue());
-          emit(e.getValue(), ConfigHash.render(e.getValue()));
+          emit(e.getValue(), ConfigHash.render(e.getValue()), -1);
           emitFollowers(key);
         }
       }
@@ -650,13 +650,17 @@ public final class IndexedConfig {
         placedEmitted++;
         JsonNode upsert = delta.upserts().get(key);
         if (upsert != null) {
-          if (!upsertedInBase.contains(key)) {
+          boolean inBase = upsertedInBase.contains(key);
+          if (!inBase) {
             added.put(key, upsert);
           }
-          emit(upsert, ConfigHash.render(upsert));
+          emit(
+              upsert,
+              ConfigHash.render(upsert),
+              inBase ? Objects.requireNonNull(placedInBase.get(key)) : -1);
         } else {
           int i = Objects.requireNonNull(placedInBase.get(key));
-          emit(base.array.get(i), base.fragments[i]);
+          emit(base.array.get(i), base.fragments[i], i);
         }
         List<String> next = followers.get(key);
         if (next != null) {
@@ -665,10 +669,20 @@ public final class IndexedConfig {
       }
     }
 
-    private void emit(JsonNode entity, byte[] fragment) {
+    /** Appends an entity; {@code baseIndex} is its place in the base, or -1 when it is new. */
+    private void emit(JsonNode entity, byte[] fragment, int baseIndex) {
       array.add(entity);
       fragments.add(fragment);
+      if (baseIndex >= 0) {
+        moved = moved || baseIndex < lastBaseIndex;
+        lastBaseIndex = baseIndex;
+      }
     }
+
+    /** The base's place of the last base entity emitted; whether one came before an earlier one. */
+    private int lastBaseIndex = -1;
+
+    private boolean moved;
 
     Elements elements() {
       // Its entities are the base's and the change set's, all frozen: no walk over them.
@@ -677,7 +691,7 @@ public final class IndexedConfig {
     }
 
     ConfigChanges.CollectionChanges changes() {
-      return new ConfigChanges.CollectionChanges(delta.keyField(), added, updated, removed);
+      return new ConfigChanges.CollectionChanges(delta.keyField(), added, updated, removed, moved);
     }
   }
 

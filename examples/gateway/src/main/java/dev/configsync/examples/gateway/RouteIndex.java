@@ -89,17 +89,26 @@ final class RouteIndex {
   /** The distinct path lengths, longest first. */
   private final int[] lengths;
 
-  /** Each route's position in the configuration, by name: it breaks the last tie. */
-  private final Map<String, Integer> positions;
+  /**
+   * Each route's position in the configuration, by name: it breaks the last tie. Only the order of
+   * positions matters, so a version made in place keeps the others' positions (with gaps where
+   * routes were removed) and numbers routes added at the end from {@link #nextPosition}.
+   */
+  private final ShardedMap<String, Integer> positions;
+
+  /** Larger than every position in {@link #positions}. */
+  private final int nextPosition;
 
   private RouteIndex(
       ShardedMap<String, Bucket> byPath,
       NavigableMap<Integer, Integer> lengthCounts,
-      Map<String, Integer> positions) {
+      ShardedMap<String, Integer> positions,
+      int nextPosition) {
     this.byPath = byPath;
     this.lengthCounts = lengthCounts;
     this.lengths = lengthCounts.descendingKeySet().stream().mapToInt(Integer::intValue).toArray();
     this.positions = positions;
+    this.nextPosition = nextPosition;
   }
 
   /** The index of {@code routes}, in configuration order; route names are unique. */
@@ -116,14 +125,15 @@ final class RouteIndex {
     this.lengthCounts = counts;
     this.lengths = counts.descendingKeySet().stream().mapToInt(Integer::intValue).toArray();
     this.positions = positionsOf(routes);
+    this.nextPosition = routes.size();
   }
 
-  private static Map<String, Integer> positionsOf(List<Route> routes) {
+  private static ShardedMap<String, Integer> positionsOf(List<Route> routes) {
     Map<String, Integer> positions = new HashMap<>();
     for (int i = 0; i < routes.size(); i++) {
       positions.put(routes.get(i).name(), i);
     }
-    return positions;
+    return ShardedMap.of(positions);
   }
 
   private static Set<String> pathsOf(Route route) {
@@ -140,6 +150,49 @@ final class RouteIndex {
    */
   RouteIndex with(
       Collection<Route> removed, Collection<Route> added, Map<String, Integer> newPositions) {
+    return with(removed, added, ShardedMap.of(newPositions), newPositions.size());
+  }
+
+  /**
+   * The index of the next configuration when the routes both have kept their order (no route was
+   * moved) and every route added is at the end of the configuration, in {@code appended}'s order:
+   * the positions are this index's, without the removed names ({@code gone}), with each renamed
+   * route ({@code renamed}: new name to old) at its old name's position, and the appended routes
+   * after all others. No pass over the configuration's routes. This index is unchanged.
+   */
+  RouteIndex withInPlace(
+      Collection<Route> removed,
+      Collection<Route> added,
+      Collection<String> gone,
+      Map<String, String> renamed,
+      List<String> appended) {
+    ShardedMap<String, Integer> next = positions;
+    for (String name : gone) {
+      next = next.without(name);
+    }
+    // Old names first, then new ones: two routes may have swapped names.
+    for (String old : renamed.values()) {
+      next = next.without(old);
+    }
+    for (Map.Entry<String, String> e : renamed.entrySet()) {
+      Integer p = positions.get(e.getValue());
+      if (p == null) {
+        throw new IllegalStateException("route " + e.getValue() + " has no position");
+      }
+      next = next.with(e.getKey(), p);
+    }
+    int position = nextPosition;
+    for (String name : appended) {
+      next = next.with(name, position++);
+    }
+    return with(removed, added, next, position);
+  }
+
+  private RouteIndex with(
+      Collection<Route> removed,
+      Collection<Route> added,
+      ShardedMap<String, Integer> newPositions,
+      int newNextPosition) {
     ShardedMap<String, Bucket> paths = byPath;
     TreeMap<Integer, Integer> counts = new TreeMap<>(lengthCounts);
     for (Route route : removed) {
@@ -160,7 +213,7 @@ final class RouteIndex {
         counts.merge(path.length(), 1, Integer::sum);
       }
     }
-    return new RouteIndex(paths, counts, newPositions);
+    return new RouteIndex(paths, counts, newPositions, newNextPosition);
   }
 
   /**

@@ -30,9 +30,11 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Updated in place.</b> {@link #withChanges} makes the table of the next configuration from
  * this one and the configuration's {@link ConfigChanges}: only the services and routes that changed
  * are read and checked, and the new table shares every unchanged route, service and index bucket
- * with this one (see {@link RouteIndex}). What that costs per change: the changed entities, the
- * routes of a changed service, and one pass over the route names of the new configuration for their
- * positions (the last tie-break is configuration order, which a change may shift). Nothing is
+ * with this one (see {@link RouteIndex}). What that costs per change: the changed entities and the
+ * routes of a changed service. The last tie-break is configuration order: when the changes say that
+ * no route moved ({@link CollectionChanges#moved()}) and the routes added are at the end, the
+ * positions are kept from this table; otherwise (and when the routes of a changed service must be
+ * read again) one pass over the route names of the new configuration reads them again. Nothing is
  * modified that a reader can see: a request that read this table is routed wholly by it.
  *
  * <p>{@link #from} checks the whole configuration and refuses it with an {@link
@@ -64,6 +66,12 @@ public final class RoutingTable {
   /** Whether a service nests routes: such a configuration is always read whole. */
   private final boolean nested;
 
+  /**
+   * Whether a route has neither name nor id: it is then named by its position, which any change
+   * before it shifts, so the next configuration is read whole.
+   */
+  private final boolean unnamedRoutes;
+
   private RoutingTable(
       String hash,
       ShardedMap<String, Service> servicesByName,
@@ -74,7 +82,8 @@ public final class RoutingTable {
       ShardedMap<String, Set<String>> routeNamesByService,
       Map<String, Integer> servicePositions,
       RouteIndex index,
-      boolean nested) {
+      boolean nested,
+      boolean unnamedRoutes) {
     this.hash = hash;
     this.servicesByName = servicesByName;
     this.serviceNodes = serviceNodes;
@@ -85,6 +94,7 @@ public final class RoutingTable {
     this.servicePositions = servicePositions;
     this.index = index;
     this.nested = nested;
+    this.unnamedRoutes = unnamedRoutes;
   }
 
   /**
@@ -121,12 +131,14 @@ public final class RoutingTable {
       byService.computeIfAbsent(route.service().name(), s -> new HashSet<>()).add(route.name());
     }
     Map<String, String> routeIds = new HashMap<>();
+    boolean unnamed = false;
     for (JsonNode node : config.path(ROUTES)) {
       String id = textOrNull(node, "id");
       String name = textOrNull(node, "name");
       if (id != null) {
         routeIds.put(id, name != null ? name : id);
       }
+      unnamed |= id == null && name == null;
     }
     Map<String, Set<String>> frozen = new HashMap<>();
     byService.forEach((k, v) -> frozen.put(k, Set.copyOf(v)));
@@ -140,7 +152,8 @@ public final class RoutingTable {
         ShardedMap.of(frozen),
         Map.copyOf(servicePositions),
         new RouteIndex(read.routes()),
-        nested);
+        nested,
+        unnamed);
   }
 
   /**
@@ -184,9 +197,15 @@ public final class RoutingTable {
       }
     }
     Map<String, JsonNode> routeNodes = new LinkedHashMap<>();
+    List<String> gone = new ArrayList<>();
+    Map<String, String> renamed = new HashMap<>();
+    List<String> appended = new ArrayList<>();
+    boolean named = true;
     if (routes != null) {
       for (JsonNode node : routes.removed().values()) {
-        edit.removeRoute(routeName(node));
+        String name = routeName(node);
+        edit.removeRoute(name);
+        gone.add(name);
         String id = textOrNull(node, "id");
         if (id != null) {
           edit.routeIds = edit.routeIds.without(id);
@@ -194,15 +213,41 @@ public final class RoutingTable {
       }
       for (Map.Entry<String, JsonNode> e : routes.updated().entrySet()) {
         String old = routes.keyField().equals("name") ? e.getKey() : routeNameById.get(e.getKey());
+        String name = routeName(e.getValue());
         if (old != null) {
           edit.removeRoute(old);
           routesToReread.remove(old);
+          if (!old.equals(name)) {
+            renamed.put(name, old);
+          }
+        } else {
+          named = false; // not known by its name: read the positions again
         }
-        routeNodes.put(routeName(e.getValue()), e.getValue());
+        named &= !name.isEmpty();
+        routeNodes.put(name, e.getValue());
       }
       for (JsonNode node : routes.added().values()) {
-        routeNodes.put(routeName(node), node);
+        String name = routeName(node);
+        named &= !name.isEmpty();
+        routeNodes.put(name, node);
+        appended.add(name);
       }
+    }
+    if (named
+        && !unnamedRoutes
+        && routesToReread.isEmpty()
+        && (routes == null || (!routes.moved() && addedAtTheEnd(config, routes)))) {
+      // Nothing moved and nothing was inserted among the routes: their order is known without a
+      // pass over the configuration's routes.
+      for (JsonNode node : routeNodes.values()) {
+        edit.addRoute(node);
+      }
+      return next(
+          newHash,
+          edit,
+          services,
+          config,
+          index.withInPlace(edit.removed, edit.added, gone, renamed, appended));
     }
     // One pass over the route names: their positions, and the routes of changed services.
     Map<String, Integer> positions = new HashMap<>();
@@ -221,6 +266,34 @@ public final class RoutingTable {
     for (Map.Entry<String, JsonNode> e : routeNodes.entrySet()) {
       edit.addRoute(e.getValue());
     }
+    return next(newHash, edit, services, config, index.with(edit.removed, edit.added, positions));
+  }
+
+  /**
+   * Whether the routes {@code routes} adds are the last ones of {@code config}'s routes, in the
+   * same order (then nothing was inserted among the others).
+   */
+  private static boolean addedAtTheEnd(JsonNode config, CollectionChanges routes) {
+    JsonNode all = config.path(ROUTES);
+    int at = all.size() - routes.added().size();
+    if (at < 0) {
+      return false;
+    }
+    for (String key : routes.added().keySet()) {
+      if (!key.equals(textOrNull(all.get(at++), routes.keyField()))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The table made by {@code edit}, with {@code nextIndex}. */
+  private RoutingTable next(
+      String newHash,
+      Edit edit,
+      @Nullable CollectionChanges services,
+      JsonNode config,
+      RouteIndex nextIndex) {
     Map<String, Integer> servicePositionsNow = servicePositions;
     if (services != null && !services.added().isEmpty()) {
       Map<String, Integer> next = new HashMap<>();
@@ -239,7 +312,8 @@ public final class RoutingTable {
         edit.routeIds,
         edit.byService,
         servicePositionsNow,
-        index.with(edit.removed, edit.added, positions),
+        nextIndex,
+        false,
         false);
   }
 
