@@ -47,8 +47,8 @@ import org.jspecify.annotations.Nullable;
  * #load} replays them. Each change costs one append; the journal is the durable copy until the
  * control plane saves the whole payload of the newest change ({@link #save(byte[], String)}), which
  * it does when the journal is due to be emptied (every 64 changes, or once they weigh a quarter of
- * the whole frame), not after every edit. A journal that belongs to another {@code config.json.gz}
- * (one copied in from a node, say) is discarded, so the copy is what starts.
+ * the whole frame and at least 64 KiB), not after every edit. A journal that belongs to another
+ * {@code config.json.gz} (one copied in from a node, say) is discarded, so the copy is what starts.
  *
  * <p>Thread-safe. One control plane per directory.
  */

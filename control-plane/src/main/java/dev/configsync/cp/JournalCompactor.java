@@ -12,8 +12,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps the store's journal of entity edits short ({@link ConfigStore#saveChange}): counts the
  * changes saved ahead of their whole frame, says when the journal is due (every {@link
- * #COMPACT_CHANGES} changes, or once they weigh a quarter of the whole frame), and saves an edit's
- * whole frame in the store once it is made, which empties the journal.
+ * #COMPACT_CHANGES} changes, or once they weigh a quarter of the whole frame and at least {@link
+ * #MIN_JOURNAL_BYTES}), and saves an edit's whole frame in the store once it is made, which empties
+ * the journal.
  *
  * <p>Threading: the counters are guarded by the publisher's lock ({@code publishLock}), which the
  * callers of {@link #changeSaved} and {@link #wholeSaved} hold. The whole save runs on this class's
@@ -29,6 +30,16 @@ final class JournalCompactor {
    * saved whole, which empties the store's journal (as a data plane compacts its cache's journal).
    */
   static final int COMPACT_CHANGES = 64;
+
+  /**
+   * The journal may always hold this many bytes of changes, however small the whole frame (as a
+   * data plane's cache journal may). Without it, on a small configuration, where one change weighs
+   * more than a quarter of the whole frame, every edit made the journal due: a whole save (about
+   * five fsyncs, under the publish lock, which the next edit waits for) and a new journal (two
+   * more) per edit, where the change alone costs one. Replaying 64 KiB of changes at a start costs
+   * little.
+   */
+  static final long MIN_JOURNAL_BYTES = 64 * 1024;
 
   private final ConfigStore store;
   private final Object publishLock;
@@ -57,13 +68,15 @@ final class JournalCompactor {
 
   /**
    * A change of {@code changeBytes} was saved ahead of its whole frame, whose size is about {@code
-   * frameSize} (publishLock held). Returns whether the journal is due: the caller then asks for the
-   * whole frame, which {@link #saveWhenMade} saves.
+   * frameSize} (publishLock held). Returns whether the journal is due ({@link #COMPACT_CHANGES}
+   * changes, or more bytes of them than a quarter of {@code frameSize} and than {@link
+   * #MIN_JOURNAL_BYTES}): the caller then asks for the whole frame, which {@link #saveWhenMade}
+   * saves.
    */
   boolean changeSaved(int changeBytes, int frameSize) {
     changes++;
     bytes += changeBytes;
-    return changes >= COMPACT_CHANGES || bytes > (long) frameSize / 4;
+    return changes >= COMPACT_CHANGES || bytes > Math.max(MIN_JOURNAL_BYTES, (long) frameSize / 4);
   }
 
   /** A whole payload was saved: the store's journal is empty (publishLock held). */
