@@ -101,6 +101,22 @@ public final class FrozenNodes {
     return container;
   }
 
+  /**
+   * Appends the elements {@code from} to {@code to} (exclusive) of the array {@code source} to the
+   * array {@code target} (one of {@link #FACTORY}'s, not frozen yet), as one bulk copy when both
+   * are this class's arrays: storing references one by one into a large array costs a garbage
+   * collector barrier each, which a bulk copy pays once per range.
+   */
+  public static void appendRange(ArrayNode target, JsonNode source, int from, int to) {
+    if (target instanceof FrozenArray t && source instanceof FrozenArray s) {
+      t.list.addAll(s.list.subList(from, to));
+    } else {
+      for (int i = from; i < to; i++) {
+        target.add(source.get(i));
+      }
+    }
+  }
+
   private static boolean childrenFrozen(JsonNode container) {
     for (JsonNode child : container) {
       if (!isFrozen(child)) {

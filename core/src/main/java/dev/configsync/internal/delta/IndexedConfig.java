@@ -324,7 +324,15 @@ public final class IndexedConfig {
       for (int i = 0; i < fragments.length; i++) {
         fragments[i] = ConfigHash.render(value.get(i));
       }
-      return new Elements(value, fragments, EntityRules.keyField(name, value));
+      String keyField = EntityRules.keyField(name, value);
+      if (keyField == null) {
+        return new Elements(value, fragments, null, null);
+      }
+      String[] keys = new String[fragments.length];
+      for (int i = 0; i < keys.length; i++) {
+        keys[i] = ConfigDiff.keyOf(value.get(i), keyField);
+      }
+      return new Elements(value, fragments, keyField, keys);
     }
   }
 
@@ -363,6 +371,15 @@ public final class IndexedConfig {
     final byte[][] fragments;
     final @Nullable String keyField;
 
+    /** Each element's key in {@link #keyField} (null when that is null). */
+    final String @Nullable [] keys;
+
+    /**
+     * The keys' hash codes, in one array: a change finds the few elements it touches by scanning
+     * these, without visiting every entity (or even every key).
+     */
+    final int @Nullable [] keyHashes;
+
     /**
      * Marks of the stream of {@link #hashAlone}, set by it (once, before the {@link IndexedConfig}
      * that holds this is published); null until then, or when it was not hashed alone.
@@ -372,10 +389,35 @@ public final class IndexedConfig {
     /** The element {@link #hashAlone} started feeding from: 0 when it hashed from the start. */
     private volatile int hashedFrom;
 
-    Elements(JsonNode array, byte[][] fragments, @Nullable String keyField) {
+    Elements(
+        JsonNode array, byte[][] fragments, @Nullable String keyField, String @Nullable [] keys) {
+      this(array, fragments, keyField, keys, keys == null ? null : hashesOf(keys));
+    }
+
+    Elements(
+        JsonNode array,
+        byte[][] fragments,
+        @Nullable String keyField,
+        String @Nullable [] keys,
+        int @Nullable [] keyHashes) {
       this.array = array;
       this.fragments = fragments;
       this.keyField = keyField;
+      this.keys = keys;
+      this.keyHashes = keyHashes;
+    }
+
+    private static int[] hashesOf(String[] keys) {
+      int[] hashes = new int[keys.length];
+      for (int i = 0; i < keys.length; i++) {
+        hashes[i] = keys[i].hashCode();
+      }
+      return hashes;
+    }
+
+    /** The keys in {@code field}, when this collection keeps them. */
+    String @Nullable [] keysIn(String field) {
+      return field.equals(keyField) ? keys : null;
     }
 
     boolean keyedBy(String field) {
@@ -505,7 +547,13 @@ public final class IndexedConfig {
     private final Elements base;
     private final CollectionDelta delta;
     final ArrayNode array;
-    private final List<byte[]> fragments;
+
+    // The new collection's fragments, keys and key hashes, the first `count` of each.
+    private final byte[][] fragments;
+    private final String[] keys;
+    private final int[] keyHashes;
+    private int count;
+
     private final Map<String, JsonNode> added = new LinkedHashMap<>();
     private final Map<String, JsonNode> updated = new LinkedHashMap<>();
     private final Map<String, JsonNode> removed = new LinkedHashMap<>();
@@ -539,11 +587,13 @@ public final class IndexedConfig {
       }
       JsonNode entities = base.array;
       int n = entities.size();
+      String[] baseKeys = base.keysIn(k);
+      int[] baseHashes = baseKeys == null ? null : base.keyHashes;
       boolean placing = !delta.placements().isEmpty();
       if (placing) {
         // Placed entities can go before their place in the base: find them first.
         for (int i = 0; i < n; i++) {
-          String key = ConfigDiff.keyOf(entities.get(i), k);
+          String key = baseKeys != null ? baseKeys[i] : ConfigDiff.keyOf(entities.get(i), k);
           if (isPlaced(key)) {
             placedInBase.put(key, i);
             if (delta.upserts().containsKey(key)) {
@@ -558,12 +608,26 @@ public final class IndexedConfig {
           }
         }
       }
-      this.array = FrozenNodes.FACTORY.arrayNode(n + delta.upserts().size());
-      this.fragments = new ArrayList<>(n + delta.upserts().size());
+      int capacity = n + delta.upserts().size();
+      this.array = FrozenNodes.FACTORY.arrayNode(capacity);
+      this.fragments = new byte[capacity][];
+      this.keys = new String[capacity];
+      this.keyHashes = new int[capacity];
+      // Without placements, an element whose key's hash is none of the change's keys' is the
+      // base's, as it was: it is copied without a look at its entity or its key.
+      int[] touched = placing || baseHashes == null ? null : touchedHashes();
+      int[] scanHashes = touched == null ? new int[0] : Objects.requireNonNull(baseHashes);
+      String[] scanKeys = touched == null ? new String[0] : Objects.requireNonNull(baseKeys);
       emitFollowers(null);
+      int untouchedFrom = 0; // the run of untouched elements before i starts here
       for (int i = 0; i < n; i++) {
+        if (touched != null && !touches(touched, scanHashes[i])) {
+          continue;
+        }
+        copyUntouched(untouchedFrom, i, scanKeys, scanHashes);
+        untouchedFrom = i + 1;
         JsonNode entity = entities.get(i);
-        String key = ConfigDiff.keyOf(entity, k);
+        String key = baseKeys != null ? baseKeys[i] : ConfigDiff.keyOf(entity, k);
         if (delta.deletes().contains(key)) {
           removed.put(key, entity);
           continue;
@@ -581,17 +645,18 @@ public final class IndexedConfig {
         }
         JsonNode upsert = delta.upserts().get(key);
         if (upsert != null) {
-          emit(upsert, ConfigHash.render(upsert), i);
+          emit(upsert, ConfigHash.render(upsert), i, key);
         } else {
-          emit(entity, base.fragments[i], i);
+          emit(entity, base.fragments[i], i, key);
         }
         emitFollowers(key);
       }
+      copyUntouched(untouchedFrom, n, scanKeys, scanHashes);
       for (Map.Entry<String, JsonNode> e : delta.upserts().entrySet()) {
         String key = e.getKey();
         if (!upsertedInBase.contains(key) && !isPlaced(key)) {
           added.put(key, e.getValue());
-          emit(e.getValue(), ConfigHash.render(e.getValue()), -1);
+          emit(e.getValue(), ConfigHash.render(e.getValue()), -1, key);
           emitFollowers(key);
         }
       }
@@ -657,10 +722,11 @@ public final class IndexedConfig {
           emit(
               upsert,
               ConfigHash.render(upsert),
-              inBase ? Objects.requireNonNull(placedInBase.get(key)) : -1);
+              inBase ? Objects.requireNonNull(placedInBase.get(key)) : -1,
+              key);
         } else {
           int i = Objects.requireNonNull(placedInBase.get(key));
-          emit(base.array.get(i), base.fragments[i], i);
+          emit(base.array.get(i), base.fragments[i], i, key);
         }
         List<String> next = followers.get(key);
         if (next != null) {
@@ -669,10 +735,52 @@ public final class IndexedConfig {
       }
     }
 
-    /** Appends an entity; {@code baseIndex} is its place in the base, or -1 when it is new. */
-    private void emit(JsonNode entity, byte[] fragment, int baseIndex) {
+    /** Whether {@code hash} is one of the sorted {@code touched}. */
+    private static boolean touches(int[] touched, int hash) {
+      return touched.length == 1 ? touched[0] == hash : Arrays.binarySearch(touched, hash) >= 0;
+    }
+
+    /**
+     * Copies the base's elements {@code from} to {@code to} (exclusive), which the change does not
+     * touch, as they are, in bulk ({@code keys} and {@code hashes} are the base's; empty when no
+     * element is ever untouched).
+     */
+    private void copyUntouched(int from, int to, String[] keys, int[] hashes) {
+      int length = to - from;
+      if (length <= 0) {
+        return;
+      }
+      FrozenNodes.appendRange(array, base.array, from, to);
+      System.arraycopy(base.fragments, from, fragments, count, length);
+      System.arraycopy(keys, from, this.keys, count, length);
+      System.arraycopy(hashes, from, keyHashes, count, length);
+      count += length;
+      lastBaseIndex = to - 1;
+    }
+
+    /** The sorted hash codes of the keys the change deletes or upserts. */
+    private int[] touchedHashes() {
+      int[] hashes = new int[delta.deletes().size() + delta.upserts().size()];
+      int i = 0;
+      for (String key : delta.deletes()) {
+        hashes[i++] = key.hashCode();
+      }
+      for (String key : delta.upserts().keySet()) {
+        hashes[i++] = key.hashCode();
+      }
+      Arrays.sort(hashes);
+      return hashes;
+    }
+
+    /**
+     * Appends an entity with its key; {@code baseIndex} is its place in the base, or -1 when it is
+     * new.
+     */
+    private void emit(JsonNode entity, byte[] fragment, int baseIndex, String key) {
       array.add(entity);
-      fragments.add(fragment);
+      fragments[count] = fragment;
+      keys[count] = key;
+      keyHashes[count++] = key.hashCode();
       if (baseIndex >= 0) {
         moved = moved || baseIndex < lastBaseIndex;
         lastBaseIndex = baseIndex;
@@ -687,7 +795,12 @@ public final class IndexedConfig {
     Elements elements() {
       // Its entities are the base's and the change set's, all frozen: no walk over them.
       FrozenNodes.freezeOver(array);
-      return new Elements(array, fragments.toArray(new byte[0][]), delta.keyField());
+      return new Elements(
+          array,
+          Arrays.copyOf(fragments, count),
+          delta.keyField(),
+          Arrays.copyOf(keys, count),
+          Arrays.copyOf(keyHashes, count));
     }
 
     ConfigChanges.CollectionChanges changes() {

@@ -74,6 +74,18 @@ final class IncrementalHashMeasure {
     double full = best(() -> ConfigHash.configHashes(frozen));
     double fullOneThread = best(() -> ConfigHash.configHashes(frozen, Runnable::run));
     double apply = best(() -> base.apply(change, expected));
+    for (int at : new int[] {0, n - 1}) {
+      ObjectNode other = ((ObjectNode) frozen.get("routes").get(at)).deepCopy();
+      other.put("regex_priority", 7);
+      ChangeSet otherChange =
+          new ChangeSet(
+              Map.of("routes", ChangeSet.CollectionDelta.upserting("id", List.of(other))),
+              Map.of(),
+              Set.of());
+      System.out.printf(
+          "apply one-entity change + hash, route %d of %d: %.1f ms%n",
+          at, n, best(() -> base.apply(otherChange)));
+    }
     System.out.printf("MD5 of the JSON bytes:             %.1f ms%n", md5);
     System.out.printf(
         "ConfigHash.configHashes (parallel): %.1f ms (%.2f x MD5)%n", full, full / md5);

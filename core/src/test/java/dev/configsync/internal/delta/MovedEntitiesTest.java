@@ -55,6 +55,21 @@ class MovedEntitiesTest {
     assertThat(c.updated()).containsOnlyKeys("b");
   }
 
+  /** "Aa" and "BB" have the same hash code: a change found by hash still compares the keys. */
+  @Test
+  void keysWithTheSameHashCodeAreToldApart() throws Exception {
+    assertThat("Aa".hashCode()).isEqualTo("BB".hashCode());
+    ConfigChanges.CollectionChanges c =
+        both(
+            "{\"routes\":[{\"id\":\"x\"},{\"id\":\"Aa\"},{\"id\":\"y\"},{\"id\":\"BB\"}]}",
+            "{\"routes\":[{\"id\":\"x\"},{\"id\":\"Aa\"},{\"id\":\"y\"},"
+                + "{\"id\":\"BB\",\"v\":2}]}");
+
+    assertThat(c.updated()).containsOnlyKeys("BB");
+    assertThat(c.removed()).isEmpty();
+    assertThat(c.moved()).isFalse();
+  }
+
   /** The changes of {@code routes}, checked equal from a diff and from applying its change set. */
   private static ConfigChanges.CollectionChanges both(String before, String after)
       throws Exception {
@@ -66,6 +81,7 @@ class MovedEntitiesTest {
             .apply(ConfigDiff.diff(base, target), ConfigHash.configHashes(target));
 
     assertThat(applied.changes()).isEqualTo(fromDiff);
+    assertThat(applied.config().table()).isEqualTo(target);
     assertThat(fromDiff.collections()).containsOnlyKeys("routes");
     return fromDiff.collections().get("routes");
   }
