@@ -17,9 +17,10 @@ import org.slf4j.LoggerFactory;
  * whole ({@link SnapshotStore#write}). Once the journal holds {@code maxRecords} changes, or
  * changes of more than {@code maxFraction} of the whole payload's size, it is compacted: the newest
  * configuration is encoded whole on the compactor thread and written on the cache-writer thread,
- * which empties the journal. The journal never grows past {@value #HARD_LIMIT_FACTOR} times those
- * limits: past them (a compaction that keeps losing the race with new changes), changes are written
- * whole.
+ * which empties the journal. A compaction that comes too late (a newer change was appended while it
+ * encoded) is not written, and the next one waits for twice the limits, then three times, and so
+ * on. The journal never grows past {@value #HARD_LIMIT_FACTOR} times the limits: past them (a
+ * compaction that keeps losing the race with new changes), changes are written whole.
  *
  * <p>Threading: {@link #started}, {@link #persist} and the compaction's write run on the
  * cache-writer thread (one thread: the fields are confined to it); only the encoding runs on the
@@ -47,6 +48,14 @@ final class CacheJournal {
   private long bytes;
   private long wholeBytes;
   private boolean compacting;
+
+  /**
+   * Compactions since the last whole write that came too late (a newer change was appended while
+   * the whole payload was encoded). Each pushes the next one further, so that changes coming faster
+   * than a whole payload is encoded (a large configuration changed several times a second) do not
+   * start an encoding per change and throw it away; the hard limit still bounds the journal.
+   */
+  private int late;
 
   /** What {@link #persist} did: appended a change, or wrote the whole payload; bytes written. */
   record Written(boolean journaled, long bytes) {}
@@ -96,7 +105,8 @@ final class CacheJournal {
       storedHash = snapshot.hash();
       records++;
       bytes += change.length;
-      if (records >= maxRecords || bytes >= journalLimit()) {
+      int factor = 1 + late;
+      if (records >= (long) maxRecords * factor || bytes >= factor * journalLimit()) {
         compact(snapshot);
       }
       return new Written(true, change.length);
@@ -112,6 +122,7 @@ final class CacheJournal {
     wholeBytes = payloadBytes;
     records = 0;
     bytes = 0;
+    late = 0;
   }
 
   private long journalLimit() {
@@ -153,8 +164,9 @@ final class CacheJournal {
   private void finishCompaction(ConfigSnapshot newest, byte @Nullable [] whole) {
     compacting = false;
     if (whole == null || !newest.hash().equals(storedHash)) {
-      // Newer changes were appended meanwhile: writing this one would drop them. The next append
-      // starts another compaction.
+      // Newer changes were appended meanwhile: writing this one would drop them. A later append
+      // starts another compaction, later than this one started.
+      late++;
       return;
     }
     storedHash = null;

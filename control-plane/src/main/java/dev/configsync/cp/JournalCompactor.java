@@ -52,6 +52,14 @@ final class JournalCompactor {
   private long bytes;
 
   /**
+   * Whole frames made for the journal since its last whole save that came too late: a newer edit
+   * was in force when each was made (guarded by publishLock). Each pushes the next compaction
+   * further, so that a stream of edits faster than a whole frame is made (a large configuration
+   * edited several times a second) does not make and throw away a whole frame per edit.
+   */
+  private int late;
+
+  /**
    * @param latest the configuration in force (read under {@code publishLock})
    * @param closed whether the control plane is closing
    */
@@ -70,19 +78,29 @@ final class JournalCompactor {
    * A change of {@code changeBytes} was saved ahead of its whole frame, whose size is about {@code
    * frameSize} (publishLock held). Returns whether the journal is due ({@link #COMPACT_CHANGES}
    * changes, or more bytes of them than a quarter of {@code frameSize} and than {@link
-   * #MIN_JOURNAL_BYTES}): the caller then asks for the whole frame, which {@link #saveWhenMade}
-   * saves.
+   * #MIN_JOURNAL_BYTES}; twice that after one whole frame came too late, three times after two, and
+   * so on): the caller then asks for the whole frame, which {@link #saveWhenMade} saves.
    */
   boolean changeSaved(int changeBytes, int frameSize) {
     changes++;
     bytes += changeBytes;
-    return changes >= COMPACT_CHANGES || bytes > Math.max(MIN_JOURNAL_BYTES, (long) frameSize / 4);
+    int factor = 1 + late;
+    return changes >= COMPACT_CHANGES * factor
+        || bytes > factor * Math.max(MIN_JOURNAL_BYTES, (long) frameSize / 4);
+  }
+
+  /**
+   * For tests: how many whole frames came too late since the last whole save (publishLock held).
+   */
+  int lateFrames() {
+    return late;
   }
 
   /** A whole payload was saved: the store's journal is empty (publishLock held). */
   void wholeSaved() {
     changes = 0;
     bytes = 0;
+    late = 0;
   }
 
   /**
@@ -102,10 +120,11 @@ final class JournalCompactor {
   private void save(byte[] frame, long sequence) {
     synchronized (publishLock) {
       Published inForce = latest.get();
-      if (closed.getAsBoolean()
-          || changes == 0
-          || inForce == null
-          || inForce.sequence() != sequence) {
+      if (closed.getAsBoolean() || changes == 0 || inForce == null) {
+        return;
+      }
+      if (inForce.sequence() != sequence) {
+        late++; // a newer edit came while it was made: the next attempt comes later
         return;
       }
       try {
