@@ -29,8 +29,10 @@ import org.jspecify.annotations.Nullable;
  * first ping, and for every {@code reconfigure} frame: gunzip, a streaming parse of the whole
  * message to find {@code config_hash}, and a ping that reports it, as the protocol requires; and a
  * heartbeat ping every {@link #HEARTBEAT}, so that a long measurement does not outlast the control
- * plane's liveness limit. It does not build a tree nor verify the hash (a full {@code
- * ConfigSyncClient} does both; the publish measurement uses one).
+ * plane's liveness limit. The pong that answers the ping after a frame tells that the control plane
+ * has taken the reported hash (it records a ping before it answers it). It does not build a tree
+ * nor verify the hash (a full {@code ConfigSyncClient} does both; the publish measurement uses
+ * one).
  */
 final class MiniNode implements Transport.Listener {
   private static final JsonFactory JSON = new JsonFactory();
@@ -63,6 +65,9 @@ final class MiniNode implements Transport.Listener {
   private final boolean deltas;
   private volatile byte @Nullable [] lastPayload;
   private volatile java.util.concurrent.@Nullable ScheduledFuture<?> heartbeat;
+  private final Consumer<MiniNode> onAcknowledged;
+  // A frame's hash was pinged and its pong has not come yet (the reader thread's).
+  private volatile boolean awaitingPong;
 
   MiniNode(Consumer<MiniNode> onOpen, Consumer<MiniNode> onApplied, AtomicLong decodeNanos) {
     this(onOpen, onApplied, decodeNanos, false);
@@ -78,7 +83,23 @@ final class MiniNode implements Transport.Listener {
       Consumer<MiniNode> onApplied,
       AtomicLong decodeNanos,
       boolean deltas) {
+    this(onOpen, onApplied, decodeNanos, deltas, node -> {});
+  }
+
+  /**
+   * As the other constructors; {@code onAcknowledged} is called with the first pong after the ping
+   * that reported a frame's hash: the control plane records a ping before it answers it, so by then
+   * it lists the node on that hash (a heartbeat's pong still on its way could come first; a caller
+   * checks the list once all are acknowledged).
+   */
+  MiniNode(
+      Consumer<MiniNode> onOpen,
+      Consumer<MiniNode> onApplied,
+      AtomicLong decodeNanos,
+      boolean deltas,
+      Consumer<MiniNode> onAcknowledged) {
     this.onOpen = onOpen;
+    this.onAcknowledged = onAcknowledged;
     this.onApplied = onApplied;
     this.decodeNanos = decodeNanos;
     this.deltas = deltas;
@@ -165,6 +186,7 @@ final class MiniNode implements Transport.Listener {
     }
     decodeNanos.addAndGet(CPU.getCurrentThreadCpuTime() - start);
     hash = h;
+    awaitingPong = true;
     connection().sendPing(HybridProtocol.pingPayload(h));
     onApplied.accept(this);
   }
@@ -203,7 +225,12 @@ final class MiniNode implements Transport.Listener {
   }
 
   @Override
-  public void onPong(byte[] payload) {}
+  public void onPong(byte[] payload) {
+    if (awaitingPong) {
+      awaitingPong = false;
+      onAcknowledged.accept(this);
+    }
+  }
 
   @Override
   public void onPing(byte[] payload) {}

@@ -50,10 +50,11 @@ import java.util.function.Consumer;
  * with another major version than {@link Builder#capability} says), gets nothing; {@link
  * #dataPlanes()} says why.
  *
- * <p>Threading: all methods are thread-safe. Publishes are serialized. Connections are served on
- * Netty event loops (threads named {@code configsync-cp-io-*}); the admin API's publishes run on
- * one thread ({@code configsync-cp-admin}), the answers to its reads on another ({@code
- * configsync-cp-admin-read}). {@link #close()} stops every thread the server started.
+ * <p>Threading: all methods are thread-safe. Publishes are serialized. Data plane connections are
+ * served on Netty event loops (threads named {@code configsync-cp-io-*}), admin connections on
+ * their own ({@code configsync-cp-admin-io}); the admin API's publishes run on one thread ({@code
+ * configsync-cp-admin}), the answers to its reads on another ({@code configsync-cp-admin-read}).
+ * {@link #close()} stops every thread the server started.
  *
  * <p>Inside, this class is a facade: {@code ServerLifecycle} wires the collaborators below and
  * starts and stops them in order; {@code ConfigPublisher} owns the publish path and the store,
@@ -578,7 +579,10 @@ public final class ControlPlaneServer implements AutoCloseable {
       return this;
     }
 
-    /** Event loop threads for connections; default 0, Netty's choice (2 x cores). */
+    /**
+     * Event loop threads for data plane connections; default 0, Netty's choice (2 x cores). The
+     * admin API has one event loop of its own.
+     */
     public Builder ioThreads(int threads) {
       s.ioThreads = notNegative("ioThreads", threads);
       return this;

@@ -30,10 +30,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The threads and ports of a {@link ControlPlaneServer}: the Netty event loops ({@code
- * configsync-cp-accept}, {@code configsync-cp-io-*}), the data plane port, the admin port, and the
- * two admin executors ({@code configsync-cp-admin} for publishes, {@code configsync-cp-admin-read}
- * for the answers to reads). Housekeeping timers run on an event loop. Bind and close from one
- * thread (the server's start and close); the addresses are readable from any thread.
+ * configsync-cp-accept}, {@code configsync-cp-io-*} for data planes, {@code configsync-cp-admin-io}
+ * for the admin API, so that an admin answer never waits behind the writes of a fan-out to every
+ * node), the data plane port, the admin port, and the two admin executors ({@code
+ * configsync-cp-admin} for publishes, {@code configsync-cp-admin-read} for the answers to reads).
+ * Housekeeping timers run on an event loop. Bind and close from one thread (the server's start and
+ * close); the addresses are readable from any thread.
  */
 // Netty reports write and close failures through the pipeline; their futures need no checking.
 @SuppressWarnings("FutureReturnValueIgnored")
@@ -42,6 +44,7 @@ final class NettyListeners {
 
   private final EventLoopGroup bossGroup;
   private final EventLoopGroup ioGroup;
+  private final EventLoopGroup adminGroup;
   private final ExecutorService adminPublishes;
   private final ExecutorService adminReads;
   private volatile @Nullable Channel outletChannel;
@@ -59,6 +62,12 @@ final class NettyListeners {
             ioThreads,
             new DefaultThreadFactory("configsync-cp-io", true),
             NioIoHandler.newFactory());
+    // Admin connections on their own event loop (its thread starts with the admin port): a publish
+    // hands the answer back to it while the data plane event loops write the change to every node,
+    // and an answer queued behind those writes came tens of milliseconds late with 100 nodes.
+    this.adminGroup =
+        new MultiThreadIoEventLoopGroup(
+            1, new DefaultThreadFactory("configsync-cp-admin-io", true), NioIoHandler.newFactory());
     // One publish at a time, and a short queue: each waiting PUT holds its body in memory.
     this.adminPublishes =
         new ThreadPoolExecutor(
@@ -135,7 +144,7 @@ final class NettyListeners {
   void bindAdmin(InetSocketAddress address, AdminConnections admin) throws IOException {
     ChannelFuture bind =
         new ServerBootstrap()
-            .group(bossGroup, ioGroup)
+            .group(bossGroup, adminGroup)
             .channel(NioServerSocketChannel.class)
             .childOption(ChannelOption.TCP_NODELAY, true)
             .childHandler(
@@ -207,6 +216,7 @@ final class NettyListeners {
       }
     }
     ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    adminGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     bossGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     adminPublishes.shutdownNow();
     adminReads.shutdownNow();

@@ -69,6 +69,13 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
   // What the node declared once the registry admitted it; null before that and once closing. Read
   // by the admin thread to count who a publish goes to (see Outlet#tally).
   private volatile @Nullable Map<String, String> admittedPlugins;
+  // The verdict for the plugin set looked at last (see verdictFor): a publish asks for it up to
+  // three times per node (its offer, the log line and the admin answer count who it goes to), and
+  // an edit that touches no plugin keeps the set; a cache only, any thread.
+  private volatile @Nullable PluginVerdict lastVerdict;
+  // The sync status this session last put in the registry (event loop): an offer whose verdict is
+  // the same leaves the entry alone.
+  private Compatibility.@Nullable Verdict registeredVerdict;
   private volatile boolean ending;
   // The node announced configsync's incremental sync in basic_info ("configsync":{"delta":1}).
   private boolean deltaCapable;
@@ -120,6 +127,11 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     return nodeId;
   }
 
+  /** This connection's event loop (for tests). */
+  io.netty.channel.EventLoop eventLoop() {
+    return channel.eventLoop();
+  }
+
   /** Completes when this connection is closed. */
   io.netty.channel.ChannelFuture closeFuture() {
     return channel.closeFuture();
@@ -160,10 +172,29 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
     if (declared == null) {
       return null;
     }
-    return versionVerdict.status() != DataPlaneSyncStatus.NORMAL
-        ? versionVerdict
-        : Compatibility.checkPlugins(plugins, declared, outlet.plugins);
+    return verdict(plugins, declared);
   }
+
+  /** The verdict for a configuration that uses {@code plugins}, given what the node declared. */
+  private Compatibility.Verdict verdict(
+      java.util.Set<String> plugins, Map<String, String> declared) {
+    if (versionVerdict.status() != DataPlaneSyncStatus.NORMAL) {
+      return versionVerdict;
+    }
+    PluginVerdict last = lastVerdict;
+    if (last != null
+        && last.declared() == declared
+        && (last.plugins() == plugins || last.plugins().equals(plugins))) {
+      return last.verdict();
+    }
+    Compatibility.Verdict verdict = Compatibility.checkPlugins(plugins, declared, outlet.plugins);
+    lastVerdict = new PluginVerdict(plugins, declared, verdict);
+    return verdict;
+  }
+
+  /** A verdict and what it was made from. */
+  private record PluginVerdict(
+      java.util.Set<String> plugins, Map<String, String> declared, Compatibility.Verdict verdict) {}
 
   /** Called on the event loop once this handler is in the pipeline. */
   void start() {
@@ -455,12 +486,11 @@ final class OutletSession extends ChannelInboundHandlerAdapter {
       return;
     }
     newestOffered = published.sequence();
-    Compatibility.Verdict verdict = versionVerdict;
-    if (verdict.status() == DataPlaneSyncStatus.NORMAL) {
-      verdict = Compatibility.checkPlugins(published.plugins(), capabilities, outlet.plugins);
+    Compatibility.Verdict verdict = verdict(published.plugins(), capabilities);
+    if (!verdict.equals(registeredVerdict)) {
+      registeredVerdict = verdict;
+      outlet.registry.update(nodeId, this, i -> NodeRegistry.withStatus(i, verdict));
     }
-    Compatibility.Verdict finalVerdict = verdict;
-    outlet.registry.update(nodeId, this, i -> NodeRegistry.withStatus(i, finalVerdict));
     if (verdict.status() != DataPlaneSyncStatus.NORMAL) {
       waiting = null; // an older configuration must not follow a newer one
       log.warn(

@@ -68,6 +68,20 @@ class PublishAnswerTest {
     assertThat(withPlugin.path("awaiting_basic_info").asInt()).isZero();
     assertThat(withPlugin.path("connected_data_planes").asInt()).isEqualTo(4);
 
+    // Another configuration with the same plugins (each node's verdict is kept per plugin set):
+    // the same counts.
+    JsonNode samePlugins =
+        put("{\"services\":[{\"name\":\"s\"}],\"plugins\":[{\"name\":\"rate-limiting\"}]}");
+    assertThat(samePlugins.path("sent_to").asInt()).isEqualTo(2);
+    assertThat(samePlugins.path("withheld").path("plugin_set_incompatible").asInt()).isEqualTo(2);
+    await()
+        .until(
+            () ->
+                f.cp.dataPlanes().stream()
+                        .filter(n -> n.syncStatus() == DataPlaneSyncStatus.PLUGIN_SET_INCOMPATIBLE)
+                        .count()
+                    == 2);
+
     // Every node that can take one: all four.
     JsonNode plain = put("{\"services\":[]}");
     assertThat(plain.path("sent_to").asInt()).isEqualTo(4);
@@ -77,6 +91,12 @@ class PublishAnswerTest {
     // The counts agree with what the nodes then run and report.
     String hash = plain.path("hash").asText();
     await().until(() -> f.cp.dataPlanes().stream().allMatch(n -> n.configHash().equals(hash)));
+    // and the nodes withheld before are listed as in sync again.
+    await()
+        .until(
+            () ->
+                f.cp.dataPlanes().stream()
+                    .allMatch(n -> n.syncStatus() == DataPlaneSyncStatus.NORMAL));
   }
 
   @Test
@@ -91,5 +111,45 @@ class PublishAnswerTest {
     assertThat(answer.path("sent_to").asInt()).isZero();
     assertThat(answer.path("withheld").path("kong_version_incompatible").asInt()).isEqualTo(1);
     assertThat(answer.path("connected_data_planes").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void aPublishIsAnsweredWhileTheDataPlaneEventLoopsAreBusy() throws Exception {
+    // One data plane event loop, kept busy: the admin API has its own, so the answer to a publish
+    // does not wait behind the writes of its fan-out (nor behind anything else the nodes cause).
+    f.start(b -> b.admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).ioThreads(1));
+    f.startClient(
+        c -> c, new CopyOnWriteArrayList<ConfigSnapshot>(), new CopyOnWriteArrayList<SyncEvent>());
+    await().until(() -> f.cp.dataPlanes().stream().filter(DataPlaneInfo::connected).count() == 1);
+    OutletSession session = f.cp.outlet().sessions.iterator().next();
+    java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    session
+        .eventLoop()
+        .execute(
+            () -> {
+              busy.countDown();
+              try {
+                release.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
+    try {
+      assertThat(busy.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> answer =
+          f.adminPut("/config", "{\"services\":[]}");
+
+      await().until(answer::isDone);
+      assertThat(release.getCount()).as("the data plane event loop is still busy").isOne();
+      assertThat(answer.get().statusCode()).as(answer.get().body()).isEqualTo(200);
+      assertThat(JSON.readTree(answer.get().body()).path("sent_to").asInt()).isOne();
+    } finally {
+      release.countDown();
+    }
+    // Once free, the event loop sends the node the configuration, which it then reports.
+    String hash = f.cp.currentConfig().orElseThrow().hash();
+    await().until(() -> f.cp.dataPlanes().stream().allMatch(n -> n.configHash().equals(hash)));
   }
 }
