@@ -122,9 +122,8 @@ final class CollectionApply {
       if (placing && placedInBase.containsKey(key)) {
         continue;
       }
-      JsonNode upsert = delta.upserts().get(key);
-      if (upsert != null) {
-        emit(upsert, ConfigHash.render(upsert), i, key);
+      if (upserted != null) {
+        emit(upserted, ConfigHash.render(upserted), i, key);
       } else {
         emit(entity, base.fragments[i], i, key);
       }

@@ -321,13 +321,15 @@ public final class IndexedConfig {
       }
       String keyField = EntityRules.keyField(name, value);
       if (keyField == null) {
-        return new Elements(value, fragments, null, null);
+        return new Elements(value, fragments, null, null, null);
       }
       String[] keys = new String[fragments.length];
+      int[] keyHashes = new int[fragments.length];
       for (int i = 0; i < keys.length; i++) {
         keys[i] = ConfigDiff.keyOf(value.get(i), keyField);
+        keyHashes[i] = keys[i].hashCode();
       }
-      return new Elements(value, fragments, keyField, keys);
+      return new Elements(value, fragments, keyField, keys, keyHashes);
     }
   }
 
@@ -385,11 +387,6 @@ public final class IndexedConfig {
     private volatile int hashedFrom;
 
     Elements(
-        JsonNode array, byte[][] fragments, @Nullable String keyField, String @Nullable [] keys) {
-      this(array, fragments, keyField, keys, keys == null ? null : hashesOf(keys));
-    }
-
-    Elements(
         JsonNode array,
         byte[][] fragments,
         @Nullable String keyField,
@@ -400,14 +397,6 @@ public final class IndexedConfig {
       this.keyField = keyField;
       this.keys = keys;
       this.keyHashes = keyHashes;
-    }
-
-    private static int[] hashesOf(String[] keys) {
-      int[] hashes = new int[keys.length];
-      for (int i = 0; i < keys.length; i++) {
-        hashes[i] = keys[i].hashCode();
-      }
-      return hashes;
     }
 
     /** The keys in {@code field}, when this collection keeps them. */
