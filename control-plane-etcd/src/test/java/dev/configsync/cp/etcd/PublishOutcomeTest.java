@@ -45,6 +45,26 @@ class PublishOutcomeTest {
   }
 
   /** A proxy to etcd's member 0 that hands each transaction to {@code rule}. */
+
+  /**
+   * A proxy that forwards every call to the member, and answers the first one with {@code status}
+   * after the member has applied it: a write whose outcome the client does not learn.
+   */
+  private GrpcProxy appliesFirstThenFails(Status status) throws IOException {
+    GrpcProxy[] self = new GrpcProxy[1];
+    GrpcProxy proxy =
+        proxy(
+            (n, body) -> {
+              byte[] applied = self[0].forward(body);
+              if (n == 1) {
+                throw status.asException();
+              }
+              return applied;
+            });
+    self[0] = proxy;
+    return proxy;
+  }
+
   private GrpcProxy proxy(GrpcProxy.TxnRule rule) throws IOException {
     GrpcProxy proxy = new GrpcProxy(etcd.endpoint(0), rule);
     closeables.add(proxy);
@@ -71,19 +91,8 @@ class PublishOutcomeTest {
     // The member applies the transaction, then answers as etcd does when its leader changed
     // meanwhile; the client sends the same transaction again, and its compare fails on the write
     // the first copy made.
-    GrpcProxy[] self = new GrpcProxy[1];
     GrpcProxy proxy =
-        proxy(
-            (n, body) -> {
-              byte[] applied = self[0].forward(body);
-              if (n == 1) {
-                throw Status.UNAVAILABLE
-                    .withDescription("etcdserver: leader changed")
-                    .asException();
-              }
-              return applied;
-            });
-    self[0] = proxy;
+        appliesFirstThenFails(Status.UNAVAILABLE.withDescription("etcdserver: leader changed"));
     String prefix = "/outcome/leader-changed/";
     EtcdConfigStore a = store(prefix, "a", proxy);
     assertThat(a.load()).isEmpty();
@@ -108,17 +117,7 @@ class PublishOutcomeTest {
    */
   @Test
   void aWriteWhoseConnectionClosedUnderItIsFoundOutNotFailed() throws Exception {
-    GrpcProxy[] self = new GrpcProxy[1];
-    GrpcProxy proxy =
-        proxy(
-            (n, body) -> {
-              byte[] applied = self[0].forward(body);
-              if (n == 1) {
-                throw Status.UNKNOWN.withDescription("channel closed").asException();
-              }
-              return applied;
-            });
-    self[0] = proxy;
+    GrpcProxy proxy = appliesFirstThenFails(Status.UNKNOWN.withDescription("channel closed"));
     String prefix = "/outcome/channel-closed/";
     EtcdConfigStore a = store(prefix, "a", proxy);
     assertThat(a.load()).isEmpty();
