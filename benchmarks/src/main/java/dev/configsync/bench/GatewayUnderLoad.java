@@ -26,17 +26,19 @@ import org.jspecify.annotations.Nullable;
  * the flags {@code examples/gateway/README.md} gives, dialing a control plane in this process over
  * mutual TLS; a 16 MB configuration of services and routes (no plugins); a steady {@value #RATE}
  * requests/s to random routes over one keep-alive connection, each timed from its send to its last
- * byte. Three phases of the same length, in one run: at rest; while one route (a random one; the
- * first ones with {@code BENCH_GATEWAY_CHANGES=first}) is changed every {@value
- * #CHANGE_EVERY_MILLIS} ms through {@code PUT /config/routes/{name}} (sent as {@code
- * reconfigure_delta}); while the whole configuration is published every {@value #PUSH_EVERY_MILLIS}
- * ms (every route's tags change, so a whole frame is sent). Rows: the p99 of each changing phase
- * against the p99 at rest; goals 1.2 x and 2 x.
+ * byte. Three measured phases of the same length, in one run: at rest (after {@value
+ * #WARM_UP_MILLIS} ms of requests sent as fast as they are answered, which compile their path);
+ * while one route (a random one; the first ones with {@code BENCH_GATEWAY_CHANGES=first}) is
+ * changed every {@value #CHANGE_EVERY_MILLIS} ms through {@code PUT /config/routes/{name}} (sent as
+ * {@code reconfigure_delta}), after two thirds of a phase of such changes that warm up the edit and
+ * apply paths (their p99 is in the row's note); while the whole configuration is published every
+ * {@value #PUSH_EVERY_MILLIS} ms (every route's tags change, so a whole frame is sent). Rows: the
+ * p99 of each changing phase against the p99 at rest; goals 1.2 x and 2 x.
  */
 final class GatewayUnderLoad implements Measurement {
   /** The JVM flags the gateway's README gives for a configuration of about 16 MB. */
   static final List<String> README_JVM_FLAGS =
-      List.of("-Xms1g", "-Xmx1g", "-XX:+UseZGC", "-XX:+AlwaysPreTouch");
+      List.of("-Xms2g", "-Xmx2g", "-XX:+UseZGC", "-XX:+AlwaysPreTouch");
 
   /**
    * The flags the child JVM gets: {@link #README_JVM_FLAGS}, or the environment variable {@code
@@ -56,7 +58,19 @@ final class GatewayUnderLoad implements Measurement {
         : List.of(override.trim().split("\\s+"));
   }
 
+  /**
+   * A file to write every request and every change to ({@code BENCH_GATEWAY_TRACE}), one line each:
+   * phase or {@code PUT}, start in microseconds of {@code System.nanoTime()}, milliseconds taken.
+   * To find what a slow request met, start the gateway with {@code -Xlog:gc,safepoint:file=...:
+   * timenanos} in {@code BENCH_GATEWAY_JVM_FLAGS}.
+   */
+  static final @Nullable String TRACE = System.getenv("BENCH_GATEWAY_TRACE");
+
   static final int RATE = 300;
+
+  /** How long requests are sent unpaced, to compile their path, before the rest phase. */
+  static final int WARM_UP_MILLIS = 10_000;
+
   static final int CHANGE_EVERY_MILLIS = 200;
   static final int PUSH_EVERY_MILLIS = 5_000;
   private static final int BYTES_PER_ROUTE_ESTIMATE = 150;
@@ -102,33 +116,26 @@ final class GatewayUnderLoad implements Measurement {
       loader.setDaemon(true);
       loader.start();
       try {
+        // Requests as fast as they are answered until their path is compiled: at 300 a second,
+        // the rest phase itself would still be compiling it (its p99 went from 3.6 to 10.8 ms
+        // from one second to the next).
         load.phase = Phase.WARM_UP;
-        Thread.sleep(Math.min(5_000, phaseMillis / 2));
+        Thread.sleep(mode == Mode.SMOKE ? 1_000 : WARM_UP_MILLIS);
         load.phase = Phase.REST;
         Thread.sleep(phaseMillis);
-        // one route changed, again and again, through the admin API: sent as deltas
+        // One route changed, again and again, through the admin API: sent as deltas. The first
+        // changes run the edit and apply paths before they are compiled (the first PUT took 1.2 s,
+        // the next ones about 100 ms for 4 s): they warm up, as requests did before the rest
+        // phase, and their p99 is reported in the note.
+        Changes changes = new Changes(cp, routes, load);
+        load.phase = Phase.CHANGES_WARM_UP;
+        changes.run(phaseMillis * 2 / 3);
         load.phase = Phase.CHANGES;
-        // Routes anywhere in the collection, as operators change them (or, to see the worst case,
-        // the first ones): where a change lies matters, since the hash is fed again from the
-        // change to the collection's end.
-        SplittableRandom which = new SplittableRandom(29);
-        int changes = 0;
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(phaseMillis);
-        while (System.nanoTime() < end) {
-          long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CHANGE_EVERY_MILLIS);
-          int r = FIRST_ROUTES ? changes % routes : which.nextInt(routes);
-          CpRig.putEntity(
-              cp,
-              "routes",
-              "r" + r,
-              CpRig.MAPPER.writeValueAsBytes(GatewayLatency.route(r, "c" + changes)));
-          changes++;
-          LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
-        }
+        int measuredChanges = changes.run(phaseMillis);
         // whole configurations, every route changed
         load.phase = Phase.PUSHES;
         int pushes = 0;
-        end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(phaseMillis);
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(phaseMillis);
         while (System.nanoTime() < end) {
           long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(PUSH_EVERY_MILLIS);
           cp.publish(configs[++pushes % 2]);
@@ -136,6 +143,7 @@ final class GatewayUnderLoad implements Measurement {
         }
         load.phase = Phase.DONE;
         loader.join(TimeUnit.SECONDS.toMillis(30));
+        load.writeTrace();
         if (load.failure != null) {
           throw new IllegalStateException("a request failed", load.failure);
         }
@@ -172,8 +180,11 @@ final class GatewayUnderLoad implements Measurement {
                 1.2,
                 String.format(
                     Locale.ROOT,
-                    "%d changes; p50 %s, max %s ms (%d requests); %s",
-                    changes,
+                    "%d changes after %d to warm up (p99 while warming up %s ms); p50 %s,"
+                        + " max %s ms (%d requests); %s",
+                    measuredChanges,
+                    changes.count - measuredChanges,
+                    CpRig.fmt(load.stats(Phase.CHANGES_WARM_UP).p99),
                     CpRig.fmt(during.p50),
                     CpRig.fmt(during.max),
                     during.count,
@@ -241,9 +252,49 @@ final class GatewayUnderLoad implements Measurement {
   private enum Phase {
     WARM_UP,
     REST,
+    CHANGES_WARM_UP,
     CHANGES,
     PUSHES,
     DONE
+  }
+
+  /**
+   * Changes routes every {@value #CHANGE_EVERY_MILLIS} ms: random ones from a fixed seed, or the
+   * first ones in order ({@link #FIRST_ROUTES}). Where a change lies matters: the hash is fed again
+   * from the change to the collection's end.
+   */
+  private static final class Changes {
+    private final ControlPlaneServer cp;
+    private final int routes;
+    private final Load load;
+    private final SplittableRandom which = new SplittableRandom(29);
+    int count;
+
+    Changes(ControlPlaneServer cp, int routes, Load load) {
+      this.cp = cp;
+      this.routes = routes;
+      this.load = load;
+    }
+
+    /** Changes routes for {@code millis}; returns how many it changed. */
+    int run(long millis) throws IOException, InterruptedException {
+      int before = count;
+      long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+      while (System.nanoTime() < end) {
+        long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CHANGE_EVERY_MILLIS);
+        int r = FIRST_ROUTES ? count % routes : which.nextInt(routes);
+        long t0 = System.nanoTime();
+        CpRig.putEntity(
+            cp,
+            "routes",
+            "r" + r,
+            CpRig.MAPPER.writeValueAsBytes(GatewayLatency.route(r, "c" + count)));
+        load.trace("PUT", t0, System.nanoTime() - t0);
+        count++;
+        LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+      }
+      return count - before;
+    }
   }
 
   private record Stats(double p50, double p99, double max, int count) {}
@@ -255,6 +306,7 @@ final class GatewayUnderLoad implements Measurement {
     private final int port;
     private final int routes;
     private final java.util.Map<Phase, List<Double>> times = new java.util.EnumMap<>(Phase.class);
+    private final List<String> trace = Collections.synchronizedList(new ArrayList<>());
 
     Load(int port, int routes) {
       this.port = port;
@@ -275,8 +327,12 @@ final class GatewayUnderLoad implements Measurement {
           if (p == Phase.DONE) {
             return;
           }
-          LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
-          next = Math.max(next + period, System.nanoTime() - 10 * period);
+          if (p == Phase.WARM_UP) {
+            next = System.nanoTime(); // as fast as answered
+          } else {
+            LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+            next = Math.max(next + period, System.nanoTime() - 10 * period);
+          }
           int r = random.nextInt(routes);
           long t0 = System.nanoTime();
           int status = connection.get(GatewayLatency.path(r) + "/item", GatewayLatency.host(r));
@@ -285,9 +341,29 @@ final class GatewayUnderLoad implements Measurement {
             throw new IllegalStateException("route " + r + " answered " + status);
           }
           list(p).add(CpRig.millis(t1 - t0));
+          trace(p.name(), t0, t1 - t0);
         }
       } catch (Throwable e) {
         failure = e;
+      }
+    }
+
+    /**
+     * With {@link #TRACE} set, remembers one event: what, its start ({@code System.nanoTime()}, in
+     * microseconds: the clock the JVM's {@code -Xlog:...:timenanos} decoration uses, so that GC
+     * logs of both JVMs line up) and its length in milliseconds.
+     */
+    void trace(String what, long startNanos, long nanos) {
+      if (TRACE != null) {
+        trace.add(what + " " + startNanos / 1000 + " " + CpRig.millis(nanos));
+      }
+    }
+
+    void writeTrace() throws IOException {
+      if (TRACE != null) {
+        synchronized (trace) {
+          java.nio.file.Files.write(Path.of(TRACE), trace);
+        }
       }
     }
 
