@@ -248,6 +248,18 @@ final class EtcdClient implements AutoCloseable {
           }
           continue;
         }
+        if (memberGaveUp(status)) {
+          // The member let the deadline this call sent run out (it could not commit, or serve a
+          // quorum read, without a quorum): an answer that says nothing was done yet, not a
+          // refusal it would give again. Counted as no answer, so that "unreachable since" keeps
+          // etcd's last real answer.
+          if (kind == Call.ONCE && sent) {
+            throw new OutcomeUnknownException(
+                "etcd gave up on a write it may have applied: " + message, e);
+          }
+          last = new IOException(message, e);
+          break;
+        }
         if (status.getCode() == Status.Code.DEADLINE_EXCEEDED) {
           // No answer at all: the connections may hang behind a network fault (a black hole
           // answers neither a request nor a handshake); start afresh on the next call.
@@ -286,6 +298,18 @@ final class EtcdClient implements AutoCloseable {
         || (status.getCode() == Status.Code.UNKNOWN
             && (String.valueOf(status.getDescription()).contains("channel closed")
                 || status.getCause() instanceof java.nio.channels.ClosedChannelException));
+  }
+
+  /**
+   * Whether a member answered that the call's deadline ran out on its side ({@code UNKNOWN: context
+   * deadline exceeded}, which etcd sends when the deadline expires there before the client's own
+   * timer fires: seen with quorum lost on a loaded machine).
+   */
+  static boolean memberGaveUp(Status status) {
+    return (status.getCode() == Status.Code.UNKNOWN
+            || status.getCode() == Status.Code.DEADLINE_EXCEEDED
+            || status.getCode() == Status.Code.CANCELLED)
+        && String.valueOf(status.getDescription()).contains("context deadline exceeded");
   }
 
   /** etcd's answers that say the request was not applied on this member. */
