@@ -5,26 +5,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.configsync.ConfigSnapshot;
 import dev.configsync.ConfigSyncClient;
 import dev.configsync.SyncEvent;
 import dev.configsync.cp.ConfigConflictException;
-import dev.configsync.cp.ControlPlaneServer;
 import dev.configsync.cp.DataPlaneInfo;
-import dev.configsync.cp.ServerTls;
-import dev.configsync.cp.UsageReport;
-import dev.configsync.okhttp.OkHttpTransport;
-import dev.configsync.testkit.FaultProxy;
-import dev.configsync.testkit.TestPki;
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,198 +32,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 import java.util.random.RandomGenerator;
 import okhttp3.tls.HeldCertificate;
-import org.awaitility.core.ConditionFactory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 
-/**
- * A highly available control plane for real: a 3-member etcd cluster of {@code etcd} processes,
- * control plane replicas (in this JVM, and one in a child JVM for the crash), and configsync data
- * plane clients over mutual TLS, all on 127.0.0.1. Each test has its own key prefix in the shared
- * cluster.
- */
-class HighAvailabilityTest {
-  private static final Duration HEARTBEAT = Duration.ofMillis(200);
-  private static final Duration LEASE_TTL = Duration.ofSeconds(2);
-  // Above the request timeout (3 s): one call that fails during a slow leader election on a loaded
-  // machine must not make a replica degraded by itself.
-  private static final Duration UNAVAILABLE_AFTER = Duration.ofSeconds(5);
-  private static final ObjectMapper JSON = new ObjectMapper();
-
-  private static EtcdCluster etcd;
-  private static TestPki pki;
-
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-  private final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-  private String prefix;
-
-  @BeforeAll
-  static void startEtcd() throws IOException {
-    etcd = EtcdCluster.start(3);
-    pki = TestPki.create();
-  }
-
-  @AfterAll
-  static void stopEtcd() {
-    if (etcd != null) {
-      etcd.close();
-    }
-  }
-
-  @org.junit.jupiter.api.BeforeEach
-  void prefix(TestInfo test) {
-    prefix = "/t/" + test.getTestMethod().orElseThrow().getName() + "/";
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-  }
-
-  private static ConditionFactory eventually() {
-    return await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20));
-  }
-
-  // ---- fixtures
-  // ----------------------------------------------------------------------------------
-
-  record Replica(String name, ControlPlaneServer cp, EtcdConfigStore store) {
-    URI outlet() {
-      return URI.create("wss://localhost:" + cp.address().getPort());
-    }
-
-    int adminPort() {
-      return cp.adminAddress().orElseThrow().getPort();
-    }
-  }
-
-  private EtcdConfigStore store(String name, List<URI> endpoints) {
-    EtcdConfigStore store =
-        EtcdConfigStore.builder()
-            .endpoints(endpoints)
-            .prefix(prefix)
-            .replicaName(name)
-            .leaseTtl(LEASE_TTL)
-            .requestTimeout(Duration.ofSeconds(3))
-            .flushInterval(Duration.ofMillis(100))
-            .unavailableAfter(UNAVAILABLE_AFTER)
-            .build();
-    closeables.add(store);
-    return store;
-  }
-
-  private Replica replica(String name) throws IOException {
-    return replica(name, etcd.endpoints());
-  }
-
-  private Replica replica(String name, List<URI> endpoints) throws IOException {
-    return replica(name, endpoints, b -> {});
-  }
-
-  private Replica replica(
-      String name, List<URI> endpoints, Consumer<ControlPlaneServer.Builder> custom)
-      throws IOException {
-    EtcdConfigStore store = store(name, endpoints);
-    HeldCertificate cert = pki.controlPlaneCertificate();
-    ControlPlaneServer.Builder builder =
-        ControlPlaneServer.builder()
-            .tls(
-                ServerTls.pkiFromPem(
-                    cert.certificatePem(), cert.privateKeyPkcs8Pem(), pki.ca().certificatePem()))
-            .listen("127.0.0.1", 0)
-            .admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-            .heartbeatInterval(HEARTBEAT)
-            .handshakeTimeout(Duration.ofSeconds(5))
-            .ioThreads(2)
-            .configStore(store)
-            .fleetDirectory(store);
-    custom.accept(builder);
-    ControlPlaneServer cp = builder.start();
-    closeables.add(cp);
-    return new Replica(name, cp, store);
-  }
-
-  private ConfigSyncClient node(
-      String hostname, List<URI> controlPlanes, List<ConfigSnapshot> applied) {
-    return node(hostname, controlPlanes, applied, new Random(), new CopyOnWriteArrayList<>());
-  }
-
-  private ConfigSyncClient node(
-      String hostname,
-      List<URI> controlPlanes,
-      List<ConfigSnapshot> applied,
-      RandomGenerator random,
-      List<SyncEvent> events) {
-    return node(hostname, controlPlanes, applied, random, events, b -> {});
-  }
-
-  private ConfigSyncClient node(
-      String hostname,
-      List<URI> controlPlanes,
-      List<ConfigSnapshot> applied,
-      RandomGenerator random,
-      List<SyncEvent> events,
-      Consumer<ConfigSyncClient.Builder> custom) {
-    ConfigSyncClient.Builder builder =
-        ConfigSyncClient.builder()
-            .controlPlanes(controlPlanes)
-            .transport(OkHttpTransport.create(pki.dataPlaneTls()))
-            .nodeHostname(hostname)
-            .heartbeatInterval(HEARTBEAT)
-            .reconnectDelay(Duration.ofMillis(50), Duration.ofMillis(150))
-            .handshakeTimeout(Duration.ofSeconds(5))
-            .random(random)
-            .onSnapshot(applied::add)
-            .onEvent(events::add);
-    custom.accept(builder);
-    ConfigSyncClient client = builder.build();
-    closeables.add(client);
-    client.start();
-    return client;
-  }
-
-  private HttpResponse<String> put(int adminPort, String config, String ifMatch) throws Exception {
-    HttpRequest.Builder r =
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/config"))
-            .timeout(Duration.ofSeconds(20))
-            .header("Content-Type", "application/json")
-            .PUT(HttpRequest.BodyPublishers.ofString(config));
-    if (ifMatch != null) {
-      r.header("If-Match", "\"" + ifMatch + "\"");
-    }
-    return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  private JsonNode get(int adminPort, String path) throws Exception {
-    HttpResponse<String> response =
-        http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
-                .timeout(Duration.ofSeconds(20))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
-    return JSON.readTree(response.body());
-  }
-
-  private String publish(Replica r, String config) throws Exception {
-    HttpResponse<String> response = put(r.adminPort(), config, null);
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    return JSON.readTree(response.body()).path("hash").asText();
-  }
-
-  private static String hashOf(ConfigSyncClient node) {
-    return node.current().map(ConfigSnapshot::hash).orElse("none");
-  }
-
+/** High availability on a real etcd cluster: see {@link HighAvailabilityFixture}. */
+class HighAvailabilityTest extends HighAvailabilityFixture {
   // ---- tests
   // -------------------------------------------------------------------------------------
 
@@ -268,47 +71,6 @@ class HighAvailabilityTest {
                   && listed.get(0).path("config_hash").asText().equals(hash);
             });
     System.out.printf("publish on A reached a node of B in %d ms%n", millis);
-  }
-
-  @Test
-  void aHundredMegabyteConfigurationPublishesWithEtcdsDefaultLimitsAndReachesANodeOfAnother()
-      throws Exception {
-    // etcd runs with its defaults (--max-request-bytes 1.5 MiB): the frame goes in chunks.
-    Consumer<ControlPlaneServer.Builder> large = b -> b.maxPayloadBytes(64L << 20);
-    Replica a = replica("a", etcd.endpoints(), large);
-    Replica b = replica("b", etcd.endpoints(), large);
-    List<ConfigSnapshot> applied = new CopyOnWriteArrayList<>();
-    ConfigSyncClient onB =
-        node(
-            "dp-on-b",
-            List.of(b.outlet()),
-            applied,
-            new Random(),
-            new CopyOnWriteArrayList<>(),
-            n -> n.maxPayloadBytes(64L << 20));
-    eventually().until(() -> b.cp().dataPlanes().stream().anyMatch(DataPlaneInfo::connected));
-    byte[] json = BigConfig.json(17, 100 << 20);
-
-    long start = System.nanoTime();
-    dev.configsync.cp.PublishResult published =
-        a.cp().publish(new String(json, StandardCharsets.UTF_8));
-    long publishMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-    await()
-        .atMost(Duration.ofMinutes(3))
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> hashOf(onB).equals(published.hash()));
-    long reachedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-
-    assertThat(published.version()).isEqualTo(b.cp().history(1).get(0).revision());
-    assertThat(b.cp().currentConfig().orElseThrow().hash()).isEqualTo(published.hash());
-    int chunks = etcd.keys(prefix + "~blobs/").size();
-    int expectedChunks =
-        (published.payloadBytes() + SharedConfig.CHUNK_BYTES - 1) / SharedConfig.CHUNK_BYTES;
-    assertThat(chunks).isEqualTo(expectedChunks);
-    System.out.printf(
-        "100 MB configuration: %d bytes of JSON, %d compressed in %d chunks; publish on A %d ms,"
-            + " applied on a node of B %d ms after the publish started%n",
-        json.length, published.payloadBytes(), chunks, publishMillis, reachedMillis);
   }
 
   @Test
@@ -488,42 +250,6 @@ class HighAvailabilityTest {
     }
     JsonNode fleet = get(b.adminPort(), "/clustering/data-planes").path("data");
     assertThat(fleet).hasSize(4);
-  }
-
-  /** A random source whose first {@code nextInt(bound)} is 0, then as {@code delegate}. */
-  private static RandomGenerator firstPickZero(Random delegate) {
-    return new RandomGenerator() {
-      private final AtomicBoolean first = new AtomicBoolean(true);
-
-      @Override
-      public long nextLong() {
-        return delegate.nextLong();
-      }
-
-      @Override
-      public int nextInt(int bound) {
-        return first.getAndSet(false) ? 0 : delegate.nextInt(bound);
-      }
-    };
-  }
-
-  /** One answer to a {@code PUT /config}, as a caller saw it. */
-  record Answer(int caller, int status, String hash, boolean changed, String body) {}
-
-  /** A configuration large enough that decoding it takes a while (the race window of issue 15). */
-  private static String sizable(String tag) {
-    StringBuilder b = new StringBuilder("{\"tag\":\"").append(tag).append("\",\"services\":[");
-    for (int i = 0; i < 400; i++) {
-      b.append(i == 0 ? "" : ",")
-          .append("{\"name\":\"svc-")
-          .append(i)
-          .append("\",\"url\":\"http://upstream-")
-          .append(i)
-          .append(".internal:8080/")
-          .append(tag)
-          .append("\"}");
-    }
-    return b.append("]}").toString();
   }
 
   @Test
@@ -756,67 +482,6 @@ class HighAvailabilityTest {
   }
 
   @Test
-  void aPartitionedReplicaReportsDegradedKeepsServingAndCatchesUpAfterwards() throws Exception {
-    Replica a = replica("a");
-    List<FaultProxy> proxies = new ArrayList<>();
-    for (URI e : etcd.endpoints()) {
-      FaultProxy proxy = FaultProxy.start("127.0.0.1", e.getPort());
-      closeables.add(proxy);
-      proxies.add(proxy);
-    }
-    Replica c =
-        replica(
-            "c", proxies.stream().map(p -> URI.create("http://127.0.0.1:" + p.port())).toList());
-    List<ConfigSnapshot> appliedOnC = new CopyOnWriteArrayList<>();
-    ConfigSyncClient onA = node("dp-a", List.of(a.outlet()), new CopyOnWriteArrayList<>());
-    ConfigSyncClient onC = node("dp-c", List.of(c.outlet()), appliedOnC);
-    String v1 = publish(a, "{\"v\":1}");
-    eventually().until(() -> hashOf(onA).equals(v1) && hashOf(onC).equals(v1));
-    int reloads = c.store().reloads();
-
-    proxies.forEach(FaultProxy::blackhole);
-    proxies.forEach(FaultProxy::reset);
-    eventually()
-        .until(() -> get(c.adminPort(), "/status").path("status").asText().equals("degraded"));
-    assertThat(get(c.adminPort(), "/status").path("degraded_reason").asText())
-        .contains("etcd unreachable since");
-    HttpResponse<String> refused = put(c.adminPort(), "{\"v\":\"lost\"}", null);
-    assertThat(refused.statusCode()).isEqualTo(503);
-    assertThat(JSON.readTree(refused.body()).path("message").asText())
-        .contains("etcd unreachable since")
-        .contains("publishing is refused until etcd is back")
-        .contains("nothing was published");
-    // A node that connects to the cut-off replica still gets the configuration it knows.
-    ConfigSyncClient late = node("dp-late", List.of(c.outlet()), new CopyOnWriteArrayList<>());
-    eventually().until(() -> hashOf(late).equals(v1));
-
-    String v2 = publish(a, "{\"v\":2}");
-    eventually().until(() -> hashOf(onA).equals(v2));
-    assertThat(hashOf(onC)).isEqualTo(v1);
-    assertThat(onC.isServing()).isTrue();
-
-    // Back: the replica resumes its watch from the last revision it saw.
-    proxies.forEach(FaultProxy::heal);
-    eventually().until(() -> hashOf(onC).equals(v2) && hashOf(late).equals(v2));
-    eventually().until(() -> get(c.adminPort(), "/status").path("status").asText().equals("ok"));
-    assertThat(c.store().reloads()).isEqualTo(reloads);
-
-    // Cut off again while etcd compacts the revisions it missed: it reloads the latest instead.
-    proxies.forEach(FaultProxy::blackhole);
-    proxies.forEach(FaultProxy::reset);
-    eventually().until(() -> c.cp().degradedReason().isPresent());
-    String v3 = publish(a, "{\"v\":3}");
-    publish(a, "{\"v\":4}");
-    String v5 = publish(a, "{\"v\":5}");
-    etcd.compact();
-    proxies.forEach(FaultProxy::heal);
-    eventually().until(() -> hashOf(onC).equals(v5));
-    assertThat(c.store().reloads()).isGreaterThan(reloads);
-    assertThat(appliedOnC).extracting(ConfigSnapshot::hash).doesNotContain(v3);
-    assertThat(put(c.adminPort(), "{\"v\":6}", v5).statusCode()).isEqualTo(200);
-  }
-
-  @Test
   void aggregatesAreSharedAtABoundedRate() throws Exception {
     EtcdConfigStore x = store("x", etcd.endpoints());
     EtcdConfigStore y = store("y", etcd.endpoints());
@@ -895,26 +560,5 @@ class HighAvailabilityTest {
     // At most one write per 100 ms flush interval, whatever the batch rate: never one per batch.
     assertThat(writesA).isBetween(1L, elapsedMillis / 100 + 1);
     assertThat(writesA).isLessThan(batchesA / 2);
-  }
-
-  private static UsageReport local(Replica r) {
-    return r.store().usageByReplica().get(r.name());
-  }
-
-  private ConfigSyncClient usageNode(UUID id, Replica replica) {
-    ConfigSyncClient client =
-        ConfigSyncClient.builder()
-            .controlPlane(replica.outlet())
-            .transport(OkHttpTransport.create(pki.dataPlaneTls()))
-            .nodeId(id)
-            .nodeHostname("gw-" + replica.name())
-            .heartbeatInterval(HEARTBEAT)
-            .reconnectDelay(Duration.ofMillis(50), Duration.ofMillis(150))
-            .handshakeTimeout(Duration.ofSeconds(5))
-            .usageFlushInterval(Duration.ofMillis(20))
-            .build();
-    closeables.add(client);
-    client.start();
-    return client;
   }
 }
