@@ -136,9 +136,7 @@ final class AgentEntityLatency implements Measurement {
     } finally {
       Floors.deleteQuietly(dir);
     }
-    List<Double> sorted = new ArrayList<>(times);
-    Collections.sort(sorted);
-    double p99 = percentile99(times);
+    double p99 = CpRig.percentile99(times);
     return List.of(
         Result.absolute(
             "entity PUT -> agent snapshot_applied, p99",
@@ -157,19 +155,13 @@ final class AgentEntityLatency implements Measurement {
                     + " fdatasynced, one after the other, in the same directory, %d times): p50 %s,"
                     + " p99 %s ms; load average %s",
                 CpRig.fmt(CpRig.median(times)),
-                CpRig.fmt(sorted.get(sorted.size() - 1)),
+                CpRig.fmt(Collections.max(times)),
                 deltas,
                 times.size(),
                 syncs.size(),
                 CpRig.fmt(CpRig.median(syncs)),
-                CpRig.fmt(percentile99(syncs)),
+                CpRig.fmt(CpRig.percentile99(syncs)),
                 SizingMeasurement.loadAverage())));
-  }
-
-  private static double percentile99(List<Double> values) {
-    List<Double> sorted = new ArrayList<>(values);
-    Collections.sort(sorted);
-    return sorted.get(Math.max(0, (int) Math.ceil(sorted.size() * 0.99) - 1));
   }
 
   /**
@@ -181,18 +173,8 @@ final class AgentEntityLatency implements Measurement {
   private static List<Double> twoSyncs(Path dir, int warmUp, int count) throws IOException {
     byte[] record = new byte[600];
     List<Double> times = new ArrayList<>();
-    try (FileChannel first =
-            FileChannel.open(
-                dir.resolve("sync-floor-1"),
-                StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE,
-                StandardOpenOption.APPEND);
-        FileChannel second =
-            FileChannel.open(
-                dir.resolve("sync-floor-2"),
-                StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE,
-                StandardOpenOption.APPEND)) {
+    try (FileChannel first = appendTo(dir.resolve("sync-floor-1"));
+        FileChannel second = appendTo(dir.resolve("sync-floor-2"))) {
       for (int i = -warmUp; i < count; i++) {
         long t0 = System.nanoTime();
         first.write(ByteBuffer.wrap(record));
@@ -205,6 +187,11 @@ final class AgentEntityLatency implements Measurement {
       }
     }
     return times;
+  }
+
+  private static FileChannel appendTo(Path file) throws IOException {
+    return FileChannel.open(
+        file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
   }
 
   private static Applied await(LinkedBlockingQueue<Applied> applied, String hash, Process agent)

@@ -177,6 +177,16 @@ final class CpRig {
     return n;
   }
 
+  /** The 99th percentile of {@code values} by nearest rank (of 100 values, the 99th smallest). */
+  static double percentile99(List<Double> values) {
+    if (values.isEmpty()) {
+      throw new IllegalArgumentException("no values");
+    }
+    List<Double> sorted = new ArrayList<>(values);
+    Collections.sort(sorted);
+    return sorted.get(Math.max(0, (int) Math.ceil(sorted.size() * 0.99) - 1));
+  }
+
   static double median(List<Double> values) {
     if (values.isEmpty()) {
       throw new IllegalArgumentException("no values");

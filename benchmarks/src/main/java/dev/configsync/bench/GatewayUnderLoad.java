@@ -382,11 +382,7 @@ final class GatewayUnderLoad implements Measurement {
       }
       Collections.sort(sorted);
       int n = sorted.size();
-      return new Stats(
-          sorted.get(n / 2),
-          sorted.get(Math.max(0, (int) Math.ceil(n * 0.99) - 1)),
-          sorted.get(n - 1),
-          n);
+      return new Stats(sorted.get(n / 2), CpRig.percentile99(sorted), sorted.get(n - 1), n);
     }
   }
 }
