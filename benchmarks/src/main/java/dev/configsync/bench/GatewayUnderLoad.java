@@ -83,7 +83,7 @@ final class GatewayUnderLoad implements Measurement {
   @Override
   public List<Result> run(Mode mode) throws Exception {
     int bytes = mode == Mode.SMOKE ? 256 << 10 : 16 << 20;
-    long phaseMillis = mode == Mode.SMOKE ? 2_000 : mode == Mode.QUICK ? 15_000 : 30_000;
+    long phaseMillis = mode == Mode.SMOKE ? 1_000 : mode == Mode.QUICK ? 15_000 : 30_000;
     int routes = bytes / BYTES_PER_ROUTE_ESTIMATE;
     TestPki pki = TestPki.create();
     Path dir = Floors.tempDirectory("gatewayload");
@@ -120,7 +120,7 @@ final class GatewayUnderLoad implements Measurement {
         // the rest phase itself would still be compiling it (its p99 went from 3.6 to 10.8 ms
         // from one second to the next).
         load.phase = Phase.WARM_UP;
-        Thread.sleep(mode == Mode.SMOKE ? 1_000 : WARM_UP_MILLIS);
+        Thread.sleep(mode == Mode.SMOKE ? 500 : WARM_UP_MILLIS);
         load.phase = Phase.REST;
         Thread.sleep(phaseMillis);
         // One route changed, again and again, through the admin API: sent as deltas. The first
@@ -139,7 +139,8 @@ final class GatewayUnderLoad implements Measurement {
         while (System.nanoTime() < end) {
           long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(PUSH_EVERY_MILLIS);
           cp.publish(configs[++pushes % 2]);
-          LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+          // not past the phase's end (smoke mode's phase is shorter than the interval)
+          LockSupport.parkNanos(Math.max(0, Math.min(next, end) - System.nanoTime()));
         }
         load.phase = Phase.DONE;
         loader.join(TimeUnit.SECONDS.toMillis(30));

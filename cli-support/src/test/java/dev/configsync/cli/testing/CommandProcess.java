@@ -37,6 +37,14 @@ public final class CommandProcess implements AutoCloseable {
           ? List.of("/usr/bin/env", "--default-signal=INT,TERM")
           : List.of();
 
+  /**
+   * Before the test's own options: these JVMs start, do a little and stop, many times per build on
+   * a 2-core CI machine, and what the tests check is signals, exit codes and output, not the JIT or
+   * the collector. C1 alone and the serial collector spare the compiler and GC threads that a
+   * default JVM starts (docs/testing.md, "How long the suite takes").
+   */
+  static final List<String> QUICK_START = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
   private final Process process;
   private final Path stderr;
   private final List<String> out = new CopyOnWriteArrayList<>();
@@ -78,6 +86,7 @@ public final class CommandProcess implements AutoCloseable {
     List<String> command = new ArrayList<>();
     command.addAll(DEFAULT_SIGNALS);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(QUICK_START);
     command.addAll(jvmOptions);
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
