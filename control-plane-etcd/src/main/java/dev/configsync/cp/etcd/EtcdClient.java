@@ -80,6 +80,15 @@ final class EtcdClient implements AutoCloseable {
     }
   }
 
+  /** Every member refused the TLS handshake: refused again on any retry, nothing was processed. */
+  static final class TlsRefusedException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    TlsRefusedException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
   /** A call that reached a member but got no answer: it may or may not have been applied. */
   static final class OutcomeUnknownException extends IOException {
     private static final long serialVersionUID = 1L;
@@ -225,7 +234,7 @@ final class EtcdClient implements AutoCloseable {
         if (tlsRefused(status.getCause())) {
           // A certificate refused (by either side) is refused again: no point waiting for the
           // deadline. etcd did not process the request.
-          throw new IOException(
+          throw new TlsRefusedException(
               "every etcd member refused the TLS handshake (check the CA, certificate and key): "
                   + message,
               e);

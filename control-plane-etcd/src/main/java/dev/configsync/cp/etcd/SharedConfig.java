@@ -25,6 +25,7 @@ import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -116,12 +117,48 @@ final class SharedConfig implements EtcdSession.Part {
 
   /** See {@link EtcdConfigStore#load()}. */
   Optional<byte[]> load() throws IOException {
-    Stored stored;
-    try {
-      stored = readLatest();
-    } catch (IOException e) {
-      throw new IOException(
-          "cannot read the configuration from " + session.describe() + ": " + e.getMessage(), e);
+    Stored stored = null;
+    // A replica that starts on a busy machine may need more than one request timeout for its first
+    // connections (TLS handshakes in a JVM that has compiled nothing yet): etcd counts as
+    // unreachable at start only once it has not answered for unavailableAfter, as it does later.
+    long started = System.nanoTime();
+    long giveUpAt = started + keys.unavailableAfter().toNanos();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        stored = readLatest();
+        break;
+      } catch (EtcdClient.EtcdException
+          | EtcdClient.TlsRefusedException
+          | OutcomeUnknownException answered) {
+        throw new IOException(
+            "cannot read the configuration from "
+                + session.describe()
+                + ": "
+                + answered.getMessage(),
+            answered);
+      } catch (IOException e) {
+        long now = System.nanoTime();
+        if (now >= giveUpAt) {
+          throw new IOException(
+              "cannot read the configuration from "
+                  + session.describe()
+                  + " (no answer for "
+                  + TimeUnit.NANOSECONDS.toMillis(now - started)
+                  + " ms, "
+                  + attempt
+                  + (attempt == 1 ? " attempt" : " attempts")
+                  + "): "
+                  + e.getMessage(),
+              e);
+        }
+        log.debug("etcd did not answer the first read (attempt {}): {}", attempt, e.toString());
+        try {
+          Thread.sleep(Math.min(200, TimeUnit.NANOSECONDS.toMillis(giveUpAt - now) + 1));
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw new java.io.InterruptedIOException("interrupted while reading etcd at start");
+        }
+      }
     }
     synchronized (this) {
       if (stored == null) {
