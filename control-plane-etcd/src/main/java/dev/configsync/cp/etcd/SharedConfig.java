@@ -130,19 +130,12 @@ final class SharedConfig implements EtcdSession.Part {
       } catch (EtcdClient.EtcdException
           | EtcdClient.TlsRefusedException
           | OutcomeUnknownException answered) {
-        throw new IOException(
-            "cannot read the configuration from "
-                + session.describe()
-                + ": "
-                + answered.getMessage(),
-            answered);
+        throw cannotRead(": " + answered.getMessage(), answered);
       } catch (IOException e) {
         long now = System.nanoTime();
         if (now >= giveUpAt) {
-          throw new IOException(
-              "cannot read the configuration from "
-                  + session.describe()
-                  + " (no answer for "
+          throw cannotRead(
+              " (no answer for "
                   + TimeUnit.NANOSECONDS.toMillis(now - started)
                   + " ms, "
                   + attempt
@@ -172,6 +165,11 @@ final class SharedConfig implements EtcdSession.Part {
       loadedRevision = stored.revision();
       return Optional.of(stored.payload());
     }
+  }
+
+  /** The start-up read's failure: what was read from, then {@code why}. */
+  private IOException cannotRead(String why, Exception cause) {
+    return new IOException("cannot read the configuration from " + session.describe() + why, cause);
   }
 
   /** etcd's revision of the configuration {@link #load} returned, 0 when none. */
