@@ -80,8 +80,6 @@ final class AgentEntityLatency implements Measurement {
     Path dir = Floors.tempDirectory("agentput");
     LinkedBlockingQueue<Applied> applied = new LinkedBlockingQueue<>();
     Path jitLog = dir.resolve("jit.log");
-    List<Double> times = new ArrayList<>();
-    List<Double> early = new ArrayList<>();
     Window measured = new Window();
     Window earlyWindow = new Window();
     List<Double> syncs;
@@ -147,16 +145,10 @@ final class AgentEntityLatency implements Measurement {
             String hash = CpRig.MAPPER.readTree(admin.send(request)).path("hash").asText();
             Applied a = await(applied, hash, agent);
             if (window != null) {
-              window.end(a.nanos);
+              window.end(t0, a.nanos);
             }
-            if (inEarly) {
-              early.add(CpRig.millis(a.nanos - t0));
-            }
-            if (i >= 0) {
-              times.add(CpRig.millis(a.nanos - t0));
-              if (a.delta) {
-                deltas++;
-              }
+            if (i >= 0 && a.delta) {
+              deltas++;
             }
             // The next edit starts from rest: once the control plane has heard the agent report
             // this one. The agent pings after it has written its output file (two fsyncs, after
@@ -180,6 +172,8 @@ final class AgentEntityLatency implements Measurement {
     } finally {
       Floors.deleteQuietly(dir);
     }
+    List<Double> times = measured.times();
+    List<Double> early = earlyWindow.times();
     double p99 = CpRig.percentile99(times);
     return List.of(
         Result.absolute(
@@ -270,8 +264,8 @@ final class AgentEntityLatency implements Measurement {
   private record Applied(long nanos, String hash, boolean delta) {}
 
   /**
-   * A run of edits: from the first one's send to the last one's line, with how long this JVM's
-   * compiler ran meanwhile and how many methods the agent compiled in that time.
+   * A run of edits: each one's time from its send to its line, and, from the first one's send to
+   * the last one's line, how long this JVM's compiler ran and how many methods the agent compiled.
    */
   private static final class Window {
     private static final CompilationMXBean COMPILER = ManagementFactory.getCompilationMXBean();
@@ -282,6 +276,7 @@ final class AgentEntityLatency implements Measurement {
     private long compilerMillisAtStart;
     private long compilerMillis;
     private int agentCompilations = -1;
+    private final List<Double> times = new ArrayList<>();
 
     void begin(long nanos) {
       if (from < 0) {
@@ -290,8 +285,9 @@ final class AgentEntityLatency implements Measurement {
       }
     }
 
-    void end(long nanos) {
-      to = nanos;
+    void end(long sentNanos, long appliedNanos) {
+      times.add(CpRig.millis(appliedNanos - sentNanos));
+      to = appliedNanos;
       compilerMillis = COMPILER.getTotalCompilationTime() - compilerMillisAtStart;
     }
 
@@ -310,6 +306,11 @@ final class AgentEntityLatency implements Measurement {
                     .filter(at -> at >= from && at <= to)
                     .count();
       }
+    }
+
+    /** Each edit's milliseconds from its send to its line, in order. */
+    List<Double> times() {
+      return times;
     }
 
     String describe() {
