@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -68,6 +69,13 @@ final class MiniNode implements Transport.Listener {
   private final Consumer<MiniNode> onAcknowledged;
   // A frame's hash was pinged and its pong has not come yet (the reader thread's).
   private volatile boolean awaitingPong;
+  // For a run that times out: when this node opened, last sent a ping and last had a pong.
+  private static final long NEVER = Long.MIN_VALUE;
+  private volatile long openedAt = NEVER;
+  private volatile long lastPingAt = NEVER;
+  private volatile long lastPongAt = NEVER;
+  private final java.util.concurrent.atomic.AtomicInteger pingsRefused =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   MiniNode(Consumer<MiniNode> onOpen, Consumer<MiniNode> onApplied, AtomicLong decodeNanos) {
     this(onOpen, onApplied, decodeNanos, false);
@@ -162,14 +170,12 @@ final class MiniNode implements Transport.Listener {
   @Override
   public void onOpen() {
     Transport.Connection c = connection();
+    openedAt = System.nanoTime();
     c.sendBinary(deltas ? BASIC_INFO_DELTAS : BASIC_INFO);
-    c.sendPing(HybridProtocol.pingPayload(hash));
+    ping(c, hash);
     heartbeat =
         HEARTBEATS.scheduleAtFixedRate(
-            () -> c.sendPing(HybridProtocol.pingPayload(hash)),
-            HEARTBEAT.toMillis(),
-            HEARTBEAT.toMillis(),
-            TimeUnit.MILLISECONDS);
+            () -> ping(c, hash), HEARTBEAT.toMillis(), HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
     onOpen.accept(this);
   }
 
@@ -187,8 +193,73 @@ final class MiniNode implements Transport.Listener {
     decodeNanos.addAndGet(CPU.getCurrentThreadCpuTime() - start);
     hash = h;
     awaitingPong = true;
-    connection().sendPing(HybridProtocol.pingPayload(h));
+    ping(connection(), h);
     onApplied.accept(this);
+  }
+
+  private void ping(Transport.Connection c, String reported) {
+    lastPingAt = System.nanoTime();
+    if (!c.sendPing(HybridProtocol.pingPayload(reported))) {
+      pingsRefused.incrementAndGet();
+    }
+  }
+
+  static boolean anyFailed(List<MiniNode> nodes) {
+    for (MiniNode node : nodes) {
+      if (node.failure != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * What {@code nodes} did, for a run that timed out waiting for them to report {@code hash}: how
+   * many report it, have failed (by message, numbers as N), never opened, had a ping refused by
+   * their connection, and how long ago the oldest last ping (handed to the connection) and pong
+   * were.
+   */
+  static String describe(List<MiniNode> nodes, String hash) {
+    long now = System.nanoTime();
+    int on = 0;
+    int unopened = 0;
+    int refused = 0;
+    long oldestPing = 0;
+    long oldestPong = 0;
+    Map<String, Integer> failures = new java.util.TreeMap<>();
+    for (MiniNode node : nodes) {
+      if (node.hash.equals(hash)) {
+        on++;
+      }
+      if (node.openedAt == NEVER) {
+        unopened++;
+      }
+      if (node.pingsRefused.get() > 0) {
+        refused++;
+      }
+      if (node.lastPingAt != NEVER) {
+        oldestPing = Math.max(oldestPing, now - node.lastPingAt);
+      }
+      if (node.openedAt != NEVER) {
+        oldestPong = Math.max(oldestPong, now - Math.max(node.lastPongAt, node.openedAt));
+      }
+      Throwable f = node.failure;
+      if (f != null) {
+        failures.merge(String.valueOf(f.getMessage()).replaceAll("\\d+", "N"), 1, Integer::sum);
+      }
+    }
+    return String.format(
+        java.util.Locale.ROOT,
+        "%d of %d nodes on %s; %d never opened; %d had a ping refused; oldest last ping %d ms ago,"
+            + " oldest last pong %d ms ago; failures %s",
+        on,
+        nodes.size(),
+        hash,
+        unopened,
+        refused,
+        TimeUnit.NANOSECONDS.toMillis(oldestPing),
+        TimeUnit.NANOSECONDS.toMillis(oldestPong),
+        failures);
   }
 
   /** Inflates the whole frame and reads the message's {@code config_hash}. */
@@ -226,6 +297,7 @@ final class MiniNode implements Transport.Listener {
 
   @Override
   public void onPong(byte[] payload) {
+    lastPongAt = System.nanoTime();
     if (awaitingPong) {
       awaitingPong = false;
       onAcknowledged.accept(this);
