@@ -69,8 +69,10 @@ final class FanOutDelta implements Measurement {
             CpRig.startWithAdmin(pki, CpRig.fileStore("fanoutdelta", 64L << 20), 64L << 20);
         TlsPairs floorPairs = new TlsPairs(pki, n)) {
       // The base goes out as each node connects (a few dozen handshakes at a time), not to all of
-      // them at once: 1,000 whole 1 MB frames decoded together on two cores starved node threads
-      // past the control plane's 45 s liveness limit (11 of 15 full runs on 2026-12-07 lost nodes).
+      // them at once: sent to 1,000 nodes together, in a JVM that had not yet compiled their
+      // decode, it reached the last of them after 40 to 50 s on two cores, and nodes starved for
+      // that long missed the control plane's 45 s liveness limit (11 of 15 full runs on
+      // 2026-12-07 lost nodes).
       PublishResult base = cp.publish(new String(json, StandardCharsets.UTF_8));
       for (int i = 0; i < n; i++) {
         handshakes.acquire();
@@ -93,9 +95,15 @@ final class FanOutDelta implements Measurement {
         nodes.add(node);
         node.connect(transport, CpRig.uri(cp));
       }
+      // The nodes' own count first: polling the control plane's list of 1,000 nodes every
+      // millisecond would take a core from the connections.
+      CpRig.await(
+          "all nodes to decode the base",
+          Duration.ofMinutes(5),
+          () -> applied.get() >= n || MiniNode.anyFailed(nodes));
       CpRig.await(
           "all nodes on the base",
-          Duration.ofMinutes(5),
+          Duration.ofMinutes(1),
           () -> CpRig.nodesOn(cp, base.hash()) == n || MiniNode.anyFailed(nodes));
       if (CpRig.nodesOn(cp, base.hash()) != n) {
         throw new IllegalStateException(
