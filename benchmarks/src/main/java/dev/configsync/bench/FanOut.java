@@ -50,14 +50,18 @@ final class FanOut implements Measurement {
   static void awaitAll(
       ControlPlaneServer cp, List<MiniNode> nodes, AtomicInteger applied, String hash) {
     int n = nodes.size();
-    CpRig.await("all nodes to decode " + hash, Duration.ofMinutes(5), () -> applied.get() >= n);
+    CpRig.await(
+        "all nodes to decode " + hash,
+        Duration.ofMinutes(5),
+        () -> applied.get() >= n || MiniNode.anyFailed(nodes));
     CpRig.await(
         "the control plane to list all nodes on " + hash,
         Duration.ofMinutes(1),
-        () -> CpRig.nodesOn(cp, hash) == n);
+        () -> CpRig.nodesOn(cp, hash) == n || MiniNode.anyFailed(nodes));
     for (MiniNode node : nodes) {
       if (node.failure() != null) {
-        throw new IllegalStateException("a node failed", node.failure());
+        throw new IllegalStateException(
+            "a node failed; the nodes: " + MiniNode.describe(nodes, hash), node.failure());
       }
     }
   }
