@@ -212,7 +212,7 @@ class GatewayIntegrationTest {
   @Test
   void answers404WithJsonWhenNoRouteMatchesAnd502WhenTheUpstreamIsDown() throws Exception {
     Upstream one = bed.upstream("upstream-1");
-    int closedPort = GatewayTestBed.freePort();
+    int closedPort = bed.refusingPort();
     bed.startControlPlane();
     String hash =
         bed.cp()

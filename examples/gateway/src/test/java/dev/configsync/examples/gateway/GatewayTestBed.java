@@ -179,6 +179,26 @@ final class GatewayTestBed implements AutoCloseable {
     }
   }
 
+  /**
+   * A loopback port that refuses connections until the bed is closed: a socket is bound to it and
+   * does not listen, so a connection there is refused, and no other process can take the port
+   * meanwhile (a port that was merely free a moment ago can be, by a test running beside this one:
+   * an upstream request then met whatever listened there instead of a refusal).
+   */
+  int refusingPort() throws IOException {
+    java.net.Socket holder = new java.net.Socket();
+    holder.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    closeables.add(
+        () -> {
+          try {
+            holder.close();
+          } catch (IOException e) {
+            // closing a socket that never connected: nothing to do
+          }
+        });
+    return holder.getLocalPort();
+  }
+
   /** A port nothing listens on (it was free a moment ago). */
   static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
