@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
@@ -289,16 +290,17 @@ class FaultProxyTest {
 
   @Test
   void aTargetThatIsDownMeansAnImmediatelyFailingConnection() throws Exception {
-    int deadPort;
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      deadPort = s.getLocalPort();
+    // A socket bound to the port and not listening: connections there are refused, and no other
+    // test can take the port meanwhile (one that was only free a moment ago can be taken).
+    try (Socket down = new Socket()) {
+      down.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      FaultProxy proxy = later(FaultProxy.start("127.0.0.1", down.getLocalPort()));
+      try (Socket s = dial(proxy)) {
+        assertThat(drain(s)).isZero();
+      }
+      await().until(() -> proxy.connectionsRefused() == 1);
+      assertThat(proxy.connectionsAccepted()).isZero();
     }
-    FaultProxy proxy = later(FaultProxy.start("127.0.0.1", deadPort));
-    try (Socket s = dial(proxy)) {
-      assertThat(drain(s)).isZero();
-    }
-    await().until(() -> proxy.connectionsRefused() == 1);
-    assertThat(proxy.connectionsAccepted()).isZero();
   }
 
   @Test

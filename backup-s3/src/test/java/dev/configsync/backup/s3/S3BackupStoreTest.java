@@ -18,7 +18,6 @@ import dev.configsync.spi.Transport;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -191,10 +190,15 @@ class S3BackupStoreTest {
 
   @Test
   void anUnreachableEndpointGivesAClearError() throws IOException {
-    int closedPort;
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      closedPort = s.getLocalPort();
+    // A socket bound to the port and not listening: connections there are refused, and no other
+    // test can take the port meanwhile (one that was only free a moment ago can be taken).
+    try (java.net.Socket down = new java.net.Socket()) {
+      down.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      assertRefusedWithAClearError(down.getLocalPort());
     }
+  }
+
+  private void assertRefusedWithAClearError(int closedPort) throws IOException {
     try (S3BackupStore store =
         S3BackupStore.builder()
             .bucket(BUCKET)
