@@ -535,10 +535,12 @@ final class EtcdSession {
     for (KeyValue kv : answer.getKvsList()) {
       onKey(text(kv.getKey()), kv, false);
     }
+    // Counted before the parts hand the state over: whoever sees the reloaded configuration (a
+    // node, a test) sees the count too.
+    reloads.incrementAndGet();
     for (Part part : parts) {
       part.endOfBatch();
     }
-    reloads.incrementAndGet();
     watchFrom = revision + 1;
   }
 
