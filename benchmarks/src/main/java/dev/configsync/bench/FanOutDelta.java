@@ -5,7 +5,6 @@ import dev.configsync.cp.PublishResult;
 import dev.configsync.okhttp.OkHttpTransport;
 import dev.configsync.testkit.TestPki;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -95,24 +94,9 @@ final class FanOutDelta implements Measurement {
         nodes.add(node);
         node.connect(transport, CpRig.uri(cp));
       }
-      // The nodes' own count first: polling the control plane's list of 1,000 nodes every
-      // millisecond would take a core from the connections.
-      CpRig.await(
-          "all nodes to decode the base",
-          Duration.ofMinutes(5),
-          () -> applied.get() >= n || MiniNode.anyFailed(nodes));
-      CpRig.await(
-          "all nodes on the base",
-          Duration.ofMinutes(1),
-          () -> CpRig.nodesOn(cp, base.hash()) == n || MiniNode.anyFailed(nodes));
-      if (CpRig.nodesOn(cp, base.hash()) != n) {
-        throw new IllegalStateException(
-            "a node failed before all were on the base ("
-                + CpRig.nodesOn(cp, base.hash())
-                + " listed; the nodes: "
-                + MiniNode.describe(nodes, base.hash())
-                + ")");
-      }
+      // The nodes' own count first, then the control plane's list (polling the list of 1,000
+      // nodes every millisecond all along would take a core from the connections).
+      FanOut.awaitAll(cp, nodes, applied, base.hash());
       int next = 0;
       for (int rep = -1; rep < repetitions; rep++) {
         applied.set(0);
