@@ -50,6 +50,13 @@ public final class OkHttpTransport implements Transport {
   private final ExecutorService writers;
   private final SecureRandom random = new SecureRandom();
 
+  /**
+   * How long an idle writer thread is kept. Longer than the default heartbeat (30 s) with room to
+   * spare: a node that only pings would otherwise find its last writer thread just expired at each
+   * heartbeat and start a new one, every 30 s, for ever.
+   */
+  static final Duration WRITER_KEEP_ALIVE = Duration.ofMinutes(2);
+
   private OkHttpTransport(Builder builder) {
     this.tls = new RotatingTls(builder.tls);
     OkHttpClient.Builder http =
@@ -75,8 +82,8 @@ public final class OkHttpTransport implements Transport {
         new ThreadPoolExecutor(
             0,
             Integer.MAX_VALUE,
-            30,
-            TimeUnit.SECONDS,
+            WRITER_KEEP_ALIVE.toMillis(),
+            TimeUnit.MILLISECONDS,
             new SynchronousQueue<>(),
             r -> {
               Thread t = new Thread(r, "configsync-ws-writer");
@@ -84,6 +91,12 @@ public final class OkHttpTransport implements Transport {
               return t;
             });
     this.writers = pool;
+  }
+
+  /** How long an idle writer thread of this transport is kept; for tests. */
+  Duration writerKeepAlive() {
+    return Duration.ofMillis(
+        ((ThreadPoolExecutor) writers).getKeepAliveTime(TimeUnit.MILLISECONDS));
   }
 
   /** A transport with mutual TLS from {@code tls} and OkHttp's defaults otherwise. */
