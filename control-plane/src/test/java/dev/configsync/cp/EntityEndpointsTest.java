@@ -203,6 +203,82 @@ class EntityEndpointsTest {
   }
 
   @Test
+  void ifMatchGuardsDeletesAndBatchesAsItDoesPuts() throws Exception {
+    HttpResponse<String> first = send("PUT", "/config", "{'services':[{'name':'a'},{'name':'b'}]}");
+    String hash = json(first).path("hash").asText();
+    String stale = "\"" + "0".repeat(31) + "1\"";
+
+    HttpResponse<String> delete = send("DELETE", "/config/services/a", null, stale);
+    assertThat(delete.statusCode()).as(delete.body()).isEqualTo(409);
+    assertThat(json(delete).path("current_hash").asText()).isEqualTo(hash);
+    HttpResponse<String> batch =
+        send("POST", "/config/changes", "{'delete':{'services':['b']}}", stale);
+    assertThat(batch.statusCode()).as(batch.body()).isEqualTo(409);
+    assertThat(json(batch).path("current_hash").asText()).isEqualTo(hash);
+    assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(hash);
+
+    HttpResponse<String> deleted = send("DELETE", "/config/services/a", null, "\"" + hash + "\"");
+    assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(200);
+    String next = json(deleted).path("hash").asText();
+    HttpResponse<String> batched =
+        send(
+            "POST",
+            "/config/changes",
+            "{'upsert':{'services':[{'name':'c'}]}}",
+            "\"" + next + "\"");
+    assertThat(batched.statusCode()).as(batched.body()).isEqualTo(200);
+    assertThat(current()).isEqualTo(tree("{'services':[{'name':'b'},{'name':'c'}]}"));
+  }
+
+  /**
+   * The control plane checks no references itself (a validator is the embedder's, and {@code
+   * configsync-cp} sets none); one that does sees an edit's whole result, as it sees a whole
+   * configuration.
+   */
+  @Test
+  void aValidatorSeesTheWholeResultOfAnEditSoADanglingReferenceIsRefused() throws Exception {
+    f.close();
+    f.start(
+        b ->
+            b.admin(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .validator(EntityEndpointsTest::routesNameAServiceOfTheConfiguration));
+    HttpResponse<String> first =
+        send(
+            "PUT",
+            "/config",
+            "{'services':[{'id':'s1','name':'a'}],'routes':[{'id':'r1','name':'x','service':'s1'}]}");
+    assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+    String hash = json(first).path("hash").asText();
+
+    HttpResponse<String> delete = send("DELETE", "/config/services/s1", null);
+    assertThat(delete.statusCode()).as(delete.body()).isEqualTo(400);
+    assertThat(json(delete).path("error").asText()).isEqualTo("invalid_config");
+    assertThat(json(delete).path("message").asText()).contains("route r1", "service s1");
+    HttpResponse<String> route = send("PUT", "/config/routes/r2", "{'name':'y','service':'s9'}");
+    assertThat(route.statusCode()).as(route.body()).isEqualTo(400);
+    assertThat(json(route).path("message").asText()).contains("route r2", "service s9");
+    assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(hash);
+
+    HttpResponse<String> both =
+        send("POST", "/config/changes", "{'delete':{'routes':['r1'],'services':['s1']}}");
+    assertThat(both.statusCode()).as(both.body()).isEqualTo(200);
+    assertThat(current()).isEqualTo(tree("{'services':[],'routes':[]}"));
+  }
+
+  /** A validator for the test above: every route's {@code service} is a service's id. */
+  private static void routesNameAServiceOfTheConfiguration(JsonNode config) {
+    java.util.Set<String> services = new java.util.HashSet<>();
+    config.path("services").forEach(s -> services.add(s.path("id").asText()));
+    for (JsonNode route : config.path("routes")) {
+      String service = route.path("service").asText();
+      if (!services.contains(service)) {
+        throw new IllegalArgumentException(
+            "route " + route.path("id").asText() + " names service " + service + ", not defined");
+      }
+    }
+  }
+
+  @Test
   void editsThatCannotBeMadeAreRefusedWithTheirReason() throws Exception {
     send(
         "PUT",
