@@ -13,6 +13,8 @@ import dev.configsync.SyncEvent;
 import dev.configsync.internal.ConfigHash;
 import dev.configsync.internal.HybridProtocol;
 import dev.configsync.internal.Json;
+import dev.configsync.internal.delta.ConfigDiff;
+import dev.configsync.internal.delta.DeltaFrame;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -141,6 +143,20 @@ class SharedStoreTest {
       assertThat(l).as("the control plane watches its store").isNotNull();
       l.changed(frame, hashes.config(), at);
     }
+
+    /** Another replica writes {@code payload} with its change: this replica hears of both. */
+    void publishElsewhere(byte[] payload, String hash, byte[] delta) {
+      Listener l;
+      long at;
+      synchronized (this) {
+        this.payload = payload.clone();
+        this.hash = hash;
+        at = ++revision;
+        l = listener;
+      }
+      assertThat(l).as("the control plane watches its store").isNotNull();
+      l.changed(payload, hash, at, delta);
+    }
   }
 
   private void start(@Nullable FleetDirectory fleet) throws IOException {
@@ -192,6 +208,65 @@ class SharedStoreTest {
     store.publishElsewhere("{\"services\":[{\"name\":\"from-b\"}]}");
     assertThat(f.cp.currentConfig().orElseThrow().hash()).isEqualTo(hash);
     assertThat(snapshots).hasSize(applied);
+  }
+
+  /**
+   * A configuration another replica wrote with its change (an entity edit there): this replica
+   * applies the change to the configuration it serves instead of decoding and hashing the whole
+   * payload, and sends it as it came to its nodes on the base. The payload here is not a
+   * configuration at all, so a replica that decoded it would log it as unreadable and keep the
+   * base: only the change can have made the node's configuration.
+   */
+  @Test
+  void aChangeAnotherReplicaWroteIsAppliedToTheConfigurationInForceNotDecodedWhole()
+      throws Exception {
+    start(null);
+    List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
+    List<SyncEvent> events = new CopyOnWriteArrayList<>();
+    ConfigSyncClient node = f.startClient(b -> b, snapshots, events);
+    await().atMost(Duration.ofSeconds(20)).until(() -> f.cp.dataPlanes().size() == 1);
+    String baseJson = "{\"services\":[{\"name\":\"a\"},{\"name\":\"b\"}]}";
+    store.publishElsewhere(baseJson);
+    String base = f.cp.currentConfig().orElseThrow().hash();
+    // A change goes to a node that reported its base in a ping.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> f.cp.dataPlanes().stream().anyMatch(n -> n.configHash().equals(base)));
+
+    JsonNode target =
+        Json.readFrozen(
+            "{\"services\":[{\"name\":\"a\"},{\"name\":\"b\",\"port\":8080}]}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    ConfigHashes hashes = ConfigHash.configHashes(target);
+    byte[] delta =
+        new DeltaFrame(
+                base,
+                hashes,
+                2,
+                Instant.now().toEpochMilli() / 1000.0,
+                ConfigDiff.diff(
+                    Json.readFrozen(baseJson.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                    target))
+            .encode();
+    store.publishElsewhere(new byte[] {'n', 'o', 't'}, hashes.config(), delta);
+
+    SyncEvent.SnapshotApplied applied =
+        await()
+            .atMost(Duration.ofSeconds(20))
+            .until(
+                () ->
+                    events.stream()
+                        .filter(SyncEvent.SnapshotApplied.class::isInstance)
+                        .map(SyncEvent.SnapshotApplied.class::cast)
+                        .filter(e -> e.hash().equals(hashes.config()))
+                        .findFirst()
+                        .orElse(null),
+                java.util.Objects::nonNull);
+    assertThat(applied.delta()).as("came as reconfigure_delta").isTrue();
+    assertThat(applied.entitiesChanged()).isEqualTo(1);
+    assertThat(node.current().orElseThrow().config()).isEqualTo(target);
+    assertThat(f.cp.currentConfig().orElseThrow().config()).isEqualTo(target);
+    assertThat(store.saves).hasValue(0);
   }
 
   @Test

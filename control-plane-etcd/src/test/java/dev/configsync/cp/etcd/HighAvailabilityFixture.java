@@ -185,11 +185,17 @@ abstract class HighAvailabilityFixture {
   }
 
   HttpResponse<String> put(int adminPort, String config, String ifMatch) throws Exception {
+    return put(adminPort, "/config", config, ifMatch);
+  }
+
+  /** {@code PUT path} (an entity's, say) on a replica's admin API. */
+  HttpResponse<String> put(int adminPort, String path, String body, String ifMatch)
+      throws Exception {
     HttpRequest.Builder r =
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/config"))
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
             .timeout(Duration.ofSeconds(20))
             .header("Content-Type", "application/json")
-            .PUT(HttpRequest.BodyPublishers.ofString(config));
+            .PUT(HttpRequest.BodyPublishers.ofString(body));
     if (ifMatch != null) {
       r.header("If-Match", "\"" + ifMatch + "\"");
     }

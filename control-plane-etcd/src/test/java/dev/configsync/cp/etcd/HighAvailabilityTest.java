@@ -105,6 +105,32 @@ class HighAvailabilityTest extends HighAvailabilityFixture {
     assertThat(last.previousHash()).isEqualTo(first);
     assertThat(last.delta()).as("came as reconfigure_delta").isTrue();
     assertThat(last.entitiesChanged()).isEqualTo(1);
+
+    // An entity edit on A: A writes the change to etcd beside the configuration, and B applies
+    // that change to what it serves and sends it on as it came.
+    eventually()
+        .until(() -> b.cp().dataPlanes().stream().anyMatch(n -> n.configHash().equals(second)));
+    HttpResponse<String> edit =
+        put(a.adminPort(), "/config/services/edited-on-a", "{\"name\":\"edited-on-a\"}", null);
+    assertThat(edit.statusCode()).as(edit.body()).isEqualTo(200);
+    String third = JSON.readTree(edit.body()).path("hash").asText();
+    eventually().until(() -> hashOf(onB).equals(third));
+    SyncEvent.SnapshotApplied edited =
+        eventually()
+            .until(
+                () ->
+                    events.stream()
+                        .filter(SyncEvent.SnapshotApplied.class::isInstance)
+                        .map(SyncEvent.SnapshotApplied.class::cast)
+                        .filter(e -> e.hash().equals(third))
+                        .findFirst()
+                        .orElse(null),
+                java.util.Objects::nonNull);
+    assertThat(edited.previousHash()).isEqualTo(second);
+    assertThat(edited.delta()).as("came as reconfigure_delta").isTrue();
+    assertThat(edited.entitiesChanged()).isEqualTo(1);
+    assertThat(onB.current().orElseThrow().config().path("services").findValuesAsText("name"))
+        .contains("edited-on-a");
   }
 
   @Test
