@@ -185,6 +185,32 @@ class AgentRunTest {
                 .path("entities_changed")
                 .asInt())
         .isEqualTo(4);
+
+    // A change to the configuration in force, as a reconfigure_delta: one route's paths.
+    JsonNode base = JSON.readTree(config(2));
+    com.fasterxml.jackson.databind.node.ObjectNode changed = base.deepCopy();
+    ((com.fasterxml.jackson.databind.node.ObjectNode) changed.withArray("routes").get(0))
+        .putArray("paths")
+        .add("/v2")
+        .add("/changed");
+    String third =
+        cp.publishChange(
+            changed,
+            new dev.configsync.internal.delta.DeltaFrame(
+                    second,
+                    dev.configsync.internal.ConfigHash.configHashes(changed),
+                    3,
+                    System.currentTimeMillis() / 1000.0,
+                    dev.configsync.internal.delta.ConfigDiff.diff(base, changed))
+                .encode());
+    await()
+        .until(() -> agent.hasEvent("output_written", e -> e.path("hash").asText().equals(third)));
+    JsonNode delta =
+        agent.event("snapshot_applied", e -> e.path("hash").asText().equals(third)).orElseThrow();
+    assertThat(delta.path("delta").asBoolean(false)).as(delta.toString()).isTrue();
+    assertThat(delta.path("entities_changed").asInt()).isEqualTo(1);
+    assertThat(delta.path("previous_hash").asText()).isEqualTo(second);
+    assertThat(readJson(output)).isEqualTo(changed);
     try (var files = Files.list(output.getParent())) {
       assertThat(files).containsExactly(output); // no temporary file left behind
     }
