@@ -215,7 +215,14 @@ final class ApplyPipeline {
       if (running != null && running.hash().equals(snapshot.hash())) {
         return new Decoded(snapshot, null, true, false, 0); // no need to validate what runs
       }
-      return new Decoded(check(snapshot), null, false, false, 0);
+      // The validator sees the changes against what runs (a gateway updates in place from them);
+      // they are kept when that still runs as this one is applied.
+      return new Decoded(
+          check(running == null ? snapshot : snapshot.withChangesSince(running)),
+          null,
+          false,
+          false,
+          0);
     } catch (ConfigRejectedException e) {
       return new Decoded(null, e, false, false, 0);
     }
@@ -436,10 +443,10 @@ final class ApplyPipeline {
     }
     // What runs now is what this one replaces when it applies: any pending one was abandoned above,
     // and a newer one would abandon this.
-    // A change set's snapshot knows its changes against its base; against anything else (what runs
-    // changed while it was decoded) they are computed when asked, as for a whole configuration.
-    boolean knownChanges =
-        snapshot.cameAsDelta() && running != null && running.hash().equals(snapshot.deltaBase());
+    // A change set's snapshot knows its changes against its base, and a whole one validated while
+    // a configuration ran has them against that one; against anything else (what runs changed
+    // while it was decoded) they are computed when asked.
+    boolean knownChanges = running != null && snapshot.changesAgainst(running.hash());
     ConfigSnapshot next = knownChanges ? snapshot : snapshot.withChangesSince(running);
     CacheJournal j = journal;
     if (j == null) {

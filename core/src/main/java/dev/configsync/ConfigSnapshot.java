@@ -162,7 +162,11 @@ public final class ConfigSnapshot {
    * updated and removed in each collection, and the top-level members replaced as a whole (see
    * {@link ConfigChanges} and {@code docs/protocol.md}, "Entities"). Every snapshot a client
    * applies carries its changes, whether it came whole or as a change; the first one a client
-   * applies reports everything as added ({@link ConfigChanges#initial()}).
+   * applies reports everything as added ({@link ConfigChanges#initial()}). A {@link
+   * dev.configsync.spi.ConfigValidator} sees a configuration from the control plane with its
+   * changes against the one running as it validates (so that a gateway can build what it needs next
+   * in place); when another one runs by the time it is applied, the listener's are computed against
+   * that one.
    *
    * <p>Computed on the first call, on the calling thread (a listener's, usually), and then kept.
    * The computation compares the two configurations by entity key; entities the two share (a
@@ -212,7 +216,7 @@ public final class ConfigSnapshot {
         config.table(),
         new Payload(payload),
         null,
-        LazyChanges.known(applied.changes()),
+        LazyChanges.known(base, applied.changes()),
         base,
         change,
         new Index(config));
@@ -242,6 +246,11 @@ public final class ConfigSnapshot {
    */
   boolean cameAsDelta() {
     return deltaBase != null;
+  }
+
+  /** Whether {@link #changes()} are against the configuration whose hash is {@code hash}. */
+  boolean changesAgainst(String hash) {
+    return hash.equals(changes.base());
   }
 
   /** The hash of the configuration the change set that made this one applied to, or null. */
@@ -324,7 +333,7 @@ public final class ConfigSnapshot {
     LazyChanges since =
         previous == null
             ? LazyChanges.initial(config)
-            : LazyChanges.between(previous.config(), config);
+            : LazyChanges.between(previous.hash(), previous.config(), config);
     return new ConfigSnapshot(
         hashes, source, timestamp, config, payload, license, since, deltaBase, change, index);
   }

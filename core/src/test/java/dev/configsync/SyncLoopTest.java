@@ -515,6 +515,34 @@ class SyncLoopTest {
     assertThat(second.entityCount()).isEqualTo(2);
   }
 
+  /**
+   * A validator sees a whole configuration's changes against the one running (so that a gateway can
+   * build its next routing table in place while it validates), and the listener gets the same
+   * changes, computed once.
+   */
+  @Test
+  void aValidatorSeesAWholeConfigurationsChangesAgainstTheOneThatRuns() {
+    List<ConfigChanges> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    start(builder().validator(s -> seen.add(s.changes())));
+    FakeConnection c = transport.last();
+    c.open();
+    ObjectNode a = table("a");
+    ObjectNode b = table("a");
+    ((ObjectNode) b.get("routes").get(0)).putArray("paths").add("/a2");
+
+    c.deliver(payload(a));
+    awaitApplied(a);
+    c.deliver(payload(b));
+    awaitApplied(b);
+
+    assertThat(seen).hasSize(2);
+    assertThat(seen.get(0).initial()).isTrue();
+    assertThat(seen.get(1).initial()).isFalse();
+    assertThat(seen.get(1).collections()).containsOnlyKeys("routes");
+    assertThat(seen.get(1).collections().get("routes").updated()).containsOnlyKeys("a-route");
+    assertThat(snapshots.get(1).changes()).isSameAs(seen.get(1));
+  }
+
   @Test
   void changesAreAgainstWhatRanWhenAPendingConfigurationWasSuperseded() {
     start(builder().cacheWriteTimeout(CACHE_TIMEOUT));

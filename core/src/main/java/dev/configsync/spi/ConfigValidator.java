@@ -9,6 +9,12 @@ import dev.configsync.ConfigSnapshot;
  * <p>Called on the client's pipeline thread, never concurrently with itself, after the payload was
  * decompressed, parsed and its hash verified, and before anything is written to disk. It may take
  * as long as it needs; newer configurations wait for it.
+ *
+ * <p>A configuration from the control plane, whole or a change set, comes with its {@link
+ * ConfigSnapshot#changes() changes} against the configuration running as it is validated, so that a
+ * validator can prepare the gateway's next state from the changed entities only; the first
+ * configuration (and one from the cache, a fallback, a backup or loaded by hand) reports everything
+ * as added.
  */
 @FunctionalInterface
 public interface ConfigValidator {

@@ -22,9 +22,14 @@ public final class LazyChanges {
   private @Nullable JsonNode after;
   private final boolean initial;
   private volatile @Nullable ConfigChanges computed;
+  private final @Nullable String base;
 
   private LazyChanges(
-      @Nullable JsonNode before, @Nullable JsonNode after, @Nullable ConfigChanges computed) {
+      @Nullable String base,
+      @Nullable JsonNode before,
+      @Nullable JsonNode after,
+      @Nullable ConfigChanges computed) {
+    this.base = base;
     this.before = before == null ? null : new SoftReference<>(before);
     this.after = after;
     this.initial = before == null;
@@ -33,17 +38,30 @@ public final class LazyChanges {
 
   /** The changes from nothing to {@code config}: everything is added. */
   public static LazyChanges initial(JsonNode config) {
-    return new LazyChanges(null, config, null);
+    return new LazyChanges(null, null, config, null);
   }
 
   /** The changes from {@code before} (null: nothing) to {@code after}, computed when asked. */
   public static LazyChanges between(@Nullable JsonNode before, JsonNode after) {
-    return new LazyChanges(before, after, null);
+    return new LazyChanges(null, before, after, null);
   }
 
-  /** Changes already known (a change set's, applied). */
-  public static LazyChanges known(ConfigChanges changes) {
-    return new LazyChanges(null, null, changes);
+  /**
+   * The changes from {@code before}, the configuration whose hash is {@code baseHash}, to {@code
+   * after}, computed when asked.
+   */
+  public static LazyChanges between(String baseHash, JsonNode before, JsonNode after) {
+    return new LazyChanges(baseHash, before, after, null);
+  }
+
+  /** Changes already known (a change set's, applied to the configuration {@code baseHash}). */
+  public static LazyChanges known(String baseHash, ConfigChanges changes) {
+    return new LazyChanges(baseHash, null, null, changes);
+  }
+
+  /** The hash of the configuration these changes are against; null when not known (or none). */
+  public @Nullable String base() {
+    return base;
   }
 
   /** The changes if they are known (given, or computed already), else null. Never computes. */
