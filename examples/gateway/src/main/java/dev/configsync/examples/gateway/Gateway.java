@@ -79,6 +79,9 @@ public final class Gateway implements AutoCloseable {
 
   private final AtomicReference<@Nullable RoutingTable> table = new AtomicReference<>();
   private final AtomicReference<@Nullable RoutingTable> validated = new AtomicReference<>();
+  // Routing tables made in place from a configuration's changes rather than read whole; for tests.
+  private final java.util.concurrent.atomic.AtomicLong madeInPlace =
+      new java.util.concurrent.atomic.AtomicLong();
   private final Map<String, String> plugins; // declared: name to version
   private final AtomicBoolean closed = new AtomicBoolean();
   private final HttpServer server;
@@ -177,10 +180,17 @@ public final class Gateway implements AutoCloseable {
               + (plugins.isEmpty() ? "none" : plugins.keySet().toString())
               + ")");
     }
-    validated.set(
-        inPlace && running != null
-            ? running.withChanges(snapshot.hash(), snapshot.config(), changes)
-            : RoutingTable.from(snapshot.hash(), snapshot.config()));
+    if (inPlace && running != null) {
+      validated.set(running.withChanges(snapshot.hash(), snapshot.config(), changes));
+      madeInPlace.incrementAndGet();
+    } else {
+      validated.set(RoutingTable.from(snapshot.hash(), snapshot.config()));
+    }
+  }
+
+  /** How many routing tables were made in place from a configuration's changes; for tests. */
+  long tablesMadeInPlace() {
+    return madeInPlace.get();
   }
 
   /**

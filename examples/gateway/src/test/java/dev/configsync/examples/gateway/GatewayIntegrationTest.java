@@ -165,6 +165,79 @@ class GatewayIntegrationTest {
     assertThat(bed.get(second, "/a").body()).isEqualTo("upstream-2");
   }
 
+  /**
+   * One service and {@code routes} routes to it, route {@code i} on {@code /r<i>} and {@code
+   * extra}.
+   */
+  private static String manyRoutes(Upstream upstream, int routes, String extra) {
+    StringBuilder json =
+        new StringBuilder("{\"services\":[{\"name\":\"s\",\"url\":\"")
+            .append(upstream.url())
+            .append("\"}],\"routes\":[");
+    for (int i = 0; i < routes; i++) {
+      json.append(i == 0 ? "" : ",")
+          .append("{\"name\":\"r")
+          .append(i)
+          .append("\",\"service\":\"s\",\"paths\":[\"/r")
+          .append(i)
+          .append("\"")
+          .append(
+              !extra.isEmpty() && (i == 7 || extra.startsWith("/all"))
+                  ? ",\"" + extra + i + "\""
+                  : "")
+          .append("]}");
+    }
+    return json.append("]}").toString();
+  }
+
+  private SyncEvent.SnapshotApplied applied(String hash) {
+    return await()
+        .until(
+            () ->
+                bed.events.stream()
+                    .filter(SyncEvent.SnapshotApplied.class::isInstance)
+                    .map(SyncEvent.SnapshotApplied.class::cast)
+                    .filter(e -> e.hash().equals(hash))
+                    .findFirst()
+                    .orElse(null),
+            java.util.Objects::nonNull);
+  }
+
+  /**
+   * A change reaches the gateway as a change set (a one-route change, sent as a delta) or whole
+   * (every route changed, larger than a delta may be), and either way the gateway makes its next
+   * routing table in place from the configuration's changes instead of reading it whole; the table
+   * routes as the new configuration says.
+   */
+  @Test
+  void changesUpdateTheRoutingTableInPlaceWhetherTheyComeAsADeltaOrWhole() throws Exception {
+    Upstream upstream = bed.upstream("upstream-2");
+    bed.startControlPlane();
+    String base = bed.cp().publish(manyRoutes(upstream, 400, "")).hash();
+    Gateway gateway = bed.startGateway("dp-cache");
+    await().until(() -> gateway.routingTable().map(t -> t.hash().equals(base)).orElse(false));
+    // The control plane sends a change to a node that reported its base in a ping.
+    await().until(() -> bed.cp().dataPlanes().stream().anyMatch(n -> n.configHash().equals(base)));
+    assertThat(gateway.tablesMadeInPlace()).isZero();
+
+    String oneRoute = bed.cp().publish(manyRoutes(upstream, 400, "/seven-")).hash();
+    await().until(() -> gateway.routingTable().map(t -> t.hash().equals(oneRoute)).orElse(false));
+    assertThat(applied(oneRoute).delta()).as("came as a change set").isTrue();
+    assertThat(gateway.tablesMadeInPlace()).isEqualTo(1);
+    assertThat(bed.get(gateway, "/seven-7").body()).isEqualTo("upstream-2");
+    assertThat(hash(bed.get(gateway, "/seven-7"))).isEqualTo(oneRoute);
+    await()
+        .until(() -> bed.cp().dataPlanes().stream().anyMatch(n -> n.configHash().equals(oneRoute)));
+
+    String everyRoute = bed.cp().publish(manyRoutes(upstream, 400, "/all-")).hash();
+    await().until(() -> gateway.routingTable().map(t -> t.hash().equals(everyRoute)).orElse(false));
+    assertThat(applied(everyRoute).delta()).as("came whole").isFalse();
+    assertThat(gateway.tablesMadeInPlace()).isEqualTo(2);
+    assertThat(bed.get(gateway, "/all-399").body()).isEqualTo("upstream-2");
+    assertThat(bed.get(gateway, "/seven-7").statusCode()).isEqualTo(404);
+    assertThat(bed.get(gateway, "/r399").body()).isEqualTo("upstream-2");
+  }
+
   @Test
   void aRouteToAMissingServiceIsRefusedBeforeItAppliesAndTheOldTableKeepsServing()
       throws Exception {
