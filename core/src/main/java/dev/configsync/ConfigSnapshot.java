@@ -174,8 +174,10 @@ public final class ConfigSnapshot {
    * at once, others by content. Until the first call the snapshot holds the previous
    * configuration's tree softly: the JVM may reclaim it when memory runs short, and the changes are
    * then reported as {@link ConfigChanges#initial() initial} (everything added: read the
-   * configuration whole). A listener that calls this at once, as it runs, always gets the real
-   * changes unless memory is that short; calling it releases the previous tree.
+   * configuration whole). So are the changes of a configuration that came whole and changed more
+   * than a thousand entities and more than an eighth of them: it is cheaper read whole. A listener
+   * that calls this at once, as it runs, always gets the real changes unless memory is that short;
+   * calling it releases the previous tree.
    */
   public ConfigChanges changes() {
     return changes.get();

@@ -254,6 +254,26 @@ public final class ConfigDiff {
    *     JSON object
    */
   public static ConfigChanges changes(@Nullable JsonNode before, JsonNode after) {
+    return changes(before, after, new Budget(Integer.MAX_VALUE));
+  }
+
+  /**
+   * As {@link #changes(JsonNode, JsonNode)}, but gives up, returning null, as soon as more than
+   * {@code maxEntities} entities (and members replaced) have changed: a caller that would read the
+   * configuration whole when most of it changed learns so without listing every change.
+   *
+   * @throws IllegalArgumentException as {@link #changes(JsonNode, JsonNode)}
+   */
+  public static @Nullable ConfigChanges changesWithin(
+      @Nullable JsonNode before, JsonNode after, int maxEntities) {
+    try {
+      return changes(before, after, new Budget(maxEntities));
+    } catch (OverBudget e) {
+      return null;
+    }
+  }
+
+  private static ConfigChanges changes(@Nullable JsonNode before, JsonNode after, Budget budget) {
     requireObject(after, "after");
     if (before != null) {
       requireObject(before, "before");
@@ -265,13 +285,13 @@ public final class ConfigDiff {
       JsonNode now = e.getValue();
       JsonNode then = before == null ? null : before.get(name);
       if (then == null || !isSameNode(then, now)) {
-        compare(name, then, now, collections, replaced);
+        compare(name, then, now, collections, replaced, budget);
       }
     }
     if (before != null) {
       for (Map.Entry<String, JsonNode> e : before.properties()) {
         if (!after.has(e.getKey())) {
-          compare(e.getKey(), e.getValue(), null, collections, replaced);
+          compare(e.getKey(), e.getValue(), null, collections, replaced, budget);
         }
       }
     }
@@ -289,9 +309,20 @@ public final class ConfigDiff {
       @Nullable JsonNode now,
       Map<String, ConfigChanges.CollectionChanges> collections,
       Set<String> replaced) {
+    compare(name, then, now, collections, replaced, new Budget(Integer.MAX_VALUE));
+  }
+
+  private static void compare(
+      String name,
+      @Nullable JsonNode then,
+      @Nullable JsonNode now,
+      Map<String, ConfigChanges.CollectionChanges> collections,
+      Set<String> replaced,
+      Budget budget) {
     String keyField = EntityRules.commonKeyField(name, then, now);
     if (keyField == null) {
       if (then == null || now == null || !same(then, now)) {
+        budget.spend(1);
         replaced.add(name);
       }
       return;
@@ -316,10 +347,12 @@ public final class ConfigDiff {
         String key = keyOf(entity, keyField);
         JsonNode old = removed.remove(key);
         if (old == null) {
+          budget.spend(1);
           added.put(key, entity);
           continue;
         }
         if (!same(old, entity)) {
+          budget.spend(1);
           updated.put(key, entity);
         }
         int position = Objects.requireNonNull(positions.get(key));
@@ -327,6 +360,7 @@ public final class ConfigDiff {
         lastPosition = position;
       }
     }
+    budget.spend(removed.size());
     ConfigChanges.CollectionChanges c =
         new ConfigChanges.CollectionChanges(keyField, added, updated, removed, moved);
     if (!c.isEmpty()) {

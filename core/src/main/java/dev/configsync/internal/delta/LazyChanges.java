@@ -13,9 +13,10 @@ import org.jspecify.annotations.Nullable;
  * (one tree, not a chain: it never holds an earlier {@code LazyChanges}): an embedder that never
  * asks for changes does not keep two configurations in its heap for good, because the JVM reclaims
  * a softly held tree before it would run out of memory. Asked after that, the changes are those of
- * a first configuration ({@link ConfigChanges#initial()}: everything added, read it whole).
- * Computing drops the reference. Thread-safe: the first caller computes, concurrent callers wait
- * for that result.
+ * a first configuration ({@link ConfigChanges#initial()}: everything added, read it whole); so are
+ * those of a change that touches more than {@link #budget} entities (an eighth of them, at least a
+ * thousand), which is cheaper read whole than applied entity by entity. Computing drops the
+ * reference. Thread-safe: the first caller computes, concurrent callers wait for that result.
  */
 public final class LazyChanges {
   private @Nullable SoftReference<JsonNode> before;
@@ -77,6 +78,22 @@ public final class LazyChanges {
     }
   }
 
+  /**
+   * The most entities a change may touch and still be listed as changes ({@value #MIN_BUDGET}, or
+   * an eighth of {@code config}'s entities when that is more); past it, the configuration is
+   * reported as {@linkplain ConfigChanges#initial() initial}.
+   */
+  static int budget(JsonNode config) {
+    long entities = 0;
+    for (JsonNode member : config) {
+      entities += member.isArray() ? member.size() : 1;
+    }
+    return (int) Math.max(MIN_BUDGET, Math.min(Integer.MAX_VALUE, entities / 8));
+  }
+
+  /** See {@link #budget}. */
+  static final int MIN_BUDGET = 1_000;
+
   /** The changes; computed on the first call, on the calling thread. */
   public ConfigChanges get() {
     ConfigChanges c = computed;
@@ -90,8 +107,12 @@ public final class LazyChanges {
         JsonNode then = before == null ? null : before.get(); // null: none, or reclaimed
         if (now == null || !now.isObject()) {
           c = new ConfigChanges(initial, Map.of(), Set.of()); // not a table: nothing to list
+        } else if (then == null || !then.isObject()) {
+          c = ConfigDiff.changes(null, now);
         } else {
-          c = ConfigDiff.changes(then != null && then.isObject() ? then : null, now);
+          ConfigChanges within = ConfigDiff.changesWithin(then, now, budget(now));
+          // Most of it changed: reading it whole is cheaper than applying every change.
+          c = within != null ? within : ConfigDiff.changes(null, now);
         }
         computed = c;
         before = null;

@@ -41,6 +41,41 @@ class ChangeSetTest {
   }
 
   /**
+   * A change that touches more entities than the budget (a thousand, or an eighth of the
+   * configuration's entities when that is more) is reported as initial, to be read whole; one
+   * within it is listed.
+   */
+  @Test
+  void changesPastTheBudgetAreReportedAsInitial() {
+    ObjectNode before = MAPPER.createObjectNode();
+    ArrayNode routes = before.putArray("routes");
+    for (int i = 0; i < 4_000; i++) {
+      routes.addObject().put("id", "r" + i).put("path", "/" + i);
+    }
+    assertThat(LazyChanges.budget(before)).isEqualTo(LazyChanges.MIN_BUDGET);
+    for (int changed : List.of(LazyChanges.MIN_BUDGET, LazyChanges.MIN_BUDGET + 1)) {
+      ObjectNode after = before.deepCopy();
+      for (int i = 0; i < changed; i++) {
+        ((ObjectNode) after.get("routes").get(i)).put("path", "/changed-" + i);
+      }
+      ConfigChanges changes = LazyChanges.between(before, after).get();
+      if (changed <= LazyChanges.MIN_BUDGET) {
+        assertThat(changes.initial()).isFalse();
+        assertThat(changes.collections().get("routes").updated()).hasSize(changed);
+      } else {
+        assertThat(changes.initial()).isTrue();
+        assertThat(changes.collections().get("routes").added()).hasSize(4_000);
+      }
+    }
+    ObjectNode big = MAPPER.createObjectNode();
+    ArrayNode many = big.putArray("routes");
+    for (int i = 0; i < 16_000; i++) {
+      many.addObject().put("id", "r" + i);
+    }
+    assertThat(LazyChanges.budget(big)).isEqualTo(2_000);
+  }
+
+  /**
    * The order of the top-level members is the target's: a new member placed before an old one, or
    * two members swapped, travel as the change set's {@code order} (found by the property test of
    * {@code DeltaSyncTest}: the result had the new member last).
