@@ -187,14 +187,20 @@ class SharedStoreTest {
     return admin(r);
   }
 
+  /** A node of this replica's, once the replica lists it. */
+  private ConfigSyncClient connectedNode(List<ConfigSnapshot> snapshots, List<SyncEvent> events) {
+    ConfigSyncClient node = f.startClient(b -> b, snapshots, events);
+    await().atMost(Duration.ofSeconds(20)).until(() -> f.cp.dataPlanes().size() == 1);
+    return node;
+  }
+
   @Test
   void aConfigurationPublishedByAnotherReplicaReachesThisReplicasNodesWithoutBeingSavedAgain()
       throws Exception {
     start(null);
     List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
     List<SyncEvent> events = new CopyOnWriteArrayList<>();
-    ConfigSyncClient node = f.startClient(b -> b, snapshots, events);
-    await().atMost(Duration.ofSeconds(20)).until(() -> f.cp.dataPlanes().size() == 1);
+    ConfigSyncClient node = connectedNode(snapshots, events);
 
     store.publishElsewhere("{\"services\":[{\"name\":\"from-b\"}]}");
 
@@ -223,8 +229,7 @@ class SharedStoreTest {
     start(null);
     List<ConfigSnapshot> snapshots = new CopyOnWriteArrayList<>();
     List<SyncEvent> events = new CopyOnWriteArrayList<>();
-    ConfigSyncClient node = f.startClient(b -> b, snapshots, events);
-    await().atMost(Duration.ofSeconds(20)).until(() -> f.cp.dataPlanes().size() == 1);
+    ConfigSyncClient node = connectedNode(snapshots, events);
     String baseJson = "{\"services\":[{\"name\":\"a\"},{\"name\":\"b\"}]}";
     store.publishElsewhere(baseJson);
     String base = f.cp.currentConfig().orElseThrow().hash();

@@ -91,17 +91,7 @@ class HighAvailabilityTest extends HighAvailabilityFixture {
     eventually().until(() -> hashOf(onB).equals(second));
 
     // Events are delivered on their own thread: wait for the one of the second configuration.
-    SyncEvent.SnapshotApplied last =
-        eventually()
-            .until(
-                () ->
-                    events.stream()
-                        .filter(SyncEvent.SnapshotApplied.class::isInstance)
-                        .map(SyncEvent.SnapshotApplied.class::cast)
-                        .filter(e -> e.hash().equals(second))
-                        .findFirst()
-                        .orElse(null),
-                java.util.Objects::nonNull);
+    SyncEvent.SnapshotApplied last = applied(events, second);
     assertThat(last.previousHash()).isEqualTo(first);
     assertThat(last.delta()).as("came as reconfigure_delta").isTrue();
     assertThat(last.entitiesChanged()).isEqualTo(1);
@@ -115,22 +105,26 @@ class HighAvailabilityTest extends HighAvailabilityFixture {
     assertThat(edit.statusCode()).as(edit.body()).isEqualTo(200);
     String third = JSON.readTree(edit.body()).path("hash").asText();
     eventually().until(() -> hashOf(onB).equals(third));
-    SyncEvent.SnapshotApplied edited =
-        eventually()
-            .until(
-                () ->
-                    events.stream()
-                        .filter(SyncEvent.SnapshotApplied.class::isInstance)
-                        .map(SyncEvent.SnapshotApplied.class::cast)
-                        .filter(e -> e.hash().equals(third))
-                        .findFirst()
-                        .orElse(null),
-                java.util.Objects::nonNull);
+    SyncEvent.SnapshotApplied edited = applied(events, third);
     assertThat(edited.previousHash()).isEqualTo(second);
     assertThat(edited.delta()).as("came as reconfigure_delta").isTrue();
     assertThat(edited.entitiesChanged()).isEqualTo(1);
     assertThat(onB.current().orElseThrow().config().path("services").findValuesAsText("name"))
         .contains("edited-on-a");
+  }
+
+  /** The node's event for {@code hash}, once its listener thread has delivered it. */
+  private SyncEvent.SnapshotApplied applied(List<SyncEvent> events, String hash) {
+    return eventually()
+        .until(
+            () ->
+                events.stream()
+                    .filter(SyncEvent.SnapshotApplied.class::isInstance)
+                    .map(SyncEvent.SnapshotApplied.class::cast)
+                    .filter(e -> e.hash().equals(hash))
+                    .findFirst()
+                    .orElse(null),
+            java.util.Objects::nonNull);
   }
 
   @Test
