@@ -132,20 +132,14 @@ class SharedStoreTest {
       ConfigHashes hashes = ConfigHash.configHashes(table);
       byte[] frame =
           HybridProtocol.reconfigure(table, hashes, Instant.now().toEpochMilli() / 1000.0, null);
-      Listener l;
-      long at;
-      synchronized (this) {
-        payload = frame;
-        hash = hashes.config();
-        at = ++revision;
-        l = listener;
-      }
-      assertThat(l).as("the control plane watches its store").isNotNull();
-      l.changed(frame, hashes.config(), at);
+      publishElsewhere(frame, hashes.config(), null);
     }
 
-    /** Another replica writes {@code payload} with its change: this replica hears of both. */
-    void publishElsewhere(byte[] payload, String hash, byte[] delta) {
+    /**
+     * Another replica writes {@code payload}, with its change when {@code delta} is not null: this
+     * replica hears of both.
+     */
+    void publishElsewhere(byte[] payload, String hash, byte @Nullable [] delta) {
       Listener l;
       long at;
       synchronized (this) {

@@ -35,13 +35,23 @@ class JarManifestTest {
   private static final Pattern NAME =
       Pattern.compile("<automatic.module.name>([^<]+)</automatic.module.name>");
 
-  /** The reactor's modules that make a jar: directory -> the name their pom sets. */
-  static Map<String, String> declaredNames() throws IOException {
-    Map<String, String> out = new HashMap<>();
+  /** The reactor's modules, in the parent pom's order: directory -> its pom. */
+  static Map<String, String> modulePoms() throws IOException {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
     Matcher modules = MODULE.matcher(Files.readString(ROOT.resolve("pom.xml")));
     while (modules.find()) {
       String dir = modules.group(1);
-      String pom = Files.readString(ROOT.resolve(dir).resolve("pom.xml"));
+      out.put(dir, Files.readString(ROOT.resolve(dir).resolve("pom.xml")));
+    }
+    return out;
+  }
+
+  /** The reactor's modules that make a jar: directory -> the name their pom sets. */
+  static Map<String, String> declaredNames() throws IOException {
+    Map<String, String> out = new HashMap<>();
+    for (Map.Entry<String, String> module : modulePoms().entrySet()) {
+      String dir = module.getKey();
+      String pom = module.getValue();
       if (pom.contains("<packaging>pom</packaging>") || dir.equals("system-tests")) {
         continue; // no jar: the BOM, and this module (test code only)
       }
@@ -93,11 +103,10 @@ class JarManifestTest {
   static Set<String> dependenciesOf(String dir) throws IOException {
     Map<String, String> dirByArtifact = new HashMap<>();
     Map<String, List<String>> needs = new HashMap<>();
-    Matcher modules = MODULE.matcher(Files.readString(ROOT.resolve("pom.xml")));
-    while (modules.find()) {
-      String module = modules.group(1);
-      String pom = Files.readString(ROOT.resolve(module).resolve("pom.xml"));
-      Matcher artifact = ARTIFACT.matcher(pom.replaceAll("(?s)<parent>.*?</parent>", ""));
+    for (Map.Entry<String, String> pom : modulePoms().entrySet()) {
+      String module = pom.getKey();
+      Matcher artifact =
+          ARTIFACT.matcher(pom.getValue().replaceAll("(?s)<parent>.*?</parent>", ""));
       assertThat(artifact.find()).as("%s/pom.xml names its artifactId", module).isTrue();
       dirByArtifact.put(artifact.group(1), module);
       List<String> deps = new ArrayList<>();

@@ -191,13 +191,13 @@ class CrashSafetyTest {
     int floor = -1;
     int killedWithJournal = 0;
     int kills = 0;
-    for (int start = 1; ; start++) {
+    while (true) {
       // At least DELTA_KILLS kills, and more (up to five times as many) until one of them left
       // the journal on disk, so that a start replays it; then a clean stop. Between 2 and 7 kills
       // in 8 found a journal in the runs seen, so the extra kills are rare, and at 2 in 8 the
       // test fails for want of one about once in 100,000 runs.
       boolean last = kills >= DELTA_KILLS && (killedWithJournal > 0 || kills >= 5 * DELTA_KILLS);
-      String where = "delta node, " + (last ? "clean stop" : "kill " + start);
+      String where = "delta node, " + (last ? "clean stop" : "kill " + (kills + 1));
       Run run = new Run(cacheDir, log);
       try {
         run.awaitFirstAnnouncement(where);
@@ -227,7 +227,7 @@ class CrashSafetyTest {
             .noneMatch(l -> l.startsWith("DAMAGED") || l.startsWith("WRITE_FAILED"));
         List<String[]> applied =
             lines.stream().filter(l -> l.startsWith("APPLIED ")).map(l -> l.split(" ")).toList();
-        if (start > 1) {
+        if (kills > 0) {
           assertThat(applied.get(0)[2])
               .as(where + ": the first configuration after a start is the cache's")
               .isEqualTo("CACHE");
